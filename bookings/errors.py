@@ -1,0 +1,68 @@
+"""Domain errors of the booking engine. Each has a stable ``code`` that the API,
+forms and admin map to their own messages; ``reasons`` carries every rule that
+failed (see ``properties.availability.Reason``)."""
+
+
+class BookingError(Exception):
+    code = "booking_error"
+    http_status = 400
+    default_detail = "The booking could not be changed."
+
+    def __init__(self, detail: str | None = None, *, reasons=()):
+        self.detail = detail or self.default_detail
+        self.reasons = list(reasons)
+        super().__init__(self.detail)
+
+    def as_dict(self) -> dict:
+        body = {"code": self.code, "detail": self.detail}
+        if self.reasons:
+            body["reasons"] = [reason.as_dict() for reason in self.reasons]
+        return body
+
+
+class DatesUnavailable(BookingError):
+    """The nights are taken: by a booking or hold, an owner block, or buffer days."""
+
+    code = "dates_unavailable"
+    http_status = 409
+    default_detail = "These dates are no longer available."
+
+
+class StayRuleViolation(BookingError):
+    """The stay breaks a rule of the property (minimum stay, weekdays, guests, …)."""
+
+    code = "stay_rule_violation"
+    http_status = 400
+    default_detail = "These dates do not meet the property's booking rules."
+
+
+class PropertyUnavailable(BookingError):
+    code = "property_unavailable"
+    http_status = 409
+    default_detail = "This property is not accepting bookings."
+
+
+class InvalidTransition(BookingError):
+    code = "invalid_transition"
+    http_status = 409
+
+    def __init__(self, from_status: str, to_status: str):
+        super().__init__(f"A booking cannot go from '{from_status}' to '{to_status}'.")
+        self.from_status = from_status
+        self.to_status = to_status
+
+
+class HoldMismatch(BookingError):
+    code = "hold_mismatch"
+    http_status = 409
+    default_detail = "The hold does not match this booking's property and dates."
+
+
+class HoldExpired(BookingError):
+    code = "hold_expired"
+    http_status = 409
+    default_detail = "The hold has expired; the dates may no longer be available."
+
+
+class ExternalBookingConflict(DatesUnavailable):
+    code = "external_conflict"

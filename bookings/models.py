@@ -1,0 +1,266 @@
+"""Bookings, holds, their audit trail, the outbox and idempotency keys.
+
+Rows in this module are written only by ``bookings.services`` (and the outbox /
+idempotency helpers it uses). A hold is a booking row in status ``held``: it
+lives in the same table and under the same exclusion constraint as bookings.
+"""
+
+import builtins
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class BookingStatus(models.TextChoices):
+    INQUIRY = "inquiry", "Inquiry"
+    HELD = "held", "Held"
+    RESERVED = "reserved", "Reserved"
+    CONFIRMED = "confirmed", "Confirmed"
+    CHECKED_IN = "checked_in", "Checked in"
+    CHECKED_OUT = "checked_out", "Checked out"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+    RELEASED = "released", "Released"
+
+
+# Statuses whose rows occupy their nights (the exclusion constraint's WHERE clause).
+OCCUPYING_STATUSES = (
+    BookingStatus.HELD,
+    BookingStatus.RESERVED,
+    BookingStatus.CONFIRMED,
+    BookingStatus.CHECKED_IN,
+    BookingStatus.CHECKED_OUT,
+)
+# Statuses that stop occupying once ``expires_at`` has passed, whether or not the
+# expiry job has run yet.
+EXPIRING_STATUSES = (BookingStatus.HELD, BookingStatus.RESERVED)
+
+
+class PaymentStatus(models.TextChoices):
+    UNPAID = "unpaid", "Unpaid"
+    PARTIALLY_PAID = "partially_paid", "Partially paid"
+    PAID = "paid", "Paid"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    REFUNDED = "refunded", "Refunded"
+    FAILED = "failed", "Failed"
+
+
+class Source(models.TextChoices):
+    DIRECT = "direct", "Direct"
+    AIRBNB = "airbnb", "Airbnb"
+    BOOKING_COM = "booking_com", "Booking.com"
+    EXPEDIA = "expedia", "Expedia"
+    FEWO_DIREKT = "fewo_direkt", "FeWo-direkt / Vrbo"
+    GOOGLE_VR = "google_vr", "Google Vacation Rentals"
+    OWNER = "owner", "Owner / staff"
+
+
+CHANNEL_SOURCES = (Source.AIRBNB, Source.BOOKING_COM, Source.EXPEDIA, Source.FEWO_DIREKT, Source.GOOGLE_VR)
+
+
+def occupying_q(now=None, prefix: str = "") -> Q:
+    """Rows that occupy their nights at ``now``: an expired hold or reservation is free
+    even before the expiry job has marked it (DESIGN invariant 3)."""
+    now = now or timezone.now()
+    p = prefix
+    return Q(**{f"{p}status__in": OCCUPYING_STATUSES}) & ~Q(
+        **{f"{p}status__in": EXPIRING_STATUSES, f"{p}expires_at__lte": now}
+    )
+
+
+class BookingQuerySet(models.QuerySet):
+    def occupying(self, now=None):
+        return self.filter(occupying_q(now))
+
+    def overlapping(self, check_in, check_out):
+        return self.filter(check_in__lt=check_out, check_out__gt=check_in)
+
+    def stale(self, now=None):
+        """Holds and reservations whose time ran out but that the expiry job has not marked yet."""
+        return self.filter(status__in=EXPIRING_STATUSES, expires_at__lte=now or timezone.now())
+
+    def visible_to(self, user):
+        if user.is_superuser:
+            return self
+        return self.filter(Q(property__owner=user) | Q(property__staff=user)).distinct()
+
+
+class Booking(models.Model):
+    reference = models.CharField(max_length=20, unique=True, editable=False)
+    property = models.ForeignKey("properties.Property", on_delete=models.PROTECT, related_name="bookings")
+    guest = models.ForeignKey("guests.Guest", null=True, blank=True, on_delete=models.PROTECT, related_name="bookings")
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.DIRECT)
+    external_id = models.CharField(max_length=255, blank=True, help_text="The booking's id on its channel.")
+
+    check_in = models.DateField()
+    check_out = models.DateField()
+    adults = models.PositiveSmallIntegerField(default=1)
+    children = models.PositiveSmallIntegerField(default=0)
+
+    status = models.CharField(max_length=20, choices=BookingStatus.choices, db_index=True)
+    payment_status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID)
+
+    currency = models.CharField(max_length=3)
+    quote = models.JSONField(default=dict, blank=True, help_text="The quote this booking was sold at.")
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=0, help_text="Nights before discounts.")
+    fees = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    discounts = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    taxes = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    amount_paid = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    amount_refunded = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    cancellation_policy = models.JSONField(default=dict, blank=True, help_text="Snapshot of the policy sold.")
+
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Held and reserved rows free their dates then.")
+    special_requests = models.TextField(blank=True)
+    cancellation_reason = models.TextField(blank=True)
+    rules_overridden = models.BooleanField(default=False, help_text="Stay rules were overridden by an owner.")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    held_at = models.DateTimeField(null=True, blank=True)
+    reserved_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    checked_out_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BookingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(check_out__gt=models.F("check_in")), name="booking_dates_valid"),
+            models.UniqueConstraint(
+                fields=["property", "source", "external_id"],
+                condition=~Q(external_id=""),
+                name="booking_unique_external_id",
+            ),
+            # The exclusion constraint against double-booking is created on
+            # PostgreSQL by migration 0002 (raw SQL: its column order matters
+            # for search speed; see DESIGN.md "Measured facts").
+        ]
+        indexes = [
+            models.Index(fields=["property", "check_in"]),
+            models.Index(fields=["status", "expires_at"]),
+        ]
+
+    def __str__(self):
+        return self.reference
+
+    @builtins.property  # `property` is the FK field in this class body
+    def nights(self) -> int:
+        return (self.check_out - self.check_in).days
+
+    @builtins.property  # `property` is the FK field in this class body
+    def guests(self) -> int:
+        return self.adults + self.children
+
+    @builtins.property  # `property` is the FK field in this class body
+    def is_hold(self) -> bool:
+        return self.status == BookingStatus.HELD
+
+    def is_occupying(self, now=None) -> bool:
+        if self.status not in OCCUPYING_STATUSES:
+            return False
+        expired = self.expires_at is not None and self.expires_at <= (now or timezone.now())
+        return not (self.status in EXPIRING_STATUSES and expired)
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "User"
+    GUEST = "guest", "Guest"
+    SYSTEM = "system", "System"
+    CHANNEL = "channel", "Channel"
+    API = "api", "API client"
+
+
+class ImmutableRowError(Exception):
+    pass
+
+
+class BookingEvent(models.Model):
+    """One row per status change: who, when, from, to, why. Never updated or deleted."""
+
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="events")
+    from_status = models.CharField(max_length=20, blank=True, help_text="Blank when the booking was created.")
+    to_status = models.CharField(max_length=20)
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices)
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=200, blank=True, help_text="e.g. the channel or the guest's email")
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.booking_id}: {self.from_status or '∅'} → {self.to_status}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ImmutableRowError("Booking events are immutable.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRowError("Booking events are immutable.")
+
+
+class OutboxEvent(models.Model):
+    """A domain event written in the same transaction as the change it describes."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    topic = models.CharField(max_length=50, db_index=True)
+    aggregate_type = models.CharField(max_length=50)
+    aggregate_id = models.CharField(max_length=50)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(delivered_at__isnull=True), name="outbox_undelivered"),
+        ]
+
+    def __str__(self):
+        return f"{self.topic} {self.aggregate_type}:{self.aggregate_id}"
+
+
+class OutboxDelivery(models.Model):
+    """Which consumer has processed which event: the record of at-least-once delivery."""
+
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
+    consumer = models.CharField(max_length=100)
+    delivered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "consumer"], name="outbox_delivery_once")]
+
+    def __str__(self):
+        return f"{self.consumer} ← {self.event_id}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's ``Idempotency-Key`` and the response it got, kept for 24 hours."""
+
+    scope = models.CharField(max_length=200, help_text="Endpoint and client the key belongs to.")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    # Written in the same transaction as the effect; 0 only inside that transaction.
+    response_status = models.PositiveSmallIntegerField(default=0)
+    response_body = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_unique")]
+
+    def __str__(self):
+        return f"{self.scope} {self.key}"

@@ -1,0 +1,113 @@
+"""The transactional outbox.
+
+:func:`emit` writes an :class:`~bookings.models.OutboxEvent` in the caller's
+transaction and, once that transaction commits, queues its delivery on Celery.
+:func:`deliver` hands the event to every registered consumer interested in its
+topic that has not processed it yet, recording each success in
+:class:`~bookings.models.OutboxDelivery`; a consumer that fails is retried by the
+sweeper (:func:`redeliver_pending`). Delivery is therefore at least once per
+consumer, and consumers must be idempotent (they get the event's id).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .models import OutboxDelivery, OutboxEvent
+
+log = logging.getLogger(__name__)
+
+TOPICS = ("booking.created", "booking.updated", "booking.cancelled", "availability.updated", "pricing.updated")
+
+
+@dataclass(frozen=True)
+class Consumer:
+    name: str
+    topics: frozenset[str]
+    handler: Callable[[OutboxEvent], None]
+
+
+_consumers: dict[str, Consumer] = {}
+
+
+def consumer(name: str, topics=TOPICS):
+    """Register ``handler(event)`` under a stable ``name`` for ``topics``."""
+
+    def register(handler):
+        _consumers[name] = Consumer(name, frozenset(topics), handler)
+        return handler
+
+    return register
+
+
+def unregister(name: str) -> None:
+    _consumers.pop(name, None)
+
+
+def consumers_for(topic: str) -> list[Consumer]:
+    return [c for c in _consumers.values() if topic in c.topics]
+
+
+def emit(topic: str, aggregate_type: str, aggregate_id, payload: dict) -> OutboxEvent:
+    if topic not in TOPICS:
+        raise ValueError(f"Unknown outbox topic {topic!r}")
+    event = OutboxEvent.objects.create(
+        topic=topic, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload
+    )
+    transaction.on_commit(lambda: _queue_delivery(event.pk))
+    return event
+
+
+def _queue_delivery(event_id) -> None:
+    from .tasks import deliver_outbox_event
+
+    try:
+        deliver_outbox_event.delay(str(event_id))
+    except Exception:  # the broker being down must not fail the request: the sweeper delivers later
+        log.warning("Could not queue outbox event %s; the sweeper will deliver it", event_id, exc_info=True)
+
+
+def deliver(event_id) -> bool:
+    """Deliver one event to its pending consumers. Returns True when it is fully delivered."""
+    with transaction.atomic():
+        event = OutboxEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
+        if event is None or event.delivered_at is not None:
+            return event is not None  # delivered, or another worker is delivering it now
+        done = set(event.deliveries.values_list("consumer", flat=True))
+        errors = []
+        for c in consumers_for(event.topic):
+            if c.name in done:
+                continue
+            try:
+                with transaction.atomic():
+                    c.handler(event)
+                    OutboxDelivery.objects.create(event=event, consumer=c.name)
+            except Exception as exc:  # one consumer failing must not stop the others
+                log.exception("Outbox consumer %s failed on event %s", c.name, event.pk)
+                errors.append(f"{c.name}: {exc!r}")
+        event.attempts += 1
+        event.last_error = "\n".join(errors)
+        if not errors:
+            event.delivered_at = timezone.now()
+        event.save(update_fields=["attempts", "last_error", "delivered_at"])
+        return not errors
+
+
+def redeliver_pending(limit: int = 500) -> int:
+    """The sweeper: deliver events still undelivered after a grace period. Returns how many it tried."""
+    cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_REDELIVER_AFTER_SECONDS)
+    ids = list(
+        OutboxEvent.objects.filter(delivered_at__isnull=True, created_at__lte=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for event_id in ids:
+        deliver(event_id)
+    return len(ids)

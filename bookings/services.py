@@ -1,0 +1,371 @@
+"""The booking services: the only code that writes bookings and holds.
+
+Every function that changes occupancy runs in one transaction that:
+
+1. locks the property row (``SELECT … FOR UPDATE``; on SQLite every
+   transaction takes the write lock at BEGIN, see ``config.settings``),
+2. expires the property's stale holds and reservations (so an expired hold
+   never blocks, even when the periodic job is late),
+3. re-checks availability under that lock, and
+4. writes the booking, its audit row and its outbox event together.
+
+On PostgreSQL the exclusion constraint ``booking_no_overlap`` is the last line:
+a violation that slips past the check becomes :class:`DatesUnavailable`.
+
+Functions take keyword arguments and return model instances; they raise the
+domain errors of ``bookings.errors``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from guests.services import GuestInput, find_or_create_guest
+from properties.availability import CONFLICT_CODES, check_availability
+from properties.models import Property
+from properties.policies import policy_snapshot
+from properties.pricing import local_today, quote
+
+from .errors import (
+    BookingError,
+    DatesUnavailable,
+    ExternalBookingConflict,
+    HoldExpired,
+    HoldMismatch,
+    PropertyUnavailable,
+    StayRuleViolation,
+)
+from .models import Booking, BookingStatus, PaymentStatus, Source
+from .state_machine import Actor, apply_transition, booking_payload, record_creation, record_event
+
+S = BookingStatus
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
+EXCLUSION_VIOLATION = "23P01"
+UNIQUE_VIOLATION = "23505"
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def new_reference(year: int | None = None) -> str:
+    code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(5))
+    return f"PMS-{year or timezone.now().year}-{code}"
+
+
+def lock_property(property_id) -> Property:
+    """Lock the property row for the rest of the transaction (the booking mutex)."""
+    try:
+        return Property.objects.select_for_update().get(pk=property_id)
+    except Property.DoesNotExist:
+        raise PropertyUnavailable("This property does not exist.") from None
+
+
+def _lock_booking(booking_id) -> tuple[Booking, Property]:
+    """Lock the property of a booking, then read the booking under that lock."""
+    property_id = Booking.objects.filter(pk=booking_id).values_list("property_id", flat=True).first()
+    if property_id is None:
+        raise BookingError("This booking does not exist.")
+    prop = lock_property(property_id)
+    return Booking.objects.select_related("guest").get(pk=booking_id), prop
+
+
+def expire_stale_for_property(prop: Property, now: datetime) -> int:
+    """Mark the property's holds and reservations whose time ran out as expired (under its lock)."""
+    stale = list(Booking.objects.filter(property=prop).stale(now))
+    for booking in stale:
+        apply_transition(booking, S.EXPIRED, Actor.system("expiry"), "Hold time ran out.", at=now)
+    return len(stale)
+
+
+def _raise_for(result) -> None:
+    if result.available:
+        return
+    codes = result.codes
+    if "property_inactive" in codes:
+        raise PropertyUnavailable(reasons=result.reasons)
+    if codes & CONFLICT_CODES:
+        raise DatesUnavailable(reasons=result.reasons)
+    raise StayRuleViolation(result.reasons[0].message, reasons=result.reasons)
+
+
+def _ensure_available(prop, check_in, check_out, guests, now, *, enforce_rules=True, exclude_booking_id=None):
+    expire_stale_for_property(prop, now)
+    _raise_for(check_availability(prop, check_in, check_out, guests, at=now, enforce_rules=enforce_rules,
+                                  exclude_booking_id=exclude_booking_id))
+
+
+def _is_violation(exc: IntegrityError, sqlstate: str, name: str = "") -> bool:
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) == sqlstate:
+        return not name or name in str(cause)
+    return bool(name) and name in str(exc)
+
+
+def _save_new(booking: Booking) -> Booking:
+    """Insert a booking with a fresh reference; turn constraint violations into domain errors."""
+    for _attempt in range(5):
+        booking.reference = new_reference()
+        try:
+            with transaction.atomic():
+                booking.save(force_insert=True)
+            return booking
+        except IntegrityError as exc:
+            if _is_violation(exc, EXCLUSION_VIOLATION, "booking_no_overlap"):
+                raise DatesUnavailable() from exc
+            if _is_violation(exc, UNIQUE_VIOLATION, "booking_unique_external_id") or "external_id" in str(exc):
+                raise ExternalBookingConflict("This channel booking already exists.") from exc
+            if "reference" not in str(exc):
+                raise
+    raise BookingError("Could not allocate a booking reference; please retry.")
+
+
+def _apply_quote(booking: Booking, q) -> None:
+    booking.currency = q.currency
+    booking.quote = q.as_dict()
+    booking.subtotal = q.nightly_subtotal
+    booking.fees = q.fees_total
+    booking.discounts = q.discounts
+    booking.taxes = q.taxes
+    booking.total = q.total
+
+
+def _validate_dates(check_in: date, check_out: date) -> None:
+    if check_out <= check_in:
+        raise StayRuleViolation("Check-out must be after check-in.")
+
+
+# --- holds ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def hold(*, property_id, check_in: date, check_out: date, adults: int, children: int = 0, email: str = "",
+         actor: Actor, minutes: int | None = None, at: datetime | None = None) -> Booking:
+    """Hold dates for a short time (``API_HOLD_MINUTES``) while a client gathers details."""
+    now = at or timezone.now()
+    _validate_dates(check_in, check_out)
+    prop = lock_property(property_id)
+    _ensure_available(prop, check_in, check_out, adults + children, now)
+    guest = find_or_create_guest(GuestInput(name=email, email=email)) if email else None
+    booking = Booking(
+        property=prop, guest=guest, source=Source.DIRECT, check_in=check_in, check_out=check_out, adults=adults,
+        children=children, status=S.HELD, held_at=now,
+        expires_at=now + timedelta(minutes=minutes or settings.API_HOLD_MINUTES),
+        cancellation_policy=policy_snapshot(prop.cancellation_policy),
+    )
+    _apply_quote(booking, quote(prop, check_in, check_out, adults + children, at=now))
+    _save_new(booking)
+    record_creation(booking, actor, "Hold created.", at=now)
+    return booking
+
+
+@transaction.atomic
+def release_hold(*, hold_id, actor: Actor, reason: str = "Released by the client.") -> Booking:
+    booking, _prop = _lock_booking(hold_id)
+    if booking.status != S.HELD:
+        raise HoldMismatch("This is not an active hold.")
+    return apply_transition(booking, S.RELEASED, actor, reason)
+
+
+# --- reservations and bookings -------------------------------------------------------------------
+
+
+@transaction.atomic
+def reserve(*, property_id, check_in: date, check_out: date, adults: int, children: int = 0, guest: GuestInput,
+            actor: Actor, special_requests: str = "", source: str = Source.DIRECT, hold_id=None,
+            expires_in: timedelta | None = None, override_rules: bool = False, override_reason: str = "",
+            at: datetime | None = None) -> Booking:
+    """Create a booking in ``reserved``: dates held until ``expires_at`` while the guest pays.
+
+    With ``hold_id`` the hold becomes the booking (same row, same dates). With
+    ``override_rules`` (owners and staff only, with a reason) stay rules are not
+    enforced; overlaps, blocks and buffer days always are.
+    """
+    now = at or timezone.now()
+    _validate_dates(check_in, check_out)
+    if override_rules and not override_reason.strip():
+        raise StayRuleViolation("Overriding the stay rules needs a reason.")
+    prop = lock_property(property_id)
+    guests = adults + children
+    expires_at = now + (expires_in or timedelta(minutes=settings.BOOKING_HOLD_MINUTES))
+
+    if hold_id is not None:
+        booking = Booking.objects.filter(pk=hold_id, property=prop).first()
+        same_stay = booking is not None and (booking.check_in, booking.check_out) == (check_in, check_out)
+        if not same_stay or booking.status != S.HELD:
+            raise HoldMismatch()
+        if not booking.is_occupying(now):
+            raise HoldExpired()
+        _ensure_available(prop, check_in, check_out, guests, now, enforce_rules=not override_rules,
+                          exclude_booking_id=booking.pk)
+        booking.guest = find_or_create_guest(guest)
+        booking.adults, booking.children = adults, children
+        booking.special_requests = special_requests
+        booking.expires_at = expires_at
+        _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
+        return apply_transition(
+            booking, S.RESERVED, actor, "Hold converted to a reservation.", at=now,
+            extra_fields=("guest", "adults", "children", "special_requests", "currency", "quote", "subtotal", "fees",
+                          "discounts", "taxes", "total"),
+        )
+
+    _ensure_available(prop, check_in, check_out, guests, now, enforce_rules=not override_rules)
+    booking = Booking(
+        property=prop, guest=find_or_create_guest(guest), source=source, check_in=check_in, check_out=check_out,
+        adults=adults, children=children, status=S.RESERVED, reserved_at=now, expires_at=expires_at,
+        special_requests=special_requests, cancellation_policy=policy_snapshot(prop.cancellation_policy),
+        rules_overridden=override_rules,
+    )
+    _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
+    _save_new(booking)
+    reason = f"Stay rules overridden: {override_reason}" if override_rules else "Reservation created."
+    record_creation(booking, actor, reason, at=now)
+    return booking
+
+
+@transaction.atomic
+def confirm(*, booking_id, actor: Actor, reason: str = "", at: datetime | None = None) -> Booking:
+    """Confirm a reservation (payment received, or an owner accepts it).
+
+    A reservation whose ``expires_at`` passed but that nobody else has taken
+    (the expiry job has not marked it) still confirms: its dates were never sold
+    to anyone else, so a late payment is honoured. Once expired, it cannot.
+    """
+    booking, _prop = _lock_booking(booking_id)
+    return apply_transition(booking, S.CONFIRMED, actor, reason or "Confirmed.", at=at)
+
+
+@transaction.atomic
+def cancel(*, booking_id, actor: Actor, reason: str, at: datetime | None = None) -> Booking:
+    """Cancel before check-in. Refunds per the policy snapshot come with payments."""
+    booking, _prop = _lock_booking(booking_id)
+    booking.cancellation_reason = reason
+    return apply_transition(booking, S.CANCELLED, actor, reason, at=at, extra_fields=("cancellation_reason",))
+
+
+@transaction.atomic
+def expire(*, booking_id, at: datetime | None = None) -> Booking:
+    """Expire one hold or reservation if its time has run out (idempotent: otherwise unchanged)."""
+    now = at or timezone.now()
+    booking, _prop = _lock_booking(booking_id)
+    if booking.status in (S.HELD, S.RESERVED) and booking.expires_at and booking.expires_at <= now:
+        apply_transition(booking, S.EXPIRED, Actor.system("expiry"), "Hold time ran out.", at=now)
+    return booking
+
+
+def expire_stale_bookings(*, at: datetime | None = None) -> int:
+    """The periodic job: expire every stale hold and reservation, one property transaction at a time."""
+    now = at or timezone.now()
+    property_ids = set(Booking.objects.stale(now).values_list("property_id", flat=True))
+    count = 0
+    for property_id in property_ids:
+        with transaction.atomic():
+            count += expire_stale_for_property(lock_property(property_id), now)
+    return count
+
+
+@transaction.atomic
+def check_in(*, booking_id, actor: Actor, at: datetime | None = None) -> Booking:
+    now = at or timezone.now()
+    booking, prop = _lock_booking(booking_id)
+    if local_today(prop, now) < booking.check_in:
+        raise BookingError("A guest cannot check in before the arrival date.")
+    return apply_transition(booking, S.CHECKED_IN, actor, "Guest checked in.", at=now)
+
+
+@transaction.atomic
+def check_out(*, booking_id, actor: Actor, at: datetime | None = None) -> Booking:
+    booking, _prop = _lock_booking(booking_id)
+    return apply_transition(booking, S.CHECKED_OUT, actor, "Guest checked out.", at=at)
+
+
+# --- channel imports -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    booking: Booking
+    action: str  # "created" | "changed" | "cancelled" | "unchanged"
+
+
+@transaction.atomic
+def import_external(*, property_id, source: str, external_id: str, check_in: date, check_out: date,
+                    guest: GuestInput, adults: int = 1, children: int = 0, cancelled: bool = False,
+                    at: datetime | None = None) -> ImportResult:
+    """Create, move or cancel a booking that came from a channel, keyed by (property, source, external id).
+
+    Channel bookings are already sold on their platform, so stay rules are not
+    enforced; overlaps, owner blocks and buffer days are (an overlap raises
+    :class:`ExternalBookingConflict` for the channel layer to record). Idempotent:
+    the same input twice changes nothing the second time.
+    """
+    if source not in {s.value for s in Source} or source in (Source.DIRECT, Source.OWNER):
+        raise BookingError(f"'{source}' is not a channel.")
+    now = at or timezone.now()
+    _validate_dates(check_in, check_out)
+    prop = lock_property(property_id)
+    actor = Actor.channel(source)
+    existing = Booking.objects.filter(property=prop, source=source, external_id=external_id).first()
+
+    if cancelled:
+        if existing is None or existing.status in (S.CANCELLED, S.EXPIRED, S.RELEASED):
+            if existing is None:
+                raise BookingError("There is no such channel booking to cancel.")
+            return ImportResult(existing, "unchanged")
+        existing.cancellation_reason = f"Cancelled on {existing.get_source_display()}."
+        apply_transition(existing, S.CANCELLED, actor, existing.cancellation_reason, at=now,
+                         extra_fields=("cancellation_reason",))
+        return ImportResult(existing, "cancelled")
+
+    guests = adults + children
+    if existing is not None and existing.status not in (S.CANCELLED, S.EXPIRED, S.RELEASED):
+        if (existing.check_in, existing.check_out, existing.adults, existing.children) == (
+            check_in, check_out, adults, children
+        ):
+            return ImportResult(existing, "unchanged")
+        expire_stale_for_property(prop, now)
+        try:
+            _raise_for(check_availability(prop, check_in, check_out, guests, at=now, enforce_rules=False,
+                                          exclude_booking_id=existing.pk))
+        except DatesUnavailable as exc:
+            raise ExternalBookingConflict(reasons=exc.reasons) from exc
+        old = f"{existing.check_in}–{existing.check_out}"
+        existing.check_in, existing.check_out = check_in, check_out
+        existing.adults, existing.children = adults, children
+        _apply_quote(existing, quote(prop, check_in, check_out, guests, at=now))
+        try:
+            with transaction.atomic():
+                existing.save()
+        except IntegrityError as exc:
+            if _is_violation(exc, EXCLUSION_VIOLATION, "booking_no_overlap"):
+                raise ExternalBookingConflict() from exc
+            raise
+        record_event(existing, existing.status, existing.status, actor,
+                     f"Dates changed on the channel: {old} → {check_in}–{check_out}.", at=now)
+        from . import outbox
+
+        outbox.emit("booking.updated", "booking", existing.pk, booking_payload(existing))
+        return ImportResult(existing, "changed")
+    if existing is not None:
+        raise ExternalBookingConflict("This channel booking was cancelled and cannot be re-opened under the same id.")
+
+    try:
+        _ensure_available(prop, check_in, check_out, guests, now, enforce_rules=False)
+    except DatesUnavailable as exc:
+        raise ExternalBookingConflict(reasons=exc.reasons) from exc
+    booking = Booking(
+        property=prop, guest=find_or_create_guest(guest), source=source, external_id=external_id,
+        check_in=check_in, check_out=check_out, adults=adults, children=children, status=S.CONFIRMED,
+        confirmed_at=now, payment_status=PaymentStatus.PAID,
+        cancellation_policy=policy_snapshot(prop.cancellation_policy),
+    )
+    _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
+    booking.amount_paid = booking.total  # the channel collected the payment
+    _save_new(booking)
+    record_creation(booking, actor, f"Imported from {booking.get_source_display()}.", at=now)
+    return ImportResult(booking, "created")

@@ -1,0 +1,116 @@
+"""The booking state machine: one transition table, one function that applies it.
+
+Every change of status goes through :func:`apply_transition`, which refuses
+anything not in :data:`TRANSITIONS`, stamps the milestone time, and writes the
+immutable :class:`~bookings.models.BookingEvent` and the outbox event in the
+caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from . import outbox
+from .errors import InvalidTransition
+from .models import ActorType, Booking, BookingEvent
+from .models import BookingStatus as S
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.INQUIRY: frozenset({S.RESERVED, S.CANCELLED}),
+    S.HELD: frozenset({S.RESERVED, S.RELEASED, S.EXPIRED}),
+    S.RESERVED: frozenset({S.CONFIRMED, S.CANCELLED, S.EXPIRED}),
+    S.CONFIRMED: frozenset({S.CHECKED_IN, S.CANCELLED}),
+    S.CHECKED_IN: frozenset({S.CHECKED_OUT}),
+    S.CHECKED_OUT: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.RELEASED: frozenset(),
+}
+# The status a booking may be created in, by kind of creation.
+INITIAL_STATUSES = frozenset({S.INQUIRY, S.HELD, S.RESERVED, S.CONFIRMED})
+ENDING_TOPICS = {S.CANCELLED: "booking.cancelled", S.EXPIRED: "booking.cancelled", S.RELEASED: "booking.cancelled"}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who causes a change: a user, a guest, a channel, an API client or the system."""
+
+    type: str
+    user: object = None
+    label: str = ""
+
+    @classmethod
+    def system(cls, label: str = "") -> Actor:
+        return cls(ActorType.SYSTEM, label=label)
+
+    @classmethod
+    def for_user(cls, user) -> Actor:
+        return cls(ActorType.USER, user=user, label=getattr(user, "email", ""))
+
+    @classmethod
+    def guest(cls, email: str = "") -> Actor:
+        return cls(ActorType.GUEST, label=email)
+
+    @classmethod
+    def channel(cls, source: str) -> Actor:
+        return cls(ActorType.CHANNEL, label=source)
+
+    @classmethod
+    def api(cls, user=None, label: str = "") -> Actor:
+        if user is not None and getattr(user, "is_authenticated", False):
+            return cls(ActorType.USER, user=user, label=user.email)
+        return cls(ActorType.API, label=label)
+
+
+def can_transition(from_status: str, to_status: str) -> bool:
+    return to_status in TRANSITIONS.get(from_status, frozenset())
+
+
+def booking_payload(booking: Booking) -> dict:
+    return {
+        "booking_id": booking.pk,
+        "reference": booking.reference,
+        "property_id": booking.property_id,
+        "source": booking.source,
+        "external_id": booking.external_id,
+        "status": booking.status,
+        "check_in": booking.check_in.isoformat(),
+        "check_out": booking.check_out.isoformat(),
+    }
+
+
+def record_event(booking: Booking, from_status: str, to_status: str, actor: Actor, reason: str = "", *, at=None):
+    BookingEvent.objects.create(
+        booking=booking, from_status=from_status, to_status=to_status, actor_type=actor.type,
+        actor_user=actor.user if actor.user is not None and actor.user.pk else None,
+        actor_label=actor.label[:200], reason=reason, created_at=at or timezone.now(),
+    )
+
+
+def record_creation(booking: Booking, actor: Actor, reason: str = "", *, at=None) -> None:
+    """Audit and announce a booking row just inserted in its initial status."""
+    if booking.status not in INITIAL_STATUSES:
+        raise InvalidTransition("", booking.status)
+    record_event(booking, "", booking.status, actor, reason, at=at)
+    outbox.emit("booking.created", "booking", booking.pk, booking_payload(booking))
+
+
+def apply_transition(booking: Booking, to_status: str, actor: Actor, reason: str = "", *, at=None,
+                     extra_fields: tuple[str, ...] = ()) -> Booking:
+    """Move ``booking`` to ``to_status`` (caller holds the property lock, inside a transaction)."""
+    from_status = booking.status
+    if not can_transition(from_status, to_status):
+        raise InvalidTransition(from_status, to_status)
+    now = at or timezone.now()
+    booking.status = to_status
+    setattr(booking, f"{to_status}_at", now)
+    fields = ["status", f"{to_status}_at", "updated_at", *extra_fields]
+    if to_status not in (S.HELD, S.RESERVED):
+        booking.expires_at = None
+        fields.append("expires_at")
+    booking.save(update_fields=fields)
+    record_event(booking, from_status, to_status, actor, reason, at=now)
+    outbox.emit(ENDING_TOPICS.get(to_status, "booking.updated"), "booking", booking.pk, booking_payload(booking))
+    return booking

@@ -1,0 +1,32 @@
+"""Celery tasks: thin, idempotent wrappers around the services."""
+
+from celery import shared_task
+from django.utils import timezone
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def deliver_outbox_event(event_id: str) -> bool:
+    from .outbox import deliver
+
+    return deliver(event_id)
+
+
+@shared_task(acks_late=True)
+def redeliver_outbox() -> int:
+    from .outbox import redeliver_pending
+
+    return redeliver_pending()
+
+
+@shared_task(acks_late=True)
+def expire_stale_bookings() -> int:
+    from .services import expire_stale_bookings as expire
+
+    return expire(at=timezone.now())
+
+
+@shared_task(acks_late=True)
+def clean_idempotency_keys() -> int:
+    from .idempotency import delete_expired_keys
+
+    return delete_expired_keys()

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ChannelsConfig(AppConfig):
+    # "channels" would clash with the django-channels package's label if it were
+    # ever installed; the label below keeps the tables unambiguous.
+    name = "channels"
+    label = "channel_sync"
+    verbose_name = "Channels"

@@ -1,0 +1,271 @@
+"""Can these dates be booked? One function answers with every reason when not,
+and a per-day calendar renders the same rules.
+
+Decisions (where the issue is silent):
+
+* Buffer (preparation) days are kept between two *stays* (bookings and holds),
+  not around owner blocks: a block needs no cleaning.
+* The stay rules in force on the arrival night govern the whole stay (see
+  ``properties.models``).
+* Lead time and the advance window count days between the property's local
+  date now and the arrival date; ``min_lead_days = 0`` allows arrival today.
+* Time-based rules are evaluated at read time: a hold or reservation whose
+  ``expires_at`` has passed is free even if the expiry job has not run yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.utils import timezone
+
+from .models import WEEKDAY_NAMES, AvailabilityBlock, DateOverride, weekdays_in
+from .pricing import local_today
+
+# Reasons that mean "the nights are taken" (HTTP 409) rather than "the request breaks a rule" (400).
+CONFLICT_CODES = frozenset({"overlap", "blocked", "buffer"})
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+    field: str = ""
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "message": self.message, **({"field": self.field} if self.field else {})}
+
+
+@dataclass
+class AvailabilityResult:
+    available: bool
+    reasons: list[Reason] = field(default_factory=list)
+
+    @property
+    def conflicts(self) -> list[Reason]:
+        return [r for r in self.reasons if r.code in CONFLICT_CODES]
+
+    @property
+    def codes(self) -> set[str]:
+        return {r.code for r in self.reasons}
+
+
+@dataclass(frozen=True)
+class StayRules:
+    min_stay: int
+    max_stay: int
+    checkin_weekdays: int
+    checkout_weekdays: int
+
+
+def _pick(overrides, attr):
+    """The value of ``attr`` from the shortest (then newest) override that sets it."""
+    chosen = None
+    for o in overrides:
+        if getattr(o, attr) is None:
+            continue
+        if chosen is None or (o.nights, -o.pk) < (chosen.nights, -chosen.pk):
+            chosen = o
+    return None if chosen is None else getattr(chosen, attr)
+
+
+def stay_rules_for(prop, arrival: date, overrides=None) -> StayRules:
+    """The rules governing a stay arriving on ``arrival``. ``overrides`` may be any
+    iterable of the property's overrides (they are filtered to those covering it)."""
+    if overrides is None:
+        overrides = prop.date_overrides.filter(start_date__lte=arrival, end_date__gt=arrival)
+    covering = [o for o in overrides if o.covers(arrival)]
+
+    def value(attr):
+        picked = _pick(covering, attr)
+        return getattr(prop, attr) if picked is None else picked
+
+    return StayRules(value("min_stay"), value("max_stay"), value("checkin_weekdays"), value("checkout_weekdays"))
+
+
+def _days_phrase(mask: int) -> str:
+    names = [WEEKDAY_NAMES[d] + "s" for d in weekdays_in(mask)]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def occupying_bookings(prop, start: date, end: date, at: datetime | None = None, exclude_booking_id=None):
+    """Bookings and holds occupying any night of [start, end) at ``at``."""
+    from bookings.models import Booking
+
+    qs = Booking.objects.filter(property=prop).occupying(at).overlapping(start, end)
+    if exclude_booking_id is not None:
+        qs = qs.exclude(pk=exclude_booking_id)
+    return qs
+
+
+def check_availability(
+    prop,
+    check_in: date,
+    check_out: date,
+    guests: int,
+    *,
+    at: datetime | None = None,
+    enforce_rules: bool = True,
+    exclude_booking_id=None,
+) -> AvailabilityResult:
+    """Can ``prop`` be booked from ``check_in`` to ``check_out`` for ``guests`` at ``at``?
+
+    Returns every reason when not. ``enforce_rules=False`` (an owner's audited
+    override) skips the stay rules but never the conflicts. ``exclude_booking_id``
+    leaves one booking out (when a hold is converted or a stay is moved).
+    """
+    at = at or timezone.now()
+    reasons: list[Reason] = []
+    if not prop.is_active:
+        reasons.append(Reason("property_inactive", "This property is not accepting bookings."))
+    if check_out <= check_in:
+        reasons.append(Reason("invalid_dates", "Check-out must be after check-in.", "check_out"))
+        return AvailabilityResult(False, reasons)
+    nights = (check_out - check_in).days
+
+    if enforce_rules:
+        if guests < 1:
+            reasons.append(Reason("invalid_guests", "At least one guest is required.", "adults"))
+        elif guests > prop.max_guests:
+            sleeps = _plural(prop.max_guests, "guest")
+            reasons.append(Reason("too_many_guests", f"This property sleeps at most {sleeps}.", "adults"))
+        lead = (check_in - local_today(prop, at)).days
+        if lead < 0:
+            reasons.append(Reason("in_past", "Check-in cannot be in the past.", "check_in"))
+        elif lead < prop.min_lead_days:
+            reasons.append(Reason("lead_time", f"Bookings must be made at least {_plural(prop.min_lead_days, 'day')} "
+                                               "before arrival.", "check_in"))
+        if lead > prop.max_advance_days:
+            reasons.append(Reason("advance_window", f"Arrival can be at most {_plural(prop.max_advance_days, 'day')} "
+                                                    "ahead.", "check_in"))
+        rules = stay_rules_for(prop, check_in)
+        if nights < rules.min_stay:
+            reasons.append(Reason("min_stay", f"Minimum stay is {_plural(rules.min_stay, 'night')}.", "check_out"))
+        if nights > rules.max_stay:
+            reasons.append(Reason("max_stay", f"Maximum stay is {_plural(rules.max_stay, 'night')}.", "check_out"))
+        if not rules.checkin_weekdays & (1 << check_in.weekday()):
+            reasons.append(Reason("checkin_day", f"Check-in on {_days_phrase(rules.checkin_weekdays)} only.",
+                                  "check_in"))
+        if not rules.checkout_weekdays & (1 << check_out.weekday()):
+            reasons.append(Reason("checkout_day", f"Check-out on {_days_phrase(rules.checkout_weekdays)} only.",
+                                  "check_out"))
+
+    buffer = timedelta(days=prop.buffer_days)
+    nearby = list(
+        occupying_bookings(prop, check_in - buffer, check_out + buffer, at, exclude_booking_id)
+        .values_list("check_in", "check_out")
+    )
+    if any(b_in < check_out and b_out > check_in for b_in, b_out in nearby):
+        reasons.append(Reason("overlap", "These dates are already booked."))
+    elif nearby:
+        reasons.append(Reason("buffer", f"The property needs {_plural(prop.buffer_days, 'day')} free between stays."))
+    if AvailabilityBlock.objects.filter(property=prop, start_date__lt=check_out, end_date__gt=check_in).exists():
+        reasons.append(Reason("blocked", "The property is not available on some of these dates."))
+    return AvailabilityResult(not reasons, reasons)
+
+
+# --- Calendar -----------------------------------------------------------------------
+
+AVAILABLE = "available"
+BOOKED = "booked"
+BLOCKED = "blocked"
+NO_CHECK_IN = "no_check_in"  # free night, but a stay cannot start here
+CHECK_OUT_ONLY = "check_out_only"  # taken night, but the previous night is free: a stay can end here
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    date: date
+    state: str
+    min_stay: int
+    checkin_allowed: bool
+    checkout_allowed: bool
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "date": self.date.isoformat(),
+            "state": self.state,
+            "min_stay": self.min_stay,
+            "check_in_allowed": self.checkin_allowed,
+            "check_out_allowed": self.checkout_allowed,
+            **({"note": self.note} if self.note else {}),
+        }
+
+
+def calendar(prop, start: date, end: date, at: datetime | None = None) -> list[CalendarDay]:
+    """Per-day states for [start, end) in three queries, for rendering.
+
+    ``booked`` — a booking or live hold occupies the night; ``blocked`` — an owner
+    block, buffer days, or outside the bookable window (past, lead time, advance
+    window); ``no_check_in`` — free, but a stay cannot start that day (weekday
+    rule, or fewer free nights ahead than the minimum stay); ``check_out_only`` —
+    taken, but the night before is free so a stay can end that morning.
+    """
+    at = at or timezone.now()
+    buffer = timedelta(days=prop.buffer_days)
+    before = start - timedelta(days=1)  # the night before `start` decides whether `start` can be a check-out day
+    overrides = list(DateOverride.objects.filter(property=prop, start_date__lt=end, end_date__gt=start))
+    # Look ahead far enough to know whether a stay starting near `end` can reach its minimum.
+    longest_min_stay = max([prop.min_stay] + [o.min_stay for o in overrides if o.min_stay])
+    horizon = end + timedelta(days=longest_min_stay)
+    bookings = list(
+        occupying_bookings(prop, before - buffer, horizon + buffer, at).values_list("check_in", "check_out")
+    )
+    blocks = list(
+        AvailabilityBlock.objects.filter(property=prop, start_date__lt=horizon, end_date__gt=before)
+        .values_list("start_date", "end_date", "reason")
+    )
+    today = local_today(prop, at)
+
+    def night_state(day: date) -> tuple[str, str]:
+        for b_in, b_out in bookings:
+            if b_in <= day < b_out:
+                return BOOKED, ""
+        for s, e, reason in blocks:
+            if s <= day < e:
+                return BLOCKED, reason
+        if any(b_in - buffer <= day < b_out + buffer for b_in, b_out in bookings):
+            return BLOCKED, "buffer"
+        lead = (day - today).days
+        if lead < 0:
+            return BLOCKED, "past"
+        if lead > prop.max_advance_days:
+            return BLOCKED, "advance_window"
+        return AVAILABLE, ""
+
+    # states[0] is the night before `start`; states[i + 1] is night `start + i`.
+    span = (horizon - before).days
+    states = [night_state(before + timedelta(days=i)) for i in range(span)]
+    # free_run[i]: consecutive free nights starting at states[i].
+    free_run = [0] * (span + 1)
+    for i in range(span - 1, -1, -1):
+        free_run[i] = free_run[i + 1] + 1 if states[i][0] == AVAILABLE else 0
+
+    days = []
+    for i in range((end - start).days):
+        day = start + timedelta(days=i)
+        state, note = states[i + 1]
+        rules = stay_rules_for(prop, day, overrides)
+        prev_free = states[i][0] == AVAILABLE
+        checkout_allowed = prev_free and bool(rules.checkout_weekdays & (1 << day.weekday()))
+        checkin_allowed = False
+        if state == AVAILABLE:
+            lead = (day - today).days
+            checkin_allowed = (
+                bool(rules.checkin_weekdays & (1 << day.weekday()))
+                and lead >= prop.min_lead_days
+                and free_run[i + 1] >= rules.min_stay
+            )
+            if not checkin_allowed:
+                state = NO_CHECK_IN
+        elif prev_free:
+            state = CHECK_OUT_ONLY
+        days.append(CalendarDay(day, state, rules.min_stay, checkin_allowed, checkout_allowed, note))
+    return days
+

@@ -1,0 +1,220 @@
+"""Reads: search over all active properties, in a bounded number of queries.
+
+``search`` filters availability in SQL: no bookings or live holds overlapping
+the stay (widened by the property's buffer days), no owner block, guests, stay
+length, check-in/check-out weekdays, lead time and advance window. Properties
+with a ``DateOverride`` on the arrival night are few, so their rules are
+evaluated in Python from one extra query and fed back as an id list. The price
+filter and the price sort use the base nightly price (in the property's own
+currency); each result carries the full quote for the dates.
+
+Queries: ~5 with dates (max buffer, overrides on arrival, the page with its
+total via a window count, pricing rules, overrides), and prefetches for photos
+and amenities; never one per property.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Count,
+    DateField,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    Value,
+    Window,
+)
+from django.utils import timezone
+
+from bookings.models import Booking, occupying_q
+
+from .availability import stay_rules_for
+from .models import AvailabilityBlock, DateOverride, Property, PropertyPhoto
+from .pricing import Quote, quote
+
+SORTS = {
+    "price": ("base_price", "id"),
+    "-price": ("-base_price", "id"),
+    "newest": ("-created_at", "-id"),
+    "name": ("name", "id"),
+    "bedrooms": ("-bedrooms", "base_price", "id"),
+}
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 50
+
+
+class RangeOverlaps(Func):
+    """``[check_in, check_out)`` of the row overlaps the constant ``[start, end)``.
+
+    On PostgreSQL this is written exactly like the exclusion constraint's GiST
+    expression, so the planner answers it from that index (DESIGN.md, "Measured facts").
+    """
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, start: date, end: date, prefix: str = ""):
+        super().__init__(F(f"{prefix}check_in"), F(f"{prefix}check_out"), Value(start, DateField()),
+                         Value(end, DateField()))
+
+    def as_sql(self, compiler, conn, template=None, **extra):
+        ci, co, start, end = (compiler.compile(e) for e in self.source_expressions)
+        if conn.vendor == "postgresql":
+            sql = f"daterange({ci[0]}, {co[0]}, '[)') && daterange({start[0]}::date, {end[0]}::date, '[)')"
+        else:
+            sql = f"({ci[0]} < {end[0]} AND {co[0]} > {start[0]})"
+            return sql, [*ci[1], *end[1], *co[1], *start[1]]
+        return sql, [*ci[1], *co[1], *start[1], *end[1]]
+
+
+class ShiftDays(Func):
+    """A constant date shifted by an integer column of days (``date + n`` on PostgreSQL)."""
+
+    output_field = DateField()
+
+    def __init__(self, day: date, days_expr, sign: int):
+        super().__init__(Value(day, DateField()), days_expr)
+        self.sign = sign
+
+    def as_sql(self, compiler, conn, **extra):
+        (day_sql, day_params), (n_sql, n_params) = (compiler.compile(e) for e in self.source_expressions)
+        op = "+" if self.sign > 0 else "-"
+        if conn.vendor == "postgresql":
+            return f"({day_sql}::date {op} {n_sql})", [*day_params, *n_params]
+        return f"date({day_sql}, '{op}' || {n_sql} || ' days')", [*day_params, *n_params]
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    check_in: date | None = None
+    check_out: date | None = None
+    guests: int = 1
+    text: str = ""
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    bedrooms: int | None = None
+    amenities: tuple[str, ...] = ()
+    sort: str = "price"
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+
+    @property
+    def has_dates(self) -> bool:
+        return self.check_in is not None and self.check_out is not None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    property: Property
+    quote: Quote | None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    results: list[SearchResult]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def _available_filter(qs, q: SearchQuery, now: datetime):
+    ci, co = q.check_in, q.check_out
+    nights = (co - ci).days
+    today = timezone.localdate(now)  # properties' own dates differ by at most a day; exact rules run at booking
+    lead = (ci - today).days
+
+    max_buffer = Property.objects.active().aggregate(m=Max("buffer_days"))["m"] or 0
+    widen = timedelta(days=max_buffer)
+    taken = Booking.objects.filter(Q(property=OuterRef("pk")) & occupying_q(now)).filter(
+        RangeOverlaps(ci - widen, co + widen)
+    )
+    if max_buffer:
+        taken = taken.filter(check_in__lt=ShiftDays(co, OuterRef("buffer_days"), +1),
+                             check_out__gt=ShiftDays(ci, OuterRef("buffer_days"), -1))
+    blocked = AvailabilityBlock.objects.filter(property=OuterRef("pk"), start_date__lt=co, end_date__gt=ci)
+    qs = qs.filter(~Exists(taken), ~Exists(blocked), min_lead_days__lte=lead, max_advance_days__gte=lead)
+    if lead < 0:
+        return qs.none()
+
+    # Stay rules: the property's own, except where an override covers the arrival night.
+    overridden = {}
+    for o in DateOverride.objects.filter(start_date__lte=ci, end_date__gt=ci).select_related("property"):
+        overridden.setdefault(o.property_id, (o.property, []))[1].append(o)
+    passing = [
+        pid for pid, (prop, overrides) in overridden.items()
+        if _rules_allow(stay_rules_for(prop, ci, overrides), ci, co, nights)
+    ]
+    ci_bit, co_bit = 1 << ci.weekday(), 1 << co.weekday()
+    own_rules = Q(min_stay__lte=nights, max_stay__gte=nights) & ~Q(checkin_weekdays_bit=0) & ~Q(checkout_weekdays_bit=0)
+    qs = qs.annotate(
+        checkin_weekdays_bit=F("checkin_weekdays").bitand(Value(ci_bit, IntegerField())),
+        checkout_weekdays_bit=F("checkout_weekdays").bitand(Value(co_bit, IntegerField())),
+    )
+    return qs.filter((own_rules & ~Q(pk__in=list(overridden))) | Q(pk__in=passing))
+
+
+def _rules_allow(rules, ci: date, co: date, nights: int) -> bool:
+    return (
+        rules.min_stay <= nights <= rules.max_stay
+        and bool(rules.checkin_weekdays & (1 << ci.weekday()))
+        and bool(rules.checkout_weekdays & (1 << co.weekday()))
+    )
+
+
+def search(q: SearchQuery, *, at: datetime | None = None) -> SearchPage:
+    now = at or timezone.now()
+    page_size = max(1, min(q.page_size, MAX_PAGE_SIZE))
+    page = max(1, q.page)
+    qs = Property.objects.active().filter(max_guests__gte=max(1, q.guests))
+    if q.text.strip():
+        text = q.text.strip()
+        qs = qs.filter(Q(name__icontains=text) | Q(city__icontains=text) | Q(region__icontains=text))
+    if q.min_price is not None:
+        qs = qs.filter(base_price__gte=q.min_price)
+    if q.max_price is not None:
+        qs = qs.filter(base_price__lte=q.max_price)
+    if q.bedrooms:
+        qs = qs.filter(bedrooms__gte=q.bedrooms)
+    for code in q.amenities:
+        qs = qs.filter(Exists(Property.amenities.through.objects.filter(property=OuterRef("pk"), amenity__code=code)))
+    if q.has_dates:
+        qs = _available_filter(qs, q, now)
+
+    qs = qs.annotate(total_count=Window(Count("id"))).order_by(*SORTS.get(q.sort, SORTS["price"]))
+    offset = (page - 1) * page_size
+    rows = list(
+        qs.prefetch_related(
+            "amenities",
+            Prefetch("photos", queryset=PropertyPhoto.objects.order_by("position", "id")),
+            *(("pricing_rules", "date_overrides") if q.has_dates else ()),
+        )[offset:offset + page_size]
+    )
+    total = rows[0].total_count if rows else (qs.count() if page > 1 else 0)
+    results = [
+        SearchResult(p, quote(p, q.check_in, q.check_out, q.guests, at=now) if q.has_dates else None) for p in rows
+    ]
+    return SearchPage(results, total, page, page_size)
+
+
+def explain_search_sql(q: SearchQuery) -> str:  # pragma: no cover - a diagnostic for benchmarks
+    qs = Property.objects.active().filter(max_guests__gte=q.guests)
+    qs = _available_filter(qs, q, timezone.now())
+    with connection.cursor() as cur:
+        sql, params = qs.values("id").query.sql_with_params()
+        cur.execute("EXPLAIN ANALYZE " + sql, params)
+        return "\n".join(r[0] for r in cur.fetchall())

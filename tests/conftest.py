@@ -1,0 +1,35 @@
+import pytest
+
+from bookings import services
+from bookings.state_machine import Actor
+from guests.services import GuestInput
+from tests.factories import PropertyFactory, UserFactory, future
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory(email="owner@example.com")
+
+
+@pytest.fixture
+def prop(db, owner):
+    return PropertyFactory(owner=owner)
+
+
+@pytest.fixture
+def guest_input():
+    return GuestInput(name="Ada Lovelace", email="ada@example.com", phone="+44 20 7946 0000", country="GB")
+
+
+@pytest.fixture
+def book(guest_input):
+    """Reserve ``prop`` from ``future(start)`` for ``nights`` nights through the service."""
+
+    def _book(prop, start=10, nights=3, **kwargs):
+        kwargs.setdefault("adults", 2)
+        kwargs.setdefault("guest", guest_input)
+        kwargs.setdefault("actor", Actor.system("test"))
+        return services.reserve(property_id=prop.pk, check_in=future(start), check_out=future(start + nights),
+                                **kwargs)
+
+    return _book

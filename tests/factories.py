@@ -1,0 +1,89 @@
+"""Factories for every model the tests touch, in one place."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from guests.models import Guest, User
+from properties.models import Amenity, AvailabilityBlock, DateOverride, PricingRule, Property
+
+
+def future(days: int) -> date:
+    """A date ``days`` after today (UTC), for stays that must be in the future."""
+    return timezone.localdate() + timedelta(days=days)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("email",)
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    full_name = factory.Faker("name")
+    password = factory.django.Password("pw-for-tests-1")
+
+
+class GuestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Guest
+
+    name = factory.Faker("name")
+    email = factory.Sequence(lambda n: f"guest{n}@example.com")
+
+
+class AmenityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Amenity
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"amenity-{n}")
+    name = factory.LazyAttribute(lambda o: o.code.replace("-", " ").title())
+
+
+class PropertyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Property
+
+    owner = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"Seaside Cottage {n}")
+    city = "Lisbon"
+    country = "PT"
+    max_guests = 4
+    bedrooms = 2
+    bathrooms = Decimal("1.5")
+    base_price = Decimal("100.00")
+    currency = "EUR"
+    status = Property.Status.ACTIVE
+    timezone = "UTC"
+
+
+class PricingRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PricingRule
+
+    property = factory.SubFactory(PropertyFactory)
+    name = factory.LazyAttribute(lambda o: f"{o.kind} rule")
+    kind = PricingRule.Kind.WEEKEND
+    adjustment = PricingRule.Adjustment.PERCENT
+    value = Decimal("10")
+
+
+class DateOverrideFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DateOverride
+
+    property = factory.SubFactory(PropertyFactory)
+    start_date = factory.LazyFunction(lambda: future(10))
+    end_date = factory.LazyAttribute(lambda o: o.start_date + timedelta(days=7))
+
+
+class BlockFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AvailabilityBlock
+
+    property = factory.SubFactory(PropertyFactory)
+    start_date = factory.LazyFunction(lambda: future(10))
+    end_date = factory.LazyAttribute(lambda o: o.start_date + timedelta(days=3))
