@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class BookingsConfig(AppConfig):
     name = "bookings"
+
+    def ready(self):
+        from config import checks  # noqa: F401  (registers the deploy checks)

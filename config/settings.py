@@ -105,14 +105,18 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost//"  # a hostname, or kombu warns on every connection
     _queue_dir = VAR_DIR / "celery" / "queue"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
+        "polling_interval": 0.1,  # seconds; the default 1 s lets a burst of outbox events queue up
     }
+    # kombu's filesystem transport does not create its folders; every process (web, worker, beat) may be first.
+    for _folder in (_queue_dir, VAR_DIR / "celery" / "control"):
+        _folder.mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -184,6 +188,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Three choice sets share the field name "status"; name their enums explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "PropertyStatusEnum": "properties.models.Property.Status",
+        "BookingStatusEnum": "bookings.models.BookingStatus",
+        "StatusChangeEnum": "bookings.api.serializers.STATUS_CHANGE_CHOICES",
+    },
 }
 
 # --- Booking rules ------------------------------------------------------------------

@@ -249,13 +249,14 @@ def compute_quote(spec: PricingSpec, check_in: date, check_out: date, guests: in
         guests=guests,
         currency=currency,
         nights=tuple(lines),
-        nightly_subtotal=subtotal,
-        discounts=discounts,
+        # Quantized so that zero reads "0.00" (or "0" for JPY) like every other amount.
+        nightly_subtotal=round_money(subtotal, currency),
+        discounts=round_money(discounts, currency),
         fees=tuple(fees),
-        fees_total=fees_total,
+        fees_total=round_money(fees_total, currency),
         tax_rate=spec.tax_rate,
         taxes=taxes,
-        total=taxable + taxes,
+        total=round_money(taxable + taxes, currency),
         lead_days=lead_days,
     )
 

@@ -1,4 +1,121 @@
-def api_exception_handler(exc, context):
-    from rest_framework.views import exception_handler
+"""One error shape for the whole API (DESIGN rule 6).
 
-    return exception_handler(exc, context)
+Every error body is a JSON object with a machine-readable ``code`` and a human
+``detail``; some add more:
+
+* bad input (serializer validation) → 400 ``{"code": "invalid", "detail": …, "errors": {field: [messages]}}``
+* a domain error of ``bookings.errors`` → its ``http_status`` and ``as_dict()``
+  (``dates_unavailable`` 409 with ``reasons``, ``stay_rule_violation`` 400 with
+  ``reasons``, ``invalid_transition`` 409, ``idempotency_key_reused`` 422, …)
+* 401/403 ``not_authenticated`` / ``permission_denied``, 404 ``not_found``,
+  405 ``method_not_allowed``, 415 ``unsupported_media_type``, 400 ``parse_error``
+  (malformed JSON), 429 ``throttled`` (with ``retry_after`` seconds).
+"""
+
+from __future__ import annotations
+
+import math
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from bookings.errors import BookingError
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The shape of every error response (for the OpenAPI schema)."""
+
+    code = serializers.CharField(help_text="Machine-readable error code, e.g. invalid, dates_unavailable.")
+    detail = serializers.CharField(help_text="Human-readable explanation.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False,
+        help_text="Per-field messages (code 'invalid' only).",
+    )
+    reasons = serializers.ListField(
+        child=serializers.DictField(), required=False,
+        help_text="Every rule that failed: [{code, message, field?}] (availability errors).",
+    )
+
+
+def _flatten(detail):
+    """DRF error details → plain JSON (lists of strings; nested serializers stay dicts)."""
+    if isinstance(detail, dict):
+        return {str(k): _flatten(v) for k, v in detail.items()}
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return [str(item) for item in detail]
+        return [_flatten(item) for item in detail]
+    return [str(detail)]
+
+
+def _first_messages(errors, prefix="") -> list[str]:
+    out = []
+    if isinstance(errors, dict):
+        for field, value in errors.items():
+            name = field if field == "non_field_errors" else f"{prefix}{field}"
+            out += _first_messages(value, f"{name}.")
+    elif isinstance(errors, list):
+        for item in errors:
+            if isinstance(item, dict | list):
+                out += _first_messages(item, prefix)
+            else:
+                label = prefix.rstrip(".")
+                out.append(f"{label}: {item}" if label and label != "non_field_errors" else str(item))
+    return out
+
+
+def validation_body(detail) -> dict:
+    errors = _flatten(detail)
+    if not isinstance(errors, dict):
+        errors = {"non_field_errors": errors}
+    messages = _first_messages(errors)
+    summary = " ".join(messages[:3]) + (" …" if len(messages) > 3 else "")
+    return {"code": "invalid", "detail": summary or "Invalid input.", "errors": errors}
+
+
+CODES = {
+    exceptions.ParseError: "parse_error",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+
+def api_exception_handler(exc, context):
+    """DRF's ``EXCEPTION_HANDLER``: map every known error to ``{"code", "detail", …}``."""
+    if isinstance(exc, BookingError):
+        set_rollback()
+        return Response(exc.as_dict(), status=exc.http_status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a bug: let Django answer 500 and log it
+
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    set_rollback()
+    if isinstance(exc, exceptions.ValidationError):
+        return Response(validation_body(exc.detail), status=exc.status_code, headers=headers)
+
+    code = next((c for cls, c in CODES.items() if isinstance(exc, cls)), None)
+    if code is None:
+        code = exc.get_codes() if isinstance(exc.detail, str) else exc.default_code
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.default_detail)
+    body = {"code": str(code), "detail": str(detail)}
+    if isinstance(exc, exceptions.Throttled):
+        wait = math.ceil(exc.wait) if exc.wait is not None else None
+        body["retry_after"] = wait
+        if wait is not None:
+            headers["Retry-After"] = str(wait)
+    return Response(body, status=exc.status_code, headers=headers)

@@ -1,0 +1,457 @@
+"""Serializers of REST API v1: input parsing (query strings and JSON bodies) and output shapes.
+
+Input serializers only validate shapes and bounds; every business rule (stay
+rules, availability, transitions) is decided by ``properties`` and
+``bookings.services`` and comes back as a domain error. Money is always a
+decimal string, dates ``YYYY-MM-DD``, times ISO 8601.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from properties.models import WEEKDAY_NAMES, Property, weekdays_in
+from properties.selectors import MAX_PAGE_SIZE, SORTS
+
+from ..models import Booking, BookingStatus
+
+MIN_DATE = date(2000, 1, 1)
+MAX_DATE = date(2200, 12, 31)
+MAX_STAY_NIGHTS = 731
+MAX_CALENDAR_DAYS = 366
+MAX_GUESTS = 100
+MAX_PAGE = 10_000
+MAX_ID = 2**63 - 1
+
+
+class ApiDateField(serializers.DateField):
+    """A ``YYYY-MM-DD`` date in a sane range (no overflow when rules add buffer days)."""
+
+    default_error_messages = {
+        "out_of_range": f"Dates must be between {MIN_DATE.isoformat()} and {MAX_DATE.isoformat()}.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("input_formats", ["iso-8601"])
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str):
+            self.fail("invalid", format="YYYY-MM-DD")
+        parsed = super().to_internal_value(value.strip())
+        if not MIN_DATE <= parsed <= MAX_DATE:
+            self.fail("out_of_range")
+        return parsed
+
+
+def id_field(**kwargs):
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class PropertyRefMixin:
+    """Resolve ``property_id`` to a property the requesting user may see (active, or managed)."""
+
+    def validate_property_id(self, value):
+        from .permissions import visible_properties
+
+        user = self.context.get("user")
+        prop = visible_properties(user).filter(pk=value).first()
+        if prop is None:
+            raise serializers.ValidationError("There is no property with this id.")
+        self.context["property"] = prop
+        return value
+
+
+class StayMixin:
+    """Shared check of a (check_in, check_out) pair."""
+
+    check_in_field = "check_in"
+    check_out_field = "check_out"
+    max_nights = MAX_STAY_NIGHTS
+
+    def check_range(self, attrs):
+        start, end = attrs.get(self.check_in_field), attrs.get(self.check_out_field)
+        if start is None or end is None:
+            return
+        if end <= start:
+            raise serializers.ValidationError({self.check_out_field: [f"Must be after {self.check_in_field}."]})
+        if (end - start).days > self.max_nights:
+            raise serializers.ValidationError(
+                {self.check_out_field: [f"The range may span at most {self.max_nights} days."]}
+            )
+
+
+# --- query strings -------------------------------------------------------------------------
+
+
+class PageQuerySerializer(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=1)
+    page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=20)
+
+
+class SearchQuerySerializer(StayMixin, PageQuerySerializer):
+    check_in = ApiDateField(required=False, help_text="Arrival (YYYY-MM-DD); give both dates or neither.")
+    check_out = ApiDateField(required=False, help_text="Departure (YYYY-MM-DD).")
+    guests = serializers.IntegerField(min_value=1, max_value=MAX_GUESTS, default=1)
+    q = serializers.CharField(required=False, allow_blank=True, max_length=100, default="",
+                              help_text="Free text: name, city or region.")
+    min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False,
+                                         help_text="Minimum base nightly price.")
+    max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False,
+                                         help_text="Maximum base nightly price.")
+    bedrooms = serializers.IntegerField(min_value=0, max_value=100, required=False, help_text="At least N bedrooms.")
+    amenities = serializers.CharField(required=False, allow_blank=True, max_length=500, default="",
+                                      help_text="Comma-separated amenity codes; all must be present.")
+    sort = serializers.ChoiceField(choices=sorted(SORTS), default="price")
+
+    def validate_amenities(self, value):
+        codes = tuple(dict.fromkeys(c.strip() for c in value.split(",") if c.strip()))
+        if len(codes) > 20:
+            raise serializers.ValidationError("At most 20 amenities.")
+        if any(len(c) > 50 for c in codes):
+            raise serializers.ValidationError("Amenity codes are at most 50 characters.")
+        return codes
+
+    def validate(self, attrs):
+        if ("check_in" in attrs) != ("check_out" in attrs):
+            missing = "check_out" if "check_in" in attrs else "check_in"
+            raise serializers.ValidationError({missing: ["Give both check_in and check_out, or neither."]})
+        self.check_range(attrs)
+        low, high = attrs.get("min_price"), attrs.get("max_price")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"max_price": ["Must not be below min_price."]})
+        return attrs
+
+
+class QuoteQuerySerializer(PropertyRefMixin, StayMixin, serializers.Serializer):
+    property_id = id_field()
+    check_in = ApiDateField()
+    check_out = ApiDateField()
+    guests = serializers.IntegerField(min_value=1, max_value=MAX_GUESTS, default=1)
+
+    def validate(self, attrs):
+        self.check_range(attrs)
+        return attrs
+
+
+class AvailabilityQuerySerializer(PropertyRefMixin, StayMixin, serializers.Serializer):
+    property_id = id_field()
+    start = ApiDateField(help_text="First day of the calendar (and arrival of the range checked).")
+    end = ApiDateField(help_text="Day after the last day (and departure of the range checked).")
+    guests = serializers.IntegerField(min_value=1, max_value=MAX_GUESTS, default=1)
+
+    check_in_field = "start"
+    check_out_field = "end"
+    max_nights = MAX_CALENDAR_DAYS
+
+    def validate(self, attrs):
+        self.check_range(attrs)
+        return attrs
+
+
+# --- request bodies ----------------------------------------------------------------------
+
+
+class StayInputSerializer(PropertyRefMixin, StayMixin, serializers.Serializer):
+    property_id = id_field()
+    check_in = ApiDateField()
+    check_out = ApiDateField()
+    adults = serializers.IntegerField(min_value=1, max_value=MAX_GUESTS)
+    children = serializers.IntegerField(min_value=0, max_value=MAX_GUESTS, default=0)
+
+    def validate(self, attrs):
+        self.check_range(attrs)
+        if attrs["adults"] + attrs.get("children", 0) > MAX_GUESTS:
+            raise serializers.ValidationError({"children": [f"At most {MAX_GUESTS} guests in total."]})
+        return attrs
+
+
+class HoldCreateSerializer(StayInputSerializer):
+    # At most 200: the hold service also uses the address as the guest's name (200 characters).
+    email = serializers.EmailField(required=False, allow_blank=True, default="", max_length=200,
+                                   help_text="Optional contact for the hold.")
+
+
+class GuestInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, allow_blank=True, default="",
+                                     help_text="ISO 3166-1 alpha-2.", error_messages={
+                                         "invalid": "Use a two-letter ISO 3166-1 country code."})
+
+
+class BookingCreateSerializer(StayInputSerializer):
+    guest = GuestInputSerializer()
+    special_requests = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    hold_id = id_field(required=False, help_text="Turn this hold (same property and dates) into the booking.")
+    hold_token = serializers.CharField(max_length=500, required=False,
+                                       help_text="The hold's release_token; required with hold_id.")
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if "hold_token" in attrs and "hold_id" not in attrs:
+            raise serializers.ValidationError({"hold_id": ["Required with hold_token."]})
+        return attrs
+
+
+STATUS_CHANGE_CHOICES = [
+    (st.value, st.label)
+    for st in (BookingStatus.CONFIRMED, BookingStatus.CANCELLED, BookingStatus.CHECKED_IN, BookingStatus.CHECKED_OUT)
+]
+
+
+class StatusChangeSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=STATUS_CHANGE_CHOICES)
+    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+class ReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    field = serializers.CharField(required=False)
+
+
+class AdjustmentSerializer(serializers.Serializer):
+    rule_id = serializers.IntegerField()
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    amount = serializers.CharField(help_text="Decimal string; negative for a discount.")
+
+
+class NightSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    base = serializers.CharField()
+    adjustments = AdjustmentSerializer(many=True)
+    price = serializers.CharField()
+
+
+class FeeSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    amount = serializers.CharField()
+
+
+class QuoteSerializer(serializers.Serializer):
+    """``properties.pricing.Quote.as_dict()``: money as decimal strings."""
+
+    check_in = serializers.DateField()
+    check_out = serializers.DateField()
+    guests = serializers.IntegerField()
+    currency = serializers.CharField()
+    nights = NightSerializer(many=True)
+    nightly_subtotal = serializers.CharField()
+    discounts = serializers.CharField()
+    fees = FeeSerializer(many=True)
+    fees_total = serializers.CharField()
+    tax_rate = serializers.CharField(help_text="Percent.")
+    taxes = serializers.CharField()
+    total = serializers.CharField()
+
+
+class QuoteResponseSerializer(QuoteSerializer):
+    property_id = serializers.IntegerField()
+    available = serializers.BooleanField(help_text="Whether these dates can be booked now for these guests.")
+    reasons = ReasonSerializer(many=True, help_text="Why not, when not available.")
+
+
+class CalendarDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    state = serializers.ChoiceField(choices=["available", "booked", "blocked", "no_check_in", "check_out_only"])
+    min_stay = serializers.IntegerField()
+    check_in_allowed = serializers.BooleanField()
+    check_out_allowed = serializers.BooleanField()
+    note = serializers.CharField(required=False)
+
+
+class AvailabilityResponseSerializer(serializers.Serializer):
+    property_id = serializers.IntegerField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    guests = serializers.IntegerField()
+    days = CalendarDaySerializer(many=True)
+    bookable = serializers.BooleanField(help_text="Whether a stay from start to end can be booked now.")
+    reasons = ReasonSerializer(many=True)
+
+
+class StayRulesSerializer(serializers.Serializer):
+    min_stay = serializers.IntegerField()
+    max_stay = serializers.IntegerField()
+    buffer_days = serializers.IntegerField()
+    checkin_weekdays = serializers.ListField(child=serializers.CharField())
+    checkout_weekdays = serializers.ListField(child=serializers.CharField())
+    min_lead_days = serializers.IntegerField()
+    max_advance_days = serializers.IntegerField()
+
+
+class PhotoSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    alt_text = serializers.CharField()
+
+
+def _weekday_names(mask: int) -> list[str]:
+    return [WEEKDAY_NAMES[d].lower() for d in weekdays_in(mask)]
+
+
+class PropertySerializer(serializers.ModelSerializer):
+    """A property as the public sees it. Expects ``amenities`` and ``photos`` prefetched."""
+
+    amenities = serializers.SerializerMethodField()
+    photos = serializers.SerializerMethodField()
+    stay_rules = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Property
+        fields = [
+            "id", "slug", "name", "status", "city", "region", "country", "max_guests", "bedrooms", "bathrooms",
+            "currency", "base_price", "cleaning_fee", "extra_guest_fee", "guests_included", "tax_rate",
+            "amenities", "photos", "cancellation_policy", "check_in_time", "check_out_time", "timezone",
+            "stay_rules",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_amenities(self, prop) -> list[str]:
+        return [a.code for a in prop.amenities.all()]
+
+    @extend_schema_field(PhotoSerializer(many=True))
+    def get_photos(self, prop) -> list[dict]:
+        request = self.context.get("request")
+        out = []
+        for photo in prop.photos.all():
+            url = photo.image.url if photo.image else ""
+            if url and request is not None:
+                url = request.build_absolute_uri(url)
+            out.append({"url": url, "alt_text": photo.alt_text})
+        return out
+
+    @extend_schema_field(StayRulesSerializer)
+    def get_stay_rules(self, prop) -> dict:
+        return {
+            "min_stay": prop.min_stay,
+            "max_stay": prop.max_stay,
+            "buffer_days": prop.buffer_days,
+            "checkin_weekdays": _weekday_names(prop.checkin_weekdays),
+            "checkout_weekdays": _weekday_names(prop.checkout_weekdays),
+            "min_lead_days": prop.min_lead_days,
+            "max_advance_days": prop.max_advance_days,
+        }
+
+
+class PropertyDetailSerializer(PropertySerializer):
+    class Meta(PropertySerializer.Meta):
+        fields = [*PropertySerializer.Meta.fields, "description", "house_rules", "street", "postal_code",
+                  "latitude", "longitude"]
+        read_only_fields = fields
+
+
+class PropertyPageSerializer(serializers.Serializer):
+    results = PropertySerializer(many=True)
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    pages = serializers.IntegerField()
+
+
+class SearchResultSerializer(serializers.Serializer):
+    property = PropertySerializer()
+    quote = QuoteSerializer(allow_null=True, help_text="The price for the dates; null without dates.")
+
+
+class SearchPageSerializer(serializers.Serializer):
+    results = SearchResultSerializer(many=True)
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    pages = serializers.IntegerField()
+
+
+class HoldSerializer(serializers.ModelSerializer):
+    release_token = serializers.SerializerMethodField(
+        help_text="Signed token: send it as ?token= or X-Hold-Token to DELETE the hold, or as hold_token "
+                  "with hold_id to turn it into a booking."
+    )
+
+    class Meta:
+        model = Booking
+        fields = ["id", "reference", "status", "property_id", "check_in", "check_out", "adults", "children",
+                  "expires_at", "total", "currency", "release_token"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_release_token(self, booking) -> str:
+        from ..tokens import hold_release_token
+
+        return hold_release_token(booking)
+
+
+class BookingCreatedSerializer(serializers.ModelSerializer):
+    access_token = serializers.SerializerMethodField(
+        help_text="Signed token for the guest: GET /api/v1/bookings/{reference}?token=… (or X-Booking-Token)."
+    )
+    quote = QuoteSerializer(read_only=True)
+
+    class Meta:
+        model = Booking
+        fields = ["reference", "status", "property_id", "check_in", "check_out", "adults", "children",
+                  "expires_at", "total", "currency", "quote", "access_token"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_access_token(self, booking) -> str:
+        from ..tokens import booking_access_token
+
+        return booking_access_token(booking)
+
+
+class GuestOutSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    email = serializers.CharField()
+    phone = serializers.CharField()
+    country = serializers.CharField()
+
+
+class BookingSerializer(serializers.ModelSerializer):
+    """A booking as its guest (signed token) sees it."""
+
+    property_name = serializers.CharField(source="property.name", read_only=True)
+    nights = serializers.IntegerField(read_only=True)
+    guest = GuestOutSerializer(read_only=True, allow_null=True)
+    quote = QuoteSerializer(read_only=True)
+
+    class Meta:
+        model = Booking
+        fields = [
+            "reference", "status", "payment_status", "source", "property_id", "property_name", "check_in",
+            "check_out", "nights", "adults", "children", "guest", "currency", "subtotal", "fees", "discounts",
+            "taxes", "total", "amount_paid", "amount_refunded", "quote", "cancellation_policy", "expires_at",
+            "special_requests", "cancellation_reason", "created_at", "reserved_at", "confirmed_at",
+            "checked_in_at", "checked_out_at", "cancelled_at", "expired_at",
+        ]
+        read_only_fields = fields
+
+
+class BookingEventSerializer(serializers.Serializer):
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    actor_type = serializers.CharField()
+    actor = serializers.CharField(source="actor_label")
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ManagerBookingSerializer(BookingSerializer):
+    """A booking as its property's owner or staff sees it: with the audit trail."""
+
+    events = BookingEventSerializer(many=True, read_only=True)
+
+    class Meta(BookingSerializer.Meta):
+        fields = [*BookingSerializer.Meta.fields, "id", "external_id", "rules_overridden", "events"]
+        read_only_fields = fields

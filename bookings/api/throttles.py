@@ -1,0 +1,22 @@
+"""Throttling for the endpoints that create holds and bookings.
+
+They are open to anonymous guests, so each client (the user id when signed in,
+else the IP address) may create at most ``API_THROTTLE_CREATE`` (e.g. ``60/min``)
+holds and bookings together. The rate is read from settings on every request, so
+tests and deployments can change it without a restart of the module.
+"""
+
+from django.conf import settings
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class CreateRateThrottle(SimpleRateThrottle):
+    scope = "create"
+
+    def get_rate(self):
+        return settings.API_THROTTLE_CREATE
+
+    def get_cache_key(self, request, view):
+        user = request.user
+        ident = f"user-{user.pk}" if user and user.is_authenticated else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}

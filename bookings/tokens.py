@@ -1,0 +1,52 @@
+"""Signed tokens that let an anonymous API client act on what it created.
+
+* The **booking access token** (returned by ``POST /api/v1/bookings``) lets the
+  guest read the booking back without an account.
+* The **hold release token** (returned by ``POST /api/v1/holds``) lets the client
+  that created a hold release it or turn it into a booking; hold ids are
+  sequential integers, so knowing an id alone must not be enough.
+
+Both are ``django.core.signing`` tokens (HMAC with ``SECRET_KEY``), each under its
+own salt so that one kind can never be used as the other, and each bound to the
+row it was issued for (id *and* reference), so the token of booking A never
+opens booking B. They carry a timestamp and expire after ``*_MAX_AGE``.
+Rotating ``SECRET_KEY`` invalidates all of them.
+"""
+
+from __future__ import annotations
+
+from django.core import signing
+
+BOOKING_SALT = "stayhold.bookings.access-token"
+HOLD_SALT = "stayhold.bookings.hold-release-token"
+BOOKING_TOKEN_MAX_AGE = 60 * 60 * 24 * 800  # long enough to outlive any stay booked up to two years ahead
+HOLD_TOKEN_MAX_AGE = 60 * 60 * 24  # holds live minutes; a day is ample
+MAX_TOKEN_LENGTH = 500
+
+
+def _load(token, salt: str, max_age: int):
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    try:
+        return signing.loads(token, salt=salt, max_age=max_age)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+
+
+def booking_access_token(booking) -> str:
+    return signing.dumps({"b": booking.pk, "r": booking.reference}, salt=BOOKING_SALT, compress=True)
+
+
+def check_booking_access_token(token, booking) -> bool:
+    """Whether ``token`` was issued for ``booking`` (and has not expired)."""
+    data = _load(token, BOOKING_SALT, BOOKING_TOKEN_MAX_AGE)
+    return isinstance(data, dict) and data.get("b") == booking.pk and data.get("r") == booking.reference
+
+
+def hold_release_token(hold) -> str:
+    return signing.dumps({"h": hold.pk, "r": hold.reference}, salt=HOLD_SALT, compress=True)
+
+
+def check_hold_release_token(token, hold) -> bool:
+    data = _load(token, HOLD_SALT, HOLD_TOKEN_MAX_AGE)
+    return isinstance(data, dict) and data.get("h") == hold.pk and data.get("r") == hold.reference
