@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from guests.services import GuestInput, find_or_create_guest
@@ -58,12 +59,17 @@ def new_reference(year: int | None = None) -> str:
     return f"PMS-{year or timezone.now().year}-{code}"
 
 
-def lock_property(property_id) -> Property:
-    """Lock the property row for the rest of the transaction (the booking mutex)."""
+def lock_property(property_id, *, with_overrides: bool = False) -> Property:
+    """Lock the property row for the rest of the transaction (the booking mutex).
+
+    ``with_overrides`` reads its date overrides once for both the stay rules and the quote."""
     try:
-        return Property.objects.select_for_update().get(pk=property_id)
+        prop = Property.objects.select_for_update().get(pk=property_id)
     except Property.DoesNotExist:
         raise PropertyUnavailable("This property does not exist.") from None
+    if with_overrides:
+        prefetch_related_objects([prop], "date_overrides")
+    return prop
 
 
 def _lock_booking(booking_id) -> tuple[Booking, Property]:
@@ -107,10 +113,10 @@ def _is_violation(exc: IntegrityError, sqlstate: str, name: str = "") -> bool:
     return bool(name) and name in str(exc)
 
 
-def _save_new(booking: Booking) -> Booking:
+def _save_new(booking: Booking, now: datetime) -> Booking:
     """Insert a booking with a fresh reference; turn constraint violations into domain errors."""
     for _attempt in range(5):
-        booking.reference = new_reference()
+        booking.reference = new_reference(now.year)
         try:
             with transaction.atomic():
                 booking.save(force_insert=True)
@@ -149,7 +155,7 @@ def hold(*, property_id, check_in: date, check_out: date, adults: int, children:
     """Hold dates for a short time (``API_HOLD_MINUTES``) while a client gathers details."""
     now = at or timezone.now()
     _validate_dates(check_in, check_out)
-    prop = lock_property(property_id)
+    prop = lock_property(property_id, with_overrides=True)
     _ensure_available(prop, check_in, check_out, adults + children, now)
     guest = find_or_create_guest(GuestInput(name=email, email=email)) if email else None
     booking = Booking(
@@ -159,7 +165,7 @@ def hold(*, property_id, check_in: date, check_out: date, adults: int, children:
         cancellation_policy=policy_snapshot(prop.cancellation_policy),
     )
     _apply_quote(booking, quote(prop, check_in, check_out, adults + children, at=now))
-    _save_new(booking)
+    _save_new(booking, now)
     record_creation(booking, actor, "Hold created.", at=now)
     return booking
 
@@ -190,7 +196,7 @@ def reserve(*, property_id, check_in: date, check_out: date, adults: int, childr
     _validate_dates(check_in, check_out)
     if override_rules and not override_reason.strip():
         raise StayRuleViolation("Overriding the stay rules needs a reason.")
-    prop = lock_property(property_id)
+    prop = lock_property(property_id, with_overrides=True)
     guests = adults + children
     expires_at = now + (expires_in or timedelta(minutes=settings.BOOKING_HOLD_MINUTES))
 
@@ -207,11 +213,15 @@ def reserve(*, property_id, check_in: date, check_out: date, adults: int, childr
         booking.adults, booking.children = adults, children
         booking.special_requests = special_requests
         booking.expires_at = expires_at
+        booking.rules_overridden = override_rules
         _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
+        reason = "Hold converted to a reservation."
+        if override_rules:
+            reason += f" Stay rules overridden: {override_reason}"
         return apply_transition(
-            booking, S.RESERVED, actor, "Hold converted to a reservation.", at=now,
+            booking, S.RESERVED, actor, reason, at=now,
             extra_fields=("guest", "adults", "children", "special_requests", "currency", "quote", "subtotal", "fees",
-                          "discounts", "taxes", "total"),
+                          "discounts", "taxes", "total", "expires_at", "rules_overridden"),
         )
 
     _ensure_available(prop, check_in, check_out, guests, now, enforce_rules=not override_rules)
@@ -222,7 +232,7 @@ def reserve(*, property_id, check_in: date, check_out: date, adults: int, childr
         rules_overridden=override_rules,
     )
     _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
-    _save_new(booking)
+    _save_new(booking, now)
     reason = f"Stay rules overridden: {override_reason}" if override_rules else "Reservation created."
     record_creation(booking, actor, reason, at=now)
     return booking
@@ -366,6 +376,6 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
     )
     _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
     booking.amount_paid = booking.total  # the channel collected the payment
-    _save_new(booking)
+    _save_new(booking, now)
     record_creation(booking, actor, f"Imported from {booking.get_source_display()}.", at=now)
     return ImportResult(booking, "created")

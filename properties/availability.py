@@ -74,7 +74,7 @@ def stay_rules_for(prop, arrival: date, overrides=None) -> StayRules:
     """The rules governing a stay arriving on ``arrival``. ``overrides`` may be any
     iterable of the property's overrides (they are filtered to those covering it)."""
     if overrides is None:
-        overrides = prop.date_overrides.filter(start_date__lte=arrival, end_date__gt=arrival)
+        overrides = prop.date_overrides.all()  # uses the caller's prefetch when there is one (bookings.services)
     covering = [o for o in overrides if o.covers(arrival)]
 
     def value(attr):
@@ -116,12 +116,13 @@ def check_availability(
     """Can ``prop`` be booked from ``check_in`` to ``check_out`` for ``guests`` at ``at``?
 
     Returns every reason when not. ``enforce_rules=False`` (an owner's audited
-    override) skips the stay rules but never the conflicts. ``exclude_booking_id``
+    override, or a channel import: that stay is already sold on the platform)
+    skips the stay rules and the property's status, never the conflicts. ``exclude_booking_id``
     leaves one booking out (when a hold is converted or a stay is moved).
     """
     at = at or timezone.now()
     reasons: list[Reason] = []
-    if not prop.is_active:
+    if enforce_rules and not prop.is_active:
         reasons.append(Reason("property_inactive", "This property is not accepting bookings."))
     if check_out <= check_in:
         reasons.append(Reason("invalid_dates", "Check-out must be after check-in.", "check_out"))
@@ -232,12 +233,9 @@ def calendar(prop, start: date, end: date, at: datetime | None = None) -> list[C
                 return BLOCKED, reason
         if any(b_in - buffer <= day < b_out + buffer for b_in, b_out in bookings):
             return BLOCKED, "buffer"
-        lead = (day - today).days
-        if lead < 0:
+        if day < today:
             return BLOCKED, "past"
-        if lead > prop.max_advance_days:
-            return BLOCKED, "advance_window"
-        return AVAILABLE, ""
+        return AVAILABLE, ""  # beyond the advance window a night is still free for a stay arriving earlier
 
     # states[0] is the night before `start`; states[i + 1] is night `start + i`.
     span = (horizon - before).days
@@ -255,7 +253,9 @@ def calendar(prop, start: date, end: date, at: datetime | None = None) -> list[C
         prev_free = states[i][0] == AVAILABLE
         checkout_allowed = prev_free and bool(rules.checkout_weekdays & (1 << day.weekday()))
         checkin_allowed = False
-        if state == AVAILABLE:
+        if state == AVAILABLE and (day - today).days > prop.max_advance_days:
+            state, note = BLOCKED, "advance_window"  # the window limits arrivals, not the nights of a stay
+        elif state == AVAILABLE:
             lead = (day - today).days
             checkin_allowed = (
                 bool(rules.checkin_weekdays & (1 << day.weekday()))
@@ -264,7 +264,7 @@ def calendar(prop, start: date, end: date, at: datetime | None = None) -> list[C
             )
             if not checkin_allowed:
                 state = NO_CHECK_IN
-        elif prev_free:
+        elif checkout_allowed:  # the night before is free and a stay may end on this weekday
             state = CHECK_OUT_ONLY
         days.append(CalendarDay(day, state, rules.min_stay, checkin_allowed, checkout_allowed, note))
     return days
