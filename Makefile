@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stayhold
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+PORT ?= 8000
 
 .PHONY: run test lint bench bench-small install clean
 
@@ -19,12 +20,12 @@ install: $(STAMP)
 run: $(STAMP)
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/honcho -f Procfile.dev start
+	PORT=$(PORT) $(BIN)/python manage.py seed_demo
+	$(BIN)/honcho -f Procfile.dev start --port $(PORT)
 
 test: $(STAMP)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
-	mkdir -p var && rm -f var/test-db.sqlite3
+	mkdir -p var
 	DATABASE_URL=sqlite:///var/test-sqlite.sqlite3 REDIS_URL= $(BIN)/pytest -m sqlite
 
 lint: $(STAMP)

@@ -1,1 +1,9 @@
-urlpatterns = []
+from django.urls import path
+
+from . import views
+
+app_name = "properties"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+]

@@ -1,0 +1,1 @@
+"""Channels admin: the channel models arrive with the channels issue."""

@@ -1,0 +1,1 @@
+"""Payments admin: the payment models arrive with the payments issue."""

@@ -1,0 +1,698 @@
+"""``python manage.py seed_demo``: demo users, properties and bookings. Idempotent.
+
+Creates (only what is missing; a second run changes nothing):
+
+* users (all with the password ``demo-pass-1234``): ``admin@demo.stayhold.test``
+  (superuser), ``owner1@demo.stayhold.test`` and ``owner2@demo.stayhold.test``
+  (owners), ``staff@demo.stayhold.test`` (staff assigned to some of owner 1's
+  properties); owners and staff can sign in to the admin and see only their
+  properties;
+* amenities, and 13 properties in Lisbon (EUR), Asheville (USD), Kyoto (JPY, no
+  minor unit), Cape Town (ZAR) and Edinburgh (GBP) — 12 active, 1 draft — with
+  descriptions, house rules, generated placeholder photos, varied stay rules,
+  pricing rules of every kind, date overrides and owner blocks;
+* bookings over the coming months from every source, all through
+  ``bookings.services``: direct reservations (confirmed, still reserved, one
+  cancelled), channel imports (Airbnb, Booking.com, FeWo-direkt, Expedia,
+  Google), owner stays, a live hold, a guest in house and a finished stay.
+
+Keys: users by email, properties by slug; a property's photos, rules, overrides,
+blocks and bookings are created only when it has none of that kind yet. Dates
+are relative to today and random choices use a fixed seed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.contrib.auth.models import Group, Permission
+from django.core.files.base import ContentFile
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from bookings import services
+from bookings.models import Booking, Source
+from bookings.state_machine import Actor
+from guests.models import User
+from guests.services import GuestInput
+from properties import services as property_services
+from properties.availability import check_availability, stay_rules_for
+from properties.models import Amenity, DateOverride, PricingRule, Property, weekday_mask
+from properties.pricing import local_today
+
+DEMO_PASSWORD = "demo-pass-1234"  # noqa: S105 - documented demo credentials
+SEED = 20260401
+URL = f"http://127.0.0.1:{os.environ.get('PORT') or 8000}/"  # `make run` passes PORT to runserver too
+
+USERS = [
+    # (key, email, full name, role)
+    ("admin", "admin@demo.stayhold.test", "Ada Admin", "admin"),
+    ("owner1", "owner1@demo.stayhold.test", "Marta Ferreira", "owner"),
+    ("owner2", "owner2@demo.stayhold.test", "James Whitaker", "owner"),
+    ("staff", "staff@demo.stayhold.test", "Kenji Sato", "staff"),
+]
+
+AMENITIES = [
+    ("wifi", "Wi-Fi"), ("kitchen", "Kitchen"), ("parking", "Free parking"), ("pool", "Pool"),
+    ("washer", "Washer"), ("air-conditioning", "Air conditioning"), ("hot-tub", "Hot tub"),
+    ("pets-allowed", "Pets allowed"), ("workspace", "Dedicated workspace"), ("fireplace", "Fireplace"),
+    ("sea-view", "Sea view"), ("heating", "Heating"), ("balcony", "Balcony or terrace"),
+    ("bbq-grill", "BBQ grill"), ("ev-charger", "EV charger"), ("crib", "Crib"),
+]  # fmt: skip
+
+# Model permissions of the two back-office groups (the admin scopes rows to the user's properties).
+GROUP_PERMISSIONS = {
+    "Property owners": {
+        "properties": {"property": "vacd", "propertyphoto": "vacd", "dateoverride": "vacd",
+                       "availabilityblock": "vacd", "pricingrule": "vacd", "amenity": "v"},
+        "bookings": {"booking": "v", "bookingevent": "v"},
+        "guests": {"guest": "v"},
+    },
+    "Property staff": {
+        "properties": {"property": "v", "propertyphoto": "vacd", "dateoverride": "v",
+                       "availabilityblock": "vacd", "pricingrule": "v", "amenity": "v"},
+        "bookings": {"booking": "v", "bookingevent": "v"},
+        "guests": {"guest": "v"},
+    },
+}
+PERM_PREFIX = {"v": "view", "a": "add", "c": "change", "d": "delete"}
+
+SAT = weekday_mask(5)
+FRI_SAT = weekday_mask(4, 5)
+
+GUESTS = [
+    GuestInput("Sophie Laurent", "sophie.laurent@example.com", "+33 6 12 34 56 78", "FR"),
+    GuestInput("Daniel Okafor", "daniel.okafor@example.com", "+234 803 555 0142", "NG"),
+    GuestInput("Emily Carter", "emily.carter@example.com", "+1 828 555 0199", "US"),
+    GuestInput("Lukas Becker", "lukas.becker@example.de", "+49 151 2345 6789", "DE"),
+    GuestInput("Aiko Tanaka", "aiko.tanaka@example.jp", "+81 90 1234 5678", "JP"),
+    GuestInput("Mateo Fernández", "mateo.fernandez@example.es", "+34 612 345 678", "ES"),
+    GuestInput("Priya Raman", "priya.raman@example.in", "+91 98450 12345", "IN"),
+    GuestInput("Oliver Grant", "oliver.grant@example.co.uk", "+44 7700 900123", "GB"),
+    GuestInput("Chloé Martin", "chloe.martin@example.fr", "+33 7 98 76 54 32", "FR"),
+    GuestInput("Noah Williams", "noah.williams@example.com", "+1 415 555 0123", "US"),
+    GuestInput("Thandiwe Nkosi", "thandiwe.nkosi@example.co.za", "+27 82 555 0134", "ZA"),
+    GuestInput("Ingrid Johansson", "ingrid.johansson@example.se", "+46 70 123 45 67", "SE"),
+    GuestInput("Marco Rossi", "marco.rossi@example.it", "+39 347 123 4567", "IT"),
+    GuestInput("Hannah Schmidt", "hannah.schmidt@example.at", "+43 664 1234567", "AT"),
+    GuestInput("Liam O'Connor", "liam.oconnor@example.ie", "+353 87 123 4567", "IE"),
+    GuestInput("Yuki Nakamura", "yuki.nakamura@example.jp", "+81 80 2345 6789", "JP"),
+    GuestInput("Ana Sousa", "ana.sousa@example.pt", "+351 912 345 678", "PT"),
+    GuestInput("Grace Thompson", "grace.thompson@example.com.au", "+61 412 345 678", "AU"),
+]
+
+SPECIAL_REQUESTS = [
+    "", "", "We will arrive late, around 22:00. Is self check-in possible?",
+    "Travelling with a baby; could you leave a crib in the bedroom?",
+    "Celebrating our anniversary, any restaurant recommendations welcome.",
+    "Could we drop our bags a little before check-in time?", "",
+    "Early flight on departure day, we'll leave the keys inside.",
+]
+
+def _place(city, region, country, tz, currency):
+    return {"city": city, "region": region, "country": country, "timezone": tz, "currency": currency}
+
+
+CITY = {
+    "lisbon": _place("Lisbon", "Lisboa", "PT", "Europe/Lisbon", "EUR"),
+    "asheville": _place("Asheville", "North Carolina", "US", "America/New_York", "USD"),
+    "kyoto": _place("Kyoto", "Kyoto Prefecture", "JP", "Asia/Tokyo", "JPY"),
+    "cape_town": _place("Cape Town", "Western Cape", "ZA", "Africa/Johannesburg", "ZAR"),
+    "edinburgh": _place("Edinburgh", "Scotland", "GB", "Europe/London", "GBP"),
+}
+
+# Pricing rules: "season" is ((month, day) first night, (month, day) day after the last night), the next
+# occurrence from today; "offset" is (days from today, nights).
+PROPERTIES = [
+    {
+        "slug": "alfama-azulejo-loft", "name": "Alfama Azulejo Loft", "place": "lisbon", "owner": "owner1",
+        "staff": True, "street": "Rua de São Miguel 27", "postal_code": "1100-544",
+        "latitude": "38.711660", "longitude": "-9.129310",
+        "max_guests": 2, "bedrooms": 1, "bathrooms": "1", "base_price": "95", "cleaning_fee": "40",
+        "tax_rate": "6", "cancellation_policy": "moderate", "min_stay": 2,
+        "amenities": ["wifi", "kitchen", "washer", "air-conditioning", "workspace", "balcony"],
+        "description": (
+            "A sunlit loft on the top floor of an 18th-century building in the heart of Alfama, its walls still "
+            "lined with the original blue-and-white azulejo tiles. From the small balcony you look over "
+            "terracotta roofs to the Tagus; tram 28 stops two streets away and the fado houses of Rua de São "
+            "Miguel start playing after dinner."
+        ),
+        "house_rules": "No smoking indoors.\nQuiet hours 22:00–08:00 (the neighbours are early risers).\n"
+                       "Three flights of stairs and no lift.",
+        "colors": ("#1f4e8c", "#f2e8cf"),
+        "pricing": [
+            {"name": "Weekend nights", "kind": "weekend", "value": "15"},
+            {"name": "Last-minute deal", "kind": "last_minute", "value": "-10", "days": 5},
+        ],
+        "overrides": [
+            {"season": ((12, 29), (1, 2)), "nightly_price": "185", "min_stay": 3, "note": "New Year's Eve"},
+        ],
+        "blocks": [{"offset": (38, 5), "reason": "maintenance", "note": "Repainting the balcony shutters"}],
+        "bookings": ["in_house", "past", "direct", "airbnb", "direct", "booking_com"],
+    },
+    {
+        "slug": "principe-real-garden-house", "name": "Príncipe Real Garden House", "place": "lisbon",
+        "owner": "owner1", "staff": True, "street": "Rua da Escola Politécnica 118", "postal_code": "1250-101",
+        "latitude": "38.716770", "longitude": "-9.149020",
+        "max_guests": 6, "bedrooms": 3, "bathrooms": "2.5", "base_price": "240", "cleaning_fee": "90",
+        "extra_guest_fee": "20", "guests_included": 4, "tax_rate": "6", "cancellation_policy": "strict",
+        "min_stay": 3, "amenities": ["wifi", "kitchen", "washer", "pool", "air-conditioning", "bbq-grill", "crib"],
+        "description": (
+            "A restored townhouse with a walled garden, lemon trees and a plunge pool, five minutes from the "
+            "Príncipe Real market and the viewpoint of São Pedro de Alcântara. Three double bedrooms, a "
+            "kitchen that opens onto the garden, and a long table for dinners that run late."
+        ),
+        "house_rules": "No parties or events.\nPool unheated and unsupervised; children must be accompanied.\n"
+                       "Please separate recycling (bins in the courtyard).",
+        "colors": ("#2d6a4f", "#d8f3dc"),
+        "pricing": [
+            {"name": "Summer season", "kind": "seasonal", "value": "25", "season": ((6, 15), (9, 16))},
+            {"name": "Weekly discount", "kind": "length_of_stay", "value": "-10", "min_nights": 7},
+            {"name": "Monthly discount", "kind": "length_of_stay", "value": "-25", "min_nights": 28, "priority": 10},
+        ],
+        "overrides": [],
+        "blocks": [],
+        "bookings": ["direct", "reserved", "fewo_direkt", "direct", "expedia"],
+    },
+    {
+        "slug": "belem-riverside-apartment", "name": "Belém Riverside Apartment", "place": "lisbon",
+        "owner": "owner1", "staff": False, "street": "Rua de Belém 63", "postal_code": "1300-085",
+        "latitude": "38.697450", "longitude": "-9.203380",
+        "max_guests": 4, "bedrooms": 2, "bathrooms": "1", "base_price": "120", "cleaning_fee": "45",
+        "tax_rate": "6", "cancellation_policy": "flexible",
+        "amenities": ["wifi", "kitchen", "parking", "washer", "air-conditioning"],
+        "description": (
+            "A quiet two-bedroom flat by the river in Belém, a short walk from the Jerónimos Monastery, the "
+            "Tower and, of course, the bakery that has made pastéis de Belém since 1837. Free parking in the "
+            "building's garage; the train to Cascais beaches leaves from the corner."
+        ),
+        "house_rules": "No smoking.\nCheck-in from 15:00 with a key box; the code is sent on the morning of arrival.",
+        "colors": ("#e76f51", "#f4a261"),
+        "pricing": [
+            {"name": "Early bird (60+ days ahead)", "kind": "early_bird", "value": "-8", "days": 60},
+            {"name": "Last-minute deal", "kind": "last_minute", "value": "-15", "days": 7},
+        ],
+        "overrides": [],
+        "blocks": [],
+        "bookings": ["booking_com", "direct", "owner", "airbnb"],
+    },
+    {
+        "slug": "blue-ridge-a-frame", "name": "Blue Ridge A-Frame with Hot Tub", "place": "asheville",
+        "owner": "owner2", "staff": False, "street": "41 Laurel Ridge Rd", "postal_code": "28804",
+        "latitude": "35.653420", "longitude": "-82.540150",
+        "max_guests": 4, "bedrooms": 2, "bathrooms": "1.5", "base_price": "189", "cleaning_fee": "110",
+        "tax_rate": "13", "cancellation_policy": "moderate", "buffer_days": 1, "min_stay": 2,
+        "amenities": ["wifi", "kitchen", "parking", "hot-tub", "pets-allowed", "fireplace", "bbq-grill", "heating"],
+        "description": (
+            "A glass-fronted A-frame on a wooded ridge twenty minutes north of downtown Asheville. Watch the "
+            "fog lift off the Blue Ridge from the cedar hot tub, light the wood stove in the evening, and walk "
+            "the dog straight onto the trail behind the cabin. We keep a day between guests to drain and "
+            "refill the hot tub."
+        ),
+        "house_rules": "Dogs welcome (max 2, $0 pet fee), please keep them off the beds.\n"
+                       "4WD or AWD recommended in winter: the last half mile is gravel.\nNo fireworks.",
+        "colors": ("#264653", "#a8dadc"),
+        "pricing": [
+            {"name": "Weekend nights", "kind": "weekend", "value": "20"},
+            {"name": "Leaf season", "kind": "seasonal", "value": "30", "season": ((10, 1), (11, 10))},
+            {"name": "Weekly stay", "kind": "length_of_stay", "value": "-12", "min_nights": 7},
+        ],
+        "overrides": [],
+        "blocks": [{"offset": (60, 4), "reason": "blocked", "note": "Hot tub service"}],
+        "bookings": ["direct", "owner", "airbnb", "direct", "fewo_direkt"],
+    },
+    {
+        "slug": "river-arts-district-bungalow", "name": "River Arts District Bungalow", "place": "asheville",
+        "owner": "owner2", "staff": False, "street": "12 Depot St", "postal_code": "28801",
+        "latitude": "35.586120", "longitude": "-82.567300",
+        "max_guests": 4, "bedrooms": 2, "bathrooms": "1", "base_price": "139", "cleaning_fee": "75",
+        "tax_rate": "13", "cancellation_policy": "flexible", "min_lead_days": 2,
+        "amenities": ["wifi", "kitchen", "parking", "washer", "air-conditioning", "workspace", "ev-charger"],
+        "description": (
+            "A 1920s mill worker's bungalow, freshly renovated, a block from the studios and galleries of the "
+            "River Arts District. Walk to breweries and the French Broad River greenway; downtown is five "
+            "minutes by car. Level-2 EV charger in the driveway."
+        ),
+        "house_rules": "No smoking anywhere on the property.\nBookings at least 2 days ahead (we clean in person).",
+        "colors": ("#6d597a", "#eaac8b"),
+        "pricing": [
+            {"name": "Book early (60+ days)", "kind": "early_bird", "value": "-10", "days": 60},
+            {"name": "Holiday markets", "kind": "seasonal", "adjustment": "fixed", "value": "25",
+             "season": ((12, 1), (12, 24))},
+        ],
+        "overrides": [],
+        "blocks": [],
+        "bookings": ["direct", "reserved_short", "booking_com", "direct", "google_vr"],
+    },
+    {
+        "slug": "mountain-laurel-lodge", "name": "Mountain Laurel Lodge", "place": "asheville", "owner": "owner2",
+        "staff": False, "street": "300 Bent Creek Ranch Rd", "postal_code": "28806",
+        "latitude": "35.500810", "longitude": "-82.611540",
+        "max_guests": 10, "bedrooms": 5, "bathrooms": "3.5", "base_price": "425", "cleaning_fee": "250",
+        "extra_guest_fee": "25", "guests_included": 8, "tax_rate": "13", "cancellation_policy": "strict",
+        "min_stay": 7, "max_stay": 28, "checkin_weekdays": SAT, "checkout_weekdays": SAT,
+        "amenities": ["wifi", "kitchen", "parking", "hot-tub", "fireplace", "washer", "bbq-grill", "crib", "heating"],
+        "description": (
+            "A timber lodge for big families and reunions, on twelve acres beside the Bent Creek Experimental "
+            "Forest. Five bedrooms, a great room with a stone fireplace, a games loft and a wraparound porch. "
+            "Rented by the week, Saturday to Saturday, like the old mountain lodges."
+        ),
+        "house_rules": "Saturday to Saturday stays only.\nMaximum 10 guests, including children.\n"
+                       "Quiet hours from 23:00; the lodge is in a residential valley.",
+        "colors": ("#3a5a40", "#dad7cd"),
+        "pricing": [
+            {"name": "Summer weeks", "kind": "seasonal", "value": "15", "season": ((6, 1), (8, 31))},
+            {"name": "Two weeks or more", "kind": "length_of_stay", "value": "-7", "min_nights": 14},
+        ],
+        "overrides": [],
+        "blocks": [],
+        "bookings": ["direct", "fewo_direkt", "direct"],
+    },
+    {
+        "slug": "higashiyama-machiya", "name": "Higashiyama Machiya Townhouse", "place": "kyoto", "owner": "owner1",
+        "staff": True, "street": "Higashiyama-ku, Kiyomizu 2-204", "postal_code": "605-0862",
+        "latitude": "34.996560", "longitude": "135.780570",
+        "max_guests": 4, "bedrooms": 2, "bathrooms": "1", "base_price": "28000", "cleaning_fee": "6000",
+        "extra_guest_fee": "3500", "guests_included": 2, "tax_rate": "10", "cancellation_policy": "moderate",
+        "min_stay": 2, "check_in_time": "16:00", "check_out_time": "10:00",
+        "amenities": ["wifi", "kitchen", "air-conditioning", "washer", "heating"],
+        "description": (
+            "A hundred-year-old wooden machiya on a stone lane below Kiyomizu-dera, restored by local "
+            "carpenters: tatami rooms, a cedar soaking tub and a tiny moss garden. Walk to Yasaka Shrine and "
+            "Gion in fifteen minutes, early in the morning before the crowds."
+        ),
+        "house_rules": "Shoes off inside (slippers provided).\nNo smoking.\nQuiet after 21:00: the lane is "
+                       "residential.\nKyoto accommodation tax is collected separately at check-in.",
+        "colors": ("#9d0208", "#ffba08"),
+        "pricing": [
+            {"name": "Cherry blossom season", "kind": "seasonal", "value": "40", "season": ((3, 25), (4, 15))},
+            {"name": "Autumn leaves", "kind": "seasonal", "value": "30", "season": ((11, 10), (12, 6))},
+            {"name": "Weekend nights", "kind": "weekend", "adjustment": "fixed", "value": "4000"},
+        ],
+        "overrides": [
+            {"season": ((3, 25), (4, 15)), "min_stay": 3, "note": "Hanami: 3 nights minimum"},
+        ],
+        "blocks": [{"offset": (50, 6), "reason": "owner_use", "note": "Owner visiting"}],
+        "bookings": ["direct", "booking_com", "expedia_cancelled", "airbnb", "direct"],
+    },
+    {
+        "slug": "arashiyama-bamboo-suite", "name": "Arashiyama Bamboo Grove Suite", "place": "kyoto",
+        "owner": "owner1", "staff": True, "street": "Ukyo-ku, Saga-Tenryuji 11", "postal_code": "616-8385",
+        "latitude": "35.015400", "longitude": "135.671840",
+        "max_guests": 2, "bedrooms": 1, "bathrooms": "1", "base_price": "19500", "cleaning_fee": "4000",
+        "tax_rate": "10", "cancellation_policy": "flexible",
+        "amenities": ["wifi", "air-conditioning", "heating", "workspace"],
+        "description": (
+            "A calm suite for two at the edge of the Arashiyama bamboo grove, with a private tea room that "
+            "looks onto the Hozu river. The Sagano scenic railway and Tenryū-ji temple are a short walk; the "
+            "Randen tram takes you into the city."
+        ),
+        "house_rules": "Adults only.\nNo smoking.\nPlease keep the sliding doors closed when the heating is on.",
+        "colors": ("#386641", "#f2e8cf"),
+        "pricing": [
+            {"name": "Stay 5+ nights", "kind": "length_of_stay", "value": "-8", "min_nights": 5},
+            {"name": "Last-minute", "kind": "last_minute", "value": "-12", "days": 5},
+        ],
+        "overrides": [],
+        "blocks": [],
+        "bookings": ["airbnb", "direct", "booking_com"],
+    },
+    {
+        "slug": "camps-bay-ocean-villa", "name": "Camps Bay Ocean Villa", "place": "cape_town", "owner": "owner2",
+        "staff": False, "street": "18 Victoria Road, Camps Bay", "postal_code": "8005",
+        "latitude": "-33.951460", "longitude": "18.377810",
+        "max_guests": 8, "bedrooms": 4, "bathrooms": "4", "base_price": "6500", "cleaning_fee": "1200",
+        "extra_guest_fee": "350", "guests_included": 6, "tax_rate": "15", "cancellation_policy": "strict",
+        "min_stay": 3,
+        "amenities": ["wifi", "kitchen", "parking", "pool", "sea-view", "bbq-grill", "air-conditioning", "washer"],
+        "description": (
+            "A white villa on the slopes between the Twelve Apostles and the Atlantic, with an infinity pool "
+            "and a braai deck made for sunsets. Camps Bay beach and its cafés are a five-minute walk down; "
+            "Table Mountain's cableway is ten minutes by car."
+        ),
+        "house_rules": "No parties.\nGate and alarm must be set when you leave.\nLoad-shedding: the villa has "
+                       "a battery backup for lights and Wi-Fi.",
+        "colors": ("#0077b6", "#caf0f8"),
+        "pricing": [
+            {"name": "Festive season", "kind": "seasonal", "value": "35", "season": ((12, 15), (1, 11))},
+            {"name": "Weekend nights", "kind": "weekend", "value": "10"},
+        ],
+        "overrides": [
+            {"season": ((12, 20), (1, 6)), "min_stay": 5, "note": "Festive season: 5 nights minimum"},
+        ],
+        "blocks": [{"offset": (75, 9), "reason": "owner_use", "note": "Family holiday"}],
+        "bookings": ["direct", "airbnb", "booking_com", "direct"],
+    },
+    {
+        "slug": "bo-kaap-colour-cottage", "name": "Bo-Kaap Colour Cottage", "place": "cape_town",
+        "owner": "owner2", "staff": False, "street": "74 Wale Street, Bo-Kaap", "postal_code": "8001",
+        "latitude": "-33.920510", "longitude": "18.414640",
+        "max_guests": 3, "bedrooms": 1, "bathrooms": "1", "base_price": "1400", "cleaning_fee": "350",
+        "tax_rate": "15", "cancellation_policy": "moderate", "min_lead_days": 1,
+        "amenities": ["wifi", "kitchen", "washer", "balcony"],
+        "description": (
+            "A bright pink cottage on one of the cobbled streets of the Bo-Kaap, with a roof terrace that looks "
+            "across to Lion's Head and Table Mountain. Walk to Bree Street's restaurants and the city centre; "
+            "the V&A Waterfront is a short ride away."
+        ),
+        "house_rules": "No smoking inside (the roof terrace is fine).\nPlease respect the call to prayer from the "
+                       "neighbouring mosque: it's part of the neighbourhood's life.",
+        "colors": ("#d62828", "#fcbf49"),
+        "pricing": [
+            {"name": "Weekend nights", "kind": "weekend", "value": "10"},
+            {"name": "Book 90 days ahead", "kind": "early_bird", "value": "-7", "days": 90},
+        ],
+        "overrides": [],
+        "blocks": [],
+        "bookings": ["direct", "hold", "expedia", "direct"],
+    },
+    {
+        "slug": "old-town-royal-mile-flat", "name": "Old Town Royal Mile Flat", "place": "edinburgh",
+        "owner": "owner1", "staff": False, "street": "287 Canongate", "postal_code": "EH8 8BQ",
+        "latitude": "55.951190", "longitude": "-3.180670",
+        "max_guests": 4, "bedrooms": 2, "bathrooms": "1", "base_price": "155", "cleaning_fee": "60",
+        "tax_rate": "0", "cancellation_policy": "moderate", "min_stay": 2,
+        "amenities": ["wifi", "kitchen", "washer", "heating", "workspace"],
+        "description": (
+            "A second-floor flat in a 17th-century close off the Royal Mile, between the Castle and Holyrood. "
+            "Stone walls, sash windows and a wood-panelled sitting room; Arthur's Seat is a fifteen-minute walk "
+            "and the Festival venues are on the doorstep."
+        ),
+        "house_rules": "No smoking.\nThe close is shared: please keep the stair door shut.\nCheck-in by key safe.",
+        "colors": ("#22223b", "#c9ada7"),
+        "pricing": [
+            {"name": "Festival August", "kind": "seasonal", "value": "60", "season": ((8, 1), (9, 1)),
+             "priority": 10},
+            {"name": "Early bird (45+ days)", "kind": "early_bird", "value": "-5", "days": 45},
+        ],
+        "overrides": [
+            {"season": ((12, 29), (1, 2)), "nightly_price": "260", "min_stay": 3, "note": "Hogmanay"},
+        ],
+        "blocks": [],
+        "bookings": ["direct", "cancelled", "owner", "booking_com", "direct"],
+    },
+    {
+        "slug": "leith-shore-townhouse", "name": "Leith Shore Townhouse", "place": "edinburgh", "owner": "owner1",
+        "staff": False, "street": "9 The Shore, Leith", "postal_code": "EH6 6QW",
+        "latitude": "55.976230", "longitude": "-3.170550",
+        "max_guests": 6, "bedrooms": 3, "bathrooms": "2", "base_price": "210", "cleaning_fee": "85",
+        "extra_guest_fee": "15", "guests_included": 4, "tax_rate": "0", "cancellation_policy": "flexible",
+        "amenities": ["wifi", "kitchen", "washer", "heating", "pets-allowed", "crib", "parking"],
+        "description": (
+            "A Georgian townhouse on the Water of Leith, among Michelin-starred restaurants and old whisky "
+            "bond warehouses. Three bedrooms over three floors, a kitchen with an Aga, and a tram to Princes "
+            "Street from the end of the street."
+        ),
+        "house_rules": "Well-behaved dogs welcome.\nNo parties.\nStairs throughout; not suitable for wheelchairs.",
+        "colors": ("#005f73", "#94d2bd"),
+        "pricing": [
+            {"name": "Weekend nights", "kind": "weekend", "value": "12"},
+            {"name": "Winter quiet season", "kind": "seasonal", "value": "-15", "season": ((1, 6), (3, 1))},
+        ],
+        "overrides": [],
+        "blocks": [],
+        "bookings": ["airbnb", "direct", "fewo_direkt"],
+    },
+    {
+        "slug": "stockbridge-colony-cottage", "name": "Stockbridge Colony Cottage", "place": "edinburgh",
+        "owner": "owner1", "status": "draft", "staff": False, "street": "5 Glenogle Place", "postal_code": "EH3 5HW",
+        "latitude": "55.960050", "longitude": "-3.208570",
+        "max_guests": 3, "bedrooms": 1, "bathrooms": "1", "base_price": "130", "cleaning_fee": "50",
+        "tax_rate": "0", "cancellation_policy": "moderate",
+        "amenities": ["wifi", "kitchen", "heating"],
+        "description": (
+            "A colony cottage with a front garden by the Water of Leith walkway, being refurbished for next "
+            "season (draft: not bookable yet)."
+        ),
+        "house_rules": "",
+        "colors": ("#7f5539", "#ede0d4"),
+        "pricing": [], "overrides": [], "blocks": [], "bookings": [],
+    },
+]
+
+PHOTO_CAPTIONS = ["Living room", "Bedroom", "The view", "Kitchen"]
+# Where a property's bookings start (days from today) by position in its plan: spread over the coming months.
+PLAN_OFFSETS = [4, 21, 40, 62, 88, 115]
+
+
+@dataclass
+class Stats:
+    users: int = 0
+    properties: int = 0
+    photos: int = 0
+    bookings: int = 0
+
+
+def next_season(today: date, start_md: tuple[int, int], end_md: tuple[int, int]) -> tuple[date, date]:
+    """The next [start, end) with these month/days whose end is after today (an end before the start is next year)."""
+    for year in (today.year - 1, today.year, today.year + 1):
+        start = date(year, *start_md)
+        end = date(year + (1 if end_md < start_md else 0), *end_md)
+        if end > today:
+            return start, end
+    raise ValueError("unreachable")  # pragma: no cover
+
+
+def date_range(today: date, spec: dict) -> tuple[date, date]:
+    if "season" in spec:
+        return next_season(today, *spec["season"])
+    offset, nights = spec["offset"]
+    return today + timedelta(days=offset), today + timedelta(days=offset + nights)
+
+
+def placeholder_photo(title: str, subtitle: str, colors: tuple[str, str], index: int) -> ContentFile:
+    """A 1200×800 JPEG: a gradient in the property's colours with its name on it."""
+    from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+    width, height = 1200, 800
+    gradient = Image.linear_gradient("L").rotate(90 * index).resize((width, height))
+    first, second = colors if index % 2 == 0 else colors[::-1]
+    image = ImageOps.colorize(gradient, first, second)
+    draw = ImageDraw.Draw(image)
+    for i in range(5):  # soft hills, so the photos are not all alike
+        y = height - 140 - i * 35 + (index * 17) % 40
+        draw.ellipse((-200 + i * 280, y, 500 + i * 280, y + 500), fill=first if i % 2 else second)
+    try:
+        big, small = ImageFont.load_default(size=64), ImageFont.load_default(size=34)
+    except TypeError:  # pragma: no cover - Pillow without FreeType
+        big = small = ImageFont.load_default()
+    draw.rectangle((0, 300, width, 480), fill=(0, 0, 0))
+    draw.text((width / 2, 365), title, fill=(255, 255, 255), font=big, anchor="mm")
+    draw.text((width / 2, 435), subtitle, fill=(230, 230, 230), font=small, anchor="mm")
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=80)
+    return ContentFile(buffer.getvalue())
+
+
+class Command(BaseCommand):
+    help = "Load demo users, properties and bookings (idempotent: a second run changes nothing)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-photos", action="store_true", help="Skip generating placeholder photos.")
+
+    def handle(self, *args, **options):
+        self.rng = random.Random(SEED)
+        self.stats = Stats()
+        users = self.seed_users()
+        amenities = self.seed_amenities()
+        for spec in PROPERTIES:
+            with transaction.atomic():
+                self.seed_property(spec, users, amenities, photos=not options["no_photos"])
+        self.print_summary()
+
+    # --- users ------------------------------------------------------------------------------
+
+    def seed_users(self) -> dict[str, User]:
+        groups = {}
+        for group_name, apps in GROUP_PERMISSIONS.items():
+            group, _ = Group.objects.get_or_create(name=group_name)
+            codenames = [
+                f"{PERM_PREFIX[letter]}_{model}"
+                for models in apps.values() for model, letters in models.items() for letter in letters
+            ]
+            perms = Permission.objects.filter(content_type__app_label__in=apps.keys(), codename__in=codenames)
+            group.permissions.add(*perms)
+            groups[group_name] = group
+        users = {}
+        for key, email, full_name, role in USERS:
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                user = User.objects.create_user(
+                    email=email, password=DEMO_PASSWORD, full_name=full_name, is_staff=True,
+                    is_superuser=role == "admin",
+                )
+                if role == "owner":
+                    user.groups.add(groups["Property owners"])
+                elif role == "staff":
+                    user.groups.add(groups["Property staff"])
+                self.stats.users += 1
+            users[key] = user
+        return users
+
+    def seed_amenities(self) -> dict[str, Amenity]:
+        return {code: Amenity.objects.get_or_create(code=code, defaults={"name": name})[0] for code, name in AMENITIES}
+
+    # --- properties -------------------------------------------------------------------------
+
+    def seed_property(self, spec: dict, users: dict, amenities: dict, photos: bool) -> None:
+        prop = Property.objects.filter(slug=spec["slug"]).first()
+        if prop is None:
+            fields = {k: v for k, v in spec.items() if k in PROPERTY_FIELDS}
+            for money in ("base_price", "cleaning_fee", "extra_guest_fee", "tax_rate", "bathrooms",
+                          "latitude", "longitude"):
+                if money in fields:
+                    fields[money] = Decimal(fields[money])
+            prop = Property(owner=users[spec["owner"]], status=spec.get("status", "active"),
+                            **CITY[spec["place"]], **fields)
+            prop.full_clean()
+            prop.save()
+            prop.amenities.set([amenities[code] for code in spec["amenities"]])
+            if spec["staff"]:
+                prop.staff.add(users["staff"])
+            self.stats.properties += 1
+        today = local_today(prop)
+        if photos and not prop.photos.exists():
+            self.seed_photos(prop, spec)
+        if not prop.pricing_rules.exists() and spec["pricing"]:
+            for rule in spec["pricing"]:
+                self.create_rule(prop, rule, today)
+            property_services.announce_pricing(prop)
+        if not prop.date_overrides.exists():
+            for override in spec["overrides"]:
+                start, end = date_range(today, override)
+                fields = {k: v for k, v in override.items() if k not in ("season", "offset")}
+                if "nightly_price" in fields:
+                    fields["nightly_price"] = Decimal(fields["nightly_price"])
+                DateOverride(property=prop, start_date=start, end_date=end, **fields).save()
+        if not prop.blocks.exists():
+            for block in spec["blocks"]:
+                start, end = date_range(today, block)
+                property_services.create_block(property_id=prop.pk, start_date=start, end_date=end,
+                                               reason=block["reason"], note=block["note"], user=prop.owner)
+        if not Booking.objects.filter(property=prop).exists():
+            for position, kind in enumerate(spec["bookings"]):
+                offset = PLAN_OFFSETS[position % len(PLAN_OFFSETS)] + self.rng.randint(0, 9)
+                self.seed_booking(prop, kind, offset, today)
+
+    def seed_photos(self, prop: Property, spec: dict) -> None:
+        count = 2 + sum(map(ord, prop.slug)) % 3  # 2–4, stable per property
+        for index in range(count):
+            caption = PHOTO_CAPTIONS[index % len(PHOTO_CAPTIONS)]
+            content = placeholder_photo(prop.name, f"{caption} · {prop.city}", spec["colors"], index)
+            photo = prop.photos.model(property=prop, alt_text=f"{prop.name}: {caption.lower()}", position=index)
+            photo.image.save(f"{prop.slug}-{index + 1}.jpg", content, save=True)
+            self.stats.photos += 1
+
+    @staticmethod
+    def create_rule(prop: Property, rule: dict, today: date) -> None:
+        fields = {k: v for k, v in rule.items() if k != "season"}
+        fields["value"] = Decimal(fields["value"])
+        if "season" in rule:
+            fields["start_date"], fields["end_date"] = next_season(today, *rule["season"])
+        pricing_rule = PricingRule(property=prop, **fields)
+        pricing_rule.full_clean()
+        pricing_rule.save()
+
+    # --- bookings ---------------------------------------------------------------------------
+
+    def party(self, prop: Property) -> tuple[int, int]:
+        guests = self.rng.randint(1, prop.max_guests)
+        children = self.rng.randint(0, guests // 2) if prop.max_guests > 2 else 0
+        return guests - children, children
+
+    def find_stay(self, prop: Property, offset: int, nights: int, guests: int, today: date) -> tuple[date, date]:
+        """The first stay from ``today + offset`` that the property's rules and calendar allow."""
+        for delta in range(0, 180):
+            check_in = today + timedelta(days=offset + delta)
+            rules = stay_rules_for(prop, check_in)
+            if not rules.checkin_weekdays & (1 << check_in.weekday()):
+                continue
+            length = min(max(nights, rules.min_stay), rules.max_stay)
+            check_out = check_in + timedelta(days=length)
+            while not rules.checkout_weekdays & (1 << check_out.weekday()):
+                check_out += timedelta(days=1)
+            if check_availability(prop, check_in, check_out, guests).available:
+                return check_in, check_out
+        raise CommandError(f"No free stay found for {prop.slug} around day {offset}.")
+
+    def seed_booking(self, prop: Property, kind: str, offset: int, today: date) -> None:
+        rng = self.rng
+        guest = rng.choice(GUESTS)
+        adults, children = self.party(prop)
+        nights = rng.choice([2, 3, 3, 4, 5, 7])
+        owner_actor = Actor.for_user(prop.owner)
+        stay = {"property_id": prop.pk, "adults": adults, "children": children}
+
+        if kind in ("in_house", "past"):
+            # Stays that began before today arrive from a channel (rules are the channel's business).
+            check_in = today - timedelta(days=2 if kind == "in_house" else 12)
+            check_out = check_in + timedelta(days=5 if kind == "in_house" else 4)
+            source = Source.AIRBNB if kind == "in_house" else Source.BOOKING_COM
+            result = services.import_external(source=source, external_id=f"DEMO-{prop.pk}-{kind}", guest=guest,
+                                              check_in=check_in, check_out=check_out, **stay)
+            services.check_in(booking_id=result.booking.pk, actor=owner_actor)
+            if kind == "past":
+                services.check_out(booking_id=result.booking.pk, actor=owner_actor)
+            self.stats.bookings += 1
+            return
+
+        check_in, check_out = self.find_stay(prop, offset, nights, adults + children, today)
+        stay.update(check_in=check_in, check_out=check_out)
+        channel = kind.removesuffix("_cancelled")
+        if channel in {s.value for s in Source} and channel not in (Source.DIRECT, Source.OWNER):
+            external_id = f"{channel[:3].upper()}-{rng.randint(10**7, 10**8 - 1)}"
+            services.import_external(source=channel, external_id=external_id, guest=guest, **stay)
+            if kind.endswith("_cancelled"):
+                services.import_external(source=channel, external_id=external_id, guest=guest, cancelled=True,
+                                         **stay)
+        elif kind == "hold":
+            services.hold(email=guest.email, actor=Actor.api(label="demo widget"), **stay)
+        elif kind == "owner":
+            booking = services.reserve(
+                guest=GuestInput(prop.owner.full_name, prop.owner.email), actor=owner_actor, source=Source.OWNER,
+                special_requests="Owner stay", override_rules=True, override_reason="Owner's own stay", **stay,
+            )
+            services.confirm(booking_id=booking.pk, actor=owner_actor, reason="Owner stay.")
+        else:
+            expires_in = {"reserved": timedelta(days=2), "reserved_short": None}.get(kind)
+            booking = services.reserve(guest=guest, actor=Actor.guest(guest.email), expires_in=expires_in,
+                                       special_requests=rng.choice(SPECIAL_REQUESTS), **stay)
+            if kind in ("direct", "cancelled"):
+                services.confirm(booking_id=booking.pk, actor=owner_actor, reason="Payment received.")
+            if kind == "cancelled":
+                services.cancel(booking_id=booking.pk, actor=Actor.guest(guest.email),
+                                reason="Guest cancelled: travel plans changed.")
+        self.stats.bookings += 1
+
+    # --- output -----------------------------------------------------------------------------
+
+    def print_summary(self) -> None:
+        s = self.stats
+        out = self.stdout
+        out.write(self.style.SUCCESS(
+            f"Demo data ready: created {s.users} users, {s.properties} properties, {s.photos} photos, "
+            f"{s.bookings} bookings (now {Property.objects.count()} properties, "
+            f"{Booking.objects.count()} bookings in total)."
+        ))
+        out.write("")
+        out.write(f"  Site:      {URL}")
+        out.write(f"  Admin:     {URL}admin/")
+        out.write(f"  API docs:  {URL}api/docs/")
+        out.write("")
+        out.write(f"  Demo logins (password for all: {DEMO_PASSWORD}):")
+        for _key, email, _name, role in USERS:
+            out.write(f"    {role:<6} {email}")
+        out.write("")
+
+
+PROPERTY_FIELDS = {
+    "slug", "name", "street", "postal_code", "latitude", "longitude", "max_guests", "bedrooms", "bathrooms",
+    "base_price", "cleaning_fee", "extra_guest_fee", "guests_included", "tax_rate", "cancellation_policy",
+    "min_stay", "max_stay", "buffer_days", "checkin_weekdays", "checkout_weekdays", "min_lead_days",
+    "max_advance_days", "check_in_time", "check_out_time", "description", "house_rules",
+}
