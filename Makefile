@@ -21,7 +21,7 @@ run: $(STAMP)
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 	PORT=$(PORT) $(BIN)/python manage.py seed_demo
-	$(BIN)/honcho -f Procfile.dev start --port $(PORT)
+	WEB_PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start --port $(PORT)
 
 test: $(STAMP)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest

@@ -128,12 +128,14 @@ class BookingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         self._run(request, queryset, "Confirmed",
                   lambda pk: services.confirm(booking_id=pk, actor=actor, reason="Confirmed in the admin."))
 
-    @admin.action(description="Cancel selected bookings", permissions=["manage"])
+    @admin.action(description="Cancel selected bookings (full refund of what was paid)", permissions=["manage"])
     def cancel_selected(self, request, queryset):
+        from payments.services import cancel_with_refund  # payments builds on bookings
+
         actor = Actor.for_user(request.user)
         reason = f"Cancelled in the admin by {request.user.email}."
         self._run(request, queryset, "Cancelled",
-                  lambda pk: services.cancel(booking_id=pk, actor=actor, reason=reason))
+                  lambda pk: cancel_with_refund(booking_id=pk, actor=actor, reason=reason, by_owner=True))
 
 
 @admin.register(BookingEvent)

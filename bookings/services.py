@@ -39,6 +39,7 @@ from .errors import (
     ExternalBookingConflict,
     HoldExpired,
     HoldMismatch,
+    InvalidTransition,
     PropertyUnavailable,
     StayRuleViolation,
 )
@@ -247,7 +248,61 @@ def confirm(*, booking_id, actor: Actor, reason: str = "", at: datetime | None =
     to anyone else, so a late payment is honoured. Once expired, it cannot.
     """
     booking, _prop = _lock_booking(booking_id)
+    if booking.status == S.EXPIRED:  # only a late payment may revive it: confirm_late_payment
+        raise InvalidTransition(booking.status, S.CONFIRMED)
     return apply_transition(booking, S.CONFIRMED, actor, reason or "Confirmed.", at=at)
+
+
+@transaction.atomic
+def confirm_late_payment(*, booking_id, actor: Actor, reason: str = "", at: datetime | None = None) -> Booking:
+    """Confirm a reservation whose payment arrived after its hold ran out, if its dates are still free.
+
+    ``reserved`` (deadline passed or not) or ``expired`` → ``confirmed``, after
+    expiring the property's other stale rows and re-checking availability under
+    the property lock (stay rules are not re-enforced: they were met when it was
+    sold). Raises :class:`DatesUnavailable` when the nights were taken or blocked
+    meanwhile; the caller then refunds. The exclusion constraint stays the last line.
+    """
+    now = at or timezone.now()
+    booking, prop = _lock_booking(booking_id)
+    if booking.status not in (S.RESERVED, S.EXPIRED):
+        raise InvalidTransition(booking.status, S.CONFIRMED)
+    if booking.status == S.RESERVED and booking.is_occupying(now):
+        return apply_transition(booking, S.CONFIRMED, actor, reason or "Confirmed.", at=now)
+    _ensure_available(prop, booking.check_in, booking.check_out, booking.guests, now, enforce_rules=False,
+                      exclude_booking_id=booking.pk)
+    booking.refresh_from_db()  # the sweep above may just have expired this very row
+    try:
+        with transaction.atomic():
+            return apply_transition(booking, S.CONFIRMED, actor, reason or "Confirmed after a late payment.", at=now)
+    except IntegrityError as exc:
+        if _is_violation(exc, EXCLUSION_VIOLATION, "booking_no_overlap"):
+            raise DatesUnavailable() from exc
+        raise
+
+
+@transaction.atomic
+def record_payment(*, booking_id, amount_paid, amount_refunded, payment_status: str, actor: Actor, reason: str,
+                   always_record: bool = False, at: datetime | None = None) -> Booking:
+    """Write the booking's money totals and payment status (computed by ``payments.services``).
+
+    Under the property lock, with an audit row (status unchanged, the reason says
+    what happened to the money) and a ``booking.updated`` outbox event. Nothing
+    is written when nothing changed, unless ``always_record`` (a fact worth an
+    audit row, e.g. a dispute).
+    """
+    booking, _prop = _lock_booking(booking_id)
+    if (booking.amount_paid, booking.amount_refunded, booking.payment_status) == (
+        amount_paid, amount_refunded, payment_status
+    ) and not always_record:
+        return booking
+    booking.amount_paid, booking.amount_refunded, booking.payment_status = amount_paid, amount_refunded, payment_status
+    booking.save(update_fields=["amount_paid", "amount_refunded", "payment_status", "updated_at"])
+    record_event(booking, booking.status, booking.status, actor, reason, at=at)
+    from . import outbox
+
+    outbox.emit("booking.updated", "booking", booking.pk, booking_payload(booking))
+    return booking
 
 
 @transaction.atomic

@@ -25,7 +25,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.CHECKED_IN: frozenset({S.CHECKED_OUT}),
     S.CHECKED_OUT: frozenset(),
     S.CANCELLED: frozenset(),
-    S.EXPIRED: frozenset(),
+    # Only through services.confirm_late_payment (a payment that arrived after the hold ran out, dates still free).
+    S.EXPIRED: frozenset({S.CONFIRMED}),
     S.RELEASED: frozenset(),
 }
 # The status a booking may be created in, by kind of creation.

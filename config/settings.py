@@ -213,3 +213,25 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Payments -------------------------------------------------------------------------
+# With no STRIPE_SECRET_KEY the app talks to localstripe (a fake Stripe server that
+# `make run` starts on 127.0.0.1:STRIPE_LOCAL_PORT, see payments/localstripe_server.py),
+# so booking and paying work offline with no Stripe account.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_LOCAL = not STRIPE_SECRET_KEY
+STRIPE_LOCAL_PORT = env.int("STRIPE_LOCAL_PORT", default=8420)
+_stripe_local_base = f"http://127.0.0.1:{STRIPE_LOCAL_PORT}" if STRIPE_LOCAL else ""
+if STRIPE_LOCAL:
+    STRIPE_SECRET_KEY = "sk_test_local"  # noqa: S105 - localstripe accepts any sk_ key
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="pk_test_local" if STRIPE_LOCAL else "")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_local" if STRIPE_LOCAL else "")
+# Empty = the real https://api.stripe.com.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default=_stripe_local_base)
+STRIPE_JS_URL = env.str(
+    "STRIPE_JS_URL", default=f"{_stripe_local_base}/js.stripe.com/v3/" if STRIPE_LOCAL else "https://js.stripe.com/v3/"
+)
+# Card attempts per reservation; after the last failure the reservation is released.
+PAYMENT_MAX_ATTEMPTS = env.int("PAYMENT_MAX_ATTEMPTS", default=3)
+# Payment attempts per client (IP) and booking page: a django-ratelimit-style "N/period".
+PAYMENT_THROTTLE = env.str("PAYMENT_THROTTLE", default="10/min")

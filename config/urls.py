@@ -9,6 +9,8 @@ urlpatterns = [
     path("api/v1/", include("bookings.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("payments/", include("payments.urls")),  # Stripe webhook and the payment page's JSON endpoints
+    path("", include("bookings.urls")),  # guest pages of the booking flow: /book/, /bookings/, /pay/
     path("", include("properties.urls")),
 ]
 if settings.DEBUG:

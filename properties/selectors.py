@@ -8,9 +8,12 @@ evaluated in Python from one extra query and fed back as an id list. The price
 filter and the price sort use the base nightly price (in the property's own
 currency); each result carries the full quote for the dates.
 
-Queries: ~5 with dates (max buffer, overrides on arrival, the page with its
-total via a window count, pricing rules, overrides), and prefetches for photos
-and amenities; never one per property.
+Queries with dates: 6 — the rule-bearing overrides on the arrival night; the
+page with its total (a window count; on PostgreSQL the largest buffer is computed
+inside it); then amenities, photos, pricing rules and date overrides of the page's
+properties. Never one per property. On PostgreSQL the page's related rows are read
+by ``_prefetch_page`` (plain SQL, same result as ``prefetch_related``), which is
+cheaper in CPU; see "Benchmarks" in README.md.
 """
 
 from __future__ import annotations
@@ -244,12 +247,17 @@ def search(q: SearchQuery, *, at: datetime | None = None) -> SearchPage:
     return SearchPage(results, total, page, page_size)
 
 
-# What _prefetch_page loads for each result on PostgreSQL: relation -> (model, ORDER BY of its Meta.ordering).
-_PAGE_RELATIONS = {
-    "photos": (PropertyPhoto, "position, id"),
-    "pricing_rules": (PricingRule, "kind, priority DESC, id"),
-    "date_overrides": (DateOverride, "start_date, id"),
-}
+# The reverse foreign keys _prefetch_page loads for each result on PostgreSQL (amenities come on their own).
+_PAGE_RELATIONS = {"photos": PropertyPhoto, "pricing_rules": PricingRule, "date_overrides": DateOverride}
+
+
+def _order_by_sql(model, conn, alias: str = "") -> str:
+    """The model's ``Meta.ordering`` as SQL (what ``prefetch_related`` would order by), then the pk."""
+    parts = []
+    for name in [*model._meta.ordering, "pk"]:
+        field = model._meta.pk if name.lstrip("-") == "pk" else model._meta.get_field(name.lstrip("-"))
+        parts.append(f"{alias}{conn.ops.quote_name(field.column)}{' DESC' if name.startswith('-') else ''}")
+    return ", ".join(parts)
 
 
 def _prefetch_page(rows: list[Property], alias: str, *, pricing: bool) -> None:
@@ -258,8 +266,8 @@ def _prefetch_page(rows: list[Property], alias: str, *, pricing: bool) -> None:
 
     The result is what ``prefetch_related`` leaves behind: each property's related managers
     return the loaded rows from ``.all()`` (and query properly on ``.filter()``). It skips
-    the ORM's per-relation query building and per-object bookkeeping, which cost about a
-    fifth of a search's CPU time (see the Benchmarks section of README.md).
+    the ORM's per-relation query building and per-object bookkeeping, about 15 % of a
+    search's CPU time (see the Benchmarks section of README.md).
     """
     if not rows:
         return
@@ -271,9 +279,10 @@ def _prefetch_page(rows: list[Property], alias: str, *, pricing: bool) -> None:
         amenity_fields = Amenity._meta.concrete_fields
         cur.execute(
             "SELECT l.property_id, {cols} FROM {through} l JOIN {amenity} a ON a.id = l.amenity_id "  # noqa: S608
-            "WHERE l.property_id = ANY(%s) ORDER BY a.name, a.id".format(
+            "WHERE l.property_id = ANY(%s) ORDER BY {order}".format(
                 cols=", ".join(f"a.{conn.ops.quote_name(f.column)}" for f in amenity_fields),
                 through=conn.ops.quote_name(through.db_table), amenity=conn.ops.quote_name(Amenity._meta.db_table),
+                order=_order_by_sql(Amenity, conn, "a."),
             ),
             [ids],
         )
@@ -281,13 +290,14 @@ def _prefetch_page(rows: list[Property], alias: str, *, pricing: bool) -> None:
         loaded["amenities"] = by_property = defaultdict(list)
         for pid, *values in cur.fetchall():
             by_property[pid].append(Amenity.from_db(alias, names, values))
-        for relation, (model, order) in _PAGE_RELATIONS.items():
+        for relation, model in _PAGE_RELATIONS.items():
             if relation != "photos" and not pricing:
                 continue
             fields = model._meta.concrete_fields
             names = [f.attname for f in fields]
             cols = ", ".join(conn.ops.quote_name(f.column) for f in fields)
             table = conn.ops.quote_name(model._meta.db_table)
+            order = _order_by_sql(model, conn)
             cur.execute(f"SELECT {cols} FROM {table} WHERE property_id = ANY(%s) ORDER BY {order}", [ids])  # noqa: S608
             at = names.index("property_id")
             loaded[relation] = by_property = defaultdict(list)
@@ -298,7 +308,7 @@ def _prefetch_page(rows: list[Property], alias: str, *, pricing: bool) -> None:
         for relation, by_property in loaded.items():
             items = by_property.get(prop.pk, [])
             if relation in _PAGE_RELATIONS:  # reverse foreign keys: item.property is this property, no query
-                fk = _PAGE_RELATIONS[relation][0]._meta.get_field("property")
+                fk = _PAGE_RELATIONS[relation]._meta.get_field("property")
                 for item in items:
                     fk.set_cached_value(item, prop)
             related = getattr(prop, relation).get_queryset()  # filtered to this property, not evaluated

@@ -6,4 +6,5 @@ app_name = "properties"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("properties/<slug:slug>/", views.property_detail, name="detail"),
 ]

@@ -1,24 +1,92 @@
-"""Server-rendered pages. Thin: read through querysets/selectors, render."""
+"""Server-rendered guest pages: search (the home page) and the property page.
 
-from django.db.models import Prefetch
+Thin: a form parses the query string, ``properties.selectors`` /
+``properties.page_selectors`` read, the template renders. Bad input re-renders
+the form with its messages (status 200); it never reaches a selector.
+"""
+
+from django.http import Http404
 from django.shortcuts import render
+from django.utils import timezone
 
-from .models import Property, PropertyPhoto
-from .money import format_money
+from guests.countries import country_name
+
+from .forms import SearchForm, parse_month, stay_from_get
+from .models import ALL_WEEKDAYS, describe_weekdays
+from .page_selectors import (
+    amenity_choices,
+    empty_state,
+    policy_info,
+    property_calendar,
+    property_for_page,
+    result_cards,
+    stay_query,
+    stay_quote,
+)
+from .pricing import local_today
+from .selectors import SearchQuery, search
+
+
+def _page_links(current: int, pages: int) -> list[int | None]:
+    """Page numbers to link: the first, the last and two either side of the current one (None = a gap)."""
+    wanted = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
+    links: list[int | None] = []
+    for number in wanted:
+        if links and number - (links[-1] or 0) > 1:
+            links.append(None)
+        links.append(number)
+    return links
 
 
 def home(request):
-    """The active properties with their first photo and nightly price (three queries whatever the count)."""
-    properties = list(
-        Property.objects.active()
-        .order_by("city", "name")
-        .prefetch_related(
-            Prefetch("photos", queryset=PropertyPhoto.objects.order_by("position", "id"), to_attr="photo_list"),
-            "amenities",
-        )
+    """Search: place, dates, guests, filters, sort and pages; cards with the quote for the dates."""
+    now = timezone.now()
+    form = SearchForm(request.GET or None, amenity_choices=amenity_choices())
+    context = {"form": form, "searched": form.is_bound}
+    if form.is_bound and not form.is_valid():
+        return render(request, "properties/search.html", context)
+    data = form.cleaned_data if form.is_bound else {}
+    guests = data.get("guests") or 1
+    q = SearchQuery(
+        check_in=data.get("check_in"), check_out=data.get("check_out"), guests=guests, text=data.get("q") or "",
+        min_price=data.get("min_price"), max_price=data.get("max_price"), bedrooms=data.get("bedrooms"),
+        amenities=tuple(data.get("amenities") or ()), sort=data.get("sort") or "price", page=data.get("page") or 1,
     )
-    for prop in properties:
-        prop.first_photo = prop.photo_list[0] if prop.photo_list else None
-        prop.price_display = format_money(prop.base_price, prop.currency)
-    cities = sorted({prop.city for prop in properties})
-    return render(request, "properties/home.html", {"properties": properties, "cities": cities})
+    page = search(q, at=now)
+    context.update({
+        "query": q, "page": page, "cards": result_cards(page, guests), "page_links": _page_links(page.page, page.pages),
+        "nights": (q.check_out - q.check_in).days if q.has_dates else None,
+        "filters_used": any([q.min_price is not None, q.max_price is not None, q.bedrooms, q.amenities]),
+    })
+    if not page.results and page.page == 1 and (q.has_dates or q.text):
+        context["empty"] = empty_state(q, at=now)
+    return render(request, "properties/search.html", context)
+
+
+def property_detail(request, slug):
+    """A property: gallery, facts, rules, policy, a two-month calendar and the booking widget."""
+    prop = property_for_page(slug)
+    if prop is None:
+        raise Http404("No such property.")
+    now = timezone.now()
+    form = stay_from_get(request.GET)
+    stay = None
+    quote_info = None
+    if form.is_bound and form.has_stay:
+        data = form.cleaned_data
+        stay = (data["check_in"], data["check_out"])
+        quote_info = stay_quote(prop, *stay, data["adults"] + data["children"], at=now)
+    default_month = (stay[0] if stay else local_today(prop, now)).replace(day=1)
+    guests = form.cleaned_data if form.is_bound and form.is_valid() else {"adults": 2, "children": 0}
+    cal = property_calendar(prop, parse_month(request.GET.get("month"), default_month), at=now, stay=stay,
+                            adults=guests["adults"], children=guests["children"] or 0)
+    photos = list(prop.photos.all())
+    book_query = ""
+    if quote_info is not None and quote_info.bookable:
+        book_query = stay_query(stay[0], stay[1], form.cleaned_data["adults"], form.cleaned_data["children"])
+    return render(request, "properties/detail.html", {
+        "prop": prop, "photos": photos, "amenities": list(prop.amenities.all()), "form": form,
+        "quote": quote_info, "policy": policy_info(prop.cancellation_policy), "calendar": cal,
+        "book_query": book_query, "stay": stay, "country_name": country_name(prop.country),
+        "checkin_days": describe_weekdays(prop.checkin_weekdays) if prop.checkin_weekdays != ALL_WEEKDAYS else "",
+    })

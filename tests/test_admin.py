@@ -71,6 +71,13 @@ def everything(settings, tmp_path, prop, book):
     event = OutboxEvent.objects.first()
     OutboxDelivery.objects.create(event=event, consumer="test-consumer")
     IdempotencyKey.objects.create(scope="bookings:anon", key="k-1", request_hash="0" * 64, response_status=201)
+    from payments.models import Payment, Refund, WebhookEvent  # rows of the payments admin (test setup only)
+
+    payment = Payment.objects.create(booking=booking, attempt=1, amount=booking.total, currency=booking.currency,
+                                     status="succeeded", provider_ref="pi_admin", idempotency_key="admin-1")
+    Refund.objects.create(payment=payment, amount=Decimal("10"), currency=booking.currency, status="succeeded",
+                          provider_ref="re_admin")
+    WebhookEvent.objects.create(event_id="evt_admin", type="payment_intent.succeeded")
     return booking
 
 

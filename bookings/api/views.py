@@ -333,11 +333,18 @@ class BookingDetailView(ApiView):
         raise exceptions.NotFound("There is no booking with this reference.")
 
 
+def _cancel_with_refund(**kwargs):
+    from payments.services import cancel_with_refund  # payments builds on bookings
+
+    return cancel_with_refund(**kwargs)
+
+
 STATUS_SERVICES = {
     BookingStatus.CONFIRMED: lambda booking, actor, reason: services.confirm(
         booking_id=booking.pk, actor=actor, reason=reason),
-    BookingStatus.CANCELLED: lambda booking, actor, reason: services.cancel(
-        booking_id=booking.pk, actor=actor, reason=reason or f"Cancelled by {actor.label or 'staff'}."),
+    # An owner's cancellation refunds everything paid (payments.services; no-op refund when unpaid).
+    BookingStatus.CANCELLED: lambda booking, actor, reason: _cancel_with_refund(
+        booking_id=booking.pk, actor=actor, reason=reason or f"Cancelled by {actor.label or 'staff'}.", by_owner=True),
     BookingStatus.CHECKED_IN: lambda booking, actor, reason: services.check_in(booking_id=booking.pk, actor=actor),
     BookingStatus.CHECKED_OUT: lambda booking, actor, reason: services.check_out(booking_id=booking.pk, actor=actor),
 }

@@ -72,6 +72,7 @@ GROUP_PERMISSIONS = {
                        "availabilityblock": "vacd", "pricingrule": "vacd", "amenity": "v"},
         "bookings": {"booking": "v", "bookingevent": "v"},
         "guests": {"guest": "v"},
+        "payments": {"payment": "v", "refund": "v"},
     },
     "Property staff": {
         "properties": {"property": "v", "propertyphoto": "vacd", "dateoverride": "v",

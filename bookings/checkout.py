@@ -1,0 +1,114 @@
+"""The guest pages' booking step: a submitted details form becomes a reservation, once.
+
+``reserve_from_details`` runs ``services.reserve`` under the form's one-time token
+(``bookings.idempotency``, scope ``details-form``): a double-submitted form replays
+the first outcome (the same booking, or the same domain error) instead of
+creating a second booking. Only the stay and the guest's details are read from the
+form; the property comes from the URL and the price from ``reserve``'s own quote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.cache import cache
+from django.urls import NoReverseMatch, reverse
+
+from guests.services import GuestInput
+
+from . import services
+from .errors import BookingError
+from .idempotency import IdempotencyKeyReused, fingerprint, run_idempotent
+from .models import Booking, Source
+from .state_machine import Actor
+from .tokens import booking_access_token
+
+SCOPE = "details-form"
+
+
+@dataclass
+class DetailsOutcome:
+    booking: Booking | None = None
+    detail: str = ""
+    messages: list[str] = field(default_factory=list)
+    replayed: bool = False
+    stale: bool = False  # the form token was already used for different input
+
+
+def reserve_from_details(*, property_id: int, data: dict) -> DetailsOutcome:
+    """Reserve the stay of a valid ``GuestDetailsForm`` (its ``cleaned_data``), once per form token."""
+    body = {
+        "property_id": property_id,
+        "check_in": data["check_in"].isoformat(), "check_out": data["check_out"].isoformat(),
+        "adults": data["adults"], "children": data["children"], "name": data["name"], "email": data["email"].lower(),
+        "phone": data["phone"], "country": data["country"], "special_requests": data["special_requests"],
+    }
+
+    def handler():
+        try:
+            booking = services.reserve(
+                property_id=property_id, check_in=data["check_in"], check_out=data["check_out"],
+                adults=data["adults"], children=data["children"], special_requests=data["special_requests"],
+                guest=GuestInput(name=data["name"], email=data["email"], phone=data["phone"],
+                                 country=data["country"]),
+                actor=Actor.guest(data["email"]), source=Source.DIRECT,
+            )
+        except BookingError as exc:
+            return exc.http_status, exc.as_dict()
+        return 201, {"booking_id": booking.pk, "reference": booking.reference}
+
+    try:
+        stored = run_idempotent(scope=SCOPE, key=str(data["form_token"]), request_hash=fingerprint(body),
+                                handler=handler)
+    except IdempotencyKeyReused:
+        return DetailsOutcome(detail="This form was already sent with other details. Please check them and "
+                                     "submit again.", stale=True)
+    if stored.status >= 400:
+        reasons = [r.get("message", "") for r in stored.body.get("reasons", [])]
+        detail = stored.body.get("detail", "This stay could not be reserved.")
+        return DetailsOutcome(detail=detail, messages=[m for m in reasons if m and m != detail],
+                              replayed=stored.replayed)
+    booking = Booking.objects.select_related("property").get(pk=stored.body["booking_id"])
+    return DetailsOutcome(booking=booking, replayed=stored.replayed)
+
+
+def payment_url(booking: Booking) -> str:
+    """Where the guest pays: ``/pay/<reference>/?token=<booking access token>``."""
+    token = urlencode({"token": booking_access_token(booking)})
+    for name in ("payments:pay", "bookings:pay"):
+        try:
+            return f"{reverse(name, args=[booking.reference])}?{token}"
+        except NoReverseMatch:
+            continue
+    return f"/pay/{booking.reference}/?{token}"
+
+
+def status_url(booking: Booking, name: str = "bookings:status") -> str:
+    return f"{reverse(name, args=[booking.reference])}?{urlencode({'token': booking_access_token(booking)})}"
+
+
+# --- throttling -------------------------------------------------------------------------------
+
+
+def _client_ident(request) -> str:
+    if getattr(request, "user", None) is not None and request.user.is_authenticated:
+        return f"user-{request.user.pk}"
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def throttle_reservation(request) -> int:
+    """Count one reservation attempt of this client against ``API_THROTTLE_CREATE`` (shared with the API's
+    limit in spirit: "60/min" = 60 per minute). Returns 0 when allowed, else the seconds to wait."""
+    number, _, period = settings.API_THROTTLE_CREATE.partition("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(period[:1], 60)
+    limit = int(number)
+    key = f"pages-reserve:{_client_ident(request)}"
+    cache.add(key, 0, timeout=seconds)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=seconds)
+        count = 1
+    return 0 if count <= limit else seconds

@@ -1,0 +1,71 @@
+"""The guest details form (the step between the property page and payment).
+
+The stay (dates from hidden fields, guests from visible ones) is validated for
+shape here and for every rule by ``bookings.services.reserve``; the price is
+never read from the form: ``reserve`` quotes it on the server.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+
+from guests.countries import COUNTRY_CHOICES
+from properties.forms import StayForm
+
+PHONE_CHARS = re.compile(r"^\+?[0-9 ()\-]+$")
+MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 7, 20
+
+
+def clean_phone(value: str) -> str:
+    """Digits, spaces, parentheses and hyphens, an optional leading +, and 7–20 digits in all."""
+    value = " ".join(value.split())
+    if not PHONE_CHARS.match(value):
+        raise forms.ValidationError("Use digits, spaces, +, - and parentheses only (e.g. +44 20 7946 0000).")
+    digits = sum(ch.isdigit() for ch in value)
+    if not MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS:
+        raise forms.ValidationError(f"A phone number has {MIN_PHONE_DIGITS} to {MAX_PHONE_DIGITS} digits.")
+    return value
+
+
+class GuestDetailsForm(StayForm):
+    name = forms.CharField(label="Full name", max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"}),
+                           error_messages={"required": "Enter your full name."})
+    email = forms.EmailField(label="Email", max_length=254,
+                             widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+                             help_text="Your confirmation and the link to your booking are sent here.",
+                             error_messages={"required": "Enter your email address.",
+                                             "invalid": "Enter a valid email address, like name@example.com."})
+    phone = forms.CharField(label="Phone", max_length=32,
+                            widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+                            help_text="With the country code, e.g. +44 20 7946 0000.",
+                            error_messages={"required": "Enter a phone number the host can reach you on."})
+    country = forms.ChoiceField(label="Country", choices=[("", "Choose a country"), *COUNTRY_CHOICES],
+                                widget=forms.Select(attrs={"autocomplete": "country"}),
+                                error_messages={"required": "Choose your country.",
+                                                "invalid_choice": "Choose a country from the list."})
+    special_requests = forms.CharField(label="Special requests (optional)", required=False, max_length=2000,
+                                       widget=forms.Textarea(attrs={"rows": 3}))
+    accept = forms.BooleanField(
+        label="I accept the house rules and the cancellation policy.",
+        error_messages={"required": "Please accept the house rules and the cancellation policy to continue."},
+    )
+    form_token = forms.UUIDField(widget=forms.HiddenInput,
+                                 error_messages={"required": "This form has expired; please submit it again.",
+                                                 "invalid": "This form has expired; please submit it again."})
+
+    def __init__(self, *args, **kwargs):
+        kwargs["dates_required"] = True
+        super().__init__(*args, **kwargs)
+        self.fields["check_in"].widget = forms.HiddenInput()
+        self.fields["check_out"].widget = forms.HiddenInput()
+
+    def clean_phone(self):
+        return clean_phone(self.cleaned_data["phone"])
+
+    def clean_name(self):
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError("Enter your full name.")
+        return name

@@ -1,0 +1,149 @@
+"""Guest pages of the booking flow: details → (payment) → status / confirmation, and the .ics file.
+
+Thin: forms parse, ``bookings.checkout`` runs the reservation once per form
+token, ``bookings.services`` writes. Pages reached with a booking's access
+token answer 404 for a wrong or missing token, exactly as for an unknown
+reference.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from guests.countries import country_name
+from properties.forms import stay_from_get
+from properties.page_selectors import policy_info, property_for_page, stay_query, stay_quote
+
+from .checkout import payment_url, reserve_from_details, status_url, throttle_reservation
+from .forms import GuestDetailsForm
+from .ics import booking_calendar
+from .models import Booking, BookingStatus
+from .tokens import check_booking_access_token
+
+STAY_FIELDS = ("check_in", "check_out", "adults", "children")
+
+
+def _stay_of(form) -> dict | None:
+    """The stay part of a validated form, when it is all valid."""
+    data = getattr(form, "cleaned_data", {})
+    if any(name in form.errors for name in STAY_FIELDS):
+        return None
+    if data.get("check_in") is None or data.get("check_out") is None or data.get("adults") is None:
+        return None
+    return {name: data.get(name) or 0 for name in STAY_FIELDS}
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def details(request, slug):
+    """Step 2: the guest's details. POST reserves the stay and redirects to the payment page."""
+    prop = property_for_page(slug)
+    if prop is None:
+        raise Http404("No such property.")
+    now = timezone.now()
+    outcome = None
+    status_code = 200
+    if request.method == "POST":
+        form = GuestDetailsForm(request.POST)
+        if form.is_valid():
+            wait = throttle_reservation(request)
+            if wait:
+                status_code = 429
+                outcome = {"detail": f"Too many booking attempts from your connection. Please wait {wait} seconds "
+                                     "and try again.", "messages": []}
+            else:
+                result = reserve_from_details(property_id=prop.pk, data=form.cleaned_data)
+                if result.booking is not None:
+                    return redirect(payment_url(result.booking))
+                outcome = {"detail": result.detail, "messages": result.messages}
+            form.data = form.data.copy()
+            form.data["form_token"] = str(uuid.uuid4())  # the old token has its answer stored; a new attempt needs one
+        elif "form_token" in form.errors:
+            form.data = form.data.copy()
+            form.data["form_token"] = str(uuid.uuid4())
+        stay = _stay_of(form)
+    else:
+        stay_form = stay_from_get(request.GET, dates_required=True)
+        stay = _stay_of(stay_form) if stay_form.is_bound and stay_form.is_valid() else None
+        form = GuestDetailsForm(initial={**(stay or {}), "form_token": uuid.uuid4()})
+        if stay is None:
+            form = None
+            if stay_form.is_bound:
+                stay_form.is_valid()
+                outcome = {"detail": "Please choose your stay again.",
+                           "messages": [e for errors in stay_form.errors.values() for e in errors]}
+
+    quote = None
+    if stay is not None:
+        quote = stay_quote(prop, stay["check_in"], stay["check_out"], stay["adults"] + stay["children"], at=now)
+        if request.method == "GET" and not quote.bookable:
+            form = None  # nothing to fill in until the dates are changed; the reasons say why
+    change_query = stay_query(stay["check_in"], stay["check_out"], stay["adults"], stay["children"]) if stay else ""
+    return render(request, "bookings/details.html", {
+        "prop": prop, "form": form, "quote": quote, "stay": stay, "outcome": outcome,
+        "policy": policy_info(prop.cancellation_policy), "change_query": change_query,
+        "hold_minutes": settings.BOOKING_HOLD_MINUTES, "country_name": country_name(prop.country),
+    }, status=status_code)
+
+
+def _guest_booking(request, reference: str) -> Booking:
+    booking = Booking.objects.select_related("property", "guest").filter(reference=reference).first()
+    if booking is None or not check_booking_access_token(request.GET.get("token", ""), booking):
+        raise Http404("There is no booking with this reference.")
+    return booking
+
+
+def _booking_context(request, booking: Booking) -> dict:
+    now = timezone.now()
+    live = booking.status == BookingStatus.RESERVED and booking.is_occupying(now)
+    seconds_left = int((booking.expires_at - now).total_seconds()) if live and booking.expires_at else 0
+    prop = booking.property
+    policy = booking.cancellation_policy or policy_info(prop.cancellation_policy)
+    return {
+        "booking": booking, "prop": prop, "live": live, "seconds_left": max(0, seconds_left),
+        "minutes_left": max(0, seconds_left) // 60, "pay_url": payment_url(booking) if live else "",
+        "portal_url": status_url(booking), "ics_url": status_url(booking, "bookings:calendar"),
+        "policy": policy, "country_name": country_name(prop.country),
+        "expired": booking.status == BookingStatus.EXPIRED
+        or (booking.status == BookingStatus.RESERVED and not live),
+        "confirmed": booking.status in (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN,
+                                        BookingStatus.CHECKED_OUT),
+        "cancelled": booking.status == BookingStatus.CANCELLED,
+        "property_url_query": stay_query(booking.check_in, booking.check_out, booking.adults, booking.children),
+    }
+
+
+@never_cache
+@require_GET
+def booking_status(request, reference):
+    """The guest's booking page: time left while reserved, the confirmation once confirmed."""
+    booking = _guest_booking(request, reference)
+    return render(request, "bookings/status.html", _booking_context(request, booking))
+
+
+@never_cache
+@require_GET
+def booking_calendar_file(request, reference):
+    booking = _guest_booking(request, reference)
+    body = booking_calendar(booking, url=request.build_absolute_uri(status_url(booking)))
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{booking.reference}.ics"'
+    return response
+
+
+@never_cache
+@require_GET
+def pay(request, reference):
+    """Placeholder payment step (until ``payments`` serves /pay/<reference>/): the reservation and its time left."""
+    booking = _guest_booking(request, reference)
+    context = _booking_context(request, booking)
+    if not context["live"]:
+        return redirect(context["portal_url"])
+    return render(request, "bookings/pay_placeholder.html", context)

@@ -1,0 +1,37 @@
+"""Payment errors: ``BookingError`` subclasses, so views map them like every other domain error."""
+
+from bookings.errors import BookingError
+
+
+class PaymentError(BookingError):
+    code = "payment_error"
+    http_status = 400
+    default_detail = "The payment could not be processed."
+
+
+class PaymentNotAllowed(PaymentError):
+    """The booking cannot be paid now (not reserved, hold expired, already paid)."""
+
+    code = "payment_not_allowed"
+    http_status = 409
+    default_detail = "This booking cannot be paid now."
+
+
+class TooManyAttempts(PaymentError):
+    code = "too_many_attempts"
+    http_status = 409
+    default_detail = "Too many payment attempts; the reservation was released."
+
+
+class ProviderError(PaymentError):
+    """The payment provider failed or could not be reached (not a decline)."""
+
+    code = "provider_error"
+    http_status = 502
+    default_detail = "The payment service is unavailable; please try again."
+
+
+class RefundNotAllowed(PaymentError):
+    code = "refund_not_allowed"
+    http_status = 409
+    default_detail = "This refund is not allowed."

@@ -1,0 +1,155 @@
+"""Run localstripe (a fake, stateful Stripe server) on 127.0.0.1, from scratch.
+
+localstripe's own ``localstripe`` command binds every interface and reloads its
+state from ``/tmp/localstripe.pickle`` (and rewrites that file on every write);
+here its aiohttp ``app`` is served on 127.0.0.1 only, with persistence turned
+off, so each start is clean and two servers never share a file.
+
+* ``python -m payments.localstripe_server`` (``make run``, Procfile.dev): serves on
+  ``STRIPE_LOCAL_PORT`` (8420) when ``STRIPE_SECRET_KEY`` is unset and registers
+  the app's webhook (``http://127.0.0.1:$WEB_PORT/payments/stripe/webhook``,
+  signed with ``STRIPE_WEBHOOK_SECRET``). With a real key it only idles, so
+  that honcho keeps the other processes running.
+* :class:`LocalStripe` runs it in a background thread (the tests' session fixture).
+
+localstripe sends only ``payment_intent.succeeded`` and ``payment_intent.payment_failed``
+webhooks, one second after the change, with a real ``Stripe-Signature`` header.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import sys
+import threading
+import warnings
+
+
+def _localstripe_app():
+    """localstripe's aiohttp app, with its pickle persistence disabled and an empty store."""
+    with warnings.catch_warnings():  # its sync handlers: "Bare functions are deprecated" (aiohttp)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from localstripe import resources
+
+        resources.Store.dump_to_disk = lambda self: None
+        resources.Store.try_load_from_disk = lambda self: None
+        from localstripe import server
+
+    resources.store.clear()
+    return server.app
+
+
+def register_webhook(url: str, secret: str, webhook_id: str = "stayhold") -> None:
+    """Have the in-process localstripe POST its events to ``url``, signed with ``secret``."""
+    from localstripe.webhooks import register_webhook as _register
+
+    _register(webhook_id, url, secret, None)
+
+
+def unregister_webhook(webhook_id: str = "stayhold") -> None:
+    from localstripe.webhooks import _webhooks
+
+    _webhooks.pop(webhook_id, None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalStripe:
+    """localstripe served from a daemon thread: ``start()`` returns once it accepts connections."""
+
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1"):
+        self.host = host
+        self.port = port or free_port()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> LocalStripe:
+        self._thread = threading.Thread(target=self._serve, name="localstripe", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout=15):
+            raise RuntimeError("localstripe did not start within 15 seconds")
+        if self._error is not None:
+            raise RuntimeError(f"localstripe failed to start: {self._error}") from self._error
+        return self
+
+    def _serve(self) -> None:
+        from aiohttp import web
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        try:
+            self._runner = web.AppRunner(_localstripe_app(), access_log=None)
+            loop.run_until_complete(self._runner.setup())
+            loop.run_until_complete(web.TCPSite(self._runner, self.host, self.port).start())
+        except BaseException as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        loop.run_forever()
+        pending = asyncio.all_tasks(loop)  # e.g. webhooks localstripe was about to send
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(self._runner.cleanup())
+        loop.close()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from django.conf import settings
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=settings.STRIPE_LOCAL_PORT)
+    parser.add_argument("--webhook-url", default="", help="default: http://127.0.0.1:$WEB_PORT/payments/stripe/webhook")
+    args = parser.parse_args(argv)
+
+    if not settings.STRIPE_LOCAL:
+        print("STRIPE_SECRET_KEY is set: using real Stripe, the local Stripe server is not started.", flush=True)
+        signal.pause()  # keep honcho's other processes running
+        return 0
+
+    webhook_url = args.webhook_url or (
+        f"http://127.0.0.1:{os.environ.get('WEB_PORT', '8000')}/payments/stripe/webhook"
+    )
+    server = LocalStripe(port=args.port).start()
+    register_webhook(webhook_url, settings.STRIPE_WEBHOOK_SECRET)
+    print(f"localstripe on {server.url} (Stripe.js: {server.url}/js.stripe.com/v3/); webhooks → {webhook_url}",
+          flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

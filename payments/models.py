@@ -1,0 +1,134 @@
+"""Payments: one row per payment attempt, refunds, their audit trail, processed webhooks.
+
+Rows here are written only by ``payments.services``. A payment's status changes
+only through :func:`payments.state_machine.apply_payment_transition`, which
+refuses anything outside its table and writes an immutable :class:`PaymentEvent`.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Provider(models.TextChoices):
+    STRIPE = "stripe", "Stripe"
+    MANUAL = "manual", "Manual"
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # row written, provider not (yet) answered
+    REQUIRES_ACTION = "requires_action", "Requires action"  # 3-D Secure in the guest's browser
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    REFUNDED = "refunded", "Refunded"
+
+
+# Statuses in which money was received (whatever has been refunded since).
+CAPTURED_STATUSES = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
+OPEN_STATUSES = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
+
+
+class Payment(models.Model):
+    booking = models.ForeignKey("bookings.Booking", on_delete=models.PROTECT, related_name="payments")
+    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.STRIPE)
+    attempt = models.PositiveSmallIntegerField(help_text="1 for the first attempt on this booking, 2 for the next …")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    provider_ref = models.CharField(max_length=255, null=True, blank=True, unique=True,
+                                    help_text="The Stripe PaymentIntent id.")
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    amount_refunded = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    failure_code = models.CharField(max_length=100, blank=True)
+    failure_message = models.TextField(blank=True)
+    disputed = models.BooleanField(default=False, help_text="The card holder opened a dispute (chargeback).")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["booking", "attempt"]
+        constraints = [models.UniqueConstraint(fields=["booking", "attempt"], name="payment_attempt_unique")]
+
+    def __str__(self):
+        return f"{self.provider} #{self.attempt} {self.amount} {self.currency} ({self.status})"
+
+    @property
+    def refundable(self):
+        return self.amount - self.amount_refunded if self.status in CAPTURED_STATUSES else 0
+
+
+class ImmutableRowError(Exception):
+    pass
+
+
+class PaymentEvent(models.Model):
+    """One row per status change (or noted fact, from == to) of a payment. Never updated or deleted."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="events")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    actor_label = models.CharField(max_length=200, blank=True, help_text="e.g. 'stripe webhook', a user's email")
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.payment_id}: {self.from_status or '∅'} → {self.to_status}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ImmutableRowError("Payment events are immutable.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRowError("Payment events are immutable.")
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+class Refund(models.Model):
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=RefundStatus.choices, default=RefundStatus.PENDING)
+    provider_ref = models.CharField(max_length=255, null=True, blank=True, unique=True, help_text="Stripe refund id.")
+    reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
+
+    def __str__(self):
+        return f"refund {self.amount} {self.currency} ({self.status})"
+
+
+class WebhookEvent(models.Model):
+    """A provider event already processed: written in the same transaction as its effect."""
+
+    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.STRIPE)
+    event_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=100)
+    received_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_once")]
+
+    def __str__(self):
+        return f"{self.provider} {self.type} {self.event_id}"

@@ -1,0 +1,14 @@
+"""Payment providers. ``get_provider(name)`` returns the implementation for a ``Payment.provider``."""
+
+from .base import IntentData, PaymentProvider, RefundData
+
+
+def get_provider(name: str = "stripe") -> PaymentProvider:
+    if name == "stripe":
+        from .stripe import StripeProvider
+
+        return StripeProvider()
+    raise LookupError(f"No payment provider '{name}'.")
+
+
+__all__ = ["IntentData", "PaymentProvider", "RefundData", "get_provider"]

@@ -1,0 +1,71 @@
+"""The payment state machine: one table, one function.
+
+A payment (one attempt) moves forward only: a late or repeated provider event
+that would move it backwards (``failed`` after ``succeeded``) is not in the
+table, and :func:`advance` turns it into a no-op. ``failed → succeeded`` is legal
+because the provider is the source of truth about money that arrived (a 3-D
+Secure attempt reported failed can still complete).
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from bookings.errors import BookingError
+
+from .models import Payment, PaymentEvent
+from .models import PaymentStatus as P
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    P.PENDING: frozenset({P.REQUIRES_ACTION, P.SUCCEEDED, P.FAILED, P.CANCELED}),
+    P.REQUIRES_ACTION: frozenset({P.SUCCEEDED, P.FAILED, P.CANCELED}),
+    P.FAILED: frozenset({P.SUCCEEDED}),
+    P.SUCCEEDED: frozenset({P.PARTIALLY_REFUNDED, P.REFUNDED}),
+    P.PARTIALLY_REFUNDED: frozenset({P.REFUNDED}),
+    P.REFUNDED: frozenset(),
+    P.CANCELED: frozenset(),
+}
+
+
+class InvalidPaymentTransition(BookingError):
+    code = "invalid_payment_transition"
+    http_status = 409
+
+    def __init__(self, from_status: str, to_status: str):
+        super().__init__(f"A payment cannot go from '{from_status}' to '{to_status}'.")
+        self.from_status, self.to_status = from_status, to_status
+
+
+def can_transition(from_status: str, to_status: str) -> bool:
+    return to_status in TRANSITIONS.get(from_status, frozenset())
+
+
+def record_payment_event(payment: Payment, from_status: str, to_status: str, actor: str, reason: str = "",
+                         *, at=None) -> PaymentEvent:
+    return PaymentEvent.objects.create(payment=payment, from_status=from_status, to_status=to_status,
+                                       actor_label=actor[:200], reason=reason, created_at=at or timezone.now())
+
+
+def apply_payment_transition(payment: Payment, to_status: str, actor: str, reason: str = "", *, at=None,
+                             extra_fields: tuple[str, ...] = ()) -> Payment:
+    """Move ``payment`` to ``to_status`` (caller holds its row lock, inside a transaction)."""
+    from_status = payment.status
+    if not can_transition(from_status, to_status):
+        raise InvalidPaymentTransition(from_status, to_status)
+    now = at or timezone.now()
+    payment.status = to_status
+    fields = ["status", "updated_at", *extra_fields]
+    if to_status == P.SUCCEEDED:
+        payment.succeeded_at = now
+        fields.append("succeeded_at")
+    payment.save(update_fields=fields)
+    record_payment_event(payment, from_status, to_status, actor, reason, at=now)
+    return payment
+
+
+def advance(payment: Payment, to_status: str, actor: str, reason: str = "", **kwargs) -> bool:
+    """Apply the transition if it is legal; a backwards or repeated one changes nothing. Returns whether it moved."""
+    if not can_transition(payment.status, to_status):
+        return False
+    apply_payment_transition(payment, to_status, actor, reason, **kwargs)
+    return True

@@ -1,0 +1,171 @@
+"""Payment endpoints: the Stripe webhook and the JSON calls of the payment page.
+
+Contract of the payment page's calls (all ``POST``, JSON in and out). The guest
+proves access with the booking's signed access token
+(``bookings.tokens.booking_access_token``) as ``?token=``, a ``"token"`` field in
+the JSON body, or an ``X-Booking-Token`` header; a wrong or missing token gives
+404 exactly like an unknown reference. They are normal Django views, so the
+page sends its CSRF token (``X-CSRFToken`` header). The amount is always the
+booking's balance, never anything from the request.
+
+``POST /payments/<reference>/setup``
+    → 200 ``{"client_secret", "publishable_key", "js_url", "amount", "currency", "attempts_left"}``.
+    A SetupIntent for ``stripe.confirmCardSetup(client_secret, {payment_method: {card: cardElement}})``
+    (Stripe.js from ``js_url``); its ``setupIntent.payment_method`` is what ``/card`` takes.
+
+``POST /payments/<reference>/card`` ``{"payment_method_id": "pm_…"}``
+    → 200 ``{"status": "succeeded" | "requires_action" | "failed" | "refunded" | "pending", "booking_status",
+    "payment_status", "attempt", "attempts_left", "client_secret"?, "error"?}``.
+    ``requires_action``: call ``stripe.confirmCardPayment(client_secret)`` then ``/return``.
+    ``refunded``: paid, but the dates could not be kept, so the money went straight back (show ``error``).
+    ``failed``: show ``error``; the guest may retry while ``attempts_left`` > 0 (after the last
+    failure the reservation is released: ``booking_status`` is ``cancelled``).
+    Errors: 409 ``{"code": "payment_not_allowed" | "too_many_attempts", "detail"}`` (not payable:
+    expired, already paid, released), 502 ``{"code": "provider_error"}``, 400 ``{"code": "invalid"}``
+    (no payment method), 429 ``{"code": "throttled"}`` (more than ``PAYMENT_THROTTLE`` per client and
+    booking; ``/setup`` has its own counter at the same rate).
+
+``POST /payments/<reference>/return``
+    → 200 ``{"booking_status", "payment_status", "amount_paid", "amount_refunded", "currency"}`` after
+    asking Stripe about the booking's open attempts (confirms the booking if one succeeded, without
+    waiting for the webhook; idempotent with it).
+
+``POST /payments/stripe/webhook``: Stripe events, signature checked with ``STRIPE_WEBHOOK_SECRET``
+(400 if bad, stale or unparsable), each event applied at most once (``payments.services.process_webhook_event``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import stripe
+from django.conf import settings
+from django.core.cache import cache
+from django.http import Http404, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from bookings.errors import BookingError
+from bookings.models import Booking
+from bookings.state_machine import Actor
+from bookings.tokens import check_booking_access_token
+
+from . import services
+from .errors import ProviderError
+from .providers import get_provider
+
+logger = logging.getLogger(__name__)
+
+
+def _error(code: str, detail: str, status: int) -> JsonResponse:
+    return JsonResponse({"code": code, "detail": detail}, status=status)
+
+
+def _body(request) -> dict:
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _guest_booking(request, reference: str, body: dict) -> Booking:
+    booking = Booking.objects.select_related("guest", "property").filter(reference=reference).first()
+    token = request.GET.get("token") or body.get("token") or request.headers.get("X-Booking-Token", "")
+    if booking is None or not check_booking_access_token(token, booking):
+        raise Http404("No such booking.")
+    return booking
+
+
+def _throttled(request, reference: str, action: str = "card") -> bool:
+    number, _, period = settings.PAYMENT_THROTTLE.partition("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(period[:1], 60)
+    key = f"payments-{action}:{request.META.get('REMOTE_ADDR', '') or 'unknown'}:{reference}"
+    cache.add(key, 0, timeout=seconds)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=seconds)
+        count = 1
+    return count > int(number)
+
+
+def _actor(booking: Booking) -> Actor:
+    return Actor.guest(booking.guest.email if booking.guest else "")
+
+
+@require_POST
+def card_setup(request, reference):
+    body = _body(request)
+    booking = _guest_booking(request, reference, body)
+    if _throttled(request, reference, "setup"):
+        return _error("throttled", "Too many payment attempts; please wait a minute.", 429)
+    try:
+        services.check_payable(booking, timezone.now())
+        setup_id, client_secret = get_provider().create_setup(booking)
+    except BookingError as exc:
+        return JsonResponse(exc.as_dict(), status=exc.http_status)
+    return JsonResponse({
+        "client_secret": client_secret, "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+        "js_url": settings.STRIPE_JS_URL, "amount": str(booking.total - booking.amount_paid),
+        "currency": booking.currency, "attempts_left": services.attempts_left(booking),
+    })
+
+
+@require_POST
+def card_payment(request, reference):
+    body = _body(request)
+    booking = _guest_booking(request, reference, body)
+    payment_method_id = body.get("payment_method_id")
+    if not isinstance(payment_method_id, str) or not payment_method_id.startswith(("pm_", "card_", "src_")):
+        return _error("invalid", "A card payment method is required.", 400)
+    if _throttled(request, reference):
+        return _error("throttled", "Too many payment attempts; please wait a minute.", 429)
+    try:
+        result = services.start_card_payment(booking_id=booking.pk, payment_method_id=payment_method_id[:255],
+                                             actor=_actor(booking))
+    except BookingError as exc:
+        return JsonResponse(exc.as_dict(), status=exc.http_status)
+    return JsonResponse(result.as_dict())
+
+
+@require_POST
+def payment_return(request, reference):
+    body = _body(request)
+    booking = _guest_booking(request, reference, body)
+    try:
+        booking = services.sync_from_provider(booking_id=booking.pk)
+    except BookingError as exc:
+        return JsonResponse(exc.as_dict(), status=exc.http_status)
+    return JsonResponse({
+        "booking_status": booking.status, "payment_status": booking.payment_status,
+        "amount_paid": str(booking.amount_paid), "amount_refunded": str(booking.amount_refunded),
+        "currency": booking.currency,
+    })
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    payload = request.body
+    try:
+        stripe.Webhook.construct_event(payload, request.headers.get("Stripe-Signature", ""),
+                                       settings.STRIPE_WEBHOOK_SECRET)
+        event = json.loads(payload)
+        event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
+    except stripe.SignatureVerificationError:
+        return HttpResponse("bad signature", status=400, content_type="text/plain")
+    except (ValueError, KeyError, TypeError):
+        return HttpResponse("bad payload", status=400, content_type="text/plain")
+    if not isinstance(obj, dict) or not isinstance(event_id, str):
+        return HttpResponse("bad payload", status=400, content_type="text/plain")
+    try:
+        outcome = services.process_webhook_event(event_id=event_id, event_type=event_type, obj=obj)
+    except ProviderError as exc:  # e.g. an automatic refund failed: nothing was recorded, Stripe retries
+        logger.warning("Stripe event %s %s not applied: %s", event_type, event_id, exc.detail)
+        return JsonResponse({"received": False, "detail": exc.detail}, status=503)
+    logger.info("Stripe event %s %s: %s", event_type, event_id, outcome)
+    return JsonResponse({"received": True, "outcome": outcome})
+

@@ -1,0 +1,167 @@
+"""Forms of the guest pages: the search form and the stay (dates and guests) form.
+
+They validate shapes and obvious mistakes (dates in the wrong order or in the
+past, no guests); every rule of a property (minimum stay, weekdays, capacity,
+availability) is decided by ``properties.availability`` and shown as its reasons.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django import forms
+from django.utils import timezone
+
+from .selectors import SORTS
+
+MAX_STAY_NIGHTS = 365
+MAX_GUESTS = 50
+MAX_DAYS_AHEAD = 3 * 365
+SORT_CHOICES = [("price", "Price: low to high"), ("-price", "Price: high to low"), ("newest", "Newest")]
+assert all(code in SORTS for code, _label in SORT_CHOICES)  # a wiring check at import
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "%Y-%m-%d")
+        super().__init__(**kwargs)
+
+
+def _date_field(label: str) -> forms.DateField:
+    return forms.DateField(
+        label=label, required=False, input_formats=["%Y-%m-%d"], widget=DateInput(),
+        error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
+    )
+
+
+class AccessibleErrorsMixin:
+    """Fields with errors get ``aria-invalid`` and ``aria-describedby`` pointing at their message."""
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                bound = self[name]
+                self.fields[name].widget.attrs.update(
+                    {"aria-invalid": "true", "aria-describedby": f"{bound.auto_id}_error"}
+                )
+
+
+class StayDatesMixin:
+    """Both dates or neither; arrival not in the past; departure after arrival; a sane length."""
+
+    dates_required = False
+
+    def clean_stay(self, cleaned: dict) -> dict:
+        check_in, check_out = cleaned.get("check_in"), cleaned.get("check_out")
+        if "check_in" in self.errors or "check_out" in self.errors:
+            return cleaned
+        if check_in is None and check_out is None:
+            if self.dates_required:
+                self.add_error("check_in", "Choose your arrival date.")
+                self.add_error("check_out", "Choose your departure date.")
+            return cleaned
+        if check_in is None:
+            self.add_error("check_in", "Choose an arrival date too.")
+            return cleaned
+        if check_out is None:
+            self.add_error("check_out", "Choose a departure date too.")
+            return cleaned
+        # The earliest local date anywhere on Earth is UTC's date minus one day; the exact
+        # per-property rule ("Check-in cannot be in the past") is applied by check_availability.
+        today = timezone.localdate()
+        if check_in < today - timedelta(days=1):
+            self.add_error("check_in", "Check-in cannot be in the past.")
+        elif check_in > today + timedelta(days=MAX_DAYS_AHEAD):
+            self.add_error("check_in", "Choose an arrival within the next three years.")
+        if check_out <= check_in:
+            self.add_error("check_out", "Check-out must be after check-in.")
+        elif (check_out - check_in).days > MAX_STAY_NIGHTS:
+            self.add_error("check_out", f"A stay can be at most {MAX_STAY_NIGHTS} nights.")
+        return cleaned
+
+
+class SearchForm(AccessibleErrorsMixin, StayDatesMixin, forms.Form):
+    q = forms.CharField(label="Where", required=False, max_length=100,
+                        widget=forms.TextInput(attrs={"placeholder": "City or property name", "autocomplete": "off"}))
+    check_in = _date_field("Check-in")
+    check_out = _date_field("Check-out")
+    guests = forms.IntegerField(label="Guests", required=False, min_value=1, max_value=MAX_GUESTS, initial=1,
+                                error_messages={"min_value": "At least 1 guest.",
+                                                "max_value": f"At most {MAX_GUESTS} guests."})
+    min_price = forms.DecimalField(label="Min. price per night", required=False, min_value=0, max_digits=10,
+                                   decimal_places=2)
+    max_price = forms.DecimalField(label="Max. price per night", required=False, min_value=0, max_digits=10,
+                                   decimal_places=2)
+    bedrooms = forms.TypedChoiceField(label="Bedrooms", required=False, coerce=int, empty_value=None,
+                                      choices=[("", "Any"), *((str(n), f"{n}+") for n in range(1, 7))])
+    amenities = forms.MultipleChoiceField(label="Amenities", required=False, widget=forms.CheckboxSelectMultiple)
+    sort = forms.ChoiceField(label="Sort by", required=False, choices=SORT_CHOICES)
+    page = forms.IntegerField(required=False, min_value=1, max_value=10_000, widget=forms.HiddenInput)
+
+    def __init__(self, *args, amenity_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["amenities"].choices = list(amenity_choices)
+        self.fields["guests"].widget.attrs.update({"min": 1, "max": MAX_GUESTS})
+
+    def clean(self):
+        cleaned = self.clean_stay(super().clean())
+        low, high = cleaned.get("min_price"), cleaned.get("max_price")
+        if low is not None and high is not None and low > high:
+            self.add_error("max_price", "The maximum must not be below the minimum.")
+        return cleaned
+
+
+class StayForm(AccessibleErrorsMixin, StayDatesMixin, forms.Form):
+    """Dates and guests of one stay (the booking widget; the guest details page reads it from the query)."""
+
+    check_in = _date_field("Check-in")
+    check_out = _date_field("Check-out")
+    adults = forms.IntegerField(label="Adults", min_value=1, max_value=MAX_GUESTS, initial=2,
+                                error_messages={"min_value": "At least 1 adult.",
+                                                "max_value": f"At most {MAX_GUESTS} adults.",
+                                                "required": "How many adults?"})
+    children = forms.IntegerField(label="Children", min_value=0, max_value=MAX_GUESTS, initial=0, required=False,
+                                  error_messages={"min_value": "Cannot be negative.",
+                                                  "max_value": f"At most {MAX_GUESTS} children."})
+
+    def __init__(self, *args, dates_required: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dates_required = dates_required
+        self.fields["adults"].widget.attrs.update({"min": 1, "max": MAX_GUESTS})
+        self.fields["children"].widget.attrs.update({"min": 0, "max": MAX_GUESTS})
+
+    def clean(self):
+        cleaned = self.clean_stay(super().clean())
+        if cleaned.get("children") is None:
+            cleaned["children"] = 0
+        return cleaned
+
+    @property
+    def has_stay(self) -> bool:
+        if not self.is_bound or not self.is_valid():
+            return False
+        return self.cleaned_data.get("check_in") is not None and self.cleaned_data.get("check_out") is not None
+
+
+def stay_from_get(params, *, dates_required: bool = False) -> StayForm:
+    """A bound StayForm when the query string carries any of its fields, else an unbound one with defaults."""
+    if any(params.get(name) not in (None, "") for name in ("check_in", "check_out", "adults", "children")):
+        data = params.copy()
+        if not data.get("adults"):
+            data["adults"] = "2"
+        if not data.get("children"):
+            data["children"] = "0"
+        return StayForm(data, dates_required=dates_required)
+    return StayForm(initial={"adults": 2, "children": 0}, dates_required=dates_required)
+
+
+def parse_month(value: str | None, default: date) -> date:
+    """``YYYY-MM`` → the first of that month; anything else → ``default``."""
+    try:
+        year, month = (int(part) for part in (value or "").split("-"))
+        return date(year, month, 1)
+    except (ValueError, TypeError):
+        return default
