@@ -33,6 +33,7 @@ from properties.models import Property
 from properties.policies import policy_snapshot
 from properties.pricing import local_today, quote
 
+from . import outbox
 from .errors import (
     BookingError,
     DatesUnavailable,
@@ -299,8 +300,6 @@ def record_payment(*, booking_id, amount_paid, amount_refunded, payment_status: 
     booking.amount_paid, booking.amount_refunded, booking.payment_status = amount_paid, amount_refunded, payment_status
     booking.save(update_fields=["amount_paid", "amount_refunded", "payment_status", "updated_at"])
     record_event(booking, booking.status, booking.status, actor, reason, at=at)
-    from . import outbox
-
     outbox.emit("booking.updated", "booking", booking.pk, booking_payload(booking))
     return booking
 
@@ -412,8 +411,6 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
             raise
         record_event(existing, existing.status, existing.status, actor,
                      f"Dates changed on the channel: {old} → {check_in}–{check_out}.", at=now)
-        from . import outbox
-
         outbox.emit("booking.updated", "booking", existing.pk, booking_payload(existing))
         return ImportResult(existing, "changed")
     if existing is not None:
