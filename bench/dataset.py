@@ -238,7 +238,7 @@ def build(cur, n_properties: int, n_bookings: int, *, today: date | None = None,
         "payment_status", "currency", "quote", "subtotal", "fees", "discounts", "taxes", "total", "amount_paid",
         "amount_refunded", "cancellation_policy", "expires_at", "special_requests", "cancellation_reason",
         "rules_overridden", "created_at", "updated_at", "confirmed_at", "checked_in_at", "checked_out_at",
-        "cancelled_at", "guest_id", "property_id",
+        "cancelled_at", "guest_id", "property_id", "access_version",
     ])
     blocks = _Copier(cur, "properties_availabilityblock", [
         "property_id", "start_date", "end_date", "reason", "note", "created_at",
@@ -293,7 +293,7 @@ def build(cur, n_properties: int, n_bookings: int, *, today: date | None = None,
             "f", created_at, created_at, created_at,
             _ts(ci, 15) if status in ("checked_in", "checked_out") else None,
             _ts(co, 10) if status == "checked_out" else None, created_at if cancelled else None,
-            rnd.randrange(1, n_guests + 1), pid,
+            rnd.randrange(1, n_guests + 1), pid, 0,
         )
         if bookings.rows >= 100_000:
             bookings.flush()

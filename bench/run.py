@@ -1,10 +1,12 @@
 """``make bench``: build (or reuse) a data set in PostgreSQL and print what the hot paths cost.
 
     python -m bench.run [--properties 10000] [--bookings 500000] [--rebuild] [--quick]
-                        [--iterations N] [--explain] [--skip-http] [--processes] [--keep-data]
+                        [--iterations N] [--explain] [--skip-http] [--skip-pages] [--processes] [--keep-data]
 
 Rows: search through ``properties.selectors.search`` next to one hand-written
-SQL query (the floor); availability and quote for one property; booking
+SQL query (the floor); availability and quote for one property; the guest
+pages (search page, property page with calendar and quote) over HTTP from
+gunicorn next to a Django view returning a fixed string (the floor); booking
 creation through ``bookings.services.reserve`` with 8 threads on distinct
 dates (next to its floor: lock + check + insert as raw SQL) and 8 on the same
 dates (exactly one booking per contested range, or the run fails); booking
@@ -25,6 +27,7 @@ import json
 import os
 import platform
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -404,9 +407,9 @@ RAW_INSERT = """
 INSERT INTO bookings_booking (reference, source, external_id, check_in, check_out, adults, children, status,
     payment_status, currency, quote, subtotal, fees, discounts, taxes, total, amount_paid, amount_refunded,
     cancellation_policy, expires_at, special_requests, cancellation_reason, rules_overridden, created_at, updated_at,
-    reserved_at, property_id)
+    reserved_at, property_id, access_version)
 VALUES (%s, 'direct', '', %s, %s, 2, 0, 'reserved', 'unpaid', 'USD', '{}', 0, 0, 0, 0, 0, 0, 0, '{}',
-    now() + interval '30 minutes', '', '', false, now(), now(), now(), %s)
+    now() + interval '30 minutes', '', '', false, now(), now(), now(), %s, 0)
 """
 
 
@@ -631,12 +634,16 @@ def http_queries(slot) -> int:
 
 
 @contextlib.contextmanager
-def gunicorn_server(db_url: str, workers: int):
-    """``gunicorn config.wsgi`` as in production, on a free port of 127.0.0.1; always stopped on exit."""
+def gunicorn_server(db_url: str, workers: int, settings: str = "config.settings", extra_env: dict | None = None):
+    """``gunicorn config.wsgi`` as in production, on a free port of 127.0.0.1; always stopped on exit.
+
+    ``settings``/``extra_env``: the page rows run it with ``bench.settings`` (the production
+    settings plus the floor URL and a temporary ``STATIC_ROOT``)."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": REDIS_URL, "DJANGO_DEBUG": "false",
            "DJANGO_SECRET_KEY": os.environ["DJANGO_SECRET_KEY"], "API_THROTTLE_CREATE": "1000000/min",
-           "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "ERROR", "DJANGO_SETTINGS_MODULE": "config.settings"}
+           "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "ERROR", "DJANGO_SETTINGS_MODULE": settings,
+           **(extra_env or {})}
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     # The server's output goes to a file, not a pipe: a chatty server must never block on a full pipe.
     with tempfile.TemporaryFile() as server_log:
@@ -658,7 +665,14 @@ def gunicorn_server(db_url: str, workers: int):
                     if time.monotonic() > deadline:
                         raise RuntimeError("gunicorn did not start within 30 s") from None
                     time.sleep(0.2)
-            yield proc, port
+            try:
+                yield proc, port
+            except Exception as exc:
+                server_log.seek(0)
+                tail = server_log.read().decode(errors="replace")[-3000:]
+                if tail.strip():
+                    log(f"  gunicorn's log (last lines):\n{tail}")
+                raise exc
         finally:
             proc.terminate()
             try:
@@ -707,6 +721,143 @@ def bench_http(db_url: str, slots: list, per_client: int, workers: int) -> list[
                 queries=queries, note=note)]
 
 
+# --- guest pages over HTTP -----------------------------------------------------------------------
+
+PAGE_GOALS_MS = {"search": 30, "property": 20}  # p95, issue 3 section 8
+
+
+@dataclass
+class Page:
+    key: str  # "search", "property" or "floor"
+    name: str
+    path: str
+    markers: tuple[bytes, ...]  # what a correct answer contains (checked on every response)
+
+
+def guest_pages(today: date) -> list[Page]:
+    """The search page for 7 nights 45 days ahead over all properties, the property page of a typical
+    bookable property with a stay (so it renders the calendar and the quote), and the floor."""
+    from urllib.parse import urlencode
+
+    ci = today + timedelta(days=45)
+    co = ci + timedelta(days=7)
+    prop, pci, pco = pick_property(today)
+    search_q = urlencode({"q": "", "check_in": ci.isoformat(), "check_out": co.isoformat(), "guests": 2})
+    prop_q = urlencode({"check_in": pci.isoformat(), "check_out": pco.isoformat(), "adults": 2})
+    return [
+        Page("search", "GET / (search page, 7 nights, 2 guests)", f"/?{search_q}",
+             (b'<li class="card">', b'href="/static/css/site.')),
+        Page("property", f"GET /properties/{prop.slug}/ (calendar + quote)", f"/properties/{prop.slug}/?{prop_q}",
+             (b'<table class="cal">', b'class="quote-table"', b"Reserve</a>")),
+        Page("floor", "  floor: Django view returning a fixed string", "/bench/floor/", (b"ok",)),
+    ]
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    """One GET on a new connection (gunicorn's sync workers close it after each response)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path, headers={"Accept": "text/html", "Accept-Encoding": "identity"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def _check(page: Page, status: int, body: bytes) -> None:
+    missing = [m.decode() for m in page.markers if m not in body]
+    if status != 200 or missing:
+        raise RuntimeError(f"{page.path} answered {status} without {missing}: {body[:300]!r}")
+
+
+@contextlib.contextmanager
+def collected_static():
+    """``collectstatic`` into a temporary STATIC_ROOT: with DEBUG off, whitenoise's manifest storage needs it."""
+    with tempfile.TemporaryDirectory(prefix="stayhold-bench-static-") as static_root:
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "BENCH_STATIC_ROOT": static_root,
+               "DJANGO_DEBUG": "false"}
+        done = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"collectstatic failed: {(done.stderr or done.stdout)[-1500:]}")
+        yield static_root
+
+
+def page_queries(pages: list[Page], static_root: str) -> dict[str, int]:
+    """Queries per request, counted in-process with Django's test client (same data and settings), untimed."""
+    from django.test import Client, override_settings
+
+    counts = {}
+    with override_settings(ROOT_URLCONF="bench.urls", STATIC_ROOT=static_root):
+        client = Client()
+        for page in pages:
+            client.get(page.path)  # first request of a process: fills caches (content types, templates)
+            responses = []
+            counts[page.key] = count_queries(lambda page=page, out=responses: out.append(client.get(page.path)))
+            _check(page, responses[0].status_code, responses[0].content)
+    return counts
+
+
+def bench_pages(db_url: str, today: date, iterations: int, workers: int, concurrent_per_client: int) -> list[Row]:
+    """The guest pages over HTTP from gunicorn (DEBUG off, whitenoise), next to the framework's floor.
+
+    Latency: one sequential client, the three URLs requested in turn (search, property, floor), so
+    that whatever else loads the machine weighs on all three alike. Then throughput: ``workers``
+    client threads per URL for a bounded number of requests."""
+    pages = guest_pages(today)
+    with collected_static() as static_root:
+        queries = page_queries(pages, static_root)
+        with gunicorn_server(db_url, workers, settings="bench.settings",
+                             extra_env={"BENCH_STATIC_ROOT": static_root}) as (proc, port):
+            # the pages link the hashed stylesheet of the manifest, and whitenoise serves it
+            status, body = _get(port, pages[0].path)
+            _check(pages[0], status, body)
+            stylesheet = re.search(rb'href="(/static/css/site\.[0-9a-f]{12}\.css)"', body)
+            if stylesheet is None or _get(port, stylesheet.group(1).decode())[0] != 200:
+                raise RuntimeError(f"the hashed stylesheet is not linked or not served: {stylesheet}")
+            for _ in range(4 * workers):  # warm every worker up (imports, connections, template cache)
+                for page in pages:
+                    _check(page, *_get(port, page.path))
+            samples: dict[str, list[float]] = {p.key: [] for p in pages}
+            for _ in range(iterations):
+                for page in pages:
+                    t = time.perf_counter()
+                    status, body = _get(port, page.path)
+                    samples[page.key].append((time.perf_counter() - t) * 1000)
+                    _check(page, status, body)
+            concurrent = {}
+            for page in pages:
+                def target(items, out, page=page):
+                    for _ in items:
+                        status, _body = _get(port, page.path)
+                        out.append(status)
+
+                cpu_before = _server_cpu_ms(proc.pid)
+                wall, results = run_threads([range(concurrent_per_client)] * workers, target)
+                cpu_after = _server_cpu_ms(proc.pid)
+                ok = sum(1 for s in results if s == 200)
+                cpu = ((cpu_after - cpu_before) / len(results) if cpu_before is not None and cpu_after is not None
+                       else None)
+                concurrent[page.key] = (ok / wall, ok, len(results), cpu)
+
+    rows = []
+    floor_p50 = percentile(samples["floor"], 50)
+    for page in pages:
+        per_s, ok, total, cpu = concurrent[page.key]
+        note = f"{per_s:,.0f} req/s with {workers} clients ({ok}/{total} -> 200"
+        note += f", {cpu:.1f} ms worker CPU/request)" if cpu is not None else ")"
+        goal = PAGE_GOALS_MS.get(page.key)
+        if goal is not None:
+            p95 = percentile(samples[page.key], 95)
+            verdict = "met" if p95 <= goal else "MISSED"
+            note += (f"; {percentile(samples[page.key], 50) / floor_p50:.0f}x floor at p50;"
+                     f" goal p95 <= {goal} ms: {verdict}")
+        rows.append(Row(page.name, samples[page.key], queries=queries[page.key], note=note))
+    return rows
+
+
 # --- main ----------------------------------------------------------------------------------------
 
 
@@ -718,7 +869,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
     ap.add_argument("--iterations", type=int, default=None, help="timed calls per read benchmark (default 200)")
     ap.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the search and the floor")
-    ap.add_argument("--skip-http", action="store_true", help="leave out the gunicorn row")
+    ap.add_argument("--skip-http", action="store_true", help="leave out the gunicorn rows (API and guest pages)")
+    ap.add_argument("--skip-pages", action="store_true", help="leave out the guest-page rows")
     ap.add_argument("--processes", action="store_true",
                     help="also run reserve() from 8 processes (no shared interpreter lock)")
     ap.add_argument("--workers", type=int, default=4, help="gunicorn workers for the HTTP row")
@@ -754,6 +906,15 @@ def main(argv=None) -> int:
         rows += bench_search(today, iterations, args.explain)
         log("Measuring availability and quote …")
         rows += bench_quote(today, iterations)
+        if args.skip_http or args.skip_pages:
+            rows.append(Row("GET guest pages over HTTP", skipped="skipped (--skip-http / --skip-pages)"))
+        else:
+            log(f"Measuring the guest pages over HTTP (gunicorn, {args.workers} workers, sequential client) …")
+            try:
+                rows += bench_pages(args.db_url, today, iterations, args.workers, 5 if args.quick else 25)
+            except Exception as exc:  # noqa: BLE001 - the other rows are still worth printing
+                log(f"  page benchmark failed: {exc!r}")
+                rows.append(Row("GET guest pages over HTTP", skipped=f"failed: {exc!r}"[:100]))
         slots = free_slots(today)
         need = 3 + (3 if args.processes else 2) * THREADS * per_thread + rounds
         need += 0 if args.skip_http else 1 + 2 * args.workers + THREADS * per_client

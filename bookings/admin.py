@@ -16,7 +16,7 @@ from properties.money import format_money
 
 from . import outbox, services
 from .errors import BookingError
-from .models import Booking, BookingEvent, IdempotencyKey, OutboxDelivery, OutboxEvent
+from .models import Booking, BookingEvent, GuestMessage, IdempotencyKey, OutboxDelivery, OutboxEvent, SentEmail
 from .state_machine import Actor
 
 
@@ -48,6 +48,34 @@ class BookingEventInline(ReadOnlyAdminMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("actor_user")
 
 
+class BookingChildInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """Rows shown on a booking's page to whoever may view that booking (the booking queryset is scoped)."""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("bookings.view_booking")
+
+
+class GuestMessageInline(BookingChildInline):
+    """Messages the guest sent from the guest portal (the owner answers by email)."""
+
+    model = GuestMessage
+    extra = 0
+    fields = ["created_at", "sender", "body"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name = "message from the guest"
+    verbose_name_plural = "messages from the guest"
+
+
+class SentEmailInline(BookingChildInline):
+    model = SentEmail
+    extra = 0
+    fields = ["created_at", "kind", "to", "sent_at", "attempts", "last_error"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = "emails"
+
+
 @admin.register(Booking)
 class BookingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["reference", "property", "guest", "source", "status", "payment_status", "check_in", "check_out",
@@ -56,8 +84,8 @@ class BookingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["reference", "external_id", "guest__name", "guest__email", "property__name"]
     list_select_related = ["property", "guest"]
     date_hierarchy = "check_in"
-    actions = ["confirm_selected", "cancel_selected"]
-    inlines = [BookingEventInline]
+    actions = ["confirm_selected", "cancel_selected", "revoke_guest_links"]
+    inlines = [GuestMessageInline, SentEmailInline, BookingEventInline]
     fieldsets = [
         (None, {"fields": ["reference", "property", "guest", "source", "external_id", "status", "payment_status",
                            "expires_at", "rules_overridden"]}),
@@ -136,6 +164,15 @@ class BookingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         reason = f"Cancelled in the admin by {request.user.email}."
         self._run(request, queryset, "Cancelled",
                   lambda pk: cancel_with_refund(booking_id=pk, actor=actor, reason=reason, by_owner=True))
+
+
+    @admin.action(description="Revoke the guest's magic links (the next email carries a new one)",
+                  permissions=["manage"])
+    def revoke_guest_links(self, request, queryset):
+        actor = Actor.for_user(request.user)
+        self._run(request, queryset, "Revoked the guest links of",
+                  lambda pk: services.revoke_guest_links(booking_id=pk, actor=actor,
+                                                         reason=f"Guest links revoked by {request.user.email}."))
 
 
 @admin.register(BookingEvent)

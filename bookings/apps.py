@@ -6,3 +6,5 @@ class BookingsConfig(AppConfig):
 
     def ready(self):
         from config import checks  # noqa: F401  (registers the deploy checks)
+
+        from . import notifications  # noqa: F401  (registers the "emails" outbox consumer)

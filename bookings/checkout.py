@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from guests.services import GuestInput
 
@@ -75,14 +75,8 @@ def reserve_from_details(*, property_id: int, data: dict) -> DetailsOutcome:
 
 
 def payment_url(booking: Booking) -> str:
-    """Where the guest pays: ``/pay/<reference>/?token=<booking access token>``."""
-    token = urlencode({"token": booking_access_token(booking)})
-    for name in ("payments:pay", "bookings:pay"):
-        try:
-            return f"{reverse(name, args=[booking.reference])}?{token}"
-        except NoReverseMatch:
-            continue
-    return f"/pay/{booking.reference}/?{token}"
+    """Where the guest pays: ``/payments/<reference>/pay/?token=<booking access token>`` (``payments:pay``)."""
+    return f"{reverse('payments:pay', args=[booking.reference])}?{urlencode({'token': booking_access_token(booking)})}"
 
 
 def status_url(booking: Booking, name: str = "bookings:status") -> str:

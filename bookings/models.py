@@ -118,6 +118,9 @@ class Booking(models.Model):
     special_requests = models.TextField(blank=True)
     cancellation_reason = models.TextField(blank=True)
     rules_overridden = models.BooleanField(default=False, help_text="Stay rules were overridden by an owner.")
+    access_version = models.PositiveIntegerField(
+        default=0, help_text="Embedded in the guest's magic links; bumping it revokes every link issued before."
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -264,3 +267,45 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"{self.scope} {self.key}"
+
+
+class GuestMessage(models.Model):
+    """A message the guest sent the owner from the guest portal (the owner reads it in the admin)."""
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="messages")
+    sender = models.CharField(max_length=254, help_text="The guest's email address (or name) as shown on the booking.")
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.booking_id}: {self.sender}"
+
+
+class SentEmail(models.Model):
+    """One email the system decided to send, keyed so that it is sent at most once.
+
+    The row is written in the same transaction as the decision (the outbox
+    consumer's, or the guest message's); ``sent_at`` is set when the mail
+    backend accepted it. A unique ``dedupe_key`` makes a replayed or
+    redelivered event decide nothing new."""
+
+    booking = models.ForeignKey(Booking, null=True, blank=True, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=40, db_index=True)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    event_id = models.UUIDField(null=True, blank=True, help_text="The outbox event that caused it, if any.")
+    to = models.EmailField()
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at"], condition=Q(sent_at__isnull=True), name="sentemail_unsent")]
+
+    def __str__(self):
+        return f"{self.kind} → {self.to}"

@@ -431,3 +431,19 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
     _save_new(booking, now)
     record_creation(booking, actor, f"Imported from {booking.get_source_display()}.", at=now)
     return ImportResult(booking, "created")
+
+
+# --- guest links ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def revoke_guest_links(*, booking_id, actor: Actor, reason: str = "", at: datetime | None = None) -> Booking:
+    """Revoke every magic link (portal and API access token) issued for the booking so far.
+
+    Bumps ``access_version`` under the property lock, with an audit row (status
+    unchanged). Links issued afterwards, e.g. in the next email, work again."""
+    booking, _prop = _lock_booking(booking_id)
+    booking.access_version += 1
+    booking.save(update_fields=["access_version", "updated_at"])
+    record_event(booking, booking.status, booking.status, actor, reason or "Guest links revoked.", at=at)
+    return booking

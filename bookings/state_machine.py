@@ -77,6 +77,7 @@ def booking_payload(booking: Booking) -> dict:
         "source": booking.source,
         "external_id": booking.external_id,
         "status": booking.status,
+        "payment_status": booking.payment_status,
         "check_in": booking.check_in.isoformat(),
         "check_out": booking.check_out.isoformat(),
     }
@@ -113,5 +114,6 @@ def apply_transition(booking: Booking, to_status: str, actor: Actor, reason: str
         fields.append("expires_at")
     booking.save(update_fields=fields)
     record_event(booking, from_status, to_status, actor, reason, at=now)
-    outbox.emit(ENDING_TOPICS.get(to_status, "booking.updated"), "booking", booking.pk, booking_payload(booking))
+    outbox.emit(ENDING_TOPICS.get(to_status, "booking.updated"), "booking", booking.pk,
+                {**booking_payload(booking), "from_status": from_status})
     return booking

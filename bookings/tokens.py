@@ -9,7 +9,9 @@
 Both are ``django.core.signing`` tokens (HMAC with ``SECRET_KEY``), each under its
 own salt so that one kind can never be used as the other, and each bound to the
 row it was issued for (id *and* reference), so the token of booking A never
-opens booking B. They carry a timestamp and expire after ``*_MAX_AGE``.
+opens booking B. They carry a timestamp and expire after ``*_MAX_AGE``. A
+booking token also carries the booking's ``access_version``, so bumping that
+number revokes every link issued for the booking before.
 Rotating ``SECRET_KEY`` invalidates all of them.
 """
 
@@ -34,13 +36,26 @@ def _load(token, salt: str, max_age: int):
 
 
 def booking_access_token(booking) -> str:
-    return signing.dumps({"b": booking.pk, "r": booking.reference}, salt=BOOKING_SALT, compress=True)
+    """The guest's magic link token (API access token and guest portal link alike).
+
+    It embeds the booking's ``access_version``: ``bookings.services.revoke_guest_links``
+    bumps it, and every token issued before stops working."""
+    data = {"b": booking.pk, "r": booking.reference}
+    version = getattr(booking, "access_version", 0) or 0
+    if version:
+        data["v"] = version  # version 0 is implied, so tokens issued before versions existed stay valid
+    return signing.dumps(data, salt=BOOKING_SALT, compress=True)
 
 
 def check_booking_access_token(token, booking) -> bool:
-    """Whether ``token`` was issued for ``booking`` (and has not expired)."""
+    """Whether ``token`` was issued for ``booking``, has not expired and has not been revoked."""
     data = _load(token, BOOKING_SALT, BOOKING_TOKEN_MAX_AGE)
-    return isinstance(data, dict) and data.get("b") == booking.pk and data.get("r") == booking.reference
+    return (
+        isinstance(data, dict)
+        and data.get("b") == booking.pk
+        and data.get("r") == booking.reference
+        and data.get("v", 0) == (getattr(booking, "access_version", 0) or 0)
+    )
 
 
 def hold_release_token(hold) -> str:

@@ -1,4 +1,4 @@
-"""Guest pages of the booking flow: details → (payment) → status / confirmation, and the .ics file.
+"""Guest pages of the booking flow: details → payment (``payments:pay``) → status / confirmation, and the .ics file.
 
 Thin: forms parse, ``bookings.checkout`` runs the reservation once per form
 token, ``bookings.services`` writes. Pages reached with a booking's access
@@ -123,9 +123,12 @@ def _booking_context(request, booking: Booking) -> dict:
 @never_cache
 @require_GET
 def booking_status(request, reference):
-    """The guest's booking page: time left while reserved, the confirmation once confirmed."""
+    """The guest's booking page and portal: time left while reserved, the confirmation once confirmed, and the
+    guest's actions (pay, cancel, receipt, message the owner; ``bookings.portal_views``)."""
+    from .portal import portal_context
+
     booking = _guest_booking(request, reference)
-    return render(request, "bookings/status.html", _booking_context(request, booking))
+    return render(request, "bookings/status.html", {**_booking_context(request, booking), **portal_context(booking)})
 
 
 @never_cache
@@ -136,14 +139,3 @@ def booking_calendar_file(request, reference):
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{booking.reference}.ics"'
     return response
-
-
-@never_cache
-@require_GET
-def pay(request, reference):
-    """Placeholder payment step (until ``payments`` serves /pay/<reference>/): the reservation and its time left."""
-    booking = _guest_booking(request, reference)
-    context = _booking_context(request, booking)
-    if not context["live"]:
-        return redirect(context["portal_url"])
-    return render(request, "bookings/pay_placeholder.html", context)

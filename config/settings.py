@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "allauth",
+    "allauth.account",
     "guests",
     "properties",
     "bookings",
@@ -53,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -135,6 +138,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",  # the admin's login
+    "allauth.account.auth_backends.AuthenticationBackend",  # guests' accounts under /accounts/
+]
+# Optional guest accounts (django-allauth, minimal): email login, verified addresses; /account/bookings/
+# lists the bookings made with a verified address. No social logins.
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+LOGIN_REDIRECT_URL = "/account/bookings/"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 
 # --- I18n / time ------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -235,3 +251,16 @@ STRIPE_JS_URL = env.str(
 PAYMENT_MAX_ATTEMPTS = env.int("PAYMENT_MAX_ATTEMPTS", default=3)
 # Payment attempts per client (IP) and booking page: a django-ratelimit-style "N/period".
 PAYMENT_THROTTLE = env.str("PAYMENT_THROTTLE", default="10/min")
+
+# --- Email --------------------------------------------------------------------------------
+# EMAIL_URL (django-environ's email_url): empty = print emails on the console (development);
+# e.g. smtp+tls://user:password@smtp.example.com:587 or smtp+ssl://…:465 for SMTP.
+vars().update(environ.Env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Stayhold <bookings@stayhold.localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The site's public address: the guest portal links in emails are absolute URLs under it.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+# The pre-arrival reminder goes out this many days before arrival (property-local dates).
+PRE_ARRIVAL_REMINDER_DAYS = env.int("PRE_ARRIVAL_REMINDER_DAYS", default=3)
+# Messages a guest may send the owner from the portal, per booking and hour.
+GUEST_MESSAGES_PER_HOUR = env.int("GUEST_MESSAGES_PER_HOUR", default=10)

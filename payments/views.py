@@ -1,4 +1,11 @@
-"""Payment endpoints: the Stripe webhook and the JSON calls of the payment page.
+"""Payment endpoints: the payment page, its JSON calls and the Stripe webhook.
+
+``GET /payments/<reference>/pay/?token=`` (``payments:pay``, :func:`pay_page`) is the
+guest's payment step: the reservation, the time left, the policy, the attempts left
+and a card form driven by ``static/js/pay.js`` through the calls below (Stripe.js is
+loaded from the ``js_url`` that ``/setup`` returns: localstripe's fake one offline, the
+real one with real keys). Expired, cancelled and confirmed bookings get a notice
+instead of the form; a wrong or missing token gives 404.
 
 Contract of the payment page's calls (all ``POST``, JSON in and out). The guest
 proves access with the booking's signed access token
@@ -43,16 +50,21 @@ import stripe
 from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_POST
 
+from bookings.checkout import status_url
 from bookings.errors import BookingError
 from bookings.models import Booking
 from bookings.state_machine import Actor
-from bookings.tokens import check_booking_access_token
+from bookings.tokens import booking_access_token, check_booking_access_token
+from guests.countries import country_name
+from properties.page_selectors import stay_query
 
-from . import services
+from . import selectors, services
 from .errors import ProviderError
 from .providers import get_provider
 
@@ -94,6 +106,23 @@ def _throttled(request, reference: str, action: str = "card") -> bool:
 
 def _actor(booking: Booking) -> Actor:
     return Actor.guest(booking.guest.email if booking.guest else "")
+
+
+@never_cache
+@ensure_csrf_cookie
+@require_GET
+def pay_page(request, reference):
+    """The payment step: a notice instead of the form unless the booking can be paid now."""
+    booking = _guest_booking(request, reference, {})
+    page = selectors.payment_page(booking, timezone.now())
+    return render(request, "payments/pay.html", {
+        "booking": booking, "prop": booking.property, "page": page, "policy": page.policy,
+        "confirmed": page.state == selectors.PageState.CONFIRMED, "expired": page.state == selectors.PageState.EXPIRED,
+        "country_name": country_name(booking.property.country),
+        "token": booking_access_token(booking), "status_url": status_url(booking),
+        "property_url_query": stay_query(booking.check_in, booking.check_out, booking.adults, booking.children),
+        "test_mode": settings.STRIPE_PUBLISHABLE_KEY.startswith("pk_test_"),
+    })
 
 
 @require_POST

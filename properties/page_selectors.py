@@ -11,9 +11,10 @@ import calendar as pycalendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
-from django.db.models import Prefetch
-from django.http import QueryDict
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Prefetch, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 
@@ -32,7 +33,7 @@ from .models import Amenity, Property, PropertyPhoto
 from .money import format_money, round_money
 from .policies import POLICIES
 from .pricing import Quote, local_today, quote
-from .selectors import SearchPage, SearchQuery, search
+from .selectors import SearchPage, SearchQuery, _prefetch_page, search
 
 NEAREST_DATES_WINDOW = 45  # days searched on each side of the requested arrival
 MAX_SUGGESTIONS = 3
@@ -50,16 +51,16 @@ def policy_info(code: str) -> dict:
 def stay_query(check_in: date | None, check_out: date | None, adults: int | None = None, children: int = 0,
                guests: int | None = None) -> str:
     """The query string that carries a stay to the next page."""
-    params = QueryDict(mutable=True)
+    params = []  # urlencode() of pairs: what QueryDict.urlencode() gives, without its cost (~60 calls a page)
     if check_in and check_out:
-        params["check_in"], params["check_out"] = check_in.isoformat(), check_out.isoformat()
+        params += [("check_in", check_in.isoformat()), ("check_out", check_out.isoformat())]
     if adults is None and guests:
         adults = guests
     if adults:
-        params["adults"] = str(adults)
+        params.append(("adults", str(adults)))
     if children:
-        params["children"] = str(children)
-    return params.urlencode()
+        params.append(("children", str(children)))
+    return urlencode(params)
 
 
 # --- search -----------------------------------------------------------------------------------
@@ -170,16 +171,23 @@ def nearest_free_stay(prop: Property, check_in: date, nights: int, guests: int, 
 
 def property_for_page(slug: str) -> Property | None:
     """An active property with what its page shows (photos, amenities) and what its quote needs
-    (pricing rules, date overrides), in five queries."""
-    return (
-        Property.objects.active()
-        .filter(slug=slug)
-        .prefetch_related(
-            Prefetch("photos", queryset=PropertyPhoto.objects.order_by("position", "id")),
+    (pricing rules, date overrides), in five queries.
+
+    On PostgreSQL the four relations are read as search() reads them for its page
+    (``selectors._prefetch_page``: plain SQL, the same prefetch caches, less ORM work);
+    elsewhere with ``prefetch_related``."""
+    prop = Property.objects.active().filter(slug=slug).first()
+    if prop is None:
+        return None
+    alias = prop._state.db or DEFAULT_DB_ALIAS
+    if connections[alias].vendor == "postgresql":
+        _prefetch_page([prop], alias, pricing=True)
+    else:
+        prefetch_related_objects(
+            [prop], Prefetch("photos", queryset=PropertyPhoto.objects.order_by("position", "id")),
             "amenities", "pricing_rules", "date_overrides",
         )
-        .first()
-    )
+    return prop
 
 
 STATE_LABELS = {

@@ -3,7 +3,18 @@ import pytest
 from bookings import services
 from bookings.state_machine import Actor
 from guests.services import GuestInput
+from payments.localstripe_server import LocalStripe
 from tests.factories import PropertyFactory, UserFactory, future
+
+
+@pytest.fixture(scope="session")
+def localstripe():
+    """A localstripe server (a fake, stateful Stripe, with its fake Stripe.js) on a free port, one per session.
+
+    Started only by the tests that ask for it (tests/payments, tests/browser)."""
+    server = LocalStripe().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

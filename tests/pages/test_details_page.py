@@ -59,11 +59,12 @@ def test_submit_reserves_with_expiry_and_redirects_to_the_payment_page(client, d
     event = BookingEvent.objects.get(booking=booking)
     assert event.actor_type == "guest" and event.actor_label == "ada@example.com"
     location = urlparse(response["Location"])
-    assert location.path == f"/pay/{booking.reference}/"
+    assert location.path == f"/payments/{booking.reference}/pay/"
     assert check_booking_access_token(parse_qs(location.query)["token"][0], booking)
     page = client.get(response["Location"])
     assert page.status_code == 200
-    assert booking.reference in text(page) and "Card payment form" in text(page)
+    assert booking.reference in text(page) and "Card payment" in text(page)
+    assert 'id="card-element"' in page.content.decode()
     assert "29 minutes" in text(page) or "30 minutes" in text(page)
 
 

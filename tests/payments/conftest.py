@@ -1,4 +1,5 @@
-"""Payments tests run against a real localstripe server (one per test session, on a free port).
+"""Payments tests run against a real localstripe server (one per test session, on a free port: the
+``localstripe`` fixture of tests/conftest.py).
 
 Cards go through the same path as the browser: a SetupIntent from the app, confirmed
 with the publishable key like the fake Stripe.js's ``confirmCardSetup`` does, and
@@ -22,20 +23,12 @@ from django.utils import timezone
 from bookings import services as booking_services
 from bookings.state_machine import Actor
 from bookings.tokens import booking_access_token
-from payments.localstripe_server import LocalStripe
 from payments.providers.stripe import StripeProvider
 
 WEBHOOK_SECRET = "whsec_test_secret"  # noqa: S105
 VISA = "4242424242424242"
 DECLINED = "4000000000000341"
 THREE_DS = "4000002500003155"
-
-
-@pytest.fixture(scope="session")
-def localstripe():
-    server = LocalStripe().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(autouse=True)

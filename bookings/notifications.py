@@ -1,0 +1,287 @@
+"""Emails to guests and owners, decided from outbox events and sent by Celery tasks.
+
+Flow: a booking change writes an outbox event (``bookings.state_machine``); the
+``emails`` outbox consumer (:func:`on_booking_event`) reads its payload and
+decides which emails it implies (:func:`plan_for_event`). Each decision is a
+:class:`~bookings.models.SentEmail` row with a unique ``dedupe_key``, written in
+the consumer's transaction together with the outbox delivery record; after
+commit, :func:`queue_send` hands the row to the ``send_email`` task, which
+renders the templates under ``templates/emails/`` and sends (:func:`send`).
+
+Never twice: a replayed or redelivered event finds its keys taken and decides
+nothing new; one-per-booking emails (confirmation, cancellation, …) are keyed
+by booking, so two events that both say "confirmed" send one confirmation;
+:func:`send` locks its row and skips it once ``sent_at`` is set. An email that
+fails to send stays unsent and is retried by ``send_pending_emails`` (beat).
+
+Guests get emails only for bookings made here (sources ``direct`` and
+``owner``): channel guests hear from their platform. Owners hear of every new
+booking and every cancellation, whatever the source. Every guest email carries
+the magic link to the guest portal.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from properties.page_selectors import policy_info
+from properties.pricing import local_today
+
+from . import outbox
+from .ics import booking_calendar
+from .models import Booking, BookingStatus, GuestMessage, OutboxEvent, PaymentStatus, SentEmail, Source
+
+log = logging.getLogger(__name__)
+S = BookingStatus
+
+GUEST_EMAIL_SOURCES = (Source.DIRECT, Source.OWNER)
+MAX_SEND_ATTEMPTS = 5
+RETRY_AFTER = timedelta(minutes=1)
+
+
+class Kind:
+    RESERVATION_RECEIVED = "reservation_received"
+    CONFIRMATION = "confirmation"
+    PAYMENT_FAILED = "payment_failed"
+    RESERVATION_EXPIRED = "reservation_expired"
+    LATE_PAYMENT_REFUNDED = "late_payment_refunded"
+    CANCELLATION = "cancellation"
+    PRE_ARRIVAL = "pre_arrival"
+    THANK_YOU = "thank_you"
+    OWNER_NEW_BOOKING = "owner_new_booking"
+    OWNER_CANCELLATION = "owner_cancellation"
+    OWNER_MESSAGE = "owner_message"
+
+
+SUBJECTS = {
+    Kind.RESERVATION_RECEIVED: "Your reservation {ref} at {prop}: complete your payment",
+    Kind.CONFIRMATION: "Booking confirmed: {prop}, {dates} ({ref})",
+    Kind.PAYMENT_FAILED: "Your payment for {ref} did not go through",
+    Kind.RESERVATION_EXPIRED: "Your reservation {ref} has expired",
+    Kind.LATE_PAYMENT_REFUNDED: "Your payment for {ref} was refunded",
+    Kind.CANCELLATION: "Booking {ref} cancelled",
+    Kind.PRE_ARRIVAL: "See you soon at {prop} ({dates})",
+    Kind.THANK_YOU: "Thank you for staying at {prop}",
+    Kind.OWNER_NEW_BOOKING: "New booking {ref}: {prop}, {dates}",
+    Kind.OWNER_CANCELLATION: "Booking {ref} cancelled: {prop}, {dates}",
+    Kind.OWNER_MESSAGE: "Message from your guest ({ref}, {prop})",
+}
+OWNER_KINDS = frozenset({Kind.OWNER_NEW_BOOKING, Kind.OWNER_CANCELLATION, Kind.OWNER_MESSAGE})
+NEW_BOOKING_STATUSES = (S.INQUIRY, S.RESERVED, S.CONFIRMED)
+
+
+@dataclass(frozen=True)
+class Planned:
+    kind: str
+    to: str
+    dedupe_key: str
+
+
+# --- deciding ------------------------------------------------------------------------------------
+
+
+def guest_address(booking: Booking) -> str:
+    if booking.source not in GUEST_EMAIL_SOURCES or booking.guest is None:
+        return ""
+    return (booking.guest.email or "").strip()
+
+
+def owner_address(booking: Booking) -> str:
+    return (booking.property.owner.email or "").strip()
+
+
+def plan_for_event(event: OutboxEvent, booking: Booking) -> list[Planned]:
+    """The emails a booking event implies, from its payload (status, from_status, payment_status)."""
+    p = event.payload
+    status, before, paid = p.get("status"), p.get("from_status"), p.get("payment_status")
+    bid = booking.pk
+    guest, owner = guest_address(booking), owner_address(booking)
+    out: list[tuple[str, str, str]] = []  # (kind, to, key)
+
+    is_new = (event.topic == "booking.created" and status in NEW_BOOKING_STATUSES) or (
+        event.topic == "booking.updated" and before == S.HELD and status == S.RESERVED)
+    if is_new:
+        out.append((Kind.OWNER_NEW_BOOKING, owner, f"{Kind.OWNER_NEW_BOOKING}:{bid}"))
+        if status == S.RESERVED:
+            out.append((Kind.RESERVATION_RECEIVED, guest, f"{Kind.RESERVATION_RECEIVED}:{bid}"))
+    if status == S.CONFIRMED:
+        # The transition and every later payment update say "confirmed": keyed per booking, sent once.
+        out.append((Kind.CONFIRMATION, guest, f"{Kind.CONFIRMATION}:{bid}"))
+    if event.topic == "booking.updated" and before is None and status == S.RESERVED and paid == PaymentStatus.FAILED:
+        out.append((Kind.PAYMENT_FAILED, guest, f"{Kind.PAYMENT_FAILED}:{event.pk}"))
+    if event.topic == "booking.cancelled" and status == S.EXPIRED and before == S.RESERVED:
+        out.append((Kind.RESERVATION_EXPIRED, guest, f"{Kind.RESERVATION_EXPIRED}:{bid}"))
+        out.append((Kind.OWNER_CANCELLATION, owner, f"{Kind.OWNER_CANCELLATION}:{bid}"))
+    if (event.topic == "booking.updated" and before is None and status == S.EXPIRED
+            and paid in (PaymentStatus.REFUNDED, PaymentStatus.PARTIALLY_REFUNDED)):
+        out.append((Kind.LATE_PAYMENT_REFUNDED, guest, f"{Kind.LATE_PAYMENT_REFUNDED}:{event.pk}"))
+    if event.topic == "booking.cancelled" and status == S.CANCELLED:
+        out.append((Kind.CANCELLATION, guest, f"{Kind.CANCELLATION}:{bid}"))
+        out.append((Kind.OWNER_CANCELLATION, owner, f"{Kind.OWNER_CANCELLATION}:{bid}"))
+    if status == S.CHECKED_OUT and before == S.CHECKED_IN:
+        out.append((Kind.THANK_YOU, guest, f"{Kind.THANK_YOU}:{bid}"))
+    return [Planned(kind, to, key) for kind, to, key in out if to]
+
+
+def queue(booking: Booking | None, planned: Planned, *, event_id=None, data: dict | None = None) -> SentEmail | None:
+    """Record one decided email (in the caller's transaction) and send it after commit. None if already decided."""
+    row, created = SentEmail.objects.get_or_create(
+        dedupe_key=planned.dedupe_key[:200],
+        defaults={"booking": booking, "kind": planned.kind, "to": planned.to, "event_id": event_id,
+                  "data": data or {}},
+    )
+    if not created:
+        return None
+    transaction.on_commit(lambda: queue_send(row.pk))
+    return row
+
+
+def queue_send(sent_email_id) -> None:
+    from .tasks import send_email
+
+    try:
+        send_email.delay(sent_email_id)
+    except Exception:  # the broker being down must not fail the caller: the sweeper sends it later
+        log.warning("Could not queue email %s; the sweeper will send it", sent_email_id, exc_info=True)
+
+
+@outbox.consumer("emails", topics=("booking.created", "booking.updated", "booking.cancelled"))
+def on_booking_event(event: OutboxEvent) -> None:
+    """The outbox consumer: decide and record the emails of one booking event (idempotent)."""
+    booking = (Booking.objects.select_related("guest", "property__owner")
+               .filter(pk=event.payload.get("booking_id")).first())
+    if booking is None:
+        return
+    for planned in plan_for_event(event, booking):
+        queue(booking, planned, event_id=event.pk)
+
+
+def notify_owner_of_message(message: GuestMessage) -> SentEmail | None:
+    booking = message.booking
+    return queue(booking, Planned(Kind.OWNER_MESSAGE, owner_address(booking), f"{Kind.OWNER_MESSAGE}:{message.pk}"),
+                 data={"message_id": message.pk})
+
+
+def reminder_candidates(*, at: datetime | None = None):
+    """Confirmed bookings (made here, with a guest email, not reminded yet) arriving within
+    ``PRE_ARRIVAL_REMINDER_DAYS`` days (property-local, not today) that were confirmed before that
+    window opened: a booking made two days before arrival has just had its confirmation."""
+    now = at or timezone.now()
+    days = settings.PRE_ARRIVAL_REMINDER_DAYS
+    utc_today = now.date()
+    rows = (Booking.objects.filter(status=S.CONFIRMED, source__in=GUEST_EMAIL_SOURCES,
+                                   check_in__gte=utc_today, check_in__lte=utc_today + timedelta(days=days + 1))
+            .exclude(guest__isnull=True).exclude(guest__email="")
+            .exclude(emails__kind=Kind.PRE_ARRIVAL)
+            .select_related("guest", "property__owner").order_by("check_in", "pk"))
+    picked = []
+    for booking in rows:
+        today = local_today(booking.property, now)
+        window_opens = booking.check_in - timedelta(days=days)
+        confirmed_on = timezone.localtime(booking.confirmed_at or now, booking.property.tz).date()
+        if today < booking.check_in <= today + timedelta(days=days) and confirmed_on < window_opens:
+            picked.append(booking)
+    return picked
+
+
+def send_pre_arrival_reminders(*, at: datetime | None = None) -> int:
+    """The beat job: queue the pre-arrival reminder of every booking due one. Returns how many were queued."""
+    count = 0
+    for booking in reminder_candidates(at=at):
+        with transaction.atomic():
+            planned = Planned(Kind.PRE_ARRIVAL, guest_address(booking), f"{Kind.PRE_ARRIVAL}:{booking.pk}")
+            if queue(booking, planned) is not None:
+                count += 1
+    return count
+
+
+# --- sending ----------------------------------------------------------------------------------------
+
+
+def absolute(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+def _context(row: SentEmail) -> dict:
+    from .checkout import payment_url, status_url  # checkout imports the services
+
+    booking = Booking.objects.select_related("guest", "property__owner").get(pk=row.booking_id)
+    prop = booking.property
+    now = timezone.now()
+    live = booking.status == S.RESERVED and booking.is_occupying(now)
+    context = {
+        "booking": booking, "prop": prop, "guest": booking.guest, "kind": row.kind, "owner": row.kind in OWNER_KINDS,
+        "portal_url": absolute(status_url(booking)),
+        "pay_url": absolute(payment_url(booking)) if live else "",
+        "policy": booking.cancellation_policy or policy_info(prop.cancellation_policy),
+        "site_url": settings.SITE_URL, "reminder_days": settings.PRE_ARRIVAL_REMINDER_DAYS,
+        "admin_url": absolute(f"/admin/bookings/booking/{booking.pk}/change/"),
+        "balance": max(booking.total - booking.amount_paid, 0),
+    }
+    if row.kind == Kind.OWNER_MESSAGE:
+        context["message"] = GuestMessage.objects.filter(pk=row.data.get("message_id")).first()
+    return context
+
+
+def build_message(row: SentEmail) -> EmailMultiAlternatives:
+    context = _context(row)
+    booking, prop = context["booking"], context["prop"]
+    dates = f"{booking.check_in:%d %b} – {booking.check_out:%d %b %Y}"
+    subject = SUBJECTS[row.kind].format(ref=booking.reference, prop=prop.name, dates=dates)
+    text = render_to_string(f"emails/{row.kind}.txt", context)
+    html = render_to_string(f"emails/{row.kind}.html", context)
+    reply_to = []
+    if row.kind == Kind.OWNER_MESSAGE and booking.guest and booking.guest.email:
+        reply_to = [booking.guest.email]
+    elif row.kind not in OWNER_KINDS and prop.owner.email:
+        reply_to = [prop.owner.email]
+    message = EmailMultiAlternatives(subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL,
+                                     to=[row.to], reply_to=reply_to,
+                                     headers={"X-Stayhold-Email": row.kind, "X-Stayhold-Booking": booking.reference})
+    message.attach_alternative(html, "text/html")
+    if row.kind == Kind.CONFIRMATION:
+        message.attach(f"{booking.reference}.ics", booking_calendar(booking, url=context["portal_url"]),
+                       "text/calendar")
+    return message
+
+
+def send(sent_email_id) -> bool:
+    """Send one decided email unless it was sent already. Returns True when this call sent it."""
+    try:
+        with transaction.atomic():
+            row = (SentEmail.objects.select_for_update(skip_locked=True)
+                   .filter(pk=sent_email_id, sent_at__isnull=True).first())
+            if row is None:
+                return False  # sent already, or another worker is sending it now
+            build_message(row).send()
+            row.sent_at = timezone.now()
+            row.attempts += 1
+            row.last_error = ""
+            row.save(update_fields=["sent_at", "attempts", "last_error"])
+            return True
+    except Exception as exc:
+        SentEmail.objects.filter(pk=sent_email_id).update(attempts=F("attempts") + 1, last_error=repr(exc)[:2000])
+        raise
+
+
+def send_pending(*, at: datetime | None = None, limit: int = 200) -> int:
+    """The sweeper: send emails decided but still unsent after a minute (the broker was down, the send failed)."""
+    cutoff = (at or timezone.now()) - RETRY_AFTER
+    ids = list(SentEmail.objects.filter(sent_at__isnull=True, created_at__lte=cutoff, attempts__lt=MAX_SEND_ATTEMPTS)
+               .order_by("created_at").values_list("pk", flat=True)[:limit])
+    sent = 0
+    for pk in ids:
+        try:
+            sent += send(pk)
+        except Exception:
+            log.exception("Email %s could not be sent", pk)
+    return sent

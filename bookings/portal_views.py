@@ -1,0 +1,97 @@
+"""The guest portal's actions behind the booking page (``bookings:status``): cancel, receipt, message the owner.
+
+Thin: the magic link's token is checked exactly as on the booking page (a wrong,
+forged, expired or revoked token is a 404), ``bookings.portal`` reads and
+writes messages, ``payments.services`` cancels with the refund of the policy.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from properties.money import format_money
+
+from . import portal
+from .checkout import status_url
+from .errors import BookingError
+from .state_machine import Actor
+from .views import _booking_context, _guest_booking
+
+MAX_REASON_LENGTH = 1000
+
+
+def _cancel_context(request, booking, *, error: str = "", reason: str = "") -> dict:
+    from payments.services import refund_quote
+
+    context = _booking_context(request, booking)
+    context.update(portal.portal_context(booking))
+    context.update({"quote": refund_quote(booking), "error": error, "reason": reason,
+                    "status_url": status_url(booking)})
+    return context
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def cancel(request, reference):
+    """GET: the refund the guest would get now, and the form. POST (CSRF): cancel with that refund."""
+    from payments.services import cancel_with_refund, refund_quote
+
+    booking = _guest_booking(request, reference)
+    if request.method == "GET" or not portal.can_cancel(booking):
+        status = 200 if request.method == "GET" else 409
+        error = "" if request.method == "GET" else "This booking can no longer be cancelled here."
+        return render(request, "bookings/cancel.html", _cancel_context(request, booking, error=error), status=status)
+
+    reason = request.POST.get("reason", "").strip()[:MAX_REASON_LENGTH]
+    try:
+        shown = Decimal(request.POST.get("quoted_refund", ""))
+    except InvalidOperation:
+        shown = None
+    quote = refund_quote(booking)
+    if shown is None or quote.amount < shown:
+        error = (f"The refund is now {format_money(quote.amount, quote.currency)} (the policy changed with the time "
+                 "left before arrival). Please confirm again." if shown is not None else
+                 "Please confirm the cancellation on this page.")
+        return render(request, "bookings/cancel.html", _cancel_context(request, booking, error=error, reason=reason),
+                      status=409)
+    guest_email = booking.guest.email if booking.guest else ""
+    try:
+        result = cancel_with_refund(booking_id=booking.pk, actor=Actor.guest(guest_email),
+                                    reason=reason or "Cancelled by the guest on the booking page.")
+    except BookingError as exc:
+        booking.refresh_from_db()
+        return render(request, "bookings/cancel.html",
+                      _cancel_context(request, booking, error=exc.detail, reason=reason), status=exc.http_status)
+    messages.success(request, f"Your booking is cancelled. Refund: {format_money(result.refunded, booking.currency)}."
+                     " We sent you a confirmation by email.")
+    return redirect(status_url(result.booking))
+
+
+@never_cache
+@require_GET
+def receipt(request, reference):
+    booking = _guest_booking(request, reference)
+    context = _booking_context(request, booking)
+    context.update(portal.receipt(booking))
+    return render(request, "bookings/receipt.html", context)
+
+
+@never_cache
+@require_POST
+def message(request, reference):
+    """POST (CSRF): a message to the owner; back to the booking page."""
+    booking = _guest_booking(request, reference)
+    try:
+        portal.post_guest_message(booking_id=booking.pk, body=request.POST.get("body", ""))
+    except BookingError as exc:
+        context = _booking_context(request, booking)
+        context.update(portal.portal_context(booking))
+        context.update({"message_error": exc.detail, "message_body": request.POST.get("body", "")[:5000]})
+        return render(request, "bookings/status.html", context, status=exc.http_status)
+    messages.success(request, "Your message was sent to the owner. They will answer by email.")
+    return redirect(f"{status_url(booking)}#messages")

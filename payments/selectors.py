@@ -1,0 +1,85 @@
+"""Read-only answers for the payment page (``payments.views.pay_page``): what the guest can do now.
+
+Nothing here writes. The amount due is the booking's balance (``total - amount_paid``),
+never anything from the browser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, Q
+
+from bookings.models import Booking, BookingStatus
+from properties.page_selectors import policy_info
+
+from .models import CAPTURED_STATUSES, Payment
+from .models import PaymentStatus as P
+
+S = BookingStatus
+CONFIRMED_STATUSES = (S.CONFIRMED, S.CHECKED_IN, S.CHECKED_OUT)
+
+
+class PageState:
+    PAYABLE = "payable"  # the card form
+    CONFIRMED = "confirmed"  # paid and confirmed: link to the confirmation
+    PROCESSING = "processing"  # money received, confirmation under way (rare: the same request confirms)
+    EXPIRED = "expired"  # the hold ran out
+    CANCELLED = "cancelled"  # released (e.g. after the last failed attempt) or cancelled
+    NO_ATTEMPTS = "no_attempts"  # every allowed attempt failed
+    CLOSED = "closed"  # any other status (inquiry, hold, released …)
+
+
+@dataclass(frozen=True)
+class PaymentPage:
+    booking: Booking
+    state: str
+    amount_due: Decimal
+    attempts_left: int
+    max_attempts: int
+    seconds_left: int
+    policy: dict
+
+    @property
+    def payable(self) -> bool:
+        return self.state == PageState.PAYABLE
+
+    @property
+    def minutes_left(self) -> int:
+        return self.seconds_left // 60
+
+
+def payment_page(booking: Booking, now: datetime) -> PaymentPage:
+    """The state of ``booking``'s payment page at ``now`` (one query for its attempts, only while payable)."""
+    max_attempts = settings.PAYMENT_MAX_ATTEMPTS
+    policy = booking.cancellation_policy or policy_info(booking.property.cancellation_policy)
+    due = max(booking.total - booking.amount_paid, Decimal(0))
+    seconds_left = 0
+    attempts_left = 0
+    if booking.status in CONFIRMED_STATUSES:
+        state = PageState.CONFIRMED
+    elif booking.status == S.CANCELLED:
+        state = PageState.CANCELLED
+    elif booking.status == S.EXPIRED or (booking.status == S.RESERVED and not booking.is_occupying(now)):
+        state = PageState.EXPIRED
+    elif booking.status == S.RESERVED:
+        counts = Payment.objects.filter(booking=booking).aggregate(
+            failed=Count("pk", filter=Q(status=P.FAILED)),
+            captured=Count("pk", filter=Q(status__in=CAPTURED_STATUSES)),
+        )
+        attempts_left = max(max_attempts - counts["failed"], 0)
+        if counts["captured"] or due <= 0:
+            state = PageState.PROCESSING
+        elif attempts_left <= 0:
+            state = PageState.NO_ATTEMPTS
+        else:
+            state = PageState.PAYABLE
+        if booking.expires_at is not None:
+            seconds_left = max(int((booking.expires_at - now).total_seconds()), 0)
+    else:
+        state = PageState.CLOSED
+    return PaymentPage(booking=booking, state=state, amount_due=due, attempts_left=attempts_left,
+                       max_attempts=max_attempts, seconds_left=seconds_left, policy=policy)
