@@ -222,7 +222,7 @@ def _context(row: SentEmail) -> dict:
         "booking": booking, "prop": prop, "guest": booking.guest, "kind": row.kind, "owner": row.kind in OWNER_KINDS,
         "portal_url": absolute(status_url(booking)),
         "pay_url": absolute(payment_url(booking)) if live else "",
-        "policy": booking.cancellation_policy or policy_info(prop.cancellation_policy),
+        "policy": booking.cancellation_policy or policy_info(prop),
         "site_url": settings.SITE_URL, "reminder_days": settings.PRE_ARRIVAL_REMINDER_DAYS,
         "admin_url": absolute(f"/admin/bookings/booking/{booking.pk}/change/"),
         "balance": max(booking.total - booking.amount_paid, 0),

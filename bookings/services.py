@@ -30,7 +30,7 @@ from django.utils import timezone
 from guests.services import GuestInput, find_or_create_guest
 from properties.availability import CONFLICT_CODES, check_availability
 from properties.models import Property
-from properties.policies import policy_snapshot
+from properties.policies import policy_snapshot_for
 from properties.pricing import local_today, quote
 
 from . import outbox
@@ -164,7 +164,7 @@ def hold(*, property_id, check_in: date, check_out: date, adults: int, children:
         property=prop, guest=guest, source=Source.DIRECT, check_in=check_in, check_out=check_out, adults=adults,
         children=children, status=S.HELD, held_at=now,
         expires_at=now + timedelta(minutes=minutes or settings.API_HOLD_MINUTES),
-        cancellation_policy=policy_snapshot(prop.cancellation_policy),
+        cancellation_policy=policy_snapshot_for(prop),
     )
     _apply_quote(booking, quote(prop, check_in, check_out, adults + children, at=now))
     _save_new(booking, now)
@@ -230,7 +230,7 @@ def reserve(*, property_id, check_in: date, check_out: date, adults: int, childr
     booking = Booking(
         property=prop, guest=find_or_create_guest(guest), source=source, check_in=check_in, check_out=check_out,
         adults=adults, children=children, status=S.RESERVED, reserved_at=now, expires_at=expires_at,
-        special_requests=special_requests, cancellation_policy=policy_snapshot(prop.cancellation_policy),
+        special_requests=special_requests, cancellation_policy=policy_snapshot_for(prop),
         rules_overridden=override_rules,
     )
     _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
@@ -424,7 +424,7 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
         property=prop, guest=find_or_create_guest(guest), source=source, external_id=external_id,
         check_in=check_in, check_out=check_out, adults=adults, children=children, status=S.CONFIRMED,
         confirmed_at=now, payment_status=PaymentStatus.PAID,
-        cancellation_policy=policy_snapshot(prop.cancellation_policy),
+        cancellation_policy=policy_snapshot_for(prop),
     )
     _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
     booking.amount_paid = booking.total  # the channel collected the payment

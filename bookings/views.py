@@ -88,7 +88,7 @@ def details(request, slug):
     change_query = stay_query(stay["check_in"], stay["check_out"], stay["adults"], stay["children"]) if stay else ""
     return render(request, "bookings/details.html", {
         "prop": prop, "form": form, "quote": quote, "stay": stay, "outcome": outcome,
-        "policy": policy_info(prop.cancellation_policy), "change_query": change_query,
+        "policy": policy_info(prop), "change_query": change_query,
         "hold_minutes": settings.BOOKING_HOLD_MINUTES, "country_name": country_name(prop.country),
     }, status=status_code)
 
@@ -105,7 +105,7 @@ def _booking_context(request, booking: Booking) -> dict:
     live = booking.status == BookingStatus.RESERVED and booking.is_occupying(now)
     seconds_left = int((booking.expires_at - now).total_seconds()) if live and booking.expires_at else 0
     prop = booking.property
-    policy = booking.cancellation_policy or policy_info(prop.cancellation_policy)
+    policy = booking.cancellation_policy or policy_info(prop)
     return {
         "booking": booking, "prop": prop, "live": live, "seconds_left": max(0, seconds_left),
         "minutes_left": max(0, seconds_left) // 60, "pay_url": payment_url(booking) if live else "",

@@ -258,8 +258,9 @@ PAYMENT_THROTTLE = env.str("PAYMENT_THROTTLE", default="10/min")
 vars().update(environ.Env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Stayhold <bookings@stayhold.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-# The site's public address: the guest portal links in emails are absolute URLs under it.
-SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+# The site's public address: the guest portal links in emails are absolute URLs under it. By default the
+# address `make run` serves (honcho gives every process WEB_PORT), so the worker's emails link to the right port.
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.str('WEB_PORT', default='8000')}").rstrip("/")
 # The pre-arrival reminder goes out this many days before arrival (property-local dates).
 PRE_ARRIVAL_REMINDER_DAYS = env.int("PRE_ARRIVAL_REMINDER_DAYS", default=3)
 # Messages a guest may send the owner from the portal, per booking and hour.

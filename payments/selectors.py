@@ -55,7 +55,7 @@ class PaymentPage:
 def payment_page(booking: Booking, now: datetime) -> PaymentPage:
     """The state of ``booking``'s payment page at ``now`` (one query for its attempts, only while payable)."""
     max_attempts = settings.PAYMENT_MAX_ATTEMPTS
-    policy = booking.cancellation_policy or policy_info(booking.property.cancellation_policy)
+    policy = booking.cancellation_policy or policy_info(booking.property)
     due = max(booking.total - booking.amount_paid, Decimal(0))
     seconds_left = 0
     attempts_left = 0

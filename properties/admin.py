@@ -222,7 +222,7 @@ class PropertyAdmin(WeekdayFieldsMixin, PropertyScopedAdmin):
                                 ("latitude", "longitude"), "timezone"]}),
         ("Space", {"fields": [("max_guests", "bedrooms", "bathrooms"), "amenities"]}),
         ("Prices", {"fields": [("currency", "base_price"), ("cleaning_fee", "extra_guest_fee", "guests_included"),
-                               "tax_rate", "cancellation_policy"]}),
+                               "tax_rate", "cancellation_policy", "custom_cancellation_tiers"]}),
         ("Stay rules", {"fields": [("min_stay", "max_stay", "buffer_days"), "checkin_weekdays", "checkout_weekdays",
                                    ("min_lead_days", "max_advance_days"), ("check_in_time", "check_out_time")]}),
     ]

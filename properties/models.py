@@ -18,7 +18,7 @@ from django.db import models
 from django.utils.text import slugify
 
 from .money import CURRENCY_CHOICES
-from .policies import CANCELLATION_POLICY_CHOICES
+from .policies import CANCELLATION_POLICY_CHOICES, CUSTOM, CUSTOM_TIERS_HELP, clean_tiers
 
 WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 ALL_WEEKDAYS = 0b1111111  # bit n set = weekday n allowed (Monday = 0, as date.weekday())
@@ -131,6 +131,7 @@ class Property(models.Model):
     check_in_time = models.TimeField(default="15:00")
     check_out_time = models.TimeField(default="11:00")
     cancellation_policy = models.CharField(max_length=20, choices=CANCELLATION_POLICY_CHOICES, default="moderate")
+    custom_cancellation_tiers = models.JSONField(null=True, blank=True, help_text=CUSTOM_TIERS_HELP)
 
     # Stay rules (defaults; DateOverride changes them for a date range).
     min_stay = models.PositiveSmallIntegerField("minimum stay (nights)", default=1, validators=[MinValueValidator(1)])
@@ -174,8 +175,19 @@ class Property(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self):
+        errors = {}
         if self.min_stay and self.max_stay and self.max_stay < self.min_stay:
-            raise ValidationError({"max_stay": "Maximum stay must not be below the minimum stay."})
+            errors["max_stay"] = "Maximum stay must not be below the minimum stay."
+        try:
+            tiers = clean_tiers(self.custom_cancellation_tiers)
+        except ValidationError as exc:
+            errors["custom_cancellation_tiers"] = exc.messages
+        else:
+            if self.cancellation_policy == CUSTOM and not tiers:
+                errors["custom_cancellation_tiers"] = "A custom policy needs at least one tier."
+            self.custom_cancellation_tiers = tiers or None
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def tz(self):

@@ -31,7 +31,7 @@ from .availability import (
 )
 from .models import Amenity, Property, PropertyPhoto
 from .money import format_money, round_money
-from .policies import POLICIES
+from .policies import policy_snapshot_for
 from .pricing import Quote, local_today, quote
 from .selectors import SearchPage, SearchQuery, _prefetch_page, search
 
@@ -43,9 +43,9 @@ def amenity_choices() -> list[tuple[str, str]]:
     return list(Amenity.objects.order_by("name").values_list("code", "name"))
 
 
-def policy_info(code: str) -> dict:
-    policy = POLICIES.get(code, {})
-    return {"code": code, "name": policy.get("name", code), "summary": policy.get("summary", "")}
+def policy_info(prop: Property) -> dict:
+    """The cancellation policy ``prop`` sells now (code, name, summary, tiers), custom tiers included."""
+    return policy_snapshot_for(prop)
 
 
 def stay_query(check_in: date | None, check_out: date | None, adults: int | None = None, children: int = 0,
@@ -92,7 +92,7 @@ def result_cards(page: SearchPage, guests: int) -> list[ResultCard]:
             per_night, total = format_money(prop.base_price, prop.currency), ""
             query = stay_query(None, None, guests=guests if guests > 1 else None)
         url = reverse("properties:detail", args=[prop.slug]) + (f"?{query}" if query else "")
-        cards.append(ResultCard(prop, photos[0] if photos else None, url, policy_info(prop.cancellation_policy), q,
+        cards.append(ResultCard(prop, photos[0] if photos else None, url, policy_info(prop), q,
                                 per_night, total, list(prop.amenities.all())[:4]))
     return cards
 

@@ -5,10 +5,17 @@ check-in time (in the property's time zone) refunds ``refund_percent`` of the
 amount paid; the first tier that applies wins, and none means no refund. A
 booking keeps a snapshot of its policy, so later edits never change what a
 guest was sold.
+
+Besides the fixed policies below, a property may use ``custom`` tiers of its
+own (``Property.custom_cancellation_tiers``); :func:`policy_snapshot_for` is the
+one place that turns a property into the snapshot (name, summary, tiers) shown
+to guests and stored on bookings.
 """
 
 from datetime import datetime
 from decimal import Decimal
+
+from django.core.exceptions import ValidationError
 
 POLICIES = {
     "flexible": {
@@ -32,11 +39,104 @@ POLICIES = {
         "tiers": [],
     },
 }
-CANCELLATION_POLICY_CHOICES = [(code, policy["name"]) for code, policy in POLICIES.items()]
+CUSTOM = "custom"
+CUSTOM_NAME = "Custom"
+MAX_CUSTOM_TIERS = 6
+CANCELLATION_POLICY_CHOICES = [(code, policy["name"]) for code, policy in POLICIES.items()] + [
+    (CUSTOM, "Custom tiers")
+]
+CUSTOM_TIERS_HELP = (
+    'Only used when the cancellation policy is "Custom tiers". A JSON list of up to 6 tiers, e.g. '
+    '[{"days_before": 14, "refund_percent": 100}, {"days_before": 3, "refund_percent": 50}] '
+    "= full refund up to 14 days before check-in, 50% up to 3 days, none after. "
+    "Whole numbers; the refund may not grow as check-in comes closer."
+)
 
 
-def policy_snapshot(code: str) -> dict:
+def _whole(value, low: int, high: int | None) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
+
+
+def clean_tiers(value) -> list[dict]:
+    """Validate custom tiers and return them sorted by ``days_before``, descending.
+
+    Raises ``ValidationError`` with one message per problem (tiers numbered as given)."""
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        raise ValidationError('Enter a list of tiers, e.g. [{"days_before": 14, "refund_percent": 100}].')
+    errors = []
+    if len(value) > MAX_CUSTOM_TIERS:
+        errors.append(f"Use at most {MAX_CUSTOM_TIERS} tiers (got {len(value)}).")
+    tiers = []
+    for n, tier in enumerate(value, start=1):
+        if not isinstance(tier, dict) or set(tier) != {"days_before", "refund_percent"}:
+            errors.append(f'Tier {n}: give exactly "days_before" and "refund_percent".')
+            continue
+        days, percent = tier["days_before"], tier["refund_percent"]
+        if not _whole(days, 0, 3650):
+            errors.append(f"Tier {n}: days_before must be a whole number of days from 0 to 3650 (got {days!r}).")
+        if not _whole(percent, 0, 100):
+            errors.append(f"Tier {n}: refund_percent must be a whole number from 0 to 100 (got {percent!r}).")
+        tiers.append({"days_before": days, "refund_percent": percent})
+    if errors:
+        raise ValidationError(errors)
+    tiers.sort(key=lambda t: t["days_before"], reverse=True)
+    for earlier, later in zip(tiers, tiers[1:], strict=False):
+        if earlier["days_before"] == later["days_before"]:
+            errors.append(f"Two tiers start {later['days_before']} days before check-in; keep one.")
+        elif later["refund_percent"] > earlier["refund_percent"]:
+            errors.append(
+                f"The refund may not grow closer to check-in: {later['refund_percent']}% at "
+                f"{later['days_before']} days is more than {earlier['refund_percent']}% at "
+                f"{earlier['days_before']} days."
+            )
+    if errors:
+        raise ValidationError(errors)
+    return tiers
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def tiers_summary(tiers: list[dict]) -> str:
+    """A sentence for guests, e.g. "Full refund up to 14 days before check-in, 50% up to 3 days, none after."."""
+    # Tiers refunding nothing, and a tier made redundant by a later one with the same refund, say nothing.
+    shown = []
+    for tier in sorted(tiers, key=lambda t: t["days_before"], reverse=True):
+        if tier["refund_percent"] <= 0:
+            break
+        if shown and shown[-1]["refund_percent"] == tier["refund_percent"]:
+            shown[-1] = tier
+        else:
+            shown.append(tier)
+    if not shown:
+        return "No refund after booking."
+    parts = []
+    for i, tier in enumerate(shown):
+        days, percent = tier["days_before"], tier["refund_percent"]
+        if i == 0:
+            amount = "Full refund" if percent == 100 else f"{percent}% refund"
+            parts.append(f"{amount} up to check-in" if days == 0 else f"{amount} up to {_days(days)} before check-in")
+        else:
+            parts.append(f"{percent}% after that" if days == 0 else f"{percent}% up to {_days(days)}")
+    if shown[-1]["days_before"] > 0:
+        parts.append("none after")
+    return ", ".join(parts) + "."
+
+
+def policy_snapshot(code: str, tiers: list[dict] | None = None) -> dict:
+    """The snapshot of a fixed policy, or of the ``custom`` one with ``tiers``."""
+    if code == CUSTOM:
+        tiers = sorted(tiers or [], key=lambda t: t["days_before"], reverse=True)
+        return {"code": CUSTOM, "name": CUSTOM_NAME, "summary": tiers_summary(tiers), "tiers": tiers}
     return {"code": code, **POLICIES[code]}
+
+
+def policy_snapshot_for(prop) -> dict:
+    """The policy ``prop`` sells now (code, name, summary, tiers): shown to guests and stored on bookings."""
+    return policy_snapshot(prop.cancellation_policy, prop.custom_cancellation_tiers)
 
 
 def refund_percent(snapshot: dict, check_in_at: datetime, cancelled_at: datetime) -> Decimal:

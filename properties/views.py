@@ -86,7 +86,7 @@ def property_detail(request, slug):
         book_query = stay_query(stay[0], stay[1], form.cleaned_data["adults"], form.cleaned_data["children"])
     return render(request, "properties/detail.html", {
         "prop": prop, "photos": photos, "amenities": list(prop.amenities.all()), "form": form,
-        "quote": quote_info, "policy": policy_info(prop.cancellation_policy), "calendar": cal,
+        "quote": quote_info, "policy": policy_info(prop), "calendar": cal,
         "book_query": book_query, "stay": stay, "country_name": country_name(prop.country),
         "checkin_days": describe_weekdays(prop.checkin_weekdays) if prop.checkin_weekdays != ALL_WEEKDAYS else "",
     })

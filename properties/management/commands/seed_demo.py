@@ -402,7 +402,9 @@ PROPERTIES = [
         "staff": False, "street": "9 The Shore, Leith", "postal_code": "EH6 6QW",
         "latitude": "55.976230", "longitude": "-3.170550",
         "max_guests": 6, "bedrooms": 3, "bathrooms": "2", "base_price": "210", "cleaning_fee": "85",
-        "extra_guest_fee": "15", "guests_included": 4, "tax_rate": "0", "cancellation_policy": "flexible",
+        "extra_guest_fee": "15", "guests_included": 4, "tax_rate": "0", "cancellation_policy": "custom",
+        "custom_cancellation_tiers": [{"days_before": 14, "refund_percent": 100},
+                                      {"days_before": 3, "refund_percent": 50}],
         "amenities": ["wifi", "kitchen", "washer", "heating", "pets-allowed", "crib", "parking"],
         "description": (
             "A Georgian townhouse on the Water of Leith, among Michelin-starred restaurants and old whisky "
@@ -694,6 +696,6 @@ class Command(BaseCommand):
 PROPERTY_FIELDS = {
     "slug", "name", "street", "postal_code", "latitude", "longitude", "max_guests", "bedrooms", "bathrooms",
     "base_price", "cleaning_fee", "extra_guest_fee", "guests_included", "tax_rate", "cancellation_policy",
-    "min_stay", "max_stay", "buffer_days", "checkin_weekdays", "checkout_weekdays", "min_lead_days",
-    "max_advance_days", "check_in_time", "check_out_time", "description", "house_rules",
+    "custom_cancellation_tiers", "min_stay", "max_stay", "buffer_days", "checkin_weekdays", "checkout_weekdays",
+    "min_lead_days", "max_advance_days", "check_in_time", "check_out_time", "description", "house_rules",
 }
