@@ -60,6 +60,8 @@ class Kind:
     OWNER_NEW_BOOKING = "owner_new_booking"
     OWNER_CANCELLATION = "owner_cancellation"
     OWNER_MESSAGE = "owner_message"
+    MANUAL_PAYMENT_REMINDER = "manual_payment_reminder"
+    STAFF_MANUAL_CLAIM = "staff_manual_claim"
 
 
 SUBJECTS = {
@@ -74,8 +76,10 @@ SUBJECTS = {
     Kind.OWNER_NEW_BOOKING: "New booking {ref}: {prop}, {dates}",
     Kind.OWNER_CANCELLATION: "Booking {ref} cancelled: {prop}, {dates}",
     Kind.OWNER_MESSAGE: "Message from your guest ({ref}, {prop})",
+    Kind.MANUAL_PAYMENT_REMINDER: "Reminder: send your payment for {ref} ({prop})",
+    Kind.STAFF_MANUAL_CLAIM: "Manual payment to verify: {ref} ({prop})",
 }
-OWNER_KINDS = frozenset({Kind.OWNER_NEW_BOOKING, Kind.OWNER_CANCELLATION, Kind.OWNER_MESSAGE})
+OWNER_KINDS = frozenset({Kind.OWNER_NEW_BOOKING, Kind.OWNER_CANCELLATION, Kind.OWNER_MESSAGE, Kind.STAFF_MANUAL_CLAIM})
 NEW_BOOKING_STATUSES = (S.INQUIRY, S.RESERVED, S.CONFIRMED)
 
 
@@ -226,6 +230,7 @@ def _context(row: SentEmail) -> dict:
         "site_url": settings.SITE_URL, "reminder_days": settings.PRE_ARRIVAL_REMINDER_DAYS,
         "admin_url": absolute(f"/admin/bookings/booking/{booking.pk}/change/"),
         "balance": max(booking.total - booking.amount_paid, 0),
+        "data": row.data,  # e.g. a manual payment's code, amount and deadline
     }
     if row.kind == Kind.OWNER_MESSAGE:
         context["message"] = GuestMessage.objects.filter(pk=row.data.get("message_id")).first()

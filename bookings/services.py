@@ -322,6 +322,22 @@ def expire(*, booking_id, at: datetime | None = None) -> Booking:
     return booking
 
 
+@transaction.atomic
+def extend_reservation(*, booking_id, until: datetime, actor: Actor, reason: str,
+                       at: datetime | None = None) -> Booking:
+    """Hold a live reservation until ``until`` (never shorter), e.g. while a manual payment is on its way."""
+    now = at or timezone.now()
+    booking, _prop = _lock_booking(booking_id)
+    if booking.status != S.RESERVED or not booking.is_occupying(now):
+        raise InvalidTransition(booking.status, S.RESERVED)
+    if booking.expires_at is None or until > booking.expires_at:
+        booking.expires_at = until
+        booking.save(update_fields=["expires_at", "updated_at"])
+        record_event(booking, booking.status, booking.status, actor, f"{reason} Held until {until:%Y-%m-%d %H:%M} UTC.",
+                     at=now)
+    return booking
+
+
 def expire_stale_bookings(*, at: datetime | None = None) -> int:
     """The periodic job: expire every stale hold and reservation, one property transaction at a time."""
     now = at or timezone.now()

@@ -251,6 +251,12 @@ STRIPE_JS_URL = env.str(
 PAYMENT_MAX_ATTEMPTS = env.int("PAYMENT_MAX_ATTEMPTS", default=3)
 # Payment attempts per client (IP) and booking page: a django-ratelimit-style "N/period".
 PAYMENT_THROTTLE = env.str("PAYMENT_THROTTLE", default="10/min")
+# Manual payments (Cash App, Zelle, Venmo, bank transfer): how long the reservation is held for one,
+# where proof uploads are stored (private: never under MEDIA_ROOT/MEDIA_URL), and the claim/upload rate per client.
+MANUAL_PAYMENT_TIMEOUT_HOURS = env.int("MANUAL_PAYMENT_TIMEOUT_HOURS", default=24)
+PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private"))
+MANUAL_PAYMENT_PROOF_MAX_BYTES = env.int("MANUAL_PAYMENT_PROOF_MAX_BYTES", default=5 * 1024 * 1024)
+MANUAL_PAYMENT_THROTTLE = env.str("MANUAL_PAYMENT_THROTTLE", default="10/h")
 
 # --- Email --------------------------------------------------------------------------------
 # EMAIL_URL (django-environ's email_url): empty = print emails on the console (development);

@@ -16,6 +16,7 @@ from .settings import DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = VAR_DIR / "test-media"
+PRIVATE_MEDIA_ROOT = VAR_DIR / "test-private"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # test-<name of the configured file>: var/db.sqlite3 → var/test-db.sqlite3; a run with its own
     # DATABASE_URL file gets its own test database (parallel runs do not share one file).

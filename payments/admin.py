@@ -5,12 +5,18 @@ Owners and staff see the payments and refunds of the properties they manage; pro
 webhook ids only superusers.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from bookings.admin import ReadOnlyAdminMixin, _managed_property_ids
 from properties.money import format_money
 
-from .models import Payment, PaymentEvent, Refund, WebhookEvent
+from .models import HostPaymentMethod, ManualPayment, ManualPaymentEvent, Payment, PaymentEvent, Refund, WebhookEvent
 
 
 class PaymentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -81,3 +87,130 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_superuser
+
+
+# --- manual payments ------------------------------------------------------------------------------------
+
+
+@admin.register(HostPaymentMethod)
+class HostPaymentMethodAdmin(admin.ModelAdmin):
+    """Owners see and edit only their own methods (the owner is always the user); superusers all."""
+
+    list_display = ["display_name", "kind", "handle", "owner", "active"]
+    list_filter = ["kind", "active"]
+    search_fields = ["display_name", "handle"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.filter(owner=request.user)
+
+    def get_fields(self, request, obj=None):
+        fields = ["kind", "handle", "display_name", "instructions", "active"]
+        return ["owner", *fields] if request.user.is_superuser else fields
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser:
+            obj.owner = request.user
+        super().save_model(request, obj, form, change)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff and (
+            obj is None or request.user.is_superuser or obj.owner_id == request.user.pk)
+
+    has_add_permission = has_module_permission
+    has_change_permission = has_view_permission
+    has_delete_permission = has_view_permission
+
+
+class ManualPaymentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = ManualPaymentEvent
+    extra = 0
+    fields = ["created_at", "from_status", "to_status", "actor_label", "ip", "note"]
+    readonly_fields = fields
+    can_delete = False
+
+
+def _queue_rows(request):
+    from .manual import OPEN
+
+    qs = ManualPayment.objects.select_related("booking__property", "method", "booking__guest")
+    if not request.user.is_superuser:
+        qs = qs.filter(booking__property__in=_managed_property_ids(request))
+    now = timezone.now()
+    return [mp for mp in qs.filter(status__in=OPEN).order_by("claimed_at", "created_at", "pk")
+            if mp.status != "pending" or mp.deadline <= now]
+
+
+@admin.register(ManualPayment)
+class ManualPaymentAdmin(ScopedToManagedProperties, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only rows; staff decide in the verification queue (``queue/``), which calls ``payments.manual``."""
+
+    booking_path = "booking"
+    list_display = ["code", "booking", "method", "amount_display", "status", "claimed_at", "deadline",
+                    "verified_by"]
+    list_filter = ["status", "method__kind"]
+    search_fields = ["code", "booking__reference", "guest_reference"]
+    list_select_related = ["booking", "method", "verified_by"]
+    readonly_fields = ["booking", "method", "amount", "currency", "code", "status", "guest_reference", "proof_link",
+                       "amount_received", "deadline", "created_at", "claimed_at", "reminded_at", "verified_at",
+                       "verified_by", "verified_from_ip"]
+    fields = readonly_fields
+    inlines = [ManualPaymentEventInline]
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, obj):
+        return format_money(obj.amount, obj.currency)
+
+    @admin.display(description="Proof")
+    def proof_link(self, obj):
+        from django.utils.html import format_html
+
+        if not obj.proof:
+            return "—"
+        return format_html('<a href="{}" target="_blank" rel="noopener">View proof</a>',
+                           reverse("payments:manual-proof", args=[obj.code]))
+
+    def get_urls(self):
+        return [
+            path("queue/", self.admin_site.admin_view(self.queue_view), name="payments_manualpayment_queue"),
+            path("<int:pk>/verify/", self.admin_site.admin_view(require_POST(self.verify_view)),
+                 name="payments_manualpayment_verify"),
+            *super().get_urls(),
+        ]
+
+    def queue_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        rows = _queue_rows(request)
+        context = {**self.admin_site.each_context(request), "title": "Manual payments to verify", "rows": rows,
+                   "opts": self.model._meta, "now": timezone.now()}
+        return TemplateResponse(request, "admin/payments/manualpayment/queue.html", context)
+
+    def verify_view(self, request, pk):
+        from .manual import ManualPaymentError, parse_amount, verify
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        mp = self.get_queryset(request).filter(pk=pk).first()
+        if mp is None:
+            raise Http404("No such manual payment.")
+        action = request.POST.get("action", "")
+        amount = parse_amount(request.POST.get("amount_received", ""))
+        try:
+            mp = verify(mp_id=mp.pk, action=action, user=request.user, note=request.POST.get("note", ""),
+                        amount_received=amount, ip=request.META.get("REMOTE_ADDR") or None)
+        except ManualPaymentError as exc:
+            self.message_user(request, f"{mp.code}: {exc.detail}", messages.ERROR)
+        else:
+            level = messages.WARNING if mp.status == "flagged" else messages.SUCCESS
+            self.message_user(request, f"{mp.code}: {mp.get_status_display()}.", level)
+        return HttpResponseRedirect(reverse("admin:payments_manualpayment_queue"))

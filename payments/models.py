@@ -5,7 +5,10 @@ only through :func:`payments.state_machine.apply_payment_transition`, which
 refuses anything outside its table and writes an immutable :class:`PaymentEvent`.
 """
 
+import os
+
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -132,3 +135,122 @@ class WebhookEvent(models.Model):
 
     def __str__(self):
         return f"{self.provider} {self.type} {self.event_id}"
+
+
+# --- manual payments (Cash App, Zelle, Venmo, bank transfer), verified by staff ------------------------------
+
+
+class PrivateStorage(FileSystemStorage):
+    """Files under ``PRIVATE_MEDIA_ROOT`` (read at each use), with no URL: never under ``MEDIA_URL``."""
+
+    @property
+    def base_location(self):
+        return str(settings.PRIVATE_MEDIA_ROOT)
+
+    @property
+    def location(self):
+        return os.path.abspath(self.base_location)
+
+    @property
+    def base_url(self):
+        return None
+
+
+def private_storage():
+    """Proof uploads live under ``PRIVATE_MEDIA_ROOT``; served only by a permission-checked view."""
+    return PrivateStorage()
+
+
+class ManualMethodKind(models.TextChoices):
+    CASHAPP = "cashapp", "Cash App"
+    ZELLE = "zelle", "Zelle"
+    VENMO = "venmo", "Venmo"
+    BANK_TRANSFER = "bank_transfer", "Bank transfer"
+
+
+class HostPaymentMethod(models.Model):
+    """A way an owner accepts money outside the card processor."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="payment_methods")
+    kind = models.CharField(max_length=20, choices=ManualMethodKind.choices)
+    handle = models.CharField(max_length=200, help_text="$cashtag, Zelle email/phone, @venmo, or IBAN/account.")
+    display_name = models.CharField(max_length=100, help_text="The name the guest sees as the recipient.")
+    instructions = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["owner", "kind", "pk"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.display_name} ({self.handle})"
+
+
+class ManualStatus(models.TextChoices):
+    PENDING = "pending", "Pending (waiting for the guest)"
+    CLAIMED = "claimed", "Claimed (guest says sent)"
+    CONFIRMED = "confirmed", "Confirmed"
+    REJECTED = "rejected", "Rejected"
+    DISPUTED = "disputed", "Disputed"
+    FLAGGED = "flagged", "Flagged for review"
+    EXPIRED = "expired", "Expired"
+
+
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
+
+
+class ManualPayment(models.Model):
+    booking = models.ForeignKey("bookings.Booking", on_delete=models.PROTECT, related_name="manual_payments")
+    method = models.ForeignKey(HostPaymentMethod, on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    code = models.CharField(max_length=8, unique=True)
+    status = models.CharField(max_length=20, choices=ManualStatus.choices, default=ManualStatus.PENDING)
+    guest_reference = models.CharField(max_length=200, blank=True)
+    proof = models.FileField(storage=private_storage, upload_to="manual-proofs/", blank=True)
+    proof_content_type = models.CharField(max_length=50, blank=True)
+    amount_received = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    deadline = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    verified_from_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["status", "deadline"])]
+
+    def __str__(self):
+        return f"{self.code} {self.amount} {self.currency} ({self.status})"
+
+
+class ManualPaymentEvent(models.Model):
+    """One row per status change (or noted fact) of a manual payment. Never updated or deleted."""
+
+    payment = models.ForeignKey(ManualPayment, on_delete=models.PROTECT, related_name="events")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    actor_label = models.CharField(max_length=200, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.payment_id}: {self.from_status or '∅'} → {self.to_status}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ImmutableRowError("Manual payment events are immutable.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRowError("Manual payment events are immutable.")

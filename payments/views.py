@@ -122,7 +122,32 @@ def pay_page(request, reference):
         "token": booking_access_token(booking), "status_url": status_url(booking),
         "property_url_query": stay_query(booking.check_in, booking.check_out, booking.adults, booking.children),
         "test_mode": settings.STRIPE_PUBLISHABLE_KEY.startswith("pk_test_"),
+        **manual_context(booking, page),
     })
+
+
+def manual_context(booking: Booking, page) -> dict:
+    """The owner's active manual methods and the guest's open manual payment on one (one query, only while payable)."""
+    from django.db.models import OuterRef, Subquery
+    from django.urls import reverse
+
+    from .manual import OPEN
+    from .models import HostPaymentMethod, ManualPayment
+
+    context = {"manual_methods": [], "manual_payment": None, "manual_url": "",
+               "manual_hours": settings.MANUAL_PAYMENT_TIMEOUT_HOURS}
+    if not page.payable:
+        return context
+    open_rows = ManualPayment.objects.filter(booking=booking, method=OuterRef("pk"), status__in=OPEN)
+    methods = list(HostPaymentMethod.objects.filter(owner_id=booking.property.owner_id, active=True).annotate(
+        open_code=Subquery(open_rows.values("code")[:1]), open_status=Subquery(open_rows.values("status")[:1])))
+    context["manual_methods"] = methods
+    chosen = next((m for m in methods if m.open_code), None)
+    if chosen is not None:
+        context["manual_payment"] = chosen
+        context["manual_url"] = (f"{reverse('payments:manual', args=[booking.reference, chosen.open_code])}"
+                                 f"?token={booking_access_token(booking)}")
+    return context
 
 
 @require_POST

@@ -364,3 +364,6 @@ class AvailabilityBlockAdmin(PropertyScopedAdmin):
     def delete_queryset(self, request, queryset):
         for block_id in queryset.values_list("pk", flat=True):
             services.delete_block(block_id=block_id)
+
+
+from . import turnover_admin  # noqa: E402, F401  (registers the turnover tasks list; imports PropertyScopedAdmin)

@@ -354,3 +354,37 @@ class PricingRule(models.Model):
             errors["value"] = "A discount cannot exceed 100%."
         if errors:
             raise ValidationError(errors)
+
+
+class TurnoverTask(models.Model):
+    """The cleaning between a stay's check-out and the next check-in on the same property.
+
+    Written only by ``properties.turnover`` (the ``turnover`` outbox consumer and
+    :func:`~properties.turnover.mark_done`): one task per stay.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+
+    property = models.ForeignKey(Property, on_delete=models.CASCADE, related_name="turnover_tasks")
+    booking = models.OneToOneField("bookings.Booking", on_delete=models.CASCADE, related_name="turnover_task",
+                                   help_text="The stay that ends on the due date.")
+    due_date = models.DateField(db_index=True, help_text="The stay's check-out day.")
+    window_end = models.DateField(help_text="The next stay's check-in on this property, or the day after.")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="turnover_tasks")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="+")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_date", "pk"]
+        indexes = [models.Index(fields=["property", "due_date"])]
+
+    def __str__(self):
+        return f"Turnover {self.due_date} · {self.property}"

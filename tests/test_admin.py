@@ -78,6 +78,17 @@ def everything(settings, tmp_path, prop, book):
     Refund.objects.create(payment=payment, amount=Decimal("10"), currency=booking.currency, status="succeeded",
                           provider_ref="re_admin")
     WebhookEvent.objects.create(event_id="evt_admin", type="payment_intent.succeeded")
+    from payments.models import HostPaymentMethod, ManualPayment, ManualPaymentEvent
+
+    method = HostPaymentMethod.objects.create(owner=prop.owner, kind="zelle", handle="z@example.com", display_name="Z")
+    manual_payment = ManualPayment.objects.create(booking=booking, method=method, amount=booking.total,
+                                                  currency=booking.currency, code="ADMN2345",
+                                                  deadline=booking.expires_at)
+    ManualPaymentEvent.objects.create(payment=manual_payment, to_status="pending")
+    from properties.models import TurnoverTask  # normally made by the turnover consumer (test setup only)
+
+    TurnoverTask.objects.create(property=prop, booking=booking, due_date=booking.check_out,
+                                window_end=booking.check_out)
     return booking
 
 

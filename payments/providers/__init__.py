@@ -8,6 +8,10 @@ def get_provider(name: str = "stripe") -> PaymentProvider:
         from .stripe import StripeProvider
 
         return StripeProvider()
+    if name == "manual":
+        from .manual import ManualProvider
+
+        return ManualProvider()
     raise LookupError(f"No payment provider '{name}'.")
 
 

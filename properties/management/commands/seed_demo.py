@@ -36,7 +36,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from bookings import services
-from bookings.models import Booking, Source
+from bookings.models import Booking, BookingStatus, Source
 from bookings.state_machine import Actor
 from guests.models import User
 from guests.services import GuestInput
@@ -44,6 +44,7 @@ from properties import services as property_services
 from properties.availability import check_availability, stay_rules_for
 from properties.models import Amenity, DateOverride, PricingRule, Property, weekday_mask
 from properties.pricing import local_today
+from properties.turnover import sync_turnover_for_booking
 
 DEMO_PASSWORD = "demo-pass-1234"  # noqa: S105 - documented demo credentials
 SEED = 20260401
@@ -69,14 +70,14 @@ AMENITIES = [
 GROUP_PERMISSIONS = {
     "Property owners": {
         "properties": {"property": "vacd", "propertyphoto": "vacd", "dateoverride": "vacd",
-                       "availabilityblock": "vacd", "pricingrule": "vacd", "amenity": "v"},
+                       "availabilityblock": "vacd", "pricingrule": "vacd", "amenity": "v", "turnovertask": "vc"},
         "bookings": {"booking": "v", "bookingevent": "v"},
         "guests": {"guest": "v"},
         "payments": {"payment": "v", "refund": "v"},
     },
     "Property staff": {
         "properties": {"property": "v", "propertyphoto": "vacd", "dateoverride": "v",
-                       "availabilityblock": "vacd", "pricingrule": "v", "amenity": "v"},
+                       "availabilityblock": "vacd", "pricingrule": "v", "amenity": "v", "turnovertask": "vc"},
         "bookings": {"booking": "v", "bookingevent": "v"},
         "guests": {"guest": "v"},
     },
@@ -581,6 +582,10 @@ class Command(BaseCommand):
             for position, kind in enumerate(spec["bookings"]):
                 offset = PLAN_OFFSETS[position % len(PLAN_OFFSETS)] + self.rng.randint(0, 9)
                 self.seed_booking(prop, kind, offset, today)
+        # Turnover tasks of the stays (the outbox consumer makes them too; the sync is idempotent).
+        stays = Booking.objects.filter(property=prop, status__in=(BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN))
+        for booking_id in stays.values_list("pk", flat=True):
+            sync_turnover_for_booking(booking_id)
 
     def seed_photos(self, prop: Property, spec: dict) -> None:
         count = 2 + sum(map(ord, prop.slug)) % 3  # 2–4, stable per property

@@ -1,0 +1,134 @@
+"""Guest pages of manual payments and the permission-checked proof view.
+
+``POST /payments/<reference>/manual/`` (``payments:manual-choose``, token in the form) picks a method and
+redirects to ``GET /payments/<reference>/manual/<code>/?token=`` (``payments:manual``): amount, handle, code,
+deadline with copy buttons, and the "I have sent it" form (``POST`` to the same URL: reference and an
+optional proof image). ``GET /payments/manual/<code>/proof`` (``payments:manual-proof``) serves the proof
+to the property's owner, its assigned staff and superusers only (404 for everyone else).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from bookings.checkout import payment_url, status_url
+from bookings.errors import BookingError
+from bookings.models import Booking
+from bookings.state_machine import Actor
+from bookings.tokens import booking_access_token, check_booking_access_token
+from properties.models import Property
+
+from . import manual
+from .models import ManualPayment
+from .models import ManualStatus as M
+
+
+class ClaimForm(forms.Form):
+    guest_reference = forms.CharField(label="Your payment reference or note", max_length=200, required=False,
+                                      help_text="e.g. the transaction id or the name on the account you paid from.")
+    proof = forms.FileField(label="Screenshot of the payment (optional)", required=False,
+                            help_text="PNG, JPEG or WebP, at most 5 MB.")
+
+
+def _booking(request, reference) -> Booking:
+    booking = Booking.objects.select_related("guest", "property__owner").filter(reference=reference).first()
+    token = request.GET.get("token") or request.POST.get("token", "")
+    if booking is None or not check_booking_access_token(token, booking):
+        raise Http404("No such booking.")
+    return booking
+
+
+def client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "") or ""
+
+
+def throttled(request, action: str) -> bool:
+    """Count one ``action`` of this client (IP) against ``MANUAL_PAYMENT_THROTTLE`` ("N/period")."""
+    number, _, period = settings.MANUAL_PAYMENT_THROTTLE.partition("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(period[:1], 3600)
+    key = f"manual-{action}:{client_ip(request) or 'unknown'}"
+    cache.add(key, 0, timeout=seconds)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=seconds)
+        count = 1
+    return count > int(number)
+
+
+def _actor(booking) -> Actor:
+    return Actor.guest(booking.guest.email if booking.guest else "")
+
+
+@require_POST
+def choose(request, reference):
+    booking = _booking(request, reference)
+    try:
+        mp = manual.choose_method(booking_id=booking.pk, method_id=request.POST.get("method", ""),
+                                  actor=_actor(booking))
+    except (BookingError, ValueError) as exc:
+        messages.error(request, getattr(exc, "detail", "This payment method is not available."))
+        return redirect(payment_url(booking))
+    return redirect(manual.instructions_url(mp))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def instructions(request, reference, code):
+    booking = _booking(request, reference)
+    mp = ManualPayment.objects.select_related("method", "booking").filter(booking=booking, code=code).first()
+    if mp is None:
+        raise Http404("No such payment.")
+    form = ClaimForm()
+    status = 200
+    if request.method == "POST":
+        form = ClaimForm(request.POST, request.FILES)
+        if throttled(request, "claim"):
+            form.add_error(None, "Too many attempts from your connection; please wait and try again.")
+            status = 429
+        elif form.is_valid():
+            try:
+                manual.claim(mp_id=mp.pk, guest_reference=form.cleaned_data["guest_reference"],
+                             proof=form.cleaned_data.get("proof"), actor=_actor(booking), ip=client_ip(request) or None)
+            except manual.InvalidProof as exc:
+                form.add_error("proof", exc.detail)
+                status = 400
+            except BookingError as exc:
+                form.add_error(None, exc.detail)
+                status = 409
+            else:
+                messages.success(request, "Thank you. We will confirm your booking once the payment is verified.")
+                return redirect(manual.instructions_url(mp))
+        else:
+            status = 400
+        mp.refresh_from_db()
+    now = timezone.now()
+    return render(request, "payments/manual.html", {
+        "booking": booking, "prop": booking.property, "mp": mp, "method": mp.method, "form": form,
+        "can_claim": mp.status == M.PENDING and not manual.is_overdue(mp, now),
+        "overdue": manual.is_overdue(mp, now), "token": booking_access_token(booking),
+        "status_url": status_url(booking), "pay_url": payment_url(booking),
+    }, status=status)
+
+
+@never_cache
+def proof(request, code):
+    """The proof image, to the owner, assigned staff and superusers of the booking's property only."""
+    user = request.user
+    mp = ManualPayment.objects.select_related("booking").filter(code=code).first()
+    if (mp is None or not mp.proof or not user.is_authenticated or not user.is_active
+            or not Property.objects.managed_by(user).filter(pk=mp.booking.property_id).exists()):
+        raise Http404("No such proof.")
+    response = FileResponse(mp.proof.open("rb"), content_type=mp.proof_content_type or "application/octet-stream")
+    response["Content-Disposition"] = f'inline; filename="{mp.code}-proof"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
