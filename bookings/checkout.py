@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.cache import cache
 from django.urls import reverse
 
 from guests.services import GuestInput
 
-from . import services
+from . import ratelimit, services
 from .errors import BookingError
 from .idempotency import IdempotencyKeyReused, fingerprint, run_idempotent
 from .models import Booking, Source
@@ -95,14 +94,4 @@ def _client_ident(request) -> str:
 def throttle_reservation(request) -> int:
     """Count one reservation attempt of this client against ``API_THROTTLE_CREATE`` (shared with the API's
     limit in spirit: "60/min" = 60 per minute). Returns 0 when allowed, else the seconds to wait."""
-    number, _, period = settings.API_THROTTLE_CREATE.partition("/")
-    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(period[:1], 60)
-    limit = int(number)
-    key = f"pages-reserve:{_client_ident(request)}"
-    cache.add(key, 0, timeout=seconds)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=seconds)
-        count = 1
-    return 0 if count <= limit else seconds
+    return ratelimit.hit(f"pages-reserve:{_client_ident(request)}", settings.API_THROTTLE_CREATE)

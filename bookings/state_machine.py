@@ -55,6 +55,10 @@ class Actor:
         return cls(ActorType.GUEST, label=email)
 
     @classmethod
+    def guest_of(cls, booking) -> Actor:
+        return cls.guest(booking.guest.email if booking.guest else "")
+
+    @classmethod
     def channel(cls, source: str) -> Actor:
         return cls(ActorType.CHANNEL, label=source)
 

@@ -12,16 +12,17 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from bookings import ratelimit
 from bookings.checkout import payment_url, status_url
 from bookings.errors import BookingError
 from bookings.models import Booking
+from bookings.ratelimit import client_ip
 from bookings.state_machine import Actor
 from bookings.tokens import booking_access_token, check_booking_access_token
 from properties.models import Property
@@ -46,26 +47,11 @@ def _booking(request, reference) -> Booking:
     return booking
 
 
-def client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or ""
-
-
 def throttled(request, action: str) -> bool:
     """Count one ``action`` of this client (IP) against ``MANUAL_PAYMENT_THROTTLE`` ("N/period")."""
-    number, _, period = settings.MANUAL_PAYMENT_THROTTLE.partition("/")
-    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(period[:1], 3600)
     key = f"manual-{action}:{client_ip(request) or 'unknown'}"
-    cache.add(key, 0, timeout=seconds)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=seconds)
-        count = 1
-    return count > int(number)
+    return bool(ratelimit.hit(key, settings.MANUAL_PAYMENT_THROTTLE))
 
-
-def _actor(booking) -> Actor:
-    return Actor.guest(booking.guest.email if booking.guest else "")
 
 
 @require_POST
@@ -73,7 +59,7 @@ def choose(request, reference):
     booking = _booking(request, reference)
     try:
         mp = manual.choose_method(booking_id=booking.pk, method_id=request.POST.get("method", ""),
-                                  actor=_actor(booking))
+                                  actor=Actor.guest_of(booking))
     except (BookingError, ValueError) as exc:
         messages.error(request, getattr(exc, "detail", "This payment method is not available."))
         return redirect(payment_url(booking))
@@ -97,7 +83,8 @@ def instructions(request, reference, code):
         elif form.is_valid():
             try:
                 manual.claim(mp_id=mp.pk, guest_reference=form.cleaned_data["guest_reference"],
-                             proof=form.cleaned_data.get("proof"), actor=_actor(booking), ip=client_ip(request) or None)
+                             proof=form.cleaned_data.get("proof"), actor=Actor.guest_of(booking),
+                             ip=client_ip(request) or None)
             except manual.InvalidProof as exc:
                 form.add_error("proof", exc.detail)
                 status = 400

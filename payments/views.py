@@ -48,7 +48,6 @@ import logging
 
 import stripe
 from django.conf import settings
-from django.core.cache import cache
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -56,6 +55,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
+from bookings import ratelimit
 from bookings.checkout import status_url
 from bookings.errors import BookingError
 from bookings.models import Booking
@@ -92,20 +92,9 @@ def _guest_booking(request, reference: str, body: dict) -> Booking:
 
 
 def _throttled(request, reference: str, action: str = "card") -> bool:
-    number, _, period = settings.PAYMENT_THROTTLE.partition("/")
-    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(period[:1], 60)
-    key = f"payments-{action}:{request.META.get('REMOTE_ADDR', '') or 'unknown'}:{reference}"
-    cache.add(key, 0, timeout=seconds)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=seconds)
-        count = 1
-    return count > int(number)
+    key = f"payments-{action}:{ratelimit.client_ip(request) or 'unknown'}:{reference}"
+    return bool(ratelimit.hit(key, settings.PAYMENT_THROTTLE))
 
-
-def _actor(booking: Booking) -> Actor:
-    return Actor.guest(booking.guest.email if booking.guest else "")
 
 
 @never_cache
@@ -179,7 +168,7 @@ def card_payment(request, reference):
         return _error("throttled", "Too many payment attempts; please wait a minute.", 429)
     try:
         result = services.start_card_payment(booking_id=booking.pk, payment_method_id=payment_method_id[:255],
-                                             actor=_actor(booking))
+                                             actor=Actor.guest_of(booking))
     except BookingError as exc:
         return JsonResponse(exc.as_dict(), status=exc.http_status)
     return JsonResponse(result.as_dict())
