@@ -187,7 +187,22 @@ class ImmutableRowError(Exception):
     pass
 
 
-class BookingEvent(models.Model):
+class ImmutableRow(models.Model):
+    """An audit row: written once, never updated or deleted (DESIGN invariant 4)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ImmutableRowError(f"{str(self._meta.verbose_name_plural).capitalize()} are immutable.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRowError(f"{str(self._meta.verbose_name_plural).capitalize()} are immutable.")
+
+
+class BookingEvent(ImmutableRow):
     """One row per status change: who, when, from, to, why. Never updated or deleted."""
 
     booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="events")
@@ -205,13 +220,6 @@ class BookingEvent(models.Model):
     def __str__(self):
         return f"{self.booking_id}: {self.from_status or '∅'} → {self.to_status}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ImmutableRowError("Booking events are immutable.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ImmutableRowError("Booking events are immutable.")
 
 
 class OutboxEvent(models.Model):

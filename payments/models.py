@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from bookings.models import ImmutableRow, ImmutableRowError  # noqa: F401  (ImmutableRowError re-exported)
+
 
 class Provider(models.TextChoices):
     STRIPE = "stripe", "Stripe"
@@ -64,11 +66,7 @@ class Payment(models.Model):
         return self.amount - self.amount_refunded if self.status in CAPTURED_STATUSES else 0
 
 
-class ImmutableRowError(Exception):
-    pass
-
-
-class PaymentEvent(models.Model):
+class PaymentEvent(ImmutableRow):
     """One row per status change (or noted fact, from == to) of a payment. Never updated or deleted."""
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="events")
@@ -84,13 +82,6 @@ class PaymentEvent(models.Model):
     def __str__(self):
         return f"{self.payment_id}: {self.from_status or '∅'} → {self.to_status}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ImmutableRowError("Payment events are immutable.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ImmutableRowError("Payment events are immutable.")
 
 
 class RefundStatus(models.TextChoices):
@@ -228,7 +219,7 @@ class ManualPayment(models.Model):
         return f"{self.code} {self.amount} {self.currency} ({self.status})"
 
 
-class ManualPaymentEvent(models.Model):
+class ManualPaymentEvent(ImmutableRow):
     """One row per status change (or noted fact) of a manual payment. Never updated or deleted."""
 
     payment = models.ForeignKey(ManualPayment, on_delete=models.PROTECT, related_name="events")
@@ -247,10 +238,3 @@ class ManualPaymentEvent(models.Model):
     def __str__(self):
         return f"{self.payment_id}: {self.from_status or '∅'} → {self.to_status}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ImmutableRowError("Manual payment events are immutable.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ImmutableRowError("Manual payment events are immutable.")
