@@ -137,6 +137,12 @@ class Booking(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Role permissions beyond view/add/change/delete (granted to groups in guests.roles).
+        permissions = [
+            ("manage_booking", "Can confirm, cancel and refund bookings and take owner bookings"),
+            ("checkin_booking", "Can check guests in and out and resend confirmations"),
+            ("view_reports", "Can view reports (occupancy, ADR, RevPAR, revenue)"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(check_out__gt=models.F("check_in")), name="booking_dates_valid"),
             models.UniqueConstraint(

@@ -214,6 +214,7 @@ class ManualPayment(models.Model):
     class Meta:
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["status", "deadline"])]
+        permissions = [("verify_manualpayment", "Can confirm, reject, dispute or flag claimed manual payments")]
 
     def __str__(self):
         return f"{self.code} {self.amount} {self.currency} ({self.status})"
