@@ -9,12 +9,12 @@ outbox rows and idempotency keys are read-only.
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.utils.html import format_html, format_html_join
 
 from properties.models import Property
 from properties.money import format_money
+from properties.tenancy import TenantScopedAdmin
 
-from . import outbox, services
+from . import admin_filters, admin_views, outbox, services
 from .errors import BookingError
 from .models import Booking, BookingEvent, GuestMessage, IdempotencyKey, OutboxDelivery, OutboxEvent, SentEmail
 from .state_machine import Actor
@@ -34,76 +34,98 @@ class ReadOnlyAdminMixin:
 
 
 def _managed_property_ids(request):
+    """Ids of the properties the signed-in user manages, as a subquery (kept for older imports)."""
     return Property.objects.managed_by(request.user).values("pk")
-
-
-class BookingEventInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = BookingEvent
-    extra = 0
-    fields = ["created_at", "from_status", "to_status", "actor_type", "actor_user", "actor_label", "reason"]
-    readonly_fields = fields
-    can_delete = False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor_user")
 
 
 class BookingChildInline(ReadOnlyAdminMixin, admin.TabularInline):
     """Rows shown on a booking's page to whoever may view that booking (the booking queryset is scoped)."""
 
+    extra = 0
+    can_delete = False
+
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("bookings.view_booking")
+
+
+class BookingEventInline(BookingChildInline):
+    """The audit trail, oldest first: who changed what, when and why."""
+
+    model = BookingEvent
+    fields = ["created_at", "from_status", "to_status", "actor_type", "actor_user", "actor_label", "reason"]
+    readonly_fields = fields
+    verbose_name = "audit trail entry"
+    verbose_name_plural = "audit trail"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor_user")
 
 
 class GuestMessageInline(BookingChildInline):
     """Messages the guest sent from the guest portal (the owner answers by email)."""
 
     model = GuestMessage
-    extra = 0
     fields = ["created_at", "sender", "body"]
     readonly_fields = fields
-    can_delete = False
     verbose_name = "message from the guest"
     verbose_name_plural = "messages from the guest"
 
 
 class SentEmailInline(BookingChildInline):
     model = SentEmail
-    extra = 0
     fields = ["created_at", "kind", "to", "sent_at", "attempts", "last_error"]
     readonly_fields = fields
-    can_delete = False
-    verbose_name_plural = "emails"
+    verbose_name = "email sent"
+    verbose_name_plural = "emails sent"
 
 
 @admin.register(Booking)
-class BookingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["reference", "property", "guest", "source", "status", "payment_status", "check_in", "check_out",
-                    "nights", "guest_count", "total_display", "expires_at", "created_at"]
-    list_filter = ["status", "source", "payment_status", "property__city", "check_in", "created_at"]
-    search_fields = ["reference", "external_id", "guest__name", "guest__email", "property__name"]
+class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    """The owner's bookings: list, detail and the actions, all through the services.
+
+    View-only as a form (no admin form writes a booking row, DESIGN rule 1). The
+    changes are buttons on the detail page and changelist actions, each needing
+    its permission (``bookings.manage_booking``: confirm, cancel with a refund,
+    owner bookings, revoke guest links; ``bookings.checkin_booking``: check in,
+    check out, resend the confirmation): not offered without it, 403 when forged.
+    Scoped by :class:`~properties.tenancy.TenantScopedAdmin` (``tenant_path = "property"``).
+    See ``bookings.admin_views`` for the pages and buttons.
+    """
+
+    tenant_path = "property"
+    change_form_template = "admin/bookings/booking/change_form.html"
+    change_list_template = "admin/bookings/booking/change_list.html"
+    list_display = ["reference", "property", "guest_name", "source", "status", "payment_status", "check_in",
+                    "check_out", "nights", "guest_count", "total_display", "paid_display"]
+    list_filter = ["status", "payment_status", "source", "property", admin_filters.ArrivalMonthFilter]
+    search_fields = ["reference", "external_id", "guest__name", "guest__email"]
+    search_help_text = "Reference (or channel id), guest name or guest email."
     list_select_related = ["property", "guest"]
-    date_hierarchy = "check_in"
-    actions = ["confirm_selected", "cancel_selected", "revoke_guest_links"]
+    list_per_page = 50
+    actions = ["confirm_selected", "check_in_selected", "check_out_selected", "cancel_selected",
+               "revoke_guest_links"]
     inlines = [GuestMessageInline, SentEmailInline, BookingEventInline]
     fieldsets = [
         (None, {"fields": ["reference", "property", "guest", "source", "external_id", "status", "payment_status",
                            "expires_at", "rules_overridden"]}),
-        ("Stay", {"fields": ["check_in", "check_out", "adults", "children", "special_requests"]}),
-        ("Money", {"fields": ["currency", "subtotal", "discounts", "fees", "taxes", "total", "amount_paid",
-                              "amount_refunded", "quote_lines", "cancellation_policy"]}),
+        ("Stay", {"fields": ["check_in", "check_out", "nights", "adults", "children", "special_requests"]}),
+        ("Money", {"fields": ["total_display", "paid_display", "refunded_display", "balance_display"]}),
         ("Milestones", {"fields": ["created_at", "held_at", "reserved_at", "confirmed_at", "checked_in_at",
                                    "checked_out_at", "cancelled_at", "expired_at", "released_at",
                                    "cancellation_reason"]}),
     ]
     readonly_fields = [f for _name, opts in fieldsets for row in opts["fields"] for f in
                        (row if isinstance(row, tuple) else (row,))]
+    csv_fields = ["reference", "property", "guest", "source", "status", "payment_status", "check_in", "check_out",
+                  "adults", "children", "currency", "total", "amount_paid", "amount_refunded", "created_at"]
 
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(property__in=_managed_property_ids(request))
+    @admin.display(description="Guest", ordering="guest__name")
+    def guest_name(self, obj):
+        return obj.guest.name if obj.guest else "—"
+
+    @admin.display(description="Nights")
+    def nights(self, obj):
+        return obj.nights
 
     @admin.display(description="Guests")
     def guest_count(self, obj):
@@ -113,29 +135,70 @@ class BookingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def total_display(self, obj):
         return format_money(obj.total, obj.currency)
 
-    @admin.display(description="Quote")
-    def quote_lines(self, obj):
-        nights = (obj.quote or {}).get("nights") or []
-        if not nights:
-            return "—"
-        rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (n.get("date", ""), n.get("base", ""),
-                 ", ".join(f"{a.get('name')} {a.get('amount')}" for a in n.get("adjustments") or []) or "—",
-                 n.get("price", ""))
-                for n in nights if isinstance(n, dict)
-            ),
-        )
-        return format_html(
-            "<table><tr><th>Night</th><th>Base</th><th>Adjustments</th><th>Price</th></tr>{}</table>", rows
-        )
+    @admin.display(description="Paid", ordering="amount_paid")
+    def paid_display(self, obj):
+        return format_money(obj.amount_paid, obj.currency)
+
+    @admin.display(description="Refunded")
+    def refunded_display(self, obj):
+        return format_money(obj.amount_refunded, obj.currency)
+
+    @admin.display(description="Balance due")
+    def balance_display(self, obj):
+        return format_money(max(obj.total - obj.amount_paid, 0), obj.currency)
+
+    # --- pages ---------------------------------------------------------------------------------------------
+
+    def get_urls(self):
+        from django.urls import path
+        from django.views.decorators.http import require_POST
+
+        wrap = self.admin_site.admin_view
+        return [
+            path("new/", wrap(self.owner_booking_view), name="bookings_booking_owner_add"),
+            path("<int:object_id>/cancel/", wrap(self.cancel_view), name="bookings_booking_cancel"),
+            path("<int:object_id>/do/<slug:name>/", wrap(require_POST(self.object_action_view)),
+                 name="bookings_booking_do"),
+            *super().get_urls(),
+        ]
+
+    def owner_booking_view(self, request):
+        return admin_views.add_owner_booking(self, request)
+
+    def cancel_view(self, request, object_id):
+        return admin_views.cancel_booking(self, request, object_id)
+
+    def object_action_view(self, request, object_id, name):
+        return admin_views.run_object_action(self, request, object_id, name)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        booking = self.get_object(request, object_id)
+        if booking is not None:
+            extra_context = {**(extra_context or {}), **admin_views.booking_detail(booking, request.user)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("property", "guest")
+
+    def changelist_view(self, request, extra_context=None):
+        from django.core.exceptions import PermissionDenied
+
+        # An action of this admin the user may not run is not offered; posting it anyway is refused outright.
+        action = request.POST.get("action") if request.method == "POST" else None
+        if action in self.actions and action not in self.get_actions(request):
+            raise PermissionDenied
+        extra_context = {**(extra_context or {}), "can_add_owner_booking": self.has_manage_permission(request)}
+        return super().changelist_view(request, extra_context)
 
     # --- actions: through the services, never a direct write ----------------------------------------
 
     def has_manage_permission(self, request):
-        """Owners and staff manage their own bookings' status; superusers all of them."""
-        return request.user.is_superuser or Property.objects.managed_by(request.user).exists()
+        """Confirm, cancel and refund, owner bookings, guest links: Owners (and superusers)."""
+        return request.user.has_perm(admin_views.MANAGE)
+
+    def has_checkin_permission(self, request):
+        """Check in, check out, resend the confirmation: Owners and Staff."""
+        return request.user.has_perm(admin_views.CHECKIN)
 
     def _run(self, request, queryset, verb, call):
         done, failed = [], []
@@ -156,15 +219,27 @@ class BookingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         self._run(request, queryset, "Confirmed",
                   lambda pk: services.confirm(booking_id=pk, actor=actor, reason="Confirmed in the admin."))
 
-    @admin.action(description="Cancel selected bookings (full refund of what was paid)", permissions=["manage"])
-    def cancel_selected(self, request, queryset):
-        from payments.services import cancel_with_refund  # payments builds on bookings
-
+    @admin.action(description="Check in selected bookings", permissions=["checkin"])
+    def check_in_selected(self, request, queryset):
         actor = Actor.for_user(request.user)
-        reason = f"Cancelled in the admin by {request.user.email}."
-        self._run(request, queryset, "Cancelled",
-                  lambda pk: cancel_with_refund(booking_id=pk, actor=actor, reason=reason, by_owner=True))
+        self._run(request, queryset, "Checked in", lambda pk: services.check_in(booking_id=pk, actor=actor))
 
+    @admin.action(description="Check out selected bookings", permissions=["checkin"])
+    def check_out_selected(self, request, queryset):
+        actor = Actor.for_user(request.user)
+        self._run(request, queryset, "Checked out", lambda pk: services.check_out(booking_id=pk, actor=actor))
+
+    @admin.action(description="Cancel the selected booking (choose the refund)…", permissions=["manage"])
+    def cancel_selected(self, request, queryset):
+        """Each cancellation has its own refund and reason: this opens the cancel page of one booking."""
+        from django.http import HttpResponseRedirect
+        from django.urls import reverse
+
+        ids = list(queryset.values_list("pk", flat=True)[:2])
+        if len(ids) != 1:
+            messages.warning(request, "Cancel one booking at a time: each has its own refund and reason.")
+            return None
+        return HttpResponseRedirect(reverse("admin:bookings_booking_cancel", args=[ids[0]]))
 
     @admin.action(description="Revoke the guest's magic links (the next email carries a new one)",
                   permissions=["manage"])
@@ -176,18 +251,15 @@ class BookingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(BookingEvent)
-class BookingEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BookingEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    """The audit trail of the user's bookings (scoped through ``booking__property``)."""
+
+    tenant_path = "booking__property"
     list_display = ["created_at", "booking", "from_status", "to_status", "actor_type", "actor_display", "reason"]
     list_filter = ["to_status", "actor_type", "created_at"]
     search_fields = ["booking__reference", "actor_label", "actor_user__email", "reason"]
     list_select_related = ["booking", "actor_user"]
     date_hierarchy = "created_at"
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(booking__property__in=_managed_property_ids(request))
 
     @admin.display(description="Actor")
     def actor_display(self, obj):

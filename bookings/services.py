@@ -463,3 +463,56 @@ def revoke_guest_links(*, booking_id, actor: Actor, reason: str = "", at: dateti
     booking.save(update_fields=["access_version", "updated_at"])
     record_event(booking, booking.status, booking.status, actor, reason or "Guest links revoked.", at=at)
     return booking
+
+
+# --- the back office: owner bookings and resent confirmations -------------------------------------
+
+
+@transaction.atomic
+def create_owner_booking(*, property_id, check_in: date, check_out: date, adults: int, children: int = 0,
+                         guest: GuestInput, actor: Actor, notes: str = "", confirm_now: bool = False,
+                         override_rules: bool = False, override_reason: str = "",
+                         at: datetime | None = None) -> Booking:
+    """A booking the owner or staff enter themselves (e.g. taken on the phone): source ``owner``.
+
+    It goes through :func:`reserve` like every other booking, so overlaps, owner
+    blocks and buffer days always refuse it; stay rules only give way to an
+    explicit ``override_rules`` with a reason, which ``reserve`` audits. Without
+    ``confirm_now`` the reservation is held ``MANUAL_PAYMENT_TIMEOUT_HOURS`` (not
+    the 30 minutes of a card checkout) so the guest has time to pay by the link in
+    their email or by a manual method. ``confirm_now`` (paid outside the system,
+    or the owner accepts it as it is) confirms it in the same transaction: both
+    rows exist or neither does. No payment row is invented for money paid outside.
+    """
+    now = at or timezone.now()
+    booking = reserve(property_id=property_id, check_in=check_in, check_out=check_out, adults=adults,
+                      children=children, guest=guest, actor=actor, special_requests=notes, source=Source.OWNER,
+                      expires_in=timedelta(hours=settings.MANUAL_PAYMENT_TIMEOUT_HOURS),
+                      override_rules=override_rules, override_reason=override_reason, at=now)
+    if confirm_now:
+        booking = confirm(booking_id=booking.pk, actor=actor, at=now,
+                          reason="Confirmed when entered by the owner (paid outside the system).")
+    return booking
+
+
+@transaction.atomic
+def resend_confirmation(*, booking_id, actor: Actor, at: datetime | None = None):
+    """Send the guest their confirmation email once more (lost in spam, deleted …).
+
+    The first confirmation is keyed per booking so that events repeating
+    "confirmed" send it once; a resend is an explicit request, so it gets a key
+    of its own and a new :class:`~bookings.models.SentEmail` row, plus an audit row
+    (status unchanged) saying who asked. Returns the ``SentEmail``."""
+    import uuid
+
+    from .notifications import Kind, Planned, guest_address, queue
+
+    booking, _prop = _lock_booking(booking_id)
+    if booking.status not in (S.CONFIRMED, S.CHECKED_IN):
+        raise BookingError("Only a confirmed booking has a confirmation to resend.")
+    to = guest_address(booking)
+    if not to:
+        raise BookingError("This booking has no guest email address here (channel guests hear from their channel).")
+    row = queue(booking, Planned(Kind.CONFIRMATION, to, f"{Kind.CONFIRMATION}:{booking.pk}:resend:{uuid.uuid4().hex}"))
+    record_event(booking, booking.status, booking.status, actor, f"Confirmation email resent to {to}.", at=at)
+    return row

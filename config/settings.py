@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "guests",
     "properties",
     "bookings",
@@ -137,20 +138,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+# Every login goes through django-allauth (/accounts/login/): the admin's login page redirects there, so
+# the back office gets its rate limits, mandatory email verification and MFA. Email is the identifier.
+LOGIN_URL = "account_login"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",  # the admin's login
-    "allauth.account.auth_backends.AuthenticationBackend",  # guests' accounts under /accounts/
+    "django.contrib.auth.backends.ModelBackend",  # permissions; the API's HTTP Basic auth
+    "allauth.account.auth_backends.AuthenticationBackend",  # the /accounts/ login
 ]
-# Optional guest accounts (django-allauth, minimal): email login, verified addresses; /account/bookings/
-# lists the bookings made with a verified address. No social logins.
+ACCOUNT_ADAPTER = "guests.adapter.AccountAdapter"  # after login: the back office for staff, else the bookings
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
-ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"  # owners, staff and guests alike verify their address before signing in
 ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Stayhold] "
 LOGIN_REDIRECT_URL = "/account/bookings/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+# Login throttling (allauth's rate limits, counted in the cache): failed logins per client IP and per
+# account ("key" = the email typed), then "Too many failed login attempts". Other limits keep allauth's defaults.
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key"),
+    "reset_password": env.str("PASSWORD_RESET_RATE_LIMIT", default="20/m/ip,5/m/key"),
+}
+# Two-factor authentication (allauth.mfa): TOTP apps plus recovery codes, at /accounts/2fa/. Any back-office
+# user may turn it on; superusers must (config.admin_site sends one without TOTP to the activation page).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Stayhold"
+MFA_REQUIRED_FOR_SUPERUSERS = env.bool("MFA_REQUIRED_FOR_SUPERUSERS", default=True)
 
 # --- I18n / time ------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -185,8 +199,9 @@ if not DEBUG:
 API_THROTTLE_CREATE = env.str("API_THROTTLE_CREATE", default="60/min")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Session only: the login (allauth) is where throttling, email verification and MFA apply, and HTTP Basic
+        # would bypass all three. Machine clients get scoped API keys in a later issue.
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

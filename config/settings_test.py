@@ -10,6 +10,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/stayho
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 os.environ.setdefault("API_THROTTLE_CREATE", "100000/min")
+# Tests sign users in with force_login; the MFA requirement for superusers has its own tests (tests/accounts),
+# which switch it on with the `settings` fixture.
+os.environ.setdefault("MFA_REQUIRED_FOR_SUPERUSERS", "false")
 
 from .settings import *  # noqa: E402,F403
 from .settings import DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402

@@ -1,6 +1,12 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class GuestsConfig(AppConfig):
     name = "guests"
     verbose_name = "Guests and accounts"
+
+    def ready(self):
+        from . import roles, signals  # noqa: F401  (signals: allauth receivers)
+
+        post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="guests.sync_roles")

@@ -32,6 +32,12 @@ class User(AbstractUser):
     username = None
     email = models.EmailField("email address", unique=True)
     full_name = models.CharField(max_length=200, blank=True)
+    # A staff account belongs to the owner who created it: the owner manages (and sees) only their own staff
+    # in the admin, and assigns only them to their properties. Empty for owners, superusers and guests.
+    employer = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="employees",
+        help_text="The owner this staff account works for.",
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []

@@ -31,3 +31,42 @@ def find_or_create_guest(data: GuestInput) -> Guest:
         guest.country = data.country.upper() or guest.country
         guest.save(update_fields=["phone", "country", "updated_at"])
     return guest
+
+
+def invite_staff(*, owner, email: str, full_name: str = "", request=None):
+    """Create a staff account working for ``owner`` and email it a link to choose a password.
+
+    The account is in the "Staff" group with ``is_staff`` and ``employer=owner``
+    (so the owner sees and assigns it, and nobody else's owners do); it has no
+    usable password and an unverified address. The link is allauth's password
+    reset link: setting a password through it proves the inbox, which verifies
+    the address (``guests.signals``), after which the person signs in at
+    ``/accounts/login/`` like everyone else.
+    """
+    from allauth.account.forms import default_token_generator
+    from allauth.account.models import EmailAddress
+    from allauth.account.utils import user_pk_to_url_str
+    from django.conf import settings
+    from django.core.mail import send_mail
+    from django.db import transaction
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+
+    from .models import User
+    from .roles import STAFF, assign_role
+
+    with transaction.atomic():
+        user = User.objects.create_user(email=email, full_name=full_name, is_staff=True, employer=owner)
+        assign_role(user, STAFF)
+        EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=False)
+    path = reverse("account_reset_password_from_key",
+                   kwargs={"uidb36": user_pk_to_url_str(user), "key": default_token_generator.make_token(user)})
+    url = request.build_absolute_uri(path) if request is not None else f"{settings.SITE_URL}{path}"
+    context = {"user": user, "owner": owner, "url": url}
+    send_mail(
+        subject=f"{owner.full_name or owner.email} invited you to the Stayhold back office",
+        message=render_to_string("account/email/staff_invite.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[user.email],
+    )
+    return user

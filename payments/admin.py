@@ -1,8 +1,10 @@
 """Payments admin: view only. Payments, refunds and processed webhooks are written by ``payments.services``;
 owners refund by cancelling a booking (the booking admin's cancel action refunds in full).
 
-Owners and staff see the payments and refunds of the properties they manage; processed
-webhook ids only superusers.
+Owners and staff see the payments and refunds of the properties they manage (``TenantScopedAdmin``);
+processed webhook ids only superusers (``config.admin_site.SUPERUSER_ONLY_MODELS``). Payout methods
+(``HostPaymentMethod``) belong to an owner: only owners (the "Owners" group) and superusers manage them,
+each owner only their own. Manual payment decisions need ``payments.verify_manualpayment``.
 """
 
 from django.contrib import admin, messages
@@ -13,8 +15,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from bookings.admin import ReadOnlyAdminMixin, _managed_property_ids
+from bookings.admin import ReadOnlyAdminMixin
 from properties.money import format_money
+from properties.tenancy import TenantScopedAdmin, managed_properties
 
 from .models import HostPaymentMethod, ManualPayment, ManualPaymentEvent, Payment, PaymentEvent, Refund, WebhookEvent
 
@@ -35,17 +38,9 @@ class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
     can_delete = False
 
 
-class ScopedToManagedProperties:
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(**{f"{self.booking_path}__property__in": _managed_property_ids(request)})
-
-
 @admin.register(Payment)
-class PaymentAdmin(ScopedToManagedProperties, ReadOnlyAdminMixin, admin.ModelAdmin):
-    booking_path = "booking"
+class PaymentAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    tenant_path = "booking__property"
     list_display = ["booking", "attempt", "provider", "amount_display", "status", "amount_refunded", "disputed",
                     "provider_ref", "created_at"]
     list_filter = ["status", "provider", "disputed", "created_at"]
@@ -63,8 +58,8 @@ class PaymentAdmin(ScopedToManagedProperties, ReadOnlyAdminMixin, admin.ModelAdm
 
 
 @admin.register(Refund)
-class RefundAdmin(ScopedToManagedProperties, ReadOnlyAdminMixin, admin.ModelAdmin):
-    booking_path = "payment__booking"
+class RefundAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    tenant_path = "payment__booking__property"
     list_display = ["payment", "amount", "currency", "status", "provider_ref", "reason", "actor_label", "created_at"]
     list_filter = ["status", "created_at"]
     search_fields = ["payment__booking__reference", "provider_ref"]
@@ -82,27 +77,23 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = ["provider", "event_id", "type", "outcome", "received_at"]
     fields = readonly_fields
 
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_superuser
-
 
 # --- manual payments ------------------------------------------------------------------------------------
 
 
 @admin.register(HostPaymentMethod)
-class HostPaymentMethodAdmin(admin.ModelAdmin):
-    """Owners see and edit only their own methods (the owner is always the user); superusers all."""
+class HostPaymentMethodAdmin(TenantScopedAdmin):
+    """Owners see and edit only their own methods (the owner is always the user); superusers all.
 
+    Scoped by owner, not by property; staff have no permission on this model (no payout settings)."""
+
+    tenant_path = None
     list_display = ["display_name", "kind", "handle", "owner", "active"]
     list_filter = ["kind", "active"]
     search_fields = ["display_name", "handle"]
 
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        return qs if request.user.is_superuser else qs.filter(owner=request.user)
+    def scope_queryset(self, queryset, request):
+        return queryset if request.user.is_superuser else queryset.filter(owner=request.user)
 
     def get_fields(self, request, obj=None):
         fields = ["kind", "handle", "display_name", "instructions", "active"]
@@ -112,17 +103,6 @@ class HostPaymentMethodAdmin(admin.ModelAdmin):
         if not request.user.is_superuser:
             obj.owner = request.user
         super().save_model(request, obj, form, change)
-
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff and (
-            obj is None or request.user.is_superuser or obj.owner_id == request.user.pk)
-
-    has_add_permission = has_module_permission
-    has_change_permission = has_view_permission
-    has_delete_permission = has_view_permission
 
 
 class ManualPaymentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -138,17 +118,19 @@ def _queue_rows(request):
 
     qs = ManualPayment.objects.select_related("booking__property", "method", "booking__guest")
     if not request.user.is_superuser:
-        qs = qs.filter(booking__property__in=_managed_property_ids(request))
+        qs = qs.filter(booking__property__in=managed_properties(request.user).values("pk"))
     now = timezone.now()
     return [mp for mp in qs.filter(status__in=OPEN).order_by("claimed_at", "created_at", "pk")
             if mp.status != "pending" or mp.deadline <= now]
 
 
 @admin.register(ManualPayment)
-class ManualPaymentAdmin(ScopedToManagedProperties, ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Read-only rows; staff decide in the verification queue (``queue/``), which calls ``payments.manual``."""
+class ManualPaymentAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    """Read-only rows; staff decide in the verification queue (``queue/``), which calls ``payments.manual``.
 
-    booking_path = "booking"
+    The queue needs the view permission; a decision needs ``payments.verify_manualpayment`` (Owners, Staff)."""
+
+    tenant_path = "booking__property"
     list_display = ["code", "booking", "method", "amount_display", "status", "claimed_at", "deadline",
                     "verified_by"]
     list_filter = ["status", "method__kind"]
@@ -160,11 +142,8 @@ class ManualPaymentAdmin(ScopedToManagedProperties, ReadOnlyAdminMixin, admin.Mo
     fields = readonly_fields
     inlines = [ManualPaymentEventInline]
 
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff
+    def has_verify_permission(self, request):
+        return request.user.has_perm("payments.verify_manualpayment")
 
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, obj):
@@ -192,13 +171,13 @@ class ManualPaymentAdmin(ScopedToManagedProperties, ReadOnlyAdminMixin, admin.Mo
             raise PermissionDenied
         rows = _queue_rows(request)
         context = {**self.admin_site.each_context(request), "title": "Manual payments to verify", "rows": rows,
-                   "opts": self.model._meta, "now": timezone.now()}
+                   "opts": self.model._meta, "now": timezone.now(), "can_verify": self.has_verify_permission(request)}
         return TemplateResponse(request, "admin/payments/manualpayment/queue.html", context)
 
     def verify_view(self, request, pk):
         from .manual import ManualPaymentError, parse_amount, verify
 
-        if not self.has_view_permission(request):
+        if not (self.has_view_permission(request) and self.has_verify_permission(request)):
             raise PermissionDenied
         mp = self.get_queryset(request).filter(pk=pk).first()
         if mp is None:

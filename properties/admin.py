@@ -1,7 +1,12 @@
 """Admin for properties and what hangs off them (the basic back office).
 
 * Owners and staff (non-superusers) see only the properties they own or are
-  assigned to, and only their rows of everything else (DESIGN invariant 8).
+  assigned to, and only their rows of everything else (DESIGN invariant 8):
+  every admin here is a ``properties.tenancy.TenantScopedAdmin``. What they may
+  do is their group's permissions (``guests.roles``): staff see prices and
+  pricing rules but cannot change them.
+* Amenities are a global list: everyone with the view permission sees it, only
+  superusers change it.
 * Owner blocks change occupancy, so the admin never saves them itself: adding,
   changing and deleting go through ``properties.services.create_block`` /
   ``delete_block`` (property lock + check against bookings + outbox event). The
@@ -12,16 +17,19 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import NOT_PROVIDED, Count
 from django.http import HttpResponseRedirect
+from django.urls import path
 from django.utils.html import format_html
 
 from bookings.errors import BookingError
 
-from . import services
+from . import quote_preview, services
 from .availability import occupying_bookings
 from .models import (
     WEEKDAY_NAMES,
@@ -35,6 +43,7 @@ from .models import (
     weekdays_in,
 )
 from .money import format_money
+from .tenancy import TenantScopedAdmin, TenantScopedInline, managed_properties
 
 WEEKDAY_FIELDS = ("checkin_weekdays", "checkout_weekdays", "weekend_days")
 # Property fields whose change alters quotes.
@@ -83,27 +92,6 @@ class WeekdayFieldsMixin:
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
-def managed_properties(request):
-    return Property.objects.managed_by(request.user)
-
-
-class PropertyScopedAdmin(admin.ModelAdmin):
-    """Rows of models hanging off a property, limited to the user's properties."""
-
-    property_path = "property"
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(**{f"{self.property_path}__in": managed_properties(request).values("pk")})
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "property":
-            kwargs["queryset"] = managed_properties(request)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-
 def booked_nights_error(prop, start, end) -> str | None:
     """The message for a block over booked nights, or None (a pre-check; the service re-checks under the lock)."""
     if prop is None or prop.pk is None or not start or not end or end <= start:
@@ -148,7 +136,7 @@ def save_block(request, block: AvailabilityBlock, *, change: bool) -> Availabili
 # --- inlines of Property ----------------------------------------------------------------------------
 
 
-class PropertyPhotoInline(admin.TabularInline):
+class PropertyPhotoInline(TenantScopedInline, admin.TabularInline):
     model = PropertyPhoto
     extra = 0
     fields = ["preview", "image", "alt_text", "position"]
@@ -159,21 +147,21 @@ class PropertyPhotoInline(admin.TabularInline):
         return photo_thumbnail(obj)
 
 
-class DateOverrideInline(WeekdayFieldsMixin, admin.StackedInline):
+class DateOverrideInline(WeekdayFieldsMixin, TenantScopedInline, admin.StackedInline):
     model = DateOverride
     extra = 0
     fields = [("start_date", "end_date"), "nightly_price", ("min_stay", "max_stay"), "checkin_weekdays",
               "checkout_weekdays", "note"]
 
 
-class PricingRuleInline(WeekdayFieldsMixin, admin.StackedInline):
+class PricingRuleInline(WeekdayFieldsMixin, TenantScopedInline, admin.StackedInline):
     model = PricingRule
     extra = 0
     fields = [("name", "kind", "active"), ("adjustment", "value", "priority"), "weekend_days",
               ("start_date", "end_date"), ("days", "min_nights")]
 
 
-class AvailabilityBlockInline(admin.TabularInline):
+class AvailabilityBlockInline(TenantScopedInline, admin.TabularInline):
     model = AvailabilityBlock
     form = AvailabilityBlockForm
     extra = 0
@@ -200,14 +188,24 @@ class AmenityAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_properties=Count("properties"))
 
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
     @admin.display(description="Properties", ordering="n_properties")
     def property_count(self, obj):
         return obj.n_properties
 
 
 @admin.register(Property)
-class PropertyAdmin(WeekdayFieldsMixin, PropertyScopedAdmin):
-    property_path = "pk"
+class PropertyAdmin(WeekdayFieldsMixin, TenantScopedAdmin):
+    tenant_path = "pk"
+    ordering = ["name", "pk"]  # explicit: the count annotations' GROUP BY drops Meta.ordering
     list_display = ["name", "city", "country", "owner", "status", "price", "max_guests", "bedrooms",
                     "photo_count", "booking_count"]
     list_filter = ["status", "city", "country", "currency", "cancellation_policy", "amenities"]
@@ -225,7 +223,24 @@ class PropertyAdmin(WeekdayFieldsMixin, PropertyScopedAdmin):
                                "tax_rate", "cancellation_policy", "custom_cancellation_tiers"]}),
         ("Stay rules", {"fields": [("min_stay", "max_stay", "buffer_days"), "checkin_weekdays", "checkout_weekdays",
                                    ("min_lead_days", "max_advance_days"), ("check_in_time", "check_out_time")]}),
+        ("Quote preview", {"fields": ["quote_preview"],
+                           "description": "What a guest would pay for a stay, from the saved prices and rules."}),
     ]
+
+    class Media:
+        js = ["js/admin-quote-preview.js"]
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/quote-preview/",
+                 self.admin_site.admin_view(partial(quote_preview.quote_preview_view, self)),
+                 name="properties_property_quote_preview"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Stay")
+    def quote_preview(self, obj):
+        return quote_preview.picker_html(obj)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
@@ -233,13 +248,15 @@ class PropertyAdmin(WeekdayFieldsMixin, PropertyScopedAdmin):
         )
 
     def get_readonly_fields(self, request, obj=None):
-        return [] if request.user.is_superuser else ["owner"]
+        return ["quote_preview"] if request.user.is_superuser else ["quote_preview", "owner"]
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "staff" and not request.user.is_superuser:
+        if db_field.name == "staff":
+            # An owner assigns their own staff accounts (``User.employer``); a superuser any staff account.
             from guests.models import User
 
-            kwargs["queryset"] = User.objects.filter(is_staff=True, is_superuser=False)
+            staff = User.objects.filter(is_staff=True, is_superuser=False)
+            kwargs["queryset"] = staff if request.user.is_superuser else staff.filter(employer=request.user)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     @admin.display(description="Price / night", ordering="base_price")
@@ -280,7 +297,7 @@ class PropertyAdmin(WeekdayFieldsMixin, PropertyScopedAdmin):
 
 
 @admin.register(PropertyPhoto)
-class PropertyPhotoAdmin(PropertyScopedAdmin):
+class PropertyPhotoAdmin(TenantScopedAdmin):
     list_display = ["thumbnail", "property", "alt_text", "position"]
     list_filter = ["property__city"]
     search_fields = ["property__name", "alt_text"]
@@ -293,7 +310,7 @@ class PropertyPhotoAdmin(PropertyScopedAdmin):
         return photo_thumbnail(obj, width=80)
 
 
-class PricingChangeAdmin(WeekdayFieldsMixin, PropertyScopedAdmin):
+class PricingChangeAdmin(WeekdayFieldsMixin, TenantScopedAdmin):
     """Pricing rules and date overrides: every change announces pricing.updated."""
 
     def save_model(self, request, obj, form, change):
@@ -306,7 +323,7 @@ class PricingChangeAdmin(WeekdayFieldsMixin, PropertyScopedAdmin):
         services.announce_pricing(prop)
 
     def delete_queryset(self, request, queryset):
-        props = list(managed_properties(request).filter(pk__in=queryset.values("property_id")))
+        props = list(managed_properties(request.user).filter(pk__in=queryset.values("property_id")))
         super().delete_queryset(request, queryset)
         for prop in props:
             services.announce_pricing(prop)
@@ -333,7 +350,7 @@ class DateOverrideAdmin(PricingChangeAdmin):
 
 
 @admin.register(AvailabilityBlock)
-class AvailabilityBlockAdmin(PropertyScopedAdmin):
+class AvailabilityBlockAdmin(TenantScopedAdmin):
     form = AvailabilityBlockForm
     list_display = ["property", "start_date", "end_date", "nights", "reason", "note", "created_by", "created_at"]
     list_filter = ["reason", "property__city"]
@@ -366,4 +383,4 @@ class AvailabilityBlockAdmin(PropertyScopedAdmin):
             services.delete_block(block_id=block_id)
 
 
-from . import turnover_admin  # noqa: E402, F401  (registers the turnover tasks list; imports PropertyScopedAdmin)
+from . import turnover_admin  # noqa: E402, F401  (registers the turnover tasks list)

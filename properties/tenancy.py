@@ -5,18 +5,22 @@ staff member only the properties they are assigned to; a superuser everything.
 :class:`TenantScopedAdmin` applies that to everything the admin shows or accepts:
 
 * ``get_queryset`` — the changelist, the change/delete/history views (a foreign
-  object's URL answers 404 through Django's own "does not exist" redirect),
-  search, ``date_hierarchy``, value list filters and every action, which all
-  start from it;
+  object's URL answers with Django's own "does not exist" redirect), search,
+  ``date_hierarchy``, value list filters and every action (including "select
+  all" and ``delete_selected``), which all start from it;
 * foreign-key and many-to-many choices in forms and inlines (a tampered POST
   naming another owner's row fails validation: "Select a valid choice");
-* relational list filters (only related rows that appear in the scoped list);
+* relational list filters (only related rows that appear in the scoped list),
+  also through paths such as ``booking__property``;
 * autocomplete: Django asks the *related* model's admin for its queryset, so
   scoping that admin scopes its autocomplete;
-* CSV export (the ``export_csv`` action) of the scoped, selected rows.
+* CSV export (the ``export_csv`` action) of the scoped, selected rows, with
+  readable values (a related row's name, a choice's label).
 
 ``tenant_path`` is the lookup from the model to its ``Property`` (``"pk"`` for
-the property itself, ``"property"``, ``"booking__property"`` …).
+the property itself, ``"property"``, ``"booking__property"`` …). Models owned
+by a *user* rather than a property (payout methods) set ``tenant_path = None``
+and override :meth:`TenantScopedMixin.scope_queryset`.
 """
 
 from __future__ import annotations
@@ -24,8 +28,15 @@ from __future__ import annotations
 import csv
 
 from django.contrib import admin
-from django.contrib.admin.filters import RelatedOnlyFieldListFilter
+from django.contrib.admin.filters import (
+    AllValuesFieldListFilter,
+    RelatedFieldListFilter,
+    RelatedOnlyFieldListFilter,
+)
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -33,15 +44,54 @@ from .models import Property
 
 
 def managed_properties(user):
-    """The properties ``user`` may see in the back office (all for a superuser)."""
+    """The properties ``user`` may see in the back office (all for a superuser, none for anonymous)."""
+    if not user.is_authenticated:
+        return Property.objects.none()
     return Property.objects.managed_by(user)
 
 
+def _crosses_many(model, path: str) -> bool:
+    """Whether the lookup ``path`` goes through a to-many relation (a plain filter would repeat rows)."""
+    if path == "pk":
+        return False
+    try:
+        fields = get_fields_from_path(model, path)
+    except (FieldDoesNotExist, NotRelationField):  # an unknown path: be safe, use a subquery
+        return True
+    return any(getattr(field, "many_to_many", False) or getattr(field, "one_to_many", False) for field in fields)
+
+
 def scope_to_user(queryset, user, tenant_path: str):
-    """``queryset`` limited to the rows hanging off properties ``user`` manages."""
+    """``queryset`` limited to the rows hanging off properties ``user`` manages (no duplicate rows)."""
     if user.is_superuser:
         return queryset
-    return queryset.filter(**{f"{tenant_path}__in": managed_properties(user).values("pk")})
+    managed = managed_properties(user).values("pk")
+    if _crosses_many(queryset.model, tenant_path):
+        inner = queryset.model._default_manager.filter(**{f"{tenant_path}__in": managed}).values("pk")
+        return queryset.filter(pk__in=inner)
+    return queryset.filter(**{f"{tenant_path}__in": managed})
+
+
+def visible_users(user):
+    """Accounts ``user`` may see and pick in the back office: themselves and the staff they employ."""
+    from guests.models import User
+
+    if user.is_superuser:
+        return User.objects.all()
+    if not user.is_authenticated:
+        return User.objects.none()
+    return User.objects.filter(Q(pk=user.pk) | Q(employer=user))
+
+
+def visible_payment_methods(user):
+    """Payout methods of the owners whose properties ``user`` manages (an owner: their own)."""
+    from payments.models import HostPaymentMethod
+
+    if user.is_superuser:
+        return HostPaymentMethod.objects.all()
+    owners = managed_properties(user).values("owner_id")
+    return HostPaymentMethod.objects.filter(Q(owner=user) | Q(owner__in=owners)) if user.is_authenticated else (
+        HostPaymentMethod.objects.none())
 
 
 def scoped_related_queryset(model, user):
@@ -50,7 +100,12 @@ def scoped_related_queryset(model, user):
         return None
     if model is Property:
         return managed_properties(user)
-    path = TENANT_PATHS.get(model._meta.label_lower)
+    label = model._meta.label_lower
+    if label == "guests.user":
+        return visible_users(user)
+    if label == "payments.hostpaymentmethod":
+        return visible_payment_methods(user)
+    path = TENANT_PATHS.get(label)
     if path is None:
         return None
     return scope_to_user(model._default_manager.all(), user, path)
@@ -66,19 +121,28 @@ TENANT_PATHS = {
     "properties.turnovertask": "property",
     "bookings.booking": "property",
     "bookings.bookingevent": "booking__property",
+    "bookings.guestmessage": "booking__property",
+    "bookings.sentemail": "booking__property",
+    "guests.guest": "bookings__property",
     "payments.payment": "booking__property",
+    "payments.paymentevent": "payment__booking__property",
     "payments.refund": "payment__booking__property",
     "payments.manualpayment": "booking__property",
+    "payments.manualpaymentevent": "payment__booking__property",
 }
 
 
 class TenantScopedMixin:
     """Queryset and relation-choice scoping, shared by model admins and inlines."""
 
-    tenant_path = "property"
+    tenant_path: str | None = "property"
+
+    def scope_queryset(self, queryset, request):
+        """The rows of ``queryset`` that ``request.user`` may see. Override for models not under a property."""
+        return scope_to_user(queryset, request.user, self.tenant_path)
 
     def get_queryset(self, request):
-        return scope_to_user(super().get_queryset(request), request.user, self.tenant_path)
+        return self.scope_queryset(super().get_queryset(request), request)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         scoped = scoped_related_queryset(db_field.related_model, request.user)
@@ -102,10 +166,13 @@ class TenantScopedAdmin(TenantScopedMixin, admin.ModelAdmin):
         """Relational filters list only the related rows that appear in the (scoped) list."""
         filters = []
         for entry in super().get_list_filter(request):
-            if isinstance(entry, str) and "__" not in entry:
-                field = self.model._meta.get_field(entry)
-                if field.is_relation:
-                    entry = (entry, RelatedOnlyFieldListFilter)
+            if isinstance(entry, str) and _is_relation_path(self.model, entry):
+                entry = (entry, RelatedOnlyFieldListFilter)
+            elif isinstance(entry, str) and "__" in entry and _lists_all_values(self.model, entry):
+                entry = (entry, ScopedAllValuesFieldListFilter)
+            elif (isinstance(entry, tuple | list) and len(entry) == 2 and isinstance(entry[1], type)
+                  and entry[1] is RelatedFieldListFilter):
+                entry = (entry[0], RelatedOnlyFieldListFilter)
             filters.append(entry)
         return filters
 
@@ -131,9 +198,10 @@ class TenantScopedAdmin(TenantScopedMixin, admin.ModelAdmin):
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="{self.model._meta.model_name}-{stamp}.csv"'
         writer = csv.writer(response)
-        writer.writerow([self.model._meta.get_field(f).verbose_name if f != "pk" else "id" for f in fields])
-        for row in queryset.values_list(*[_csv_lookup(self.model, f) for f in fields]):
-            writer.writerow(row)
+        writer.writerow([_csv_header(self.model, f) for f in fields])
+        related = [f for f in fields if f != "pk" and isinstance(self.model._meta.get_field(f), models.ForeignKey)]
+        for obj in queryset.select_related(*related):
+            writer.writerow([_csv_value(obj, f) for f in fields])
         return response
 
 
@@ -146,10 +214,50 @@ class TenantScopedInline(TenantScopedMixin):
     tenant_path = "property"
 
 
-def _csv_lookup(model, name: str) -> str:
+class ScopedAllValuesFieldListFilter(AllValuesFieldListFilter):
+    """A value filter through a relation (``property__city``) listing only values of the scoped rows.
+
+    Django's own takes the values from *all* rows of the related model, which
+    would show other owners' cities."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        visible = model._default_manager.filter(pk__in=model_admin.get_queryset(request).values("pk"))
+        self.lookup_choices = visible.order_by(field_path).values_list(field_path, flat=True).distinct()
+
+
+def _lists_all_values(model, path: str) -> bool:
+    """Whether Django would pick its all-values filter for the (non-relational) ``path``."""
+    try:
+        field = get_fields_from_path(model, path)[-1]
+    except (FieldDoesNotExist, NotRelationField):
+        return False
+    return not (field.is_relation or field.choices or isinstance(field, models.BooleanField | models.DateField))
+
+
+def _is_relation_path(model, path: str) -> bool:
+    try:
+        fields = get_fields_from_path(model, path)
+    except (FieldDoesNotExist, NotRelationField):  # not a field path (e.g. a callable's name)
+        return False
+    return bool(fields) and fields[-1].is_relation
+
+
+def _csv_header(model, name: str) -> str:
+    return "id" if name == "pk" else str(model._meta.get_field(name).verbose_name)
+
+
+def _csv_value(obj, name: str):
+    """A cell people can read: the related row's name, a choice's label, booleans as yes/no."""
     if name == "pk":
-        return "pk"
-    field = model._meta.get_field(name)
-    if isinstance(field, models.ForeignKey):
-        return f"{name}_id"
-    return name
+        return obj.pk
+    field = obj._meta.get_field(name)
+    if field.is_relation and field.many_to_one:
+        related = getattr(obj, name)
+        return "" if related is None else str(related)
+    if field.choices:
+        return getattr(obj, f"get_{name}_display")()
+    value = getattr(obj, name)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else value

@@ -17,8 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import turnover
-from .admin import PropertyScopedAdmin
 from .models import TurnoverTask
+from .tenancy import TenantScopedAdmin
 
 
 class DueFilter(admin.SimpleListFilter):
@@ -67,7 +67,7 @@ class MineFilter(admin.SimpleListFilter):
 
 
 @admin.register(TurnoverTask)
-class TurnoverTaskAdmin(PropertyScopedAdmin):
+class TurnoverTaskAdmin(TenantScopedAdmin):
     list_display = ["due_date", "window_end", "property", "booking_reference", "assignee", "status", "done_at",
                     "done_by"]
     list_filter = [DueFilter, "status", MineFilter]

@@ -4,7 +4,7 @@ from bookings import services
 from bookings.state_machine import Actor
 from guests.services import GuestInput
 from payments.localstripe_server import LocalStripe
-from tests.factories import PropertyFactory, UserFactory, future
+from tests.factories import OwnerFactory, PropertyFactory, future
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +19,8 @@ def localstripe():
 
 @pytest.fixture
 def owner(db):
-    return UserFactory(email="owner@example.com")
+    """A property owner with the "Owners" role (guests.roles)."""
+    return OwnerFactory(email="owner@example.com")
 
 
 @pytest.fixture

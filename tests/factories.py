@@ -26,6 +26,48 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("pw-for-tests-1")
 
 
+class OwnerFactory(UserFactory):
+    """A back-office owner: ``is_staff`` and the "Owners" group (``guests.roles``)."""
+
+    email = factory.Sequence(lambda n: f"owner{n}@example.com")
+    is_staff = True
+
+    @factory.post_generation
+    def role(obj, create, extracted, **kwargs):
+        if create:
+            from guests.roles import OWNERS, assign_role
+
+            assign_role(obj, OWNERS)
+
+
+class StaffFactory(UserFactory):
+    """A staff account: ``is_staff``, the "Staff" group, and optionally its employer and properties.
+
+    ``StaffFactory(employer=owner, properties=[prop])`` assigns it to ``prop`` (``Property.staff``)."""
+
+    email = factory.Sequence(lambda n: f"staff{n}@example.com")
+    is_staff = True
+
+    @factory.post_generation
+    def role(obj, create, extracted, **kwargs):
+        if create:
+            from guests.roles import STAFF, assign_role
+
+            assign_role(obj, STAFF)
+
+    @factory.post_generation
+    def properties(obj, create, extracted, **kwargs):
+        if create and extracted:
+            for prop in extracted:
+                prop.staff.add(obj)
+
+
+class SuperuserFactory(UserFactory):
+    email = factory.Sequence(lambda n: f"root{n}@example.com")
+    is_staff = True
+    is_superuser = True
+
+
 class GuestFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Guest

@@ -350,6 +350,16 @@ STATUS_SERVICES = {
 }
 
 
+# The same role permissions as the admin's buttons (guests.roles): staff check guests in and out; confirming and
+# cancelling (which refunds) are the owner's.
+STATUS_PERMISSIONS = {
+    BookingStatus.CONFIRMED: "bookings.manage_booking",
+    BookingStatus.CANCELLED: "bookings.manage_booking",
+    BookingStatus.CHECKED_IN: "bookings.checkin_booking",
+    BookingStatus.CHECKED_OUT: "bookings.checkin_booking",
+}
+
+
 class BookingStatusView(ApiView):
     permission_classes = [IsAuthenticated]
 
@@ -361,7 +371,9 @@ class BookingStatusView(ApiView):
     def patch(self, request, reference: str):
         """Change a booking's status: ``confirmed``, ``cancelled``, ``checked_in`` or ``checked_out``.
 
-        Owners and assigned staff of the property and superusers only. Anyone
+        Owners and assigned staff of the property and superusers only, each by role:
+        ``confirmed``/``cancelled`` need ``bookings.manage_booking`` (owners),
+        ``checked_in``/``checked_out`` ``bookings.checkin_booking`` (owners and staff). Anyone
         else signed in gets 403 whether or not the reference exists (only a
         superuser sees 404 for an unknown reference); anonymous callers 403
         ``not_authenticated``. A transition the state machine forbids is 409
@@ -373,6 +385,9 @@ class BookingStatusView(ApiView):
                 raise exceptions.NotFound("There is no booking with this reference.")
             raise exceptions.PermissionDenied("You do not manage a booking with this reference.")
         data, _ = _parse(s.StatusChangeSerializer, request.data, request)
+        needed = STATUS_PERMISSIONS[data["status"]]
+        if not request.user.has_perm(needed):
+            raise exceptions.PermissionDenied(f"Your role may not set this status (needs the {needed} permission).")
         STATUS_SERVICES[data["status"]](booking, Actor.for_user(request.user), data["reason"])
         booking = Booking.objects.select_related("property", "guest").prefetch_related("events").get(pk=booking.pk)
         return Response(_booking_detail(booking, manager=True))

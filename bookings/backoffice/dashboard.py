@@ -1,5 +1,176 @@
-"""The owner dashboard shown on the admin index (placeholder: filled in by the dashboard slice)."""
+"""The owner dashboard shown on the admin index: what needs attention today.
+
+:func:`dashboard_context` is merged into the admin index context by
+``config.admin_site.StayholdAdminSite.index``; ``templates/admin/index.html``
+shows it above the app list. Everything is scoped to the properties the user
+manages (``Property.objects.managed_by``; a superuser sees all) and read with a
+fixed number of queries, each list capped, so a large portfolio costs the same
+round trips as a small one.
+
+"Today" for arrivals and departures is each *property's* local date (stays are
+in local dates, see ``properties.pricing.local_today``). Turnover tasks use the
+site's date, as the staff task list does (``properties.turnover_admin.DueFilter``),
+so the dashboard and the list it links to agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, timedelta
+
+from django.db.models import Count, F, Q, Sum
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from bookings.models import EXPIRING_STATUSES, Booking, BookingStatus, occupying_q
+from payments.manual import OPEN as OPEN_MANUAL_STATUSES
+from payments.models import ManualPayment, ManualStatus
+from properties.models import TurnoverTask
+from properties.pricing import local_today
+from properties.tenancy import scope_to_user
+
+EXPIRING_WITHIN = timedelta(hours=2)
+UPCOMING_DAYS = 7
+LIST_LIMIT = 10
+ARRIVALS_LIMIT = 50
+
+ARRIVING_STATUSES = (BookingStatus.RESERVED, BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
+DEPARTING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.CHECKED_OUT)
+
+
+@dataclass
+class Dashboard:
+    today: date
+    now: object
+    arrivals: list = field(default_factory=list)
+    departures: list = field(default_factory=list)
+    in_house_stays: int = 0
+    in_house_guests: int = 0
+    pending_payments: list = field(default_factory=list)
+    pending_payments_count: int = 0
+    expiring: list = field(default_factory=list)
+    expiring_count: int = 0
+    tasks_today: list = field(default_factory=list)
+    tasks_overdue: list = field(default_factory=list)
+    tasks_overdue_count: int = 0
+    upcoming_arrivals: int = 0
+    sync_problems: list = field(default_factory=list)
+    links: dict = field(default_factory=dict)
+
+
+def sync_problems(user) -> list:
+    """Channel sync problems of ``user``'s properties (failed imports, stale calendars, rejected pushes).
+
+    There are no channel connections yet: the channels issue (issue 5) fills this in with one
+    entry per problem (property, channel, what failed, since when, a link to fix it). Until then
+    the dashboard shows "No channel connections yet"."""
+    return []
+
+
+def arrivals_and_departures(user, now) -> tuple[list[Booking], list[Booking]]:
+    """Stays arriving and leaving on each property's local today (one query).
+
+    Every local date is within a day of the UTC date, so the query reads the three candidate days
+    and Python keeps the rows whose date is the property's own today."""
+    utc_today = now.astimezone(UTC).date()
+    days = [utc_today - timedelta(days=1), utc_today, utc_today + timedelta(days=1)]
+    rows = (scope_to_user(Booking.objects.all(), user, "property")
+            .filter(occupying_q(now))
+            .filter(Q(check_in__in=days, status__in=ARRIVING_STATUSES)
+                    | Q(check_out__in=days, status__in=DEPARTING_STATUSES))
+            .select_related("property", "guest")
+            .only("pk", "reference", "status", "check_in", "check_out", "adults", "children", "source",
+                  "property", "property__name", "property__timezone", "property__check_in_time",
+                  "property__check_out_time", "guest", "guest__name")
+            .order_by("property__name", "check_in", "pk"))
+    arrivals, departures = [], []
+    local_days = {}
+    for booking in rows:
+        tz = booking.property.timezone
+        if tz not in local_days:
+            local_days[tz] = local_today(booking.property, now)
+        today = local_days[tz]
+        if booking.check_in == today and booking.status in ARRIVING_STATUSES:
+            arrivals.append(booking)
+        if booking.check_out == today and booking.status in DEPARTING_STATUSES:
+            departures.append(booking)
+    return arrivals, departures
+
+
+def pending_manual_payments(user, now):
+    """The verification queue's rows (``payments.admin._queue_rows``) as a queryset: claimed,
+    flagged and disputed payments, and pending ones past their deadline; oldest claim first."""
+    return (scope_to_user(ManualPayment.objects.all(), user, "booking__property")
+            .filter(status__in=OPEN_MANUAL_STATUSES)
+            .exclude(status=ManualStatus.PENDING, deadline__gt=now)
+            .order_by(F("claimed_at").asc(nulls_last=True), "created_at", "pk"))
+
+
+def expiring_reservations(user, now, within: timedelta = EXPIRING_WITHIN):
+    """Holds and unpaid reservations whose dates free up within ``within`` (soonest first)."""
+    return (scope_to_user(Booking.objects.all(), user, "property")
+            .filter(status__in=EXPIRING_STATUSES, expires_at__gt=now, expires_at__lte=now + within)
+            .order_by("expires_at", "pk"))
+
+
+def build_dashboard(user, now=None) -> Dashboard:
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    board = Dashboard(today=today, now=now)
+
+    arrivals, departures = arrivals_and_departures(user, now)
+    board.arrivals, board.departures = arrivals[:ARRIVALS_LIMIT], departures[:ARRIVALS_LIMIT]
+
+    in_house = (scope_to_user(Booking.objects.all(), user, "property")
+                .filter(status=BookingStatus.CHECKED_IN)
+                .aggregate(stays=Count("pk"), guests=Sum(F("adults") + F("children"))))
+    board.in_house_stays, board.in_house_guests = in_house["stays"] or 0, in_house["guests"] or 0
+
+    payments = pending_manual_payments(user, now)
+    board.pending_payments = list(payments.select_related("booking__property", "booking__guest", "method")
+                                  [:LIST_LIMIT])
+    board.pending_payments_count = payments.count()
+
+    expiring = expiring_reservations(user, now)
+    board.expiring = list(expiring.select_related("property", "guest")[:LIST_LIMIT])
+    board.expiring_count = expiring.count()
+
+    tasks = scope_to_user(TurnoverTask.objects.all(), user, "property").select_related("property", "assignee",
+                                                                                         "booking")
+    board.tasks_today = list(tasks.filter(due_date=today).order_by("-status", "property__name", "pk")[:ARRIVALS_LIMIT])
+    overdue = tasks.filter(status=TurnoverTask.Status.OPEN, due_date__lt=today).order_by("due_date", "pk")
+    board.tasks_overdue = list(overdue[:LIST_LIMIT])
+    board.tasks_overdue_count = overdue.count()
+
+    upcoming_from, upcoming_to = today + timedelta(days=1), today + timedelta(days=UPCOMING_DAYS)
+    board.upcoming_arrivals = (scope_to_user(Booking.objects.all(), user, "property")
+                               .filter(occupying_q(now), status__in=ARRIVING_STATUSES,
+                                       check_in__gte=upcoming_from, check_in__lte=upcoming_to)
+                               .count())
+
+    board.sync_problems = sync_problems(user)
+
+    bookings = reverse("admin:bookings_booking_changelist")
+    tasks_list = reverse("admin:properties_turnovertask_changelist")
+    board.links = {
+        "arrivals": f"{bookings}?{urlencode({'check_in': today.isoformat()})}",
+        "departures": f"{bookings}?{urlencode({'check_out': today.isoformat()})}",
+        "in_house": f"{bookings}?{urlencode({'status__exact': BookingStatus.CHECKED_IN})}",
+        "upcoming": f"{bookings}?" + urlencode({"check_in__gte": upcoming_from.isoformat(),
+                                                 "check_in__lte": upcoming_to.isoformat()}),
+        "payments_queue": reverse("admin:payments_manualpayment_queue"),
+        "tasks_today": f"{tasks_list}?due=today",
+        "tasks_overdue": f"{tasks_list}?due=overdue",
+        "calendar": reverse("admin:calendar"),
+    }
+    return board
 
 
 def dashboard_context(request) -> dict:
-    return {}
+    """``{"dashboard": Dashboard}`` for back-office users who may view bookings; ``{}`` otherwise
+    (the index then shows Django's app list alone)."""
+    user = request.user
+    if not (user.is_active and user.is_staff and user.has_perm("bookings.view_booking")):
+        return {}
+    return {"dashboard": build_dashboard(user)}

@@ -6,7 +6,7 @@ from PIL import Image
 from bookings.state_machine import Actor
 from payments import manual
 from payments.models import HostPaymentMethod
-from tests.factories import PropertyFactory, UserFactory
+from tests.factories import OwnerFactory, PropertyFactory, StaffFactory
 
 
 @pytest.fixture(autouse=True)
@@ -26,19 +26,17 @@ def _clear_cache():
 
 @pytest.fixture
 def owner(db):
-    return UserFactory(email="owner-a@example.com", is_staff=True)
+    return OwnerFactory(email="owner-a@example.com")
 
 
 @pytest.fixture
 def staffer(db, prop):
-    user = UserFactory(email="staff-a@example.com", is_staff=True)
-    prop.staff.add(user)
-    return user
+    return StaffFactory(email="staff-a@example.com", employer=prop.owner, properties=[prop])
 
 
 @pytest.fixture
 def owner_b(db):
-    user = UserFactory(email="owner-b@example.com", is_staff=True)
+    user = OwnerFactory(email="owner-b@example.com")
     PropertyFactory(owner=user)
     return user
 

@@ -148,3 +148,22 @@ def test_host_method_admin_scoped_to_owner(client, zelle, owner_b):
     client.post(reverse("admin:payments_hostpaymentmethod_add"),
                 {"kind": "venmo", "handle": "@new", "display_name": "New", "active": "on", "owner": owner_b.pk})
     assert HostPaymentMethod.objects.get(handle="@new").owner == zelle.owner
+
+
+def test_the_queue_offers_decisions_only_to_those_who_may_verify(client, book, mp, prop):
+    """A user who may view manual payments but not verify them sees the queue without the decision forms,
+    and a forged decision is refused."""
+    from django.contrib.auth.models import Permission
+
+    manual.claim(mp_id=mp.pk, guest_reference="", actor=GUEST)
+    viewer = UserFactory(email="viewer@example.com", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_manualpayment"))
+    prop.staff.add(viewer)
+    client.force_login(viewer)
+    body = client.get(reverse("admin:payments_manualpayment_queue")).content.decode()
+    assert f'data-code="{mp.code}"' in body
+    assert 'name="action"' not in body and "Needs the verify permission." in body
+    verify_url = reverse("admin:payments_manualpayment_verify", args=[mp.pk])
+    assert client.post(verify_url, {"action": "confirm", "amount_received": str(mp.amount)}).status_code == 403
+    mp.refresh_from_db()
+    assert mp.status == M.CLAIMED

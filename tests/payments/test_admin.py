@@ -35,13 +35,13 @@ def paid_booking(book, card):
 
 
 def test_owner_cancel_action_refunds_everything(client, paid_booking):
-    owner = owner_with("view_booking")
+    owner = owner_with("view_booking", "manage_booking")
     prop = PropertyFactory(owner=owner, cancellation_policy="non_refundable")
     booking = paid_booking(prop)
     client.force_login(owner)
 
-    client.post(reverse("admin:bookings_booking_changelist"),
-                {"action": "cancel_selected", "_selected_action": [booking.pk]}, follow=True)
+    client.post(reverse("admin:bookings_booking_cancel", args=[booking.pk]),
+                {"refund": "full", "reason": "Owner cancelled"}, follow=True)
 
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CANCELLED and booking.payment_status == BP.REFUNDED

@@ -79,9 +79,10 @@ def test_anonymous_visitors_are_sent_to_the_login(client):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
-def test_the_admin_login_still_works(client):
+def test_the_admin_login_sends_everyone_to_the_allauth_login(client):
+    """One login form for everybody (throttled, verified, MFA): the admin's own only redirects (tests/accounts)."""
     UserFactory(email="root@example.com", is_staff=True, is_superuser=True, password="pw-for-tests-1")
     response = client.post("/admin/login/?next=/admin/", {"username": "root@example.com",
                                                           "password": "pw-for-tests-1"})
-    assert response.status_code == 302 and response["Location"] == "/admin/"
-    assert client.get("/admin/").status_code == 200
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/?next=%2Fadmin%2F"
+    assert client.get("/admin/").status_code == 302  # the POST did not sign anybody in

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.contrib.auth.models import Group, Permission
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -66,23 +65,10 @@ AMENITIES = [
     ("bbq-grill", "BBQ grill"), ("ev-charger", "EV charger"), ("crib", "Crib"),
 ]  # fmt: skip
 
-# Model permissions of the two back-office groups (the admin scopes rows to the user's properties).
-GROUP_PERMISSIONS = {
-    "Property owners": {
-        "properties": {"property": "vacd", "propertyphoto": "vacd", "dateoverride": "vacd",
-                       "availabilityblock": "vacd", "pricingrule": "vacd", "amenity": "v", "turnovertask": "vc"},
-        "bookings": {"booking": "v", "bookingevent": "v"},
-        "guests": {"guest": "v"},
-        "payments": {"payment": "v", "refund": "v"},
-    },
-    "Property staff": {
-        "properties": {"property": "v", "propertyphoto": "vacd", "dateoverride": "v",
-                       "availabilityblock": "vacd", "pricingrule": "v", "amenity": "v", "turnovertask": "vc"},
-        "bookings": {"booking": "v", "bookingevent": "v"},
-        "guests": {"guest": "v"},
-    },
-}
-PERM_PREFIX = {"v": "view", "a": "add", "c": "change", "d": "delete"}
+# The demo superuser's TOTP secret (base32). Public on purpose: MFA is required for superusers, and the demo
+# admin must be able to sign in. Add it to an authenticator app (or run `manage.py demo_totp` for the current
+# code). Only this seeded demo account has it; real superusers activate their own on first sign-in.
+DEMO_ADMIN_TOTP_SECRET = "STAYHOLDDEMOADMINTOTPSECRET23456"  # noqa: S105 - documented demo credential
 
 SAT = weekday_mask(5)
 FRI_SAT = weekday_mask(4, 5)
@@ -512,29 +498,33 @@ class Command(BaseCommand):
     # --- users ------------------------------------------------------------------------------
 
     def seed_users(self) -> dict[str, User]:
-        groups = {}
-        for group_name, apps in GROUP_PERMISSIONS.items():
-            group, _ = Group.objects.get_or_create(name=group_name)
-            codenames = [
-                f"{PERM_PREFIX[letter]}_{model}"
-                for models in apps.values() for model, letters in models.items() for letter in letters
-            ]
-            perms = Permission.objects.filter(content_type__app_label__in=apps.keys(), codename__in=codenames)
-            group.permissions.add(*perms)
-            groups[group_name] = group
+        """The demo accounts, in their roles (``guests.roles``), with verified addresses so they can sign in.
+
+        The staff member works for owner 1 (``employer``). The admin gets an activated TOTP authenticator
+        with :data:`DEMO_ADMIN_TOTP_SECRET` (superusers must have one)."""
+        from allauth.account.models import EmailAddress
+        from allauth.mfa.models import Authenticator
+        from allauth.mfa.totp.internal.auth import TOTP
+
+        from guests.roles import OWNERS, STAFF, assign_role, sync_roles
+
+        sync_roles()  # normally done by migrate; cheap and idempotent
         users = {}
         for key, email, full_name, role in USERS:
             user = User.objects.filter(email=email).first()
             if user is None:
                 user = User.objects.create_user(
                     email=email, password=DEMO_PASSWORD, full_name=full_name, is_staff=True,
-                    is_superuser=role == "admin",
+                    is_superuser=role == "admin", employer=users.get("owner1") if role == "staff" else None,
                 )
                 if role == "owner":
-                    user.groups.add(groups["Property owners"])
+                    assign_role(user, OWNERS)
                 elif role == "staff":
-                    user.groups.add(groups["Property staff"])
+                    assign_role(user, STAFF)
                 self.stats.users += 1
+            EmailAddress.objects.get_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
+            if role == "admin" and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+                TOTP.activate(user, DEMO_ADMIN_TOTP_SECRET)
             users[key] = user
         return users
 
@@ -695,6 +685,8 @@ class Command(BaseCommand):
         out.write(f"  Demo logins (password for all: {DEMO_PASSWORD}):")
         for _key, email, _name, role in USERS:
             out.write(f"    {role:<6} {email}")
+        out.write(f"  The admin also needs a TOTP code: authenticator-app secret {DEMO_ADMIN_TOTP_SECRET},")
+        out.write("  or print the current code with: python manage.py demo_totp")
         out.write("")
 
 
