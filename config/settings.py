@@ -142,7 +142,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # the back office gets its rate limits, mandatory email verification and MFA. Email is the identifier.
 LOGIN_URL = "account_login"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",  # permissions; the API's HTTP Basic auth
+    "django.contrib.auth.backends.ModelBackend",  # permissions (has_perm); logins go through allauth
     "allauth.account.auth_backends.AuthenticationBackend",  # the /accounts/ login
 ]
 ACCOUNT_ADAPTER = "guests.adapter.AccountAdapter"  # after login: the back office for staff, else the bookings

@@ -84,6 +84,23 @@ def test_seed_demo_builds_a_consistent_data_set_and_a_second_run_changes_nothing
     assert OutboxEvent.objects.filter(topic="booking.created").count() == Booking.objects.count()
     assert Booking.objects.filter(source="airbnb").exclude(external_id="").exists()
 
+    # A year of history for the reports: past stays checked out, direct ones paid by a verified manual payment,
+    # and their cleanings done.
+    from datetime import date, timedelta
+
+    from payments.models import ManualPayment
+    from properties.models import TurnoverTask
+
+    year_ago = date.today() - timedelta(days=300)
+    past = Booking.objects.filter(status=S.CHECKED_OUT, check_out__lt=date.today() - timedelta(days=20))
+    assert past.filter(check_in__lt=year_ago).exists()
+    assert past.count() >= 5 * active.count()
+    assert {"direct", "airbnb", "booking_com"} <= set(past.values_list("source", flat=True))
+    assert not past.filter(source="direct").exclude(payment_status="paid").exists()
+    assert ManualPayment.objects.filter(status="confirmed", booking__in=past).count() == past.filter(
+        source="direct").count()
+    assert not TurnoverTask.objects.filter(status="open", due_date__lt=date.today() - timedelta(days=14)).exists()
+
     # Money: every booking total is the sum of its parts; JPY has no minor unit.
     for booking in Booking.objects.all():
         assert booking.total == booking.subtotal - booking.discounts + booking.fees + booking.taxes

@@ -8,7 +8,7 @@ from bookings.models import PaymentStatus as BP
 from bookings.state_machine import Actor
 from payments import services
 from payments.models import Payment, Refund, WebhookEvent
-from tests.factories import PropertyFactory, UserFactory
+from tests.factories import OwnerFactory, PropertyFactory, UserFactory
 from tests.payments.conftest import VISA
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +65,7 @@ def test_payments_admin_shows_an_owner_only_their_properties(client, paid_bookin
 
 
 def test_owner_cancellation_through_the_api_refunds_everything(client, paid_booking):
-    owner = UserFactory()
+    owner = OwnerFactory()
     booking = paid_booking(PropertyFactory(owner=owner, cancellation_policy="strict"))
     client.force_login(owner)
 

@@ -27,7 +27,7 @@ import io
 import os
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.files.base import ContentFile
@@ -39,14 +39,19 @@ from bookings.models import Booking, BookingStatus, Source
 from bookings.state_machine import Actor
 from guests.models import User
 from guests.services import GuestInput
+from payments import manual
+from payments.models import HostPaymentMethod
 from properties import services as property_services
+from properties import turnover
 from properties.availability import check_availability, stay_rules_for
-from properties.models import Amenity, DateOverride, PricingRule, Property, weekday_mask
+from properties.models import Amenity, DateOverride, PricingRule, Property, TurnoverTask, weekday_mask
 from properties.pricing import local_today
 from properties.turnover import sync_turnover_for_booking
 
 DEMO_PASSWORD = "demo-pass-1234"  # noqa: S105 - documented demo credentials
 SEED = 20260401
+# Where the past year's stays came from (direct twice as likely as each channel).
+HISTORY_SOURCES = [Source.DIRECT, Source.DIRECT, Source.AIRBNB, Source.BOOKING_COM, Source.FEWO_DIREKT]
 URL = f"http://127.0.0.1:{os.environ.get('PORT') or 8000}/"  # `make run` passes PORT to runserver too
 
 USERS = [
@@ -493,6 +498,7 @@ class Command(BaseCommand):
         for spec in PROPERTIES:
             with transaction.atomic():
                 self.seed_property(spec, users, amenities, photos=not options["no_photos"])
+        self.close_past_turnovers()
         self.print_summary()
 
     # --- users ------------------------------------------------------------------------------
@@ -572,6 +578,8 @@ class Command(BaseCommand):
             for position, kind in enumerate(spec["bookings"]):
                 offset = PLAN_OFFSETS[position % len(PLAN_OFFSETS)] + self.rng.randint(0, 9)
                 self.seed_booking(prop, kind, offset, today)
+            if prop.status == Property.Status.ACTIVE:
+                self.seed_history(prop, today)
         # Turnover tasks of the stays (the outbox consumer makes them too; the sync is idempotent).
         stays = Booking.objects.filter(property=prop, status__in=(BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN))
         for booking_id in stays.values_list("pk", flat=True):
@@ -603,8 +611,9 @@ class Command(BaseCommand):
         children = self.rng.randint(0, guests // 2) if prop.max_guests > 2 else 0
         return guests - children, children
 
-    def find_stay(self, prop: Property, offset: int, nights: int, guests: int, today: date) -> tuple[date, date]:
-        """The first stay from ``today + offset`` that the property's rules and calendar allow."""
+    def find_stay(self, prop: Property, offset: int, nights: int, guests: int, today: date,
+                  at: datetime | None = None) -> tuple[date, date]:
+        """The first stay from ``today + offset`` that the property's rules and calendar allow (as of ``at``)."""
         for delta in range(0, 180):
             check_in = today + timedelta(days=offset + delta)
             rules = stay_rules_for(prop, check_in)
@@ -614,7 +623,7 @@ class Command(BaseCommand):
             check_out = check_in + timedelta(days=length)
             while not rules.checkout_weekdays & (1 << check_out.weekday()):
                 check_out += timedelta(days=1)
-            if check_availability(prop, check_in, check_out, guests).available:
+            if check_availability(prop, check_in, check_out, guests, at=at).available:
                 return check_in, check_out
         raise CommandError(f"No free stay found for {prop.slug} around day {offset}.")
 
@@ -666,6 +675,71 @@ class Command(BaseCommand):
                 services.cancel(booking_id=booking.pk, actor=Actor.guest(guest.email),
                                 reason="Guest cancelled: travel plans changed.")
         self.stats.bookings += 1
+
+    def seed_history(self, prop: Property, today: date) -> None:
+        """About a year of past stays, so that the reports and the calendar's past have something to show.
+
+        Each one goes through the services as of its own dates (``at=``): booked 2–16 days ahead, direct
+        ones paid by a manual payment the owner verified, channel ones imported; then checked in and out
+        (about one in eight is cancelled instead). Their turnover tasks are marked done by
+        :meth:`close_past_turnovers` once the outbox has created them (after the property's transaction)."""
+        rng = self.rng
+        owner = prop.owner
+        owner_actor = Actor.for_user(owner)
+        method = HostPaymentMethod.objects.filter(owner=owner, active=True).first() or HostPaymentMethod.objects.create(
+            owner=owner, kind="bank_transfer", handle="IBAN DE02 1203 0000 0000 2020 51", active=True,
+            display_name=owner.full_name or owner.email, instructions="Put the code in the transfer's reference.")
+        cursor = today - timedelta(days=365)
+        while True:
+            booked_at = datetime.combine(cursor, time(12), tzinfo=UTC)
+            nights = rng.choice([2, 3, 3, 4, 5, 7])
+            adults, children = self.party(prop)
+            try:
+                check_in, check_out = self.find_stay(prop, rng.randint(2, 16), nights, adults + children, cursor,
+                                                     at=booked_at)
+            except CommandError:
+                break
+            if check_out > today - timedelta(days=21):  # leave the last weeks to the seeded recent stays
+                break
+            cursor = check_out  # the next guest books once this one has left, for a stay 2–16 days later
+            guest = rng.choice(GUESTS)
+            stay = {"property_id": prop.pk, "check_in": check_in, "check_out": check_out, "adults": adults,
+                    "children": children}
+            source = rng.choice(HISTORY_SOURCES)
+            if source == Source.DIRECT:
+                booking = services.reserve(guest=guest, actor=Actor.guest(guest.email), at=booked_at, **stay)
+                mp = manual.choose_method(booking_id=booking.pk, method_id=method.pk,
+                                          actor=Actor.guest(guest.email), at=booked_at)
+                paid_at = booked_at + timedelta(hours=3)
+                manual.claim(mp_id=mp.pk, guest_reference=f"Transfer {mp.code}", actor=Actor.guest(guest.email),
+                             at=paid_at)
+                manual.verify(mp_id=mp.pk, action="confirm", user=owner, amount_received=mp.amount,
+                              note="Seen on the bank statement.", at=paid_at + timedelta(hours=2))
+            else:
+                booking = services.import_external(source=source, external_id=f"HIST-{prop.pk}-{check_in:%Y%m%d}",
+                                                   guest=guest, at=booked_at, **stay).booking
+            if rng.random() < 0.125:
+                cancel_at = booked_at + timedelta(days=2)
+                if source == Source.DIRECT:
+                    services.cancel(booking_id=booking.pk, actor=Actor.guest(guest.email), at=cancel_at,
+                                    reason="Guest cancelled: travel plans changed.")
+                else:
+                    services.import_external(source=source, external_id=booking.external_id, guest=guest,
+                                             cancelled=True, at=cancel_at, **stay)
+            else:
+                services.check_in(booking_id=booking.pk, actor=owner_actor,
+                                  at=datetime.combine(check_in, time(16), tzinfo=UTC))
+                services.check_out(booking_id=booking.pk, actor=owner_actor,
+                                   at=datetime.combine(check_out, time(10), tzinfo=UTC))
+            self.stats.bookings += 1
+
+    @staticmethod
+    def close_past_turnovers() -> None:
+        """Cleanings of stays that ended more than two weeks ago were done long since (done by the owner)."""
+        stale = TurnoverTask.objects.filter(status=TurnoverTask.Status.OPEN, booking__status=BookingStatus.CHECKED_OUT,
+                                            due_date__lt=date.today() - timedelta(days=14))
+        for task_id, owner_id in stale.values_list("pk", "property__owner_id"):
+            turnover.mark_done(task_id=task_id, user=User.objects.get(pk=owner_id))
 
     # --- output -----------------------------------------------------------------------------
 
