@@ -24,6 +24,28 @@ def owner(db):
 
 
 @pytest.fixture
+def owner_a(db):
+    """Owner A of the tenant-boundary tests (the one whose rows others must not reach)."""
+    return OwnerFactory(email="owner-a@example.com")
+
+
+@pytest.fixture
+def owner_b(db):
+    """Owner B, who must never see or change owner A's rows."""
+    return OwnerFactory(email="owner-b@example.com")
+
+
+@pytest.fixture
+def clear_cache():
+    """An empty cache before and after the test (rate limits and throttles count in it)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
 def prop(db, owner):
     return PropertyFactory(owner=owner)
 

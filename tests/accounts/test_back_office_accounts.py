@@ -24,12 +24,8 @@ SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    from django.core.cache import cache
-
-    cache.clear()  # allauth's rate limits and used TOTP codes live in the cache
-    yield
-    cache.clear()
+def _clear_cache(clear_cache):
+    """allauth's rate limits and used TOTP codes live in the cache: each test starts empty."""
 
 
 def verified(user):

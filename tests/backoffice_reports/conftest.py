@@ -14,7 +14,7 @@ from bookings import services
 from bookings.state_machine import Actor
 from guests.services import GuestInput
 from properties.models import Property
-from tests.factories import BlockFactory, DateOverrideFactory, OwnerFactory, PropertyFactory, StaffFactory
+from tests.factories import BlockFactory, DateOverrideFactory, PropertyFactory, StaffFactory
 
 SYSTEM = Actor.system("test")
 
@@ -40,16 +40,6 @@ def confirmed(prop, check_in: date, check_out: date, when: datetime, n: int, **k
 def channel(prop, source: str, check_in: date, check_out: date, when: datetime, n: int):
     return services.import_external(property_id=prop.pk, source=source, external_id=f"X{n}", check_in=check_in,
                                     check_out=check_out, guest=guest(n), adults=2, at=when).booking
-
-
-@pytest.fixture
-def owner_a(db):
-    return OwnerFactory(email="owner-a@example.com")
-
-
-@pytest.fixture
-def owner_b(db):
-    return OwnerFactory(email="owner-b@example.com")
 
 
 @pytest.fixture

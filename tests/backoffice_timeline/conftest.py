@@ -10,11 +10,10 @@ from itertools import count
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.cache import cache
 from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus
-from tests.factories import GuestFactory, OwnerFactory, PropertyFactory, StaffFactory, UserFactory
+from tests.factories import GuestFactory, PropertyFactory, StaffFactory, UserFactory
 
 _refs = count(1)
 
@@ -37,20 +36,8 @@ def booking_row(prop, check_in, check_out, *, status=BookingStatus.CONFIRMED, so
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def owner_a(db):
-    return OwnerFactory(email="owner-a@example.com")
-
-
-@pytest.fixture
-def owner_b(db):
-    return OwnerFactory(email="owner-b@example.com")
+def _clear_cache(clear_cache):
+    """Rate limits, throttles and used TOTP codes live in the cache: each test starts empty."""
 
 
 @pytest.fixture

@@ -16,12 +16,8 @@ def _private_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
+def _clear_cache(clear_cache):
+    """Rate limits, throttles and used TOTP codes live in the cache: each test starts empty."""
 
 
 @pytest.fixture

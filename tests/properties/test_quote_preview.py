@@ -12,11 +12,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def owner_a(db):
-    return OwnerFactory(email="owner-a@example.com")
-
-
-@pytest.fixture
 def villa(owner_a):
     return PropertyFactory(owner=owner_a, base_price=Decimal("100.00"), cleaning_fee=Decimal("50.00"),
                            tax_rate=Decimal("10.00"), currency="EUR", min_stay=1)

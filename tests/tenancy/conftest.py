@@ -133,9 +133,5 @@ def world(db, settings, tmp_path) -> World:
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
+def _clear_cache(clear_cache):
+    """Rate limits, throttles and used TOTP codes live in the cache: each test starts empty."""
