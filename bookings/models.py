@@ -55,10 +55,12 @@ class Source(models.TextChoices):
     EXPEDIA = "expedia", "Expedia"
     FEWO_DIREKT = "fewo_direkt", "FeWo-direkt / Vrbo"
     GOOGLE_VR = "google_vr", "Google Vacation Rentals"
+    OTHER = "other", "Other channel"
     OWNER = "owner", "Owner / staff"
 
 
-CHANNEL_SOURCES = (Source.AIRBNB, Source.BOOKING_COM, Source.EXPEDIA, Source.FEWO_DIREKT, Source.GOOGLE_VR)
+CHANNEL_SOURCES = (Source.AIRBNB, Source.BOOKING_COM, Source.EXPEDIA, Source.FEWO_DIREKT, Source.GOOGLE_VR,
+                   Source.OTHER)
 
 
 def occupying_q(now=None, prefix: str = "") -> Q:

@@ -286,3 +286,8 @@ SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.str('WEB_PORT', d
 PRE_ARRIVAL_REMINDER_DAYS = env.int("PRE_ARRIVAL_REMINDER_DAYS", default=3)
 # Messages a guest may send the owner from the portal, per booking and hour.
 GUEST_MESSAGES_PER_HOUR = env.int("GUEST_MESSAGES_PER_HOUR", default=10)
+
+# --- Channels (iCal sync) -----------------------------------------------------------------
+# Fernet key(s) for secrets at rest (channel import URLs, export tokens): comma-separated, the first encrypts,
+# all decrypt (rotation). Empty = a key derived from DJANGO_SECRET_KEY (changing that then loses the secrets).
+FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")

@@ -277,12 +277,19 @@ class AvailabilityBlock(DateRangeModel):
         BLOCKED = "blocked", "Blocked"
         MAINTENANCE = "maintenance", "Maintenance"
         OWNER_USE = "owner_use", "Owner use"
+        CHANNEL = "channel", "Not available on a channel"
 
     property = models.ForeignKey(Property, on_delete=models.CASCADE, related_name="blocks")
     reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.BLOCKED)
     note = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A *channel block*: a platform's "not available" dates, owned by the connection that imported them and
+    # replaced as a whole on each of its snapshots (channels.reconcile). Null for the owner's own blocks.
+    connection = models.ForeignKey("channel_sync.ChannelConnection", null=True, blank=True, on_delete=models.CASCADE,
+                                   related_name="channel_blocks")
+    tentative = models.BooleanField(default=False, help_text="Tentative on the platform (e.g. Vrbo 'Provisoire').")
+    external_summary = models.TextField(blank=True, help_text="The event's summary and description as imported.")
 
     class Meta:
         ordering = ["start_date", "id"]

@@ -1,0 +1,176 @@
+"""Channel connections (iCal, per property and platform), their sync runs and conflicts.
+
+A connection links one property to one platform calendar: we *import* the
+platform's iCal export (``import_url``, a secret, encrypted) and the platform
+imports *our* feed for that connection (``/ical/<export token>.ics``; the token
+is encrypted too and found by its digest). See ``channels.sync`` for the import
+cycle, ``channels.ical_export`` for the feed, ``channels.reconcile`` for how a
+snapshot becomes bookings, channel blocks and conflicts.
+"""
+
+from __future__ import annotations
+
+import builtins
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from .crypto import EncryptedTextField, token_digest
+
+
+class Platform(models.TextChoices):
+    AIRBNB = "airbnb", "Airbnb"
+    BOOKING_COM = "booking_com", "Booking.com"
+    EXPEDIA = "expedia", "Expedia"
+    FEWO_DIREKT = "fewo_direkt", "FeWo-direkt / Vrbo"
+    GOOGLE_VR = "google_vr", "Google Vacation Rentals"
+    OTHER = "other", "Other (any iCal calendar)"
+
+
+class ConnectionStatus(models.TextChoices):
+    OK = "ok", "OK"
+    WARNING = "warning", "Warning"
+    FAILING = "failing", "Failing"
+    PAUSED = "paused", "Paused"
+
+
+def new_export_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class ChannelConnection(models.Model):
+    property = models.ForeignKey("properties.Property", on_delete=models.CASCADE, related_name="channel_connections")
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    name = models.CharField(max_length=100, blank=True, help_text="Optional label, e.g. the listing's title.")
+    import_url = EncryptedTextField(
+        blank=True, help_text="The platform's iCal export address for this listing (kept encrypted).")
+    export_token = EncryptedTextField(editable=False, default="")
+    export_token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    sync_enabled = models.BooleanField(default=True)
+    poll_interval_minutes = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(5), MaxValueValidator(24 * 60)])
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    etag = models.CharField(max_length=255, blank=True)
+    last_modified = models.CharField(max_length=64, blank=True)
+    last_counts = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=ConnectionStatus.choices, default=ConnectionStatus.OK)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["property", "platform", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["property", "platform", "name"], name="channel_connection_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.property} · {self.get_platform_display()}{f' ({self.name})' if self.name else ''}"
+
+    def save(self, *args, **kwargs):
+        if not self.export_token_digest:
+            self.rotate_export_token()
+        super().save(*args, **kwargs)
+
+    @builtins.property  # `property` is the FK field in this class body
+    def source(self) -> str:
+        """The booking source of stays imported through this connection (``bookings.models.Source``)."""
+        return self.platform
+
+    def rotate_export_token(self) -> str:
+        """A new export token (the old feed URL answers 404 from now on). Saves nothing."""
+        token = new_export_token()
+        self.export_token, self.export_token_digest = token, token_digest(token)
+        return token
+
+    def is_stale(self, now=None) -> bool:
+        """No success for 3 poll intervals (or never, 3 intervals after creation): the dashboard warns."""
+        now = now or timezone.now()
+        since = self.last_success_at or self.created_at
+        return self.sync_enabled and since is not None and now - since > timedelta(
+            minutes=3 * self.poll_interval_minutes)
+
+
+class SyncRun(models.Model):
+    """One fetch of a connection's feed and what it did. Kept ``CHANNEL_SYNC_RUN_RETENTION_DAYS`` (30)."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "OK"
+        NOT_MODIFIED = "not_modified", "Not modified (304)"
+        WARNING = "warning", "Warning (nothing changed)"
+        ERROR = "error", "Error"
+
+    connection = models.ForeignKey(ChannelConnection, on_delete=models.CASCADE, related_name="runs")
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    trigger = models.CharField(max_length=20, default="schedule")  # "schedule" | "manual"
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.OK)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    bytes = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField(default=0)
+    events_seen = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    cancelled = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    conflicts = models.PositiveIntegerField(default=0)
+    blocks = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.connection} {self.started_at:%Y-%m-%d %H:%M} {self.outcome}"
+
+
+class SyncConflict(models.Model):
+    """An imported event that overlaps a booking or block from another source: both sides, until resolved.
+
+    The imported side could not become a booking (the exclusion constraint and the
+    property lock forbid overlaps), so its data is kept here; the other side is the
+    booking or block it ran into. Never silently dropped, never silently overriding."""
+
+    class Resolution(models.TextChoices):
+        RELOCATED = "relocated", "Kept both: a guest was relocated"
+        CANCELLED_OURS = "cancelled_ours", "Cancelled our booking (the imported stay was then imported)"
+        DECLINED_IMPORTED = "declined_imported", "The imported stay was cancelled on the platform"
+        ACCEPTED_OVERBOOKING = "accepted_overbooking", "Accepted as an overbooking"
+        GONE = "gone", "Resolved by itself (the event left the feed or moved)"
+
+    connection = models.ForeignKey(ChannelConnection, on_delete=models.CASCADE, related_name="conflicts")
+    property = models.ForeignKey("properties.Property", on_delete=models.CASCADE, related_name="sync_conflicts")
+    uid = models.CharField(max_length=500)
+    check_in = models.DateField()
+    check_out = models.DateField()
+    summary = models.TextField(blank=True)
+    description = models.TextField(blank=True)
+    other_booking = models.ForeignKey("bookings.Booking", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="sync_conflicts")
+    other_block = models.ForeignKey("properties.AvailabilityBlock", null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="sync_conflicts")
+    detail = models.TextField(blank=True, help_text="Why the import was refused (the reasons of the check).")
+    detected_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=30, choices=Resolution.choices, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-detected_at", "-pk"]
+        constraints = [
+            # One open conflict per imported event: a re-run updates it instead of piling up.
+            models.UniqueConstraint(fields=["connection", "uid"], condition=models.Q(resolved_at__isnull=True),
+                                    name="sync_conflict_one_open_per_uid"),
+        ]
+
+    def __str__(self):
+        return f"{self.connection}: {self.uid} {self.check_in}–{self.check_out}"
