@@ -291,3 +291,20 @@ GUEST_MESSAGES_PER_HOUR = env.int("GUEST_MESSAGES_PER_HOUR", default=10)
 # Fernet key(s) for secrets at rest (channel import URLs, export tokens): comma-separated, the first encrypts,
 # all decrypt (rotation). Empty = a key derived from DJANGO_SECRET_KEY (changing that then loses the secrets).
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+# Import (channels.fetch / channels.sync): every connection is polled every poll_interval_minutes (default 10),
+# plus up to this much random jitter so that a thousand feeds are not fetched in the same second.
+CHANNEL_POLL_JITTER_SECONDS = env.int("CHANNEL_POLL_JITTER_SECONDS", default=120)
+CHANNEL_FETCH_TIMEOUT_SECONDS = env.float("CHANNEL_FETCH_TIMEOUT_SECONDS", default=15.0)
+CHANNEL_FETCH_MAX_BYTES = env.int("CHANNEL_FETCH_MAX_BYTES", default=5 * 1024 * 1024)
+CHANNEL_FETCH_MAX_REDIRECTS = env.int("CHANNEL_FETCH_MAX_REDIRECTS", default=3)
+# Airbnb answers 403 to requests without a User-Agent.
+CHANNEL_FETCH_USER_AGENT = env.str("CHANNEL_FETCH_USER_AGENT",
+                                   default="Stayhold-CalendarSync/1.0 (+https://stayhold.example/ical)")
+# SSRF guard: import URLs must be http(s) on public addresses unless this is on (tests, a LAN feed).
+CHANNEL_ALLOW_PRIVATE_URLS = env.bool("CHANNEL_ALLOW_PRIVATE_URLS", default=False)
+# A snapshot that would cancel more than this share of a connection's future imported stays at once (and at
+# least CHANNEL_CANCEL_GUARD_MIN of them) changes nothing and raises a warning: a feed that lost its events.
+CHANNEL_CANCEL_GUARD_SHARE = env.float("CHANNEL_CANCEL_GUARD_SHARE", default=0.5)
+CHANNEL_CANCEL_GUARD_MIN = env.int("CHANNEL_CANCEL_GUARD_MIN", default=3)
+CHANNEL_SYNC_RUN_RETENTION_DAYS = env.int("CHANNEL_SYNC_RUN_RETENTION_DAYS", default=30)
+

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),  # optional guest accounts: sign-up, login, email verification
     path("account/bookings/", guest_views.my_bookings, name="my-bookings"),
     path("payments/", include("payments.urls")),  # the payment page, its JSON endpoints and the Stripe webhook
+    path("ical/", include("channels.urls")),  # iCal export feeds for the channels (no session, no CSRF cookie)
     path("", include("bookings.urls")),  # guest pages of the booking flow: /book/, /bookings/
     path("", include("properties.urls")),
 ]
