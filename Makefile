@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stayhold
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-small install clean
+.PHONY: run test lint bench bench-small bench-channels install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,9 +33,16 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+	$(MAKE) bench-channels
 
 bench-small: $(STAMP)
 	$(BIN)/python -m bench.run --properties 1000 --bookings 50000
+	$(MAKE) bench-channels CHANNEL_BENCH_ARGS=--quick
+
+# iCal export and import (each in its own small database: stayhold_bench_export, stayhold_bench_channels).
+bench-channels: $(STAMP)
+	$(BIN)/python -m bench.channel_export $(CHANNEL_BENCH_ARGS)
+	$(BIN)/python -m bench.channel_import $(CHANNEL_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -62,6 +62,7 @@ class Kind:
     OWNER_MESSAGE = "owner_message"
     MANUAL_PAYMENT_REMINDER = "manual_payment_reminder"
     STAFF_MANUAL_CLAIM = "staff_manual_claim"
+    OWNER_SYNC_CONFLICT = "owner_sync_conflict"  # about no booking: everything it says is in SentEmail.data
 
 
 SUBJECTS = {
@@ -78,8 +79,10 @@ SUBJECTS = {
     Kind.OWNER_MESSAGE: "Message from your guest ({ref}, {prop})",
     Kind.MANUAL_PAYMENT_REMINDER: "Reminder: send your payment for {ref} ({prop})",
     Kind.STAFF_MANUAL_CLAIM: "Manual payment to verify: {ref} ({prop})",
+    Kind.OWNER_SYNC_CONFLICT: "Calendar conflict at {prop}: a {platform} stay {dates} overlaps {other}",
 }
-OWNER_KINDS = frozenset({Kind.OWNER_NEW_BOOKING, Kind.OWNER_CANCELLATION, Kind.OWNER_MESSAGE, Kind.STAFF_MANUAL_CLAIM})
+OWNER_KINDS = frozenset({Kind.OWNER_NEW_BOOKING, Kind.OWNER_CANCELLATION, Kind.OWNER_MESSAGE, Kind.STAFF_MANUAL_CLAIM,
+                         Kind.OWNER_SYNC_CONFLICT})
 NEW_BOOKING_STATUSES = (S.INQUIRY, S.RESERVED, S.CONFIRMED)
 
 
@@ -237,7 +240,20 @@ def _context(row: SentEmail) -> dict:
     return context
 
 
+def _build_without_booking(row: SentEmail) -> EmailMultiAlternatives:
+    """An email about no booking (e.g. a channel calendar conflict): its subject and body come from ``row.data``."""
+    context = {"kind": row.kind, "owner": row.kind in OWNER_KINDS, "data": row.data, "site_url": settings.SITE_URL}
+    message = EmailMultiAlternatives(subject=SUBJECTS[row.kind].format(**row.data),
+                                     body=render_to_string(f"emails/{row.kind}.txt", context),
+                                     from_email=settings.DEFAULT_FROM_EMAIL, to=[row.to],
+                                     headers={"X-Stayhold-Email": row.kind})
+    message.attach_alternative(render_to_string(f"emails/{row.kind}.html", context), "text/html")
+    return message
+
+
 def build_message(row: SentEmail) -> EmailMultiAlternatives:
+    if row.booking_id is None:
+        return _build_without_booking(row)
     context = _context(row)
     booking, prop = context["booking"], context["prop"]
     dates = f"{booking.check_in:%d %b} – {booking.check_out:%d %b %Y}"

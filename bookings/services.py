@@ -102,10 +102,12 @@ def _raise_for(result) -> None:
     raise StayRuleViolation(result.reasons[0].message, reasons=result.reasons)
 
 
-def _ensure_available(prop, check_in, check_out, guests, now, *, enforce_rules=True, exclude_booking_id=None):
+def _ensure_available(prop, check_in, check_out, guests, now, *, enforce_rules=True, exclude_booking_id=None,
+                      ignore_channel_blocks=False):
     expire_stale_for_property(prop, now)
     _raise_for(check_availability(prop, check_in, check_out, guests, at=now, enforce_rules=enforce_rules,
-                                  exclude_booking_id=exclude_booking_id))
+                                  exclude_booking_id=exclude_booking_id,
+                                  ignore_channel_blocks=ignore_channel_blocks))
 
 
 def _is_violation(exc: IntegrityError, sqlstate: str, name: str = "") -> bool:
@@ -381,7 +383,9 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
 
     Channel bookings are already sold on their platform, so stay rules are not
     enforced; overlaps, owner blocks and buffer days are (an overlap raises
-    :class:`ExternalBookingConflict` for the channel layer to record). Idempotent:
+    :class:`ExternalBookingConflict` for the channel layer to record). Channel blocks
+    (a platform's "not available", ``connection`` set) are not: they are at most
+    echoes of stays, never a reason to refuse a stay already sold. Idempotent:
     the same input twice changes nothing the second time.
     """
     if source not in {s.value for s in Source} or source in (Source.DIRECT, Source.OWNER):
@@ -411,7 +415,7 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
         expire_stale_for_property(prop, now)
         try:
             _raise_for(check_availability(prop, check_in, check_out, guests, at=now, enforce_rules=False,
-                                          exclude_booking_id=existing.pk))
+                                          exclude_booking_id=existing.pk, ignore_channel_blocks=True))
         except DatesUnavailable as exc:
             raise ExternalBookingConflict(reasons=exc.reasons) from exc
         old = f"{existing.check_in}–{existing.check_out}"
@@ -433,7 +437,7 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
         raise ExternalBookingConflict("This channel booking was cancelled and cannot be re-opened under the same id.")
 
     try:
-        _ensure_available(prop, check_in, check_out, guests, now, enforce_rules=False)
+        _ensure_available(prop, check_in, check_out, guests, now, enforce_rules=False, ignore_channel_blocks=True)
     except DatesUnavailable as exc:
         raise ExternalBookingConflict(reasons=exc.reasons) from exc
     booking = Booking(

@@ -68,7 +68,9 @@ class ChannelConnection(models.Model):
     class Meta:
         ordering = ["property", "platform", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["property", "platform", "name"], name="channel_connection_unique"),
+            # One calendar per platform and property: imported stays are keyed by (property, platform, UID),
+            # so two connections of one platform would each see the other's stays as gone and cancel them.
+            models.UniqueConstraint(fields=["property", "platform"], name="channel_connection_one_per_platform"),
         ]
 
     def __str__(self):

@@ -7,11 +7,16 @@ every install has them and a changed table below reaches existing databases:
   them (photos, pricing rules, date overrides, blocks, turnover tasks), their
   payout methods (``HostPaymentMethod``), their staff accounts, bookings
   (``manage_booking``: confirm, cancel + refund, owner bookings;
-  ``checkin_booking``; ``view_reports``) and manual payment decisions.
+  ``checkin_booking``; ``view_reports``) and manual payment decisions, and their
+  channel connections (connect a platform, sync now, rotate the export URL,
+  pause) and channel conflicts (resolving needs ``change_syncconflict``;
+  cancelling our booking to resolve one also needs ``manage_booking``).
 * **Staff** are assigned to properties by an owner: they see those properties,
   their bookings and guests, block dates (maintenance), do the turnover tasks,
   check guests in and out and verify manual payments. No pricing (rules,
-  overrides and property prices are view-only) and no payout settings.
+  overrides and property prices are view-only) and no payout settings. Channel
+  connections, sync runs and conflicts are view-only for them (and they never
+  see the connection's secret URLs).
 
 Superusers need no group. *Which rows* a role sees is not a permission: the
 admin scopes every queryset to the user's properties (``properties.tenancy``).
@@ -52,6 +57,10 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
         "payments.hostpaymentmethod": "vacd",
         "payments.manualpayment": "v",
         "payments.manualpaymentevent": "v",
+        # Channel manager: connect platforms, sync now, rotate, pause; resolve conflicts (change = resolve).
+        "channel_sync.channelconnection": "vacd",
+        "channel_sync.syncrun": "v",
+        "channel_sync.syncconflict": "vc",
     },
     STAFF: {
         "properties.property": "v",
@@ -71,6 +80,10 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
         "payments.paymentevent": "v",
         "payments.manualpayment": "v",
         "payments.manualpaymentevent": "v",
+        # Channel manager: see connections' health, runs and conflicts; no set-up, no secrets, no decisions.
+        "channel_sync.channelconnection": "v",
+        "channel_sync.syncrun": "v",
+        "channel_sync.syncconflict": "v",
     },
 }
 

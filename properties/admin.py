@@ -28,6 +28,7 @@ from django.urls import path
 from django.utils.html import format_html
 
 from bookings.errors import BookingError
+from channels.admin import ChannelBlockInline, ChannelConnectionInline
 
 from . import quote_preview, services
 from .availability import occupying_bookings
@@ -168,6 +169,10 @@ class AvailabilityBlockInline(TenantScopedInline, admin.TabularInline):
     fields = ["start_date", "end_date", "reason", "note", "created_by"]
     readonly_fields = ["created_by"]
 
+    def get_queryset(self, request):
+        # Channel blocks are shown read-only by channels.admin.ChannelBlockInline (each sync replaces them).
+        return super().get_queryset(request).filter(connection__isnull=True)
+
 
 def photo_thumbnail(photo, width=120):
     if not photo or not photo.image:
@@ -213,7 +218,8 @@ class PropertyAdmin(WeekdayFieldsMixin, TenantScopedAdmin):
     list_select_related = ["owner"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["amenities", "staff"]
-    inlines = [PropertyPhotoInline, PricingRuleInline, DateOverrideInline, AvailabilityBlockInline]
+    inlines = [PropertyPhotoInline, PricingRuleInline, DateOverrideInline, AvailabilityBlockInline,
+               ChannelBlockInline, ChannelConnectionInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "status", "owner", "staff", "description", "house_rules"]}),
         ("Address", {"fields": ["street", ("city", "postal_code"), ("region", "country"),
@@ -358,7 +364,20 @@ class AvailabilityBlockAdmin(TenantScopedAdmin):
     list_select_related = ["property", "created_by"]
     date_hierarchy = "start_date"
     autocomplete_fields = ["property"]
-    readonly_fields = ["created_by", "created_at"]
+    readonly_fields = ["created_by", "created_at", "connection", "tentative", "external_summary"]
+
+    # Channel blocks (``connection`` set) are the platform's: read-only for everyone, never deleted here
+    # (the next sync would put them back; deleting the connection removes them).
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        channel = ["connection", "tentative", "external_summary"]
+        return fields if obj is not None and obj.connection_id else [f for f in fields if f not in channel]
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not (obj is not None and obj.connection_id)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not (obj is not None and obj.connection_id)
 
     def save_model(self, request, obj, form, change):
         saved = save_block(request, obj, change=change)
@@ -379,7 +398,11 @@ class AvailabilityBlockAdmin(TenantScopedAdmin):
         services.delete_block(block_id=obj.pk)
 
     def delete_queryset(self, request, queryset):
-        for block_id in queryset.values_list("pk", flat=True):
+        channel = queryset.filter(connection__isnull=False).count()
+        if channel:
+            messages.warning(request, f"{channel} channel block(s) were not deleted: they come from a platform's "
+                                      "calendar and are replaced on every sync.")
+        for block_id in queryset.filter(connection__isnull=True).values_list("pk", flat=True):
             services.delete_block(block_id=block_id)
 
 

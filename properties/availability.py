@@ -112,13 +112,16 @@ def check_availability(
     at: datetime | None = None,
     enforce_rules: bool = True,
     exclude_booking_id=None,
+    ignore_channel_blocks: bool = False,
 ) -> AvailabilityResult:
     """Can ``prop`` be booked from ``check_in`` to ``check_out`` for ``guests`` at ``at``?
 
     Returns every reason when not. ``enforce_rules=False`` (an owner's audited
     override, or a channel import: that stay is already sold on the platform)
     skips the stay rules and the property's status, never the conflicts. ``exclude_booking_id``
-    leaves one booking out (when a hold is converted or a stay is moved).
+    leaves one booking out (when a hold is converted or a stay is moved). ``ignore_channel_blocks`` (channel
+    imports only) leaves out the blocks a platform exported (``connection`` set): they are at most echoes of
+    stays, and a stay sold on a platform must not conflict with another platform's "not available".
     """
     at = at or timezone.now()
     reasons: list[Reason] = []
@@ -165,7 +168,10 @@ def check_availability(
         reasons.append(Reason("overlap", "These dates are already booked."))
     elif nearby:
         reasons.append(Reason("buffer", f"The property needs {_plural(prop.buffer_days, 'day')} free between stays."))
-    if AvailabilityBlock.objects.filter(property=prop, start_date__lt=check_out, end_date__gt=check_in).exists():
+    blocks = AvailabilityBlock.objects.filter(property=prop, start_date__lt=check_out, end_date__gt=check_in)
+    if ignore_channel_blocks:
+        blocks = blocks.filter(connection__isnull=True)
+    if blocks.exists():
         reasons.append(Reason("blocked", "The property is not available on some of these dates."))
     return AvailabilityResult(not reasons, reasons)
 

@@ -129,6 +129,9 @@ TENANT_PATHS = {
     "payments.refund": "payment__booking__property",
     "payments.manualpayment": "booking__property",
     "payments.manualpaymentevent": "payment__booking__property",
+    "channel_sync.channelconnection": "property",
+    "channel_sync.syncrun": "connection__property",
+    "channel_sync.syncconflict": "property",
 }
 
 

@@ -33,7 +33,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 S = BookingStatus
-OUR_APPS = {"guests", "properties", "bookings", "payments", "channels"}
+OUR_APPS = {"guests", "properties", "bookings", "payments", "channel_sync"}
 
 
 def tiny_png() -> bytes:
@@ -89,6 +89,13 @@ def everything(settings, tmp_path, prop, book):
 
     TurnoverTask.objects.create(property=prop, booking=booking, due_date=booking.check_out,
                                 window_end=booking.check_out)
+    from channels.models import ChannelConnection, SyncConflict, SyncRun
+
+    connection = ChannelConnection.objects.create(property=prop, platform="booking_com",
+                                                  import_url="https://admin.booking.com/hotel/ical/1.ics?t=secret")
+    SyncRun.objects.create(connection=connection, http_status=200, events_seen=2, created=1)
+    SyncConflict.objects.create(connection=connection, property=prop, uid="abc@booking.com", check_in=booking.check_in,
+                                check_out=booking.check_out, summary="CLOSED - Ann", other_booking=booking)
     return booking
 
 
@@ -106,6 +113,7 @@ def test_every_model_of_ours_is_registered():
         "guests.User", "guests.Guest", "properties.Amenity", "properties.Property", "properties.PropertyPhoto",
         "properties.DateOverride", "properties.AvailabilityBlock", "properties.PricingRule", "bookings.Booking",
         "bookings.BookingEvent", "bookings.OutboxEvent", "bookings.OutboxDelivery", "bookings.IdempotencyKey",
+        "channel_sync.ChannelConnection", "channel_sync.SyncRun", "channel_sync.SyncConflict",
     }
 
 
@@ -325,7 +333,7 @@ def property_form(prop, **changes):
         "min_lead_days": prop.min_lead_days, "max_advance_days": prop.max_advance_days,
         "check_in_time": "15:00", "check_out_time": "11:00",
     }
-    for prefix in ("photos", "pricing_rules", "date_overrides", "blocks"):
+    for prefix in ("photos", "pricing_rules", "date_overrides", "blocks", "blocks-2", "channel_connections"):
         data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0",
                      f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"})
     data.update(changes)

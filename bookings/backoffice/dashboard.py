@@ -22,6 +22,7 @@ from django.db.models import Count, F, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.text import Truncator
 
 from bookings.models import EXPIRING_STATUSES, Booking, BookingStatus, occupying_q
 from payments.manual import OPEN as OPEN_MANUAL_STATUSES
@@ -59,13 +60,73 @@ class Dashboard:
     links: dict = field(default_factory=dict)
 
 
-def sync_problems(user) -> list:
-    """Channel sync problems of ``user``'s properties (failed imports, stale calendars, rejected pushes).
+@dataclass
+class SyncProblem:
+    """One line of the dashboard's channel panel: what is wrong, where, and the admin page that fixes it."""
 
-    There are no channel connections yet: the channels issue (issue 5) fills this in with one
-    entry per problem (property, channel, what failed, since when, a link to fix it). Until then
-    the dashboard shows "No channel connections yet"."""
-    return []
+    kind: str  # "failing" | "warning" | "stale" | "conflict"
+    label: str
+    property_name: str
+    platform: str
+    detail: str
+    url: str
+    since: object = None
+
+
+class SyncProblems(list):
+    """The panel's lines, plus what the empty text and the "more" links need."""
+
+    has_connections: bool = True
+    more_connections: int = 0
+    more_conflicts: int = 0
+    links: dict
+
+
+def sync_problems(user, now=None) -> SyncProblems:
+    """Channel problems of ``user``'s properties: connections failing, warning or stale (no success for 3 poll
+    intervals, ``channels.health``), then open conflicts; each links to its admin page.
+
+    At most 4 queries whatever the portfolio: the two capped lists, a count when a list is full, and whether
+    any connection exists (only when there is no problem, for the empty text)."""
+    from channels.admin import redact
+    from channels.health import open_conflicts, problem_connections
+
+    now = now or timezone.now()
+    problems = SyncProblems()
+    problems.links = {"connections": reverse("admin:channel_sync_channelconnection_changelist") + "?health=attention",
+                      "conflicts": reverse("admin:channel_sync_syncconflict_changelist") + "?state=open"}
+    connections = problem_connections(user, now).select_related("property").defer("export_token")
+    rows = list(connections[:LIST_LIMIT + 1])
+    if len(rows) > LIST_LIMIT:
+        problems.more_connections = connections.count() - LIST_LIMIT
+    for conn in rows[:LIST_LIMIT]:
+        if conn.sync_enabled and conn.status in ("failing", "warning"):
+            kind, label = conn.status, conn.get_status_display()
+            detail = Truncator(redact(conn.last_error, conn.import_url)).chars(140) or "See the last runs."
+        else:
+            kind, label = "stale", "Stale"
+            detail = (f"No successful sync since {timezone.localtime(conn.last_success_at):%d %b %H:%M}."
+                      if conn.last_success_at else "Never synced successfully.")
+        problems.append(SyncProblem(kind=kind, label=label, property_name=conn.property.name,
+                                    platform=conn.get_platform_display(), detail=detail, since=conn.last_success_at,
+                                    url=reverse("admin:channel_sync_channelconnection_change", args=[conn.pk])))
+    conflicts = open_conflicts(user).select_related("property", "connection", "other_booking").defer(
+        "connection__import_url", "connection__export_token")
+    rows = list(conflicts[:LIST_LIMIT + 1])
+    if len(rows) > LIST_LIMIT:
+        problems.more_conflicts = conflicts.count() - LIST_LIMIT
+    for conflict in rows[:LIST_LIMIT]:
+        other = conflict.other_booking.reference if conflict.other_booking_id else "a block"
+        problems.append(SyncProblem(
+            kind="conflict", label="Conflict", property_name=conflict.property.name,
+            platform=conflict.connection.get_platform_display(),
+            detail=f"{conflict.check_in:%d %b} – {conflict.check_out:%d %b %Y} overlaps {other}.",
+            since=conflict.detected_at, url=reverse("admin:channel_sync_syncconflict_change", args=[conflict.pk])))
+    if not problems:
+        from channels.models import ChannelConnection
+
+        problems.has_connections = scope_to_user(ChannelConnection.objects.all(), user, "property").exists()
+    return problems
 
 
 def arrivals_and_departures(user, now) -> tuple[list[Booking], list[Booking]]:
@@ -149,7 +210,7 @@ def build_dashboard(user, now=None) -> Dashboard:
                                        check_in__gte=upcoming_from, check_in__lte=upcoming_to)
                                .count())
 
-    board.sync_problems = sync_problems(user)
+    board.sync_problems = sync_problems(user, now)
 
     bookings = reverse("admin:bookings_booking_changelist")
     tasks_list = reverse("admin:properties_turnovertask_changelist")

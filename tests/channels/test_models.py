@@ -7,7 +7,7 @@ from channels.crypto import decrypt, encrypt, token_digest
 from channels.models import ChannelConnection, Platform
 from tests.factories import PropertyFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]  # also proven on the embedded SQLite default
 
 SECRET_URL = "https://www.airbnb.com/calendar/ical/12345.ics?s=0123456789abcdef0123456789abcdef"
 

@@ -81,6 +81,14 @@ def build_tenant(key: str, owner, prop) -> Tenant:
     block = property_services.create_block(property_id=prop.pk, start_date=future(40), end_date=future(43))
     task = TurnoverTask.objects.create(property=prop, booking=booking, due_date=timezone.localdate(),
                                        window_end=timezone.localdate())
+    from channels.models import ChannelConnection, SyncConflict, SyncRun
+
+    connection = ChannelConnection.objects.create(property=prop, platform="airbnb",
+                                                  import_url=f"https://www.airbnb.com/calendar/ical/{key}.ics?s=x")
+    run = SyncRun.objects.create(connection=connection, http_status=200, events_seen=1)
+    conflict = SyncConflict.objects.create(connection=connection, property=prop, uid=f"uid-{key}@airbnb.com",
+                                           check_in=future(10), check_out=future(12), summary="Reserved",
+                                           other_booking=booking)
     rows = {
         "properties.property": prop,
         "properties.propertyphoto": photo,
@@ -95,6 +103,9 @@ def build_tenant(key: str, owner, prop) -> Tenant:
         "payments.refund": refund,
         "payments.hostpaymentmethod": method,
         "payments.manualpayment": manual_payment,
+        "channel_sync.channelconnection": connection,
+        "channel_sync.syncrun": run,
+        "channel_sync.syncconflict": conflict,
     }
     return Tenant(owner=owner, prop=prop, booking=booking, rows=rows)
 

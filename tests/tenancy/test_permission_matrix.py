@@ -23,7 +23,7 @@ from config.admin_site import is_superuser_only
 from properties.tenancy import TenantScopedAdmin
 
 pytestmark = pytest.mark.django_db
-OUR_APPS = {"guests", "properties", "bookings", "payments", "channels"}
+OUR_APPS = {"guests", "properties", "bookings", "payments", "channel_sync"}
 
 # What each role must (first string) and must not (second string) be able to do: view, add, change, delete.
 # Letters in neither string are left to the admin of that model (e.g. the booking admin's owner bookings).
@@ -43,6 +43,9 @@ OWNER = {
     "payments.refund": ("v", "acd"),
     "payments.manualpayment": ("v", "acd"),
     "payments.hostpaymentmethod": ("vacd", ""),
+    "channel_sync.channelconnection": ("vacd", ""),
+    "channel_sync.syncrun": ("v", "acd"),  # written by the sync only
+    "channel_sync.syncconflict": ("v", "acd"),  # resolved through their own pages, never edited
 }
 STAFF = {
     "properties.property": ("v", "acd"),
@@ -60,6 +63,9 @@ STAFF = {
     "payments.refund": ("v", "acd"),
     "payments.manualpayment": ("v", "acd"),
     "payments.hostpaymentmethod": ("", "vacd"),  # no payout settings
+    "channel_sync.channelconnection": ("v", "acd"),
+    "channel_sync.syncrun": ("v", "acd"),
+    "channel_sync.syncconflict": ("v", "acd"),
 }
 GLOBAL_MODELS = {"properties.amenity"}  # one list for everybody; not tenant data
 

@@ -1,0 +1,90 @@
+"""Resolving a :class:`~channels.models.SyncConflict`: the owner decides, the services act, the row remembers.
+
+A conflict is an imported stay that overlaps a booking or owner block of
+another source (``channels.reconcile``). The ways out (``SyncConflict.Resolution``):
+
+* ``relocated`` — both stays are kept: the owner moved one guest elsewhere;
+* ``accepted_overbooking`` — the owner accepts the overlap as it is;
+* ``declined_imported`` — the owner had the platform cancel its stay;
+* ``cancelled_ours`` — our overlapping booking is cancelled (with the owner's
+  full refund, ``payments.services.cancel_with_refund(by_owner=True)``) and the
+  imported stay is then imported as a booking.
+
+Each resolution records who, when, how and the note on the conflict (the audit
+of the decision); cancelling writes the booking's own audit rows and outbox
+events through the services. ``gone`` is the sync's own resolution (the event
+left the feed or moved to free nights), not the owner's. A settled conflict stays
+settled while the event keeps the same dates (the sync does not reopen it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from bookings.errors import BookingError
+from bookings.services import lock_property
+from bookings.state_machine import Actor
+from properties.availability import check_availability
+
+from .ical_parse import classify
+from .models import SyncConflict
+from .reconcile import import_stay
+
+R = SyncConflict.Resolution
+OWNER_RESOLUTIONS = (R.RELOCATED, R.CANCELLED_OURS, R.DECLINED_IMPORTED, R.ACCEPTED_OVERBOOKING)
+
+
+def resolve_conflict(*, conflict_id, resolution: str, user, note: str = "", at: datetime | None = None
+                     ) -> SyncConflict:
+    """Resolve an open conflict as the owner decided. Raises ``BookingError`` (nothing changed) when it cannot."""
+    now = at or timezone.now()
+    if resolution not in OWNER_RESOLUTIONS:
+        raise BookingError(f"'{resolution}' is not a way to resolve a conflict.")
+    property_id = SyncConflict.objects.filter(pk=conflict_id).values_list("property_id", flat=True).first()
+    if property_id is None:
+        raise BookingError("This conflict does not exist.")
+    with transaction.atomic():
+        prop = lock_property(property_id)
+        conflict = (SyncConflict.objects.select_for_update(of=("self",))
+                    .select_related("connection", "other_booking").get(pk=conflict_id))
+        if conflict.resolved_at is not None:
+            raise BookingError(f"This conflict was already resolved ({conflict.get_resolution_display()}).")
+        if resolution == R.CANCELLED_OURS:
+            _cancel_ours_and_import(conflict, prop, user, note, now)
+        conflict.resolved_at = now
+        conflict.resolution = resolution
+        conflict.resolved_by = user if getattr(user, "pk", None) else None
+        conflict.resolution_note = note.strip()
+        conflict.save(update_fields=["resolved_at", "resolution", "resolved_by", "resolution_note"])
+    return conflict
+
+
+def _cancel_ours_and_import(conflict: SyncConflict, prop, user, note: str, now: datetime) -> None:
+    """Cancel the other booking, then import the stay, in the caller's transaction under the property lock.
+
+    Checked first (same lock, so the answer holds): would the stay fit once our
+    booking is gone? If an owner block or a third booking is also in the way,
+    nothing is cancelled and the owner is told why — a refund sent to the
+    payment provider cannot be rolled back with the database."""
+    from payments.services import cancel_with_refund
+
+    other = conflict.other_booking
+    if other is None:
+        raise BookingError("This conflict is not with one of our bookings (an owner block?): remove the block, "
+                           "the next sync imports the stay.")
+    check = check_availability(prop, conflict.check_in, conflict.check_out, 1, at=now, enforce_rules=False,
+                               exclude_booking_id=other.pk, ignore_channel_blocks=True)
+    if not check.available:
+        reasons = "; ".join(r.message for r in check.reasons)
+        raise BookingError(f"Cancelling {other.reference} would not free these dates: {reasons} Nothing was changed.",
+                           reasons=check.reasons)
+    connection = conflict.connection
+    reason = (f"Cancelled for the {connection.get_platform_display()} stay {conflict.check_in}–{conflict.check_out} "
+              f"it overlapped.") + (f" {note.strip()}" if note.strip() else "")
+    cancel_with_refund(booking_id=other.pk, actor=Actor.for_user(user), reason=reason, by_owner=True, at=now)
+    guest_name = classify(connection.platform, summary=conflict.summary, description=conflict.description).guest_name
+    import_stay(connection, uid=conflict.uid, check_in=conflict.check_in, check_out=conflict.check_out,
+                guest_name=guest_name, at=now)

@@ -1,0 +1,30 @@
+"""The channel import beat jobs: queue due syncs every minute, purge old sync runs daily; editable in the admin."""
+
+from django.db import migrations
+
+JOBS = [
+    # (name, task, every, period)
+    ("Dispatch due channel syncs", "channels.tasks.dispatch_due_syncs", 1, "minutes"),
+    ("Purge old channel sync runs", "channels.tasks.purge_sync_runs", 1, "days"),
+]
+
+
+def create_jobs(apps, schema_editor):
+    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
+    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
+    for name, task, every, period in JOBS:
+        schedule, _ = IntervalSchedule.objects.get_or_create(every=every, period=period)
+        PeriodicTask.objects.get_or_create(name=name, defaults={"task": task, "interval": schedule})
+
+
+def remove_jobs(apps, schema_editor):
+    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
+    PeriodicTask.objects.filter(name__in=[name for name, *_ in JOBS]).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("channel_sync", "0001_initial"),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
+    ]
+    operations = [migrations.RunPython(create_jobs, remove_jobs)]

@@ -1,0 +1,317 @@
+"""Turn one feed snapshot into bookings, channel blocks and conflicts: the feed is the truth for its window.
+
+``apply_snapshot`` runs in one transaction under the property lock, and every
+change goes through the services (``bookings.services.import_external``,
+``properties.services.replace_channel_blocks``), which write the audit rows and
+the outbox events. Decisions:
+
+* **Keys.** A connection's reservations are keyed by ``(property, source =
+  platform, external_id = UID)``. A UID whose booking we cancelled (it left the
+  feed, or the feed said ``STATUS:CANCELLED``) and that comes back as a live
+  reservation is imported again under ``<UID>~<n>`` (the cancelled row keeps its
+  id and history): a feed that hiccuped must not lose a stay for good.
+  One connection per (property, platform) is assumed: two connections of the
+  same platform on one property would see each other's stays as missing.
+* **Past and started.** Events that end today or earlier are ignored (never
+  created, moved or cancelled). A stay that has started (check-in today or
+  earlier, or checked in) is never cancelled by a snapshot, not even by an
+  explicit ``STATUS:CANCELLED``: the guest may be in the house; the owner decides.
+  It can still be moved (an extension).
+* **Cancelled by absence.** A confirmed or reserved stay imported from this
+  platform that has not started (check-in after the property's today) and is
+  not a reservation of the snapshot is cancelled: it left the feed's window.
+  That window is not the span between the first and last event seen: every
+  platform exports from today (or earlier) up to its horizon, which only grows,
+  and every stay we hold was imported from inside it. Taking the events' span
+  instead would never cancel a listing's next stay in a feed that starts today
+  (Booking.com) nor its last one. Stays that have started are outside the rule
+  (feeds drop past events). An empty VCALENDAR is a snapshot like any other:
+  every future stay is missing, and the guard below decides.
+* **Guard.** The cancellations a snapshot implies (missing and explicitly
+  cancelled) are counted first; if there are at least ``CHANNEL_CANCEL_GUARD_MIN``
+  and they are more than ``CHANNEL_CANCEL_GUARD_SHARE`` of the connection's
+  future live imported stays, nothing at all changes (not even blocks) and the
+  result carries a ``warning``: a feed that suddenly lost most of its events is
+  far more likely broken than a host losing most bookings at once.
+* **Order.** Cancellations first (they free nights), then moves and new stays,
+  retried while any succeed, so a snapshot in which one stay takes the nights
+  another just left applies in any order.
+* **Conflicts.** An overlap (``ExternalBookingConflict``) becomes one open
+  ``SyncConflict`` per (connection, UID), updated on later runs, with the other
+  side (the overlapping booking, else the owner block); the other booking is
+  never touched. It resolves itself ("gone") when the event leaves the feed or
+  can be imported (moved to free nights, the other side cancelled). A conflict
+  the owner settled (relocated, accepted overbooking, declined) stays settled
+  while the event keeps those dates.
+* **Channel blocks** (the snapshot's non-reservation unavailability that has not
+  ended) replace the connection's blocks as a whole, merged first; an unchanged
+  set writes nothing.
+* **Idempotent.** The same snapshot twice: the second run changes no booking or
+  block and emits nothing (an open conflict's ``last_seen_at`` is refreshed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from bookings import services as booking_services
+from bookings.errors import BookingError
+from bookings.models import Booking, BookingStatus
+from guests.services import GuestInput
+from properties.availability import occupying_bookings
+from properties.models import AvailabilityBlock
+from properties.pricing import local_today
+from properties.services import replace_channel_blocks
+
+from .alerts import alert_owner_of_conflict
+from .ical_parse import BLOCK, CANCELLED, RESERVATION, FeedEvent, Snapshot
+from .models import SyncConflict
+
+S = BookingStatus
+LIVE_STATUSES = (S.HELD, S.RESERVED, S.CONFIRMED, S.CHECKED_IN, S.CHECKED_OUT)
+CANCELLABLE_STATUSES = (S.RESERVED, S.CONFIRMED)
+REOPEN_SEPARATOR = "~"
+SETTLED = (SyncConflict.Resolution.RELOCATED, SyncConflict.Resolution.ACCEPTED_OVERBOOKING,
+           SyncConflict.Resolution.DECLINED_IMPORTED)
+
+
+@dataclass
+class ReconcileResult:
+    created: int = 0
+    changed: int = 0
+    cancelled: int = 0
+    unchanged: int = 0
+    conflicts: int = 0
+    blocks: int = 0
+    warning: str = ""  # non-empty → nothing was changed (the guard tripped)
+
+    def as_dict(self) -> dict:
+        return {"created": self.created, "changed": self.changed, "cancelled": self.cancelled,
+                "unchanged": self.unchanged, "conflicts": self.conflicts, "blocks": self.blocks}
+
+
+def base_uid(external_id: str) -> str:
+    """The feed UID of an imported booking (``<UID>~<n>`` when it was imported again after a cancellation)."""
+    head, sep, tail = external_id.rpartition(REOPEN_SEPARATOR)
+    return head if sep and tail.isdigit() else external_id
+
+
+def guest_for(connection, event: FeedEvent) -> GuestInput:
+    return GuestInput(name=event.guest_name.strip()[:150] or f"{connection.get_platform_display()} guest")
+
+
+def block_summary(event: FeedEvent) -> str:
+    return "\n".join(part for part in (event.summary.strip(), event.description.strip()) if part)
+
+
+def apply_snapshot(connection, snapshot: Snapshot, *, at: datetime | None = None) -> ReconcileResult:
+    """Make the connection's stays and channel blocks match ``snapshot`` (see the module docstring)."""
+    now = at or timezone.now()
+    with transaction.atomic():
+        prop = booking_services.lock_property(connection.property_id)
+        return _Reconciler(connection, prop, snapshot, now).run()
+
+
+class _Reconciler:
+    def __init__(self, connection, prop, snapshot: Snapshot, now: datetime):
+        self.connection, self.prop, self.snapshot, self.now = connection, prop, snapshot, now
+        self.today = local_today(prop, now)
+        self.source = connection.platform
+        self.result = ReconcileResult()
+        rows = Booking.objects.filter(property=prop, source=self.source).exclude(external_id="").order_by("pk")
+        self.by_uid: dict[str, list[Booking]] = {}
+        for booking in rows:
+            self.by_uid.setdefault(base_uid(booking.external_id), []).append(booking)
+        self.open_conflicts = {c.uid: c for c in SyncConflict.objects.filter(connection=connection,
+                                                                              resolved_at__isnull=True)}
+
+    # --- what the snapshot says ---------------------------------------------------------------
+
+    def live_booking(self, uid: str) -> Booking | None:
+        live = [b for b in self.by_uid.get(uid, []) if b.status in LIVE_STATUSES and b.is_occupying(self.now)]
+        return live[-1] if live else None
+
+    def cancellable(self, booking: Booking) -> bool:
+        return booking.status in CANCELLABLE_STATUSES and booking.check_in > self.today and booking.is_occupying(
+            self.now)
+
+    def planned_cancellations(self, reservations: dict[str, FeedEvent]) -> list[Booking]:
+        """Future stays that are not (or no longer) reservations of the snapshot: missing or cancelled."""
+        plan = []
+        for uid in self.by_uid:
+            booking = self.live_booking(uid)
+            if booking is not None and self.cancellable(booking) and uid not in reservations:
+                plan.append(booking)
+        return plan
+
+    def future_live_count(self) -> int:
+        return sum(1 for uid in self.by_uid if (b := self.live_booking(uid)) is not None and self.cancellable(b))
+
+    # --- the run ------------------------------------------------------------------------------
+
+    def run(self) -> ReconcileResult:
+        events = self.snapshot.events
+        reservations = {e.uid: e for e in events if e.kind == RESERVATION and e.end > self.today}
+        cancelled = {e.uid for e in events if e.kind == CANCELLED}
+        past = sum(1 for e in events if e.kind == RESERVATION and e.end <= self.today)
+
+        plan = self.planned_cancellations(reservations)
+        total = self.future_live_count()
+        if len(plan) >= settings.CHANNEL_CANCEL_GUARD_MIN and len(plan) > settings.CHANNEL_CANCEL_GUARD_SHARE * total:
+            self.result.warning = (
+                f"This feed would cancel {len(plan)} of {total} upcoming stays from "
+                f"{self.connection.get_platform_display()} at once; nothing was changed. If these stays really were "
+                "cancelled, check them on the platform and cancel them here by hand.")
+            return self.result
+
+        for booking in plan:
+            self.cancel(booking)
+        planned = {base_uid(b.external_id) for b in plan}
+        self.result.unchanged += past + sum(1 for uid in cancelled if uid not in planned)
+        self.import_reservations(reservations)
+        for uid, conflict in list(self.open_conflicts.items()):
+            if uid not in reservations:
+                self.resolve_gone(conflict)
+        blocks = [(e.start, e.end, e.tentative, block_summary(e)) for e in events
+                  if e.kind == BLOCK and e.end > self.today]
+        self.result.blocks = replace_channel_blocks(connection=self.connection, blocks=blocks)
+        return self.result
+
+    def cancel(self, booking: Booking) -> None:
+        outcome = booking_services.import_external(
+            property_id=self.prop.pk, source=self.source, external_id=booking.external_id,
+            check_in=booking.check_in, check_out=booking.check_out, guest=GuestInput(name=""), cancelled=True,
+            at=self.now)
+        booking.status = outcome.booking.status
+        self.result.cancelled += outcome.action == "cancelled"
+
+    def import_reservations(self, reservations: dict[str, FeedEvent]) -> None:
+        pending: list[FeedEvent] = []
+        for event in sorted(reservations.values(), key=lambda e: (e.start, e.uid)):
+            booking = self.live_booking(event.uid)
+            if booking is not None:
+                if (booking.check_in, booking.check_out) == (event.start, event.end) or booking.status in (
+                        S.CHECKED_OUT,):
+                    self.result.unchanged += 1
+                    self.resolve_gone_if_open(event.uid)
+                    continue
+            elif self.settled(event):
+                self.result.unchanged += 1
+                continue
+            pending.append(event)
+
+        failures: dict[str, BookingError] = {}
+        while pending:
+            still: list[FeedEvent] = []
+            failures = {}
+            for event in pending:
+                try:
+                    self.import_one(event)
+                except BookingError as exc:
+                    still.append(event)
+                    failures[event.uid] = exc
+            if len(still) == len(pending):
+                break
+            pending = still
+        for event in pending:
+            self.record_conflict(event, failures[event.uid])
+
+    def import_one(self, event: FeedEvent) -> None:
+        booking = self.live_booking(event.uid)
+        if booking is not None:
+            external_id, adults, children = booking.external_id, booking.adults, booking.children
+        else:
+            previous = len(self.by_uid.get(event.uid, []))
+            external_id = event.uid if not previous else f"{event.uid}{REOPEN_SEPARATOR}{previous + 1}"
+            adults, children = 1, 0
+        outcome = booking_services.import_external(
+            property_id=self.prop.pk, source=self.source, external_id=external_id, check_in=event.start,
+            check_out=event.end, guest=guest_for(self.connection, event), adults=adults, children=children,
+            at=self.now)
+        if outcome.action == "created":
+            self.by_uid.setdefault(event.uid, []).append(outcome.booking)
+            self.result.created += 1
+        elif outcome.action == "changed":
+            booking.check_in, booking.check_out = outcome.booking.check_in, outcome.booking.check_out
+            self.result.changed += 1
+        else:
+            self.result.unchanged += 1
+        self.resolve_gone_if_open(event.uid)
+
+    # --- conflicts ----------------------------------------------------------------------------
+
+    def settled(self, event: FeedEvent) -> bool:
+        """The owner already settled a conflict of this event with these very dates."""
+        return SyncConflict.objects.filter(connection=self.connection, uid=event.uid, resolved_at__isnull=False,
+                                           resolution__in=SETTLED, check_in=event.start,
+                                           check_out=event.end).exists()
+
+    def other_side(self, event: FeedEvent):
+        own = self.live_booking(event.uid)
+        buffer = timedelta(days=self.prop.buffer_days)
+        candidates = occupying_bookings(self.prop, event.start - buffer, event.end + buffer, self.now,
+                                        exclude_booking_id=own.pk if own else None).order_by("check_in", "pk")
+        overlapping = [b for b in candidates if b.check_in < event.end and b.check_out > event.start]
+        other_booking = (overlapping or list(candidates) or [None])[0]
+        other_block = AvailabilityBlock.objects.filter(
+            property=self.prop, connection__isnull=True, start_date__lt=event.end, end_date__gt=event.start,
+        ).order_by("start_date", "pk").first()
+        return other_booking, other_block
+
+    def record_conflict(self, event: FeedEvent, exc: BookingError) -> None:
+        other_booking, other_block = self.other_side(event)
+        reasons = "; ".join(r.message for r in exc.reasons)
+        detail = exc.detail + (f" ({reasons})" if reasons and reasons not in exc.detail else "")
+        fields = {"check_in": event.start, "check_out": event.end, "summary": event.summary,
+                  "description": event.description, "other_booking": other_booking, "other_block": other_block,
+                  "detail": detail, "property": self.prop}
+        conflict = self.open_conflicts.get(event.uid)
+        if conflict is None:
+            conflict = SyncConflict.objects.create(connection=self.connection, uid=event.uid, detected_at=self.now,
+                                                   last_seen_at=self.now, **fields)
+            self.open_conflicts[event.uid] = conflict
+            alert_owner_of_conflict(conflict)  # a new conflict only: a re-seen one was announced already
+        else:
+            for name, value in fields.items():
+                setattr(conflict, name, value)
+            conflict.last_seen_at = self.now
+            conflict.save()
+        self.result.conflicts += 1
+
+    def resolve_gone_if_open(self, uid: str) -> None:
+        conflict = self.open_conflicts.get(uid)
+        if conflict is not None:
+            self.resolve_gone(conflict)
+
+    def resolve_gone(self, conflict: SyncConflict) -> None:
+        conflict.resolved_at = self.now
+        conflict.resolution = SyncConflict.Resolution.GONE
+        conflict.resolution_note = "The event left the feed or moved to free dates."
+        conflict.save(update_fields=["resolved_at", "resolution", "resolution_note"])
+        self.open_conflicts.pop(conflict.uid, None)
+
+
+
+def import_stay(connection, *, uid: str, check_in, check_out, guest_name: str = "", at: datetime | None = None):
+    """Import (create or move) one reservation of ``connection`` keyed as a sync keys it; for conflict resolution.
+
+    Returns ``bookings.services.ImportResult``; raises ``ExternalBookingConflict`` on overlap."""
+    rows = [b for b in Booking.objects.filter(property_id=connection.property_id, source=connection.platform)
+            .exclude(external_id="").order_by("pk") if base_uid(b.external_id) == uid]
+    now = at or timezone.now()
+    live = [b for b in rows if b.is_occupying(now)]
+    if live:
+        external_id, adults, children = live[-1].external_id, live[-1].adults, live[-1].children
+    else:
+        external_id = uid if not rows else f"{uid}{REOPEN_SEPARATOR}{len(rows) + 1}"
+        adults, children = 1, 0
+    event = FeedEvent(uid, check_in, check_out, RESERVATION, False, "", "", guest_name)
+    return booking_services.import_external(
+        property_id=connection.property_id, source=connection.platform, external_id=external_id,
+        check_in=check_in, check_out=check_out, guest=guest_for(connection, event), adults=adults,
+        children=children, at=now)

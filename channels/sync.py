@@ -1,0 +1,222 @@
+"""One import cycle of a channel connection: claim → fetch → parse → reconcile → record.
+
+``sync_connection`` is what the beat job (every ``poll_interval_minutes``, jittered)
+and the admin's "sync now" run. Its rules:
+
+* **One run at a time per connection.** The claim is a short transaction that
+  locks the connection row (``select_for_update(skip_locked=True)``: a row locked
+  by another claimer is skipped, not waited for) and creates the ``SyncRun`` with
+  ``finished_at`` empty: that unfinished run *is* the "running" marker, visible in
+  the admin. Another claim that sees an unfinished run younger than
+  ``RUN_LEASE`` returns ``None`` (skipped); an older one was interrupted (worker
+  killed) and is closed as an error. No transaction is open during the fetch, so a
+  slow platform never holds a database lock or connection in a transaction.
+* **A broken feed is an error on the connection, never an exception**: fetch
+  errors (``channels.fetch.FetchError``), unreadable feeds
+  (``channels.ical_parse.FeedError``) and even a bug in reconciliation end as a run
+  with outcome ``error`` and ``last_error`` set; the calendar is untouched
+  (``apply_snapshot`` works in its own transactions and is not called, or rolls back).
+* **ETag/Last-Modified are stored only after a successful apply**, so a snapshot
+  that the cancel guard refused is fetched in full again next time instead of
+  being answered 304 and forgotten.
+* **Status**: ``ok``; ``warning`` after 1–2 consecutive failures, when the cancel
+  guard tripped (nothing changed) or when the parse reported warnings (applied);
+  ``failing`` after ``FAILING_AFTER`` (3) consecutive failures or when nothing has
+  succeeded for 3 poll intervals (``ChannelConnection.is_stale``); ``paused`` when
+  ``sync_enabled`` is off (a paused connection is not fetched, not even by "sync
+  now": the host turns it on first). A 304 counts as a success and restores the
+  status of the last applied snapshot (its warnings are kept in ``last_counts``).
+* **Next poll** = now + interval + a random 0..``CHANNEL_POLL_JITTER_SECONDS``, set
+  when the run is claimed, so thousands of connections created together do not hit
+  a platform in the same second, forever.
+
+Connections without an import URL (export only) are never fetched.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+
+from .fetch import FetchError, fetch_feed
+from .ical_parse import FeedError, parse_feed
+from .models import ChannelConnection, ConnectionStatus, SyncRun
+from .reconcile import apply_snapshot
+
+logger = logging.getLogger(__name__)
+
+FAILING_AFTER = 3  # consecutive failed runs
+# An unfinished run older than this was interrupted (the fetch itself is capped at CHANNEL_FETCH_TIMEOUT_SECONDS).
+RUN_LEASE = timedelta(minutes=10)
+# How long a dispatched (queued) connection is not dispatched again, if its task never runs (lost message).
+DISPATCH_LEASE = timedelta(minutes=5)
+COUNT_FIELDS = ("created", "changed", "cancelled", "unchanged", "conflicts", "blocks")
+
+
+@dataclass
+class _Outcome:
+    kind: str  # SyncRun.Outcome
+    http_status: int | None = None
+    bytes: int = 0
+    events_seen: int = 0
+    message: str = ""  # error, or the guard's warning
+    warnings: list[str] = field(default_factory=list)  # the parser's, when the snapshot was applied
+    counts: dict = field(default_factory=dict)
+    etag: str = ""
+    last_modified: str = ""
+
+
+def next_poll_at(connection: ChannelConnection, now: datetime) -> datetime:
+    """now + the poll interval + a random jitter of 0..CHANNEL_POLL_JITTER_SECONDS."""
+    jitter = random.randint(0, max(0, int(settings.CHANNEL_POLL_JITTER_SECONDS)))
+    return now + timedelta(minutes=connection.poll_interval_minutes, seconds=jitter)
+
+
+def due_connection_ids(now: datetime) -> list[int]:
+    """Connections to fetch now: sync enabled, an import URL, and ``next_poll_at`` empty or past."""
+    return list(
+        ChannelConnection.objects.filter(sync_enabled=True)
+        .exclude(import_url="")  # the empty string is stored as is (not encrypted), so this works in SQL
+        .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+        .order_by(F("next_poll_at").asc(nulls_first=True), "pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def lease_for_dispatch(connection_ids: list[int], now: datetime) -> None:
+    """Push ``next_poll_at`` out by ``DISPATCH_LEASE`` so a queued connection is not queued again every minute."""
+    ChannelConnection.objects.filter(pk__in=connection_ids).update(next_poll_at=now + DISPATCH_LEASE)
+
+
+def sync_connection(connection_id, *, trigger: str = "schedule", at: datetime | None = None) -> SyncRun | None:
+    """Fetch, parse and reconcile one connection; the finished ``SyncRun``, or ``None`` when skipped.
+
+    Skipped (nothing fetched, ``None``): no such connection, no import URL, sync
+    paused, or another run of the same connection under way. Never raises for a
+    bad feed or a failed fetch: those are runs with outcome ``error``."""
+    now = at or timezone.now()
+    claimed = _claim(connection_id, trigger, now)
+    if claimed is None:
+        return None
+    conn, run = claimed
+    started = time.monotonic()
+    try:
+        outcome = _execute(conn, now)
+    except Exception as exc:  # noqa: BLE001 - a bug must end as an error on the connection, not a stuck run
+        logger.exception("Sync of channel connection %s failed unexpectedly", conn.pk)
+        outcome = _Outcome(SyncRun.Outcome.ERROR, message=f"Internal error during the sync ({type(exc).__name__}).")
+    _finish(conn, run, outcome, now, int((time.monotonic() - started) * 1000))
+    quiet = run.outcome in (SyncRun.Outcome.OK, SyncRun.Outcome.NOT_MODIFIED)
+    logger.log(logging.DEBUG if quiet else logging.INFO, "Sync of channel connection %s (%s): %s %s",
+               conn.pk, trigger, run.outcome, run.error[:200])
+    return run
+
+
+def _claim(connection_id, trigger: str, now: datetime) -> tuple[ChannelConnection, SyncRun] | None:
+    with transaction.atomic():
+        conn = (ChannelConnection.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("property").filter(pk=connection_id).first())
+        if conn is None:  # gone, or being claimed by another worker right now
+            return None
+        if not conn.import_url:
+            return None
+        if not conn.sync_enabled:
+            if conn.status != ConnectionStatus.PAUSED:
+                ChannelConnection.objects.filter(pk=conn.pk).update(status=ConnectionStatus.PAUSED)
+            return None
+        unfinished = list(SyncRun.objects.filter(connection=conn, finished_at__isnull=True)
+                          .values_list("pk", "started_at"))
+        if any(started_at > now - RUN_LEASE for _, started_at in unfinished):
+            return None
+        if unfinished:
+            SyncRun.objects.filter(pk__in=[pk for pk, _ in unfinished]).update(
+                finished_at=now, outcome=SyncRun.Outcome.ERROR, error="Interrupted (the worker stopped).")
+        run = SyncRun.objects.create(connection=conn, started_at=now, trigger=trigger)
+        conn.next_poll_at = next_poll_at(conn, now)
+        conn.last_attempt_at = now
+        ChannelConnection.objects.filter(pk=conn.pk).update(next_poll_at=conn.next_poll_at, last_attempt_at=now)
+    return conn, run
+
+
+def _execute(conn: ChannelConnection, now: datetime) -> _Outcome:
+    try:
+        fetched = fetch_feed(conn.import_url, etag=conn.etag, last_modified=conn.last_modified)
+    except FetchError as exc:
+        return _Outcome(SyncRun.Outcome.ERROR, http_status=exc.http_status, message=f"{exc.code}: {exc.message}")
+    if fetched.status == 304:
+        return _Outcome(SyncRun.Outcome.NOT_MODIFIED, http_status=304, etag=fetched.etag,
+                        last_modified=fetched.last_modified)
+    size = len(fetched.body)
+    try:
+        snapshot = parse_feed(fetched.body, platform=conn.platform, tz=conn.property.timezone)
+    except FeedError as exc:
+        return _Outcome(SyncRun.Outcome.ERROR, http_status=fetched.status, bytes=size,
+                        message=f"{exc.code}: {exc.message}")
+    seen = len(snapshot.events)
+    result = apply_snapshot(conn, snapshot, at=now)
+    counts = {name: getattr(result, name) for name in COUNT_FIELDS}
+    if result.warning:  # the guard tripped: nothing changed
+        return _Outcome(SyncRun.Outcome.WARNING, http_status=fetched.status, bytes=size, events_seen=seen,
+                        message=result.warning, counts=counts)
+    return _Outcome(SyncRun.Outcome.OK, http_status=fetched.status, bytes=size, events_seen=seen,
+                    warnings=list(snapshot.warnings), counts=counts, etag=fetched.etag,
+                    last_modified=fetched.last_modified)
+
+
+def _status(conn: ChannelConnection, outcome: _Outcome, failures: int, last_success_at, now) -> str:
+    since = last_success_at or conn.created_at
+    stale = since is not None and now - since > timedelta(minutes=3 * conn.poll_interval_minutes)
+    if outcome.kind == SyncRun.Outcome.ERROR:
+        return ConnectionStatus.FAILING if failures >= FAILING_AFTER or stale else ConnectionStatus.WARNING
+    if outcome.kind == SyncRun.Outcome.WARNING:
+        return ConnectionStatus.FAILING if stale else ConnectionStatus.WARNING
+    if outcome.kind == SyncRun.Outcome.NOT_MODIFIED:
+        return ConnectionStatus.WARNING if conn.last_counts.get("warnings") else ConnectionStatus.OK
+    return ConnectionStatus.WARNING if outcome.warnings else ConnectionStatus.OK
+
+
+def _finish(conn: ChannelConnection, run: SyncRun, outcome: _Outcome, now: datetime, duration_ms: int) -> None:
+    kind = outcome.kind
+    succeeded = kind in (SyncRun.Outcome.OK, SyncRun.Outcome.NOT_MODIFIED)
+    failures = conn.consecutive_failures + 1 if kind == SyncRun.Outcome.ERROR else (
+        0 if succeeded else conn.consecutive_failures)
+    last_success_at = now if succeeded else conn.last_success_at
+    updates = {"consecutive_failures": failures, "last_success_at": last_success_at}
+    if kind == SyncRun.Outcome.OK:
+        updates.update(etag=outcome.etag, last_modified=outcome.last_modified,
+                       last_counts={**outcome.counts, "events": outcome.events_seen, "warnings": outcome.warnings},
+                       last_error="; ".join(outcome.warnings))
+    elif kind == SyncRun.Outcome.NOT_MODIFIED:
+        # Keep the validators we have unless the server sent new ones with its 304.
+        updates.update(etag=outcome.etag or conn.etag, last_modified=outcome.last_modified or conn.last_modified,
+                       last_error="; ".join(conn.last_counts.get("warnings") or []))
+    else:
+        updates["last_error"] = outcome.message
+    status = _status(conn, outcome, failures, last_success_at, now)
+    # A connection paused while the run was under way stays paused.
+    updates["status"] = Case(When(sync_enabled=False, then=Value(ConnectionStatus.PAUSED)), default=Value(status))
+
+    run.finished_at = now + timedelta(milliseconds=duration_ms)
+    run.outcome = kind
+    run.http_status = outcome.http_status
+    run.bytes = outcome.bytes
+    run.duration_ms = duration_ms
+    run.events_seen = outcome.events_seen
+    for name in COUNT_FIELDS:
+        setattr(run, name, outcome.counts.get(name, 0))
+    run.error = outcome.message or "; ".join(outcome.warnings)
+    with transaction.atomic():
+        run.save()
+        ChannelConnection.objects.filter(pk=conn.pk).update(**updates)
+    for name, value in updates.items():
+        if name != "status":
+            setattr(conn, name, value)
+    conn.status = status
