@@ -101,6 +101,16 @@ def test_seed_demo_builds_a_consistent_data_set_and_a_second_run_changes_nothing
         source="direct").count()
     assert not TurnoverTask.objects.filter(status="open", due_date__lt=date.today() - timedelta(days=14)).exists()
 
+    # Channel connections: owner 1's active properties have export-only Airbnb and Booking.com calendars, and one
+    # Airbnb calendar carries the platform's rolling "not available" window as a channel block.
+    from channels.models import ChannelConnection
+
+    owner1 = User.objects.get(email="owner1@demo.stayhold.test")
+    owner1_active = active.filter(owner=owner1)
+    assert ChannelConnection.objects.filter(property__owner=owner1).count() == 2 * owner1_active.count()
+    assert not ChannelConnection.objects.exclude(import_url="").exists()
+    assert AvailabilityBlock.objects.filter(reason="channel", connection__platform="airbnb").count() == 1
+
     # Money: every booking total is the sum of its parts; JPY has no minor unit.
     for booking in Booking.objects.all():
         assert booking.total == booking.subtotal - booking.discounts + booking.fees + booking.taxes

@@ -250,6 +250,13 @@ def block_bar(block, placement: Placement, url: str) -> Bar:
         css.append("clip-end")
     reason = AvailabilityBlock.Reason(block.reason).label if block.reason in AvailabilityBlock.Reason.values \
         else block.reason
+    platform = getattr(block, "platform", None)
+    if platform:  # a channel block: the platform's "not available" (tentative ones dashed)
+        reason = f"{Source(platform).label if platform in Source.values else platform}: not available"
+        css.append(f"src-{platform if platform in Source.values else 'other'}")
+        if getattr(block, "tentative", False):
+            css.append("block-tentative")
+            reason += " (tentative)"
     title = f"{reason} · {_short(block.start_date)} → {_short(block.end_date)}"
     if block.note:
         title += f" · {block.note}"
@@ -424,7 +431,9 @@ def timeline_rows(user, start: date, days: int = DEFAULT_DAYS, *, city: str = ""
                                  "guest_name", named=True))
         blocks = (AvailabilityBlock.objects.filter(property_id__in=ids, start_date__lt=window.end,
                                                    end_date__gt=window.start)
-                  .order_by().values_list("pk", "property_id", "start_date", "end_date", "reason", "note", named=True))
+                  .annotate(platform=F("connection__platform"))
+                  .order_by().values_list("pk", "property_id", "start_date", "end_date", "reason", "note", "platform",
+                                          "tentative", named=True))
         tasks = (TurnoverTask.objects.filter(property_id__in=ids, due_date__gte=window.start,
                                              due_date__lt=window.end)
                  .annotate(assignee_name=F("assignee__full_name"), assignee_email=F("assignee__email"),

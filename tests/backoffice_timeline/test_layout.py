@@ -132,6 +132,18 @@ def test_bookings_and_blocks_land_in_their_property_row():
     assert "bar-block" in alpha.bars[0].css and "Owner use" in alpha.bars[0].title
 
 
+def test_channel_blocks_show_their_platform_and_tentative_ones_are_dashed():
+    firm = NS(pk=4, property_id=1, start_date=date(2025, 3, 10), end_date=date(2025, 3, 14), reason="channel",
+              note="", platform="airbnb", tentative=False)
+    maybe = NS(pk=5, property_id=1, start_date=date(2025, 3, 20), end_date=date(2025, 3, 23), reason="channel",
+               note="", platform="fewo_direkt", tentative=True)
+    rows = build_rows(PROPS, [], [firm, maybe], [], W, TODAY, URLS)
+    firm_bar, maybe_bar = rows[0].bars
+    assert "src-airbnb" in firm_bar.css and "block-channel" in firm_bar.css
+    assert "Airbnb: not available" in firm_bar.title and "block-tentative" not in firm_bar.css
+    assert "block-tentative" in maybe_bar.css and "FeWo-direkt / Vrbo: not available (tentative)" in maybe_bar.title
+
+
 def test_rows_ignore_items_of_properties_not_shown():
     rows = build_rows(PROPS[:1], [stay(1, 99, date(2025, 3, 5), date(2025, 3, 9))],
                       [block(1, 99, date(2025, 3, 5), date(2025, 3, 9))], [task(1, 99, date(2025, 3, 9))],

@@ -37,6 +37,7 @@ from django.db import transaction
 from bookings import services
 from bookings.models import Booking, BookingStatus, Source
 from bookings.state_machine import Actor
+from channels.models import ChannelConnection, Platform
 from guests.models import User
 from guests.services import GuestInput
 from payments import manual
@@ -441,6 +442,7 @@ class Stats:
     properties: int = 0
     photos: int = 0
     bookings: int = 0
+    connections: int = 0
 
 
 def next_season(today: date, start_md: tuple[int, int], end_md: tuple[int, int]) -> tuple[date, date]:
@@ -499,6 +501,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 self.seed_property(spec, users, amenities, photos=not options["no_photos"])
         self.close_past_turnovers()
+        self.seed_channel_connections(users["owner1"])
         self.print_summary()
 
     # --- users ------------------------------------------------------------------------------
@@ -733,6 +736,20 @@ class Command(BaseCommand):
                                    at=datetime.combine(check_out, time(10), tzinfo=UTC))
             self.stats.bookings += 1
 
+    def seed_channel_connections(self, owner: User) -> None:
+        """Owner 1's active properties get an Airbnb and a Booking.com connection, export-only (the demo cannot
+        reach the platforms): their pages show our export URL and the set-up guides. One Airbnb calendar has
+        the platform's rolling "not available" window as a channel block, as a sync would leave it."""
+        for prop in Property.objects.filter(owner=owner, status=Property.Status.ACTIVE).order_by("pk"):
+            for platform in (Platform.AIRBNB, Platform.BOOKING_COM):
+                connection, created = ChannelConnection.objects.get_or_create(property=prop, platform=platform)
+                self.stats.connections += created
+        first = ChannelConnection.objects.filter(property__owner=owner, platform=Platform.AIRBNB).order_by("pk").first()
+        if first is not None and not first.channel_blocks.exists():
+            horizon = local_today(first.property) + timedelta(days=first.property.max_advance_days or 365)
+            property_services.replace_channel_blocks(
+                connection=first, blocks=[(horizon, horizon + timedelta(days=30), False, "Airbnb (Not available)")])
+
     @staticmethod
     def close_past_turnovers() -> None:
         """Cleanings of stays that ended more than two weeks ago were done long since (done by the owner)."""
@@ -748,7 +765,7 @@ class Command(BaseCommand):
         out = self.stdout
         out.write(self.style.SUCCESS(
             f"Demo data ready: created {s.users} users, {s.properties} properties, {s.photos} photos, "
-            f"{s.bookings} bookings (now {Property.objects.count()} properties, "
+            f"{s.bookings} bookings, {s.connections} channel connections (now {Property.objects.count()} properties, "
             f"{Booking.objects.count()} bookings in total)."
         ))
         out.write("")
