@@ -42,7 +42,7 @@ Classification (``kind``), per platform, from the real exports:
 * **Airbnb** (``-//Airbnb Inc//Hosting Calendar…``): ``SUMMARY:Reserved`` with a
   DESCRIPTION holding ``Reservation URL: https://www.airbnb.com/hosting/reservations/details/HM…``
   and ``Phone Number (Last 4 Digits): …`` → reservation (Airbnb gives no name);
-  the older ``Name (HMXXXX)`` summary → reservation with that name;
+  the older ``Name (HM5Q2K8ZTR)`` summary (a confirmation code) → reservation with that name;
   ``Airbnb (Not available)`` / ``Not available`` → block. Anything else without a
   reservation URL → block: Airbnb exports only reservations and unavailability,
   and a block cannot become a phantom booking.
