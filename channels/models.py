@@ -19,16 +19,13 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from bookings.models import CHANNEL_SOURCES
+
 from .crypto import EncryptedTextField, token_digest
 
-
-class Platform(models.TextChoices):
-    AIRBNB = "airbnb", "Airbnb"
-    BOOKING_COM = "booking_com", "Booking.com"
-    EXPEDIA = "expedia", "Expedia"
-    FEWO_DIREKT = "fewo_direkt", "FeWo-direkt / Vrbo"
-    GOOGLE_VR = "google_vr", "Google Vacation Rentals"
-    OTHER = "other", "Other (any iCal calendar)"
+# The channels a connection can link to: exactly the channel booking sources (one list to extend), so that a
+# connection's imported stays have ``source == connection.platform``.
+Platform = models.TextChoices("Platform", [(source.name, (source.value, source.label)) for source in CHANNEL_SOURCES])
 
 
 class ConnectionStatus(models.TextChoices):

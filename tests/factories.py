@@ -7,6 +7,7 @@ import factory
 from django.utils import timezone
 
 from guests.models import Guest, User
+from guests.roles import OWNERS, STAFF
 from properties.models import Amenity, AvailabilityBlock, DateOverride, PricingRule, Property
 
 
@@ -26,18 +27,24 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("pw-for-tests-1")
 
 
+def in_group(group_name: str):
+    """A post-generation step putting the new user in a role's group (``guests.roles``)."""
+
+    def assign(obj, create, extracted, **kwargs):
+        if create:
+            from guests.roles import assign_role
+
+            assign_role(obj, group_name)
+
+    return factory.PostGeneration(assign)
+
+
 class OwnerFactory(UserFactory):
     """A back-office owner: ``is_staff`` and the "Owners" group (``guests.roles``)."""
 
     email = factory.Sequence(lambda n: f"owner{n}@example.com")
     is_staff = True
-
-    @factory.post_generation
-    def role(obj, create, extracted, **kwargs):
-        if create:
-            from guests.roles import OWNERS, assign_role
-
-            assign_role(obj, OWNERS)
+    role = in_group(OWNERS)
 
 
 class StaffFactory(UserFactory):
@@ -47,13 +54,7 @@ class StaffFactory(UserFactory):
 
     email = factory.Sequence(lambda n: f"staff{n}@example.com")
     is_staff = True
-
-    @factory.post_generation
-    def role(obj, create, extracted, **kwargs):
-        if create:
-            from guests.roles import STAFF, assign_role
-
-            assign_role(obj, STAFF)
+    role = in_group(STAFF)
 
     @factory.post_generation
     def properties(obj, create, extracted, **kwargs):
