@@ -366,9 +366,9 @@ class HealthFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "attention":
-            return health.with_stale_since(queryset).filter(health.problem_q())
+            return health.needing_attention(queryset)
         if self.value() == "stale":
-            return health.with_stale_since(queryset).filter(health.stale_q())
+            return health.stale(queryset)
         return queryset
 
 

@@ -2,8 +2,8 @@
 
 A connection needs attention when its last run failed or warned, or when it is
 *stale*: syncing is on, it has an import URL, and it has not succeeded for three
-poll intervals (``ChannelConnection.is_stale`` says the same for one row; this
-is its SQL form, so that a list of them costs one query). Paused connections
+poll intervals (``ChannelConnection.is_stale`` says the same for one row; here
+a list of them costs one narrow query). Paused connections
 (``sync_enabled`` off) are the owner's choice, not a problem.
 """
 
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import DateTimeField, ExpressionWrapper, F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
 from django.utils import timezone
 
 from properties.tenancy import scope_to_user
@@ -23,33 +22,33 @@ STALE_INTERVALS = 3
 PROBLEM_STATUSES = (ConnectionStatus.FAILING, ConnectionStatus.WARNING)
 
 
-def with_stale_since(queryset):
-    """Annotate ``stale_since`` (last success, or creation when it never succeeded): :func:`stale_q` needs it."""
-    return queryset.annotate(stale_since=Coalesce("last_success_at", "created_at"))
+def stale_ids(queryset, now=None) -> list[int]:
+    """Ids of the connections in ``queryset`` with sync on and an import URL whose last success (or creation)
+    is 3 poll intervals old (``ChannelConnection.is_stale``).
 
-
-def stale_q(now=None) -> Q:
-    """Connections with sync on and an import URL whose last success (or creation) is 3 intervals old.
-
-    Use on a queryset passed through :func:`with_stale_since`."""
+    Read as four columns and compared in Python, in one query: "interval × 3 minutes" is integer-times-duration
+    arithmetic, which SQLite (the default database of ``make run``) cannot do in SQL."""
     now = now or timezone.now()
-    deadline = ExpressionWrapper(
-        Value(now, output_field=DateTimeField())
-        - F("poll_interval_minutes") * Value(timedelta(minutes=STALE_INTERVALS)),
-        output_field=DateTimeField())
-    return Q(sync_enabled=True) & ~Q(import_url="") & Q(stale_since__lt=deadline)
+    rows = (queryset.filter(sync_enabled=True).exclude(import_url="").order_by()
+            .values_list("pk", "last_success_at", "created_at", "poll_interval_minutes"))
+    return [pk for pk, last_success, created, interval in rows
+            if now - (last_success or created) > timedelta(minutes=STALE_INTERVALS * interval)]
 
 
-def problem_q(now=None) -> Q:
-    """Failing or warning (and not paused), or stale. Needs :func:`with_stale_since`."""
-    return (Q(sync_enabled=True) & Q(status__in=PROBLEM_STATUSES)) | stale_q(now)
+def stale(queryset, now=None):
+    """``queryset`` narrowed to its stale connections."""
+    return queryset.filter(pk__in=stale_ids(queryset, now))
+
+
+def needing_attention(queryset, now=None):
+    """``queryset`` narrowed to connections that failed or warned (and are not paused), or went stale."""
+    return queryset.filter((Q(sync_enabled=True) & Q(status__in=PROBLEM_STATUSES)) | Q(pk__in=stale_ids(queryset, now)))
 
 
 def problem_connections(user, now=None):
-    """Connections of ``user``'s properties that failed, warned or went stale (failing first, oldest first)."""
-    queryset = with_stale_since(scope_to_user(ChannelConnection.objects.all(), user, "property"))
-    return queryset.filter(problem_q(now)).order_by(
-        F("last_success_at").asc(nulls_first=True), "pk")
+    """Connections of ``user``'s properties that failed, warned or went stale (never synced first, then oldest)."""
+    queryset = scope_to_user(ChannelConnection.objects.all(), user, "property")
+    return needing_attention(queryset, now).order_by(F("last_success_at").asc(nulls_first=True), "pk")
 
 
 def open_conflicts(user):

@@ -18,7 +18,7 @@ from tests.factories import GuestFactory, PropertyFactory, UserFactory
 
 from .conftest import back_office_user, booking_row
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]  # also proven on the embedded SQLite default
 INDEX = reverse("admin:index")
 
 

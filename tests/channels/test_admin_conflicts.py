@@ -161,7 +161,10 @@ def test_the_property_page_shows_channel_blocks_read_only_and_never_edits_them(a
     client.force_login(a.owner)
     page = client.get(admin_url(Property, "change", a.prop.pk)).content.decode()
     assert "Channel blocks" in page and 'name="blocks-0-id"' not in page  # not in the editable block inline
-    assert f'value="{channel_block.pk}"' not in page.split('id="blocks-group"')[1].split("</fieldset>")[0]
+    editable_inline = page.split('id="blocks-group"')[1].split("</fieldset>")[0]
+    assert f'name="blocks-0-id" value="{channel_block.pk}"' not in editable_inline
+    assert f'id="id_blocks-0-id" value="{channel_block.pk}"' not in editable_inline
+    assert 'name="blocks-INITIAL_FORMS" value="0"' in page  # the owner-block inline holds no existing rows
     # a tampered post that names the channel block in the editable inline changes nothing
     data = property_form(a.prop, **{
         "blocks-TOTAL_FORMS": "1", "blocks-INITIAL_FORMS": "1", "blocks-0-id": str(channel_block.pk),

@@ -25,7 +25,7 @@ from tests.channels.conftest_admin import (  # noqa: F401  (fixtures)
 from tests.channels.feedserver import FeedServer
 from tests.factories import future
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]  # also proven on the embedded SQLite default
 CC = ChannelConnection
 
 
