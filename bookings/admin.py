@@ -88,11 +88,10 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     its permission (``bookings.manage_booking``: confirm, cancel with a refund,
     owner bookings, revoke guest links; ``bookings.checkin_booking``: check in,
     check out, resend the confirmation): not offered without it, 403 when forged.
-    Scoped by :class:`~properties.tenancy.TenantScopedAdmin` (``tenant_path = "property"``).
+    Scoped by :class:`~properties.tenancy.TenantScopedAdmin` (its path in ``TENANT_PATHS``: ``property``).
     See ``bookings.admin_views`` for the pages and buttons.
     """
 
-    tenant_path = "property"
     change_form_template = "admin/bookings/booking/change_form.html"
     change_list_template = "admin/bookings/booking/change_list.html"
     list_display = ["reference", "property", "guest_name", "source", "status", "payment_status", "check_in",
@@ -256,7 +255,6 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
 class BookingEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     """The audit trail of the user's bookings (scoped through ``booking__property``)."""
 
-    tenant_path = "booking__property"
     list_display = ["created_at", "booking", "from_status", "to_status", "actor_type", "actor_display", "reason"]
     list_filter = ["to_status", "actor_type", "created_at"]
     search_fields = ["booking__reference", "actor_label", "actor_user__email", "reason"]

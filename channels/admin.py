@@ -392,7 +392,6 @@ class ConflictStateFilter(admin.SimpleListFilter):
 
 @admin.register(ChannelConnection)
 class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
-    tenant_path = "property"
     form = ChannelConnectionForm
     list_display = ["__str__", "property", "platform", "health", "last_success_at", "last_counts_display",
                     "sync_enabled"]
@@ -576,7 +575,6 @@ def report_run(request, run, connection) -> None:
 class SyncRunAdmin(TenantScopedAdmin):
     """The sync log, read-only (kept ``CHANNEL_SYNC_RUN_RETENTION_DAYS``)."""
 
-    tenant_path = "connection__property"
     list_display = ["started_at", "connection", "trigger", "outcome_badge", "http_status", "events_seen",
                     "created", "changed", "cancelled", "unchanged", "conflicts", "blocks", "duration_ms",
                     "error_short"]
@@ -638,7 +636,6 @@ RESOLUTIONS = {
 class SyncConflictAdmin(TenantScopedAdmin):
     """Conflicts, open first. Read-only rows; resolving is a page per resolution (note required)."""
 
-    tenant_path = "property"
     list_display = ["state_badge", "property", "platform", "check_in", "check_out", "summary_short", "other_side",
                     "detected_at", "resolution"]
     list_filter = [ConflictStateFilter, "connection__platform", "resolution", "property"]

@@ -148,7 +148,6 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(Guest)
 class GuestAdmin(TenantScopedAdmin):
-    tenant_path = "bookings__property"
     list_display = ["name", "email", "phone", "country", "user", "booking_count", "created_at"]
     list_filter = ["country"]
     search_fields = ["name", "email", "phone"]

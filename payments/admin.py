@@ -40,7 +40,6 @@ class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
-    tenant_path = "booking__property"
     list_display = ["booking", "attempt", "provider", "amount_display", "status", "amount_refunded", "disputed",
                     "provider_ref", "created_at"]
     list_filter = ["status", "provider", "disputed", "created_at"]
@@ -59,7 +58,6 @@ class PaymentAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
-    tenant_path = "payment__booking__property"
     list_display = ["payment", "amount", "currency", "status", "provider_ref", "reason", "actor_label", "created_at"]
     list_filter = ["status", "created_at"]
     search_fields = ["payment__booking__reference", "provider_ref"]
@@ -85,9 +83,9 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class HostPaymentMethodAdmin(TenantScopedAdmin):
     """Owners see and edit only their own methods (the owner is always the user); superusers all.
 
-    Scoped by owner, not by property; staff have no permission on this model (no payout settings)."""
+    Scoped by owner, not by property (``scope_queryset``); staff have no permission on this model (no payout
+    settings)."""
 
-    tenant_path = None
     list_display = ["display_name", "kind", "handle", "owner", "active"]
     list_filter = ["kind", "active"]
     search_fields = ["display_name", "handle"]
@@ -130,7 +128,6 @@ class ManualPaymentAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
 
     The queue needs the view permission; a decision needs ``payments.verify_manualpayment`` (Owners, Staff)."""
 
-    tenant_path = "booking__property"
     list_display = ["code", "booking", "method", "amount_display", "status", "claimed_at", "deadline",
                     "verified_by"]
     list_filter = ["status", "method__kind"]

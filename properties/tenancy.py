@@ -17,10 +17,10 @@ staff member only the properties they are assigned to; a superuser everything.
 * CSV export (the ``export_csv`` action) of the scoped, selected rows, with
   readable values (a related row's name, a choice's label).
 
-``tenant_path`` is the lookup from the model to its ``Property`` (``"pk"`` for
-the property itself, ``"property"``, ``"booking__property"`` …). Models owned
-by a *user* rather than a property (payout methods) set ``tenant_path = None``
-and override :meth:`TenantScopedMixin.scope_queryset`.
+The lookup from a model to its ``Property`` (``"property"``, ``"booking__property"``
+…) is written once, in :data:`TENANT_PATHS`; an admin sets ``tenant_path`` only
+to differ (``"pk"`` for the property itself). Models owned by a *user* rather
+than a property (payout methods) override :meth:`TenantScopedMixin.scope_queryset`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from django.contrib.admin.filters import (
     RelatedOnlyFieldListFilter,
 )
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 from django.db.models import Q
 from django.http import HttpResponse
@@ -138,11 +138,18 @@ TENANT_PATHS = {
 class TenantScopedMixin:
     """Queryset and relation-choice scoping, shared by model admins and inlines."""
 
-    tenant_path: str | None = "property"
+    tenant_path: str | None = None  # None: the model's entry in TENANT_PATHS
+
+    def get_tenant_path(self) -> str:
+        path = self.tenant_path or TENANT_PATHS.get(self.model._meta.label_lower)
+        if path is None:
+            raise ImproperlyConfigured(f"{type(self).__name__}: {self.model._meta.label} has no TENANT_PATHS entry; "
+                                       "add one, set tenant_path, or override scope_queryset.")
+        return path
 
     def scope_queryset(self, queryset, request):
         """The rows of ``queryset`` that ``request.user`` may see. Override for models not under a property."""
-        return scope_to_user(queryset, request.user, self.tenant_path)
+        return scope_to_user(queryset, request.user, self.get_tenant_path())
 
     def get_queryset(self, request):
         return self.scope_queryset(super().get_queryset(request), request)
@@ -213,8 +220,6 @@ class TenantScopedInline(TenantScopedMixin):
 
     The parent's page is already scoped; this keeps the inline's foreign-key
     choices (and its rows, when the inline's model hangs off a property) in the tenant."""
-
-    tenant_path = "property"
 
 
 class ScopedAllValuesFieldListFilter(AllValuesFieldListFilter):

@@ -88,8 +88,8 @@ def row_of(world, tenant, model, model_admin):
         return tenant.rows[label(model)]
     if label(model) in world.shared:
         return world.shared[label(model)]
-    path = getattr(model_admin, "tenant_path", None)
-    if isinstance(model_admin, TenantScopedAdmin) and path:
+    path = model_admin.get_tenant_path() if isinstance(model_admin, TenantScopedAdmin) else None
+    if path:
         lookup = {"pk": tenant.prop.pk} if path == "pk" else {f"{path}__in": [tenant.prop.pk]}
         return model._default_manager.filter(**lookup).first()
     return model._default_manager.order_by("pk").first()
