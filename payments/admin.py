@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from bookings.admin import ReadOnlyAdminMixin
 from properties.money import format_money
-from properties.tenancy import TenantScopedAdmin, managed_properties
+from properties.tenancy import TenantScopedAdmin
 
 from .models import HostPaymentMethod, ManualPayment, ManualPaymentEvent, Payment, PaymentEvent, Refund, WebhookEvent
 
@@ -112,14 +112,10 @@ class ManualPaymentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 def _queue_rows(request):
-    from .manual import OPEN
+    from .selectors import verification_queue
 
-    qs = ManualPayment.objects.select_related("booking__property", "method", "booking__guest")
-    if not request.user.is_superuser:
-        qs = qs.filter(booking__property__in=managed_properties(request.user).values("pk"))
-    now = timezone.now()
-    return [mp for mp in qs.filter(status__in=OPEN).order_by("claimed_at", "created_at", "pk")
-            if mp.status != "pending" or mp.deadline <= now]
+    return list(verification_queue(request.user, timezone.now())
+                .select_related("booking__property", "method", "booking__guest"))
 
 
 @admin.register(ManualPayment)

@@ -1,4 +1,5 @@
-"""Read-only answers for the payment page (``payments.views.pay_page``): what the guest can do now.
+"""Read-only answers: for the payment page (``payments.views.pay_page``), what the guest can do now; for staff,
+the manual payments waiting for a decision (:func:`verification_queue`).
 
 Nothing here writes. The amount due is the booking's balance (``total - amount_paid``),
 never anything from the browser.
@@ -11,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 
 from bookings.models import Booking, BookingStatus
 from properties.page_selectors import policy_info
@@ -83,3 +84,17 @@ def payment_page(booking: Booking, now: datetime) -> PaymentPage:
         state = PageState.CLOSED
     return PaymentPage(booking=booking, state=state, amount_due=due, attempts_left=attempts_left,
                        max_attempts=max_attempts, seconds_left=seconds_left, policy=policy)
+
+
+def verification_queue(user, now: datetime):
+    """Manual payments of ``user``'s properties that wait for staff: claimed, flagged and disputed ones, and
+    pending ones past their deadline; oldest claim first. The queue page and the dashboard both show this."""
+    from properties.tenancy import scope_to_user
+
+    from .manual import OPEN
+    from .models import ManualPayment, ManualStatus
+
+    return (scope_to_user(ManualPayment.objects.all(), user, "booking__property")
+            .filter(status__in=OPEN)
+            .exclude(status=ManualStatus.PENDING, deadline__gt=now)
+            .order_by(F("claimed_at").asc(nulls_last=True), "created_at", "pk"))

@@ -25,8 +25,7 @@ from django.utils.http import urlencode
 from django.utils.text import Truncator
 
 from bookings.models import EXPIRING_STATUSES, Booking, BookingStatus, occupying_q
-from payments.manual import OPEN as OPEN_MANUAL_STATUSES
-from payments.models import ManualPayment, ManualStatus
+from payments.selectors import verification_queue
 from properties.models import TurnoverTask
 from properties.pricing import local_today
 from properties.tenancy import scope_to_user
@@ -159,15 +158,6 @@ def arrivals_and_departures(user, now) -> tuple[list[Booking], list[Booking]]:
     return arrivals, departures
 
 
-def pending_manual_payments(user, now):
-    """The verification queue's rows (``payments.admin._queue_rows``) as a queryset: claimed,
-    flagged and disputed payments, and pending ones past their deadline; oldest claim first."""
-    return (scope_to_user(ManualPayment.objects.all(), user, "booking__property")
-            .filter(status__in=OPEN_MANUAL_STATUSES)
-            .exclude(status=ManualStatus.PENDING, deadline__gt=now)
-            .order_by(F("claimed_at").asc(nulls_last=True), "created_at", "pk"))
-
-
 def expiring_reservations(user, now, within: timedelta = EXPIRING_WITHIN):
     """Holds and unpaid reservations whose dates free up within ``within`` (soonest first)."""
     return (scope_to_user(Booking.objects.all(), user, "property")
@@ -188,7 +178,7 @@ def build_dashboard(user, now=None) -> Dashboard:
                 .aggregate(stays=Count("pk"), guests=Sum(F("adults") + F("children"))))
     board.in_house_stays, board.in_house_guests = in_house["stays"] or 0, in_house["guests"] or 0
 
-    payments = pending_manual_payments(user, now)
+    payments = verification_queue(user, now)
     board.pending_payments = list(payments.select_related("booking__property", "booking__guest", "method")
                                   [:LIST_LIMIT])
     board.pending_payments_count = payments.count()
