@@ -25,15 +25,17 @@ none of them holding a transaction or a lock while the mail server is talked to:
    ``pending`` and the send is retried (Celery's retry, then the sweeper
    :func:`send_pending`, up to ``MAX_SEND_ATTEMPTS``, then ``failed``).
 
-A claim that is never recorded (the worker was killed, the machine died, the
-database went away, or the connection dropped while the message was in flight,
-so that the server may have accepted it) is **not sent again automatically**:
-the sweeper turns a claim older than ``CLAIM_STALE_AFTER`` into ``unknown``
-and logs an error, and the booking's admin page shows it for staff to check
-with the recipient. Why at most once: the issue is an owner getting the same
-email twice; receivers do not reliably collapse duplicates by Message-ID, while
-a lost booking email is rare (only that crash window), visible (``unknown``)
-and recoverable (the guest portal shows everything; staff can resend the
+A send whose outcome is unknown is **not sent again automatically**: it is
+marked ``unknown`` and an error is logged, at once when the connection dropped
+while the message was in flight (the server may have accepted it), and by the
+sweeper for a claim older than ``CLAIM_STALE_AFTER`` that was never recorded
+(the worker was killed, the machine died, the database went away). The
+booking's admin page shows it for staff to check with the recipient.
+
+Why at most once: the fault to fix was an owner getting the same email twice;
+receivers do not reliably collapse duplicates by Message-ID, while a lost
+booking email is rare (only that crash window), visible (``unknown``) and
+recoverable (the guest portal shows everything; staff can resend the
 confirmation). The stable Message-ID still lets a receiving side collapse a
 copy should one ever be sent twice.
 
