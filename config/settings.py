@@ -277,6 +277,9 @@ MANUAL_PAYMENT_THROTTLE = env.str("MANUAL_PAYMENT_THROTTLE", default="10/h")
 # EMAIL_URL (django-environ's email_url): empty = print emails on the console (development);
 # e.g. smtp+tls://user:password@smtp.example.com:587 or smtp+ssl://…:465 for SMTP.
 vars().update(environ.Env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://"))
+# Seconds every SMTP socket operation (connect, each command, the data) may take before the send fails:
+# a slow mail server must not hold a worker forever (Django's default is no timeout at all).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Stayhold <bookings@stayhold.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The site's public address: the guest portal links in emails are absolute URLs under it. By default the
