@@ -3,7 +3,8 @@
 Every error body is a JSON object with a machine-readable ``code`` and a human
 ``detail``; some add more:
 
-* bad input (serializer validation) → 400 ``{"code": "invalid", "detail": …, "errors": {field: [messages]}}``
+* bad input (serializer validation) → 400 ``{"code": "invalid", "detail": …, "errors": {field: [messages]}}``;
+  ``errors`` is flat: nested fields are named with dots (``"guest.email"``), as in ``detail``
 * a domain error of ``bookings.errors`` → its ``http_status`` and ``as_dict()``
   (``dates_unavailable`` 409 with ``reasons``, ``stay_rule_violation`` 400 with
   ``reasons``, ``invalid_transition`` 409, ``idempotency_key_reused`` 422, …)
@@ -32,7 +33,8 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="Human-readable explanation.")
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()), required=False,
-        help_text="Per-field messages (code 'invalid' only).",
+        help_text="Per-field messages (code 'invalid' only). Flat: a nested field is named with dots "
+                  "(`guest.email`), errors about the whole body are under `non_field_errors`.",
     )
     reasons = serializers.ListField(
         child=serializers.DictField(), required=False,
@@ -40,38 +42,33 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
-def _flatten(detail):
-    """DRF error details → plain JSON (lists of strings; nested serializers stay dicts)."""
+def _flatten(detail, prefix: str = "", out: dict | None = None) -> dict[str, list[str]]:
+    """DRF error details → ``{field: [messages]}``, one level deep as the schema promises.
+
+    Nested fields get dotted names (``guest.name``), list items their index
+    (``nights.0.date``); a nested serializer's own ``non_field_errors`` (e.g. "expected
+    a dictionary") belong to its field (``guest``). Top-level ones stay ``non_field_errors``.
+    """
+    out = {} if out is None else out
     if isinstance(detail, dict):
-        return {str(k): _flatten(v) for k, v in detail.items()}
-    if isinstance(detail, list):
-        if all(not isinstance(item, dict | list) for item in detail):
-            return [str(item) for item in detail]
-        return [_flatten(item) for item in detail]
-    return [str(detail)]
-
-
-def _first_messages(errors, prefix="") -> list[str]:
-    out = []
-    if isinstance(errors, dict):
-        for field, value in errors.items():
-            name = field if field == "non_field_errors" else f"{prefix}{field}"
-            out += _first_messages(value, f"{name}.")
-    elif isinstance(errors, list):
-        for item in errors:
-            if isinstance(item, dict | list):
-                out += _first_messages(item, prefix)
-            else:
-                label = prefix.rstrip(".")
-                out.append(f"{label}: {item}" if label and label != "non_field_errors" else str(item))
+        for key, value in detail.items():
+            key = str(key)
+            name = (prefix or key) if key == "non_field_errors" else f"{prefix}.{key}" if prefix else key
+            _flatten(value, name, out)
+    elif isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        for index, item in enumerate(detail):
+            if item:  # DRF reports a valid list item as an empty dict
+                _flatten(item, f"{prefix}.{index}" if prefix else str(index), out)
+    else:
+        messages = detail if isinstance(detail, list) else [detail]
+        out.setdefault(prefix or "non_field_errors", []).extend(str(m) for m in messages)
     return out
 
 
 def validation_body(detail) -> dict:
     errors = _flatten(detail)
-    if not isinstance(errors, dict):
-        errors = {"non_field_errors": errors}
-    messages = _first_messages(errors)
+    messages = [message if field == "non_field_errors" else f"{field}: {message}"
+                for field, field_messages in errors.items() for message in field_messages]
     summary = " ".join(messages[:3]) + (" …" if len(messages) > 3 else "")
     return {"code": "invalid", "detail": summary or "Invalid input.", "errors": errors}
 

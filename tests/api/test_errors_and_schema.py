@@ -47,8 +47,19 @@ def test_validation_body_summarises_field_errors():
                             "non_field_errors": ["Broken."]})
     assert body["code"] == "invalid"
     assert body["detail"] == "check_in: Bad date. guest.email: Bad email. Broken."
-    assert body["errors"]["guest"] == {"email": ["Bad email."]}
     assert validation_body(["Invalid data."])["errors"] == {"non_field_errors": ["Invalid data."]}
+
+
+def test_field_errors_are_flat_with_dotted_names_as_the_schema_promises():
+    body = validation_body({"check_in": ["Bad date."], "non_field_errors": ["Broken."],
+                            "guest": {"email": ["Bad email."], "non_field_errors": ["Expected a dictionary."]},
+                            "nights": [{}, {"date": ["Bad date."]}], "codes": {0: ["Too long."]}})
+
+    # ErrorSerializer: errors is {field: [string]}, one level, every value a list of strings.
+    assert body["errors"] == {"check_in": ["Bad date."], "non_field_errors": ["Broken."],
+                              "guest.email": ["Bad email."], "guest": ["Expected a dictionary."],
+                              "nights.1.date": ["Bad date."], "codes.0": ["Too long."]}
+    assert body["detail"].startswith("check_in: Bad date. Broken. guest.email: Bad email.")
 
 
 def test_creating_is_throttled_per_client(api, prop, stay, booking_body):
