@@ -52,6 +52,15 @@ class InvalidTransition(BookingError):
         self.to_status = to_status
 
 
+class CheckInTooEarly(BookingError):
+    """Checking a guest in before the arrival date (the property's local date): the booking's
+    state does not allow it yet, so a conflict, like an invalid transition."""
+
+    code = "check_in_too_early"
+    http_status = 409
+    default_detail = "A guest cannot check in before the arrival date."
+
+
 class HoldMismatch(BookingError):
     code = "hold_mismatch"
     http_status = 409

@@ -36,6 +36,7 @@ from properties.pricing import local_today, quote
 from . import outbox
 from .errors import (
     BookingError,
+    CheckInTooEarly,
     DatesUnavailable,
     ExternalBookingConflict,
     HoldExpired,
@@ -356,7 +357,7 @@ def check_in(*, booking_id, actor: Actor, at: datetime | None = None) -> Booking
     now = at or timezone.now()
     booking, prop = _lock_booking(booking_id)
     if local_today(prop, now) < booking.check_in:
-        raise BookingError("A guest cannot check in before the arrival date.")
+        raise CheckInTooEarly()
     return apply_transition(booking, S.CHECKED_IN, actor, "Guest checked in.", at=now)
 
 

@@ -351,8 +351,9 @@ def test_check_in_before_arrival_is_refused(api, owner, prop, create_booking):
     api.force_authenticate(owner)
     _patch(api, ref, status="confirmed")
     response = _patch(api, ref, status="checked_in")
-    assert response.status_code == 400
-    assert response.json()["code"] == "booking_error"
+    # A well-formed request the booking's state refuses (yet): a conflict, like an invalid transition.
+    assert response.status_code == 409
+    assert response.json()["code"] == "check_in_too_early"
     assert Booking.objects.get(reference=ref).status == S.CONFIRMED
 
 
