@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,6 +27,9 @@ from .errors import BookingError
 from .models import IdempotencyKey
 
 MAX_KEY_LENGTH = 255
+# 1 to 255 visible ASCII characters, spaces only between them (HTTP would strip them at the ends). The OpenAPI
+# schema states the same pattern (bookings.api.views.IDEMPOTENCY_HEADER).
+KEY_PATTERN = re.compile(rf"\A[!-~]([ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?\Z")
 
 
 class IdempotencyKeyReused(BookingError):
@@ -37,7 +41,8 @@ class IdempotencyKeyReused(BookingError):
 class InvalidIdempotencyKey(BookingError):
     code = "invalid_idempotency_key"
     http_status = 400
-    default_detail = f"An Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters."
+    default_detail = (f"An Idempotency-Key must be 1 to {MAX_KEY_LENGTH} visible ASCII characters "
+                      "(spaces only between them).")
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ def fingerprint(body) -> str:
 
 
 def validate_key(key: str) -> str:
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if not KEY_PATTERN.fullmatch(key):
         raise InvalidIdempotencyKey()
     return key
 

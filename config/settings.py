@@ -225,6 +225,13 @@ SPECTACULAR_SETTINGS = {
         "BookingStatusEnum": "bookings.models.BookingStatus",
         "StatusChangeEnum": "bookings.api.serializers.STATUS_CHANGE_CHOICES",
     },
+    # PATCH /bookings/{reference}/status requires "status": no "Patched…" copy with every field optional.
+    "COMPONENT_SPLIT_PATCH": False,
+    # Relative example dates and the 414 of the server in front (bookings/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "bookings.api.schema.postprocess",
+    ],
 }
 
 # --- Booking rules ------------------------------------------------------------------

@@ -3,13 +3,23 @@
 Input serializers only validate shapes and bounds; every business rule (stay
 rules, availability, transitions) is decided by ``properties`` and
 ``bookings.services`` and comes back as a domain error. Money is always a
-decimal string, dates ``YYYY-MM-DD``, times ISO 8601.
+decimal string, dates ``YYYY-MM-DD``, timestamps ISO 8601 UTC, a property's
+check-in/out times ``HH:MM:SS`` in its own time zone.
+
+The contract (issue 11 item 10): every field accepts exactly what its OpenAPI
+schema says, no more and no less — lengths count the characters as sent, text is
+a JSON string (no number coerced into one), a pattern in the schema is the rule
+the field applies. What a schema cannot express (one field compared with another,
+a reference to a row that must exist) is named in the field's description, and
+``tests/api/test_contract.py`` (schemathesis) holds the two together.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
+from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -28,8 +38,17 @@ MAX_PAGE = 10_000
 MAX_ID = 2**63 - 1
 
 
+# Years MIN_DATE..MAX_DATE, zero-padded months and days: the schema's pattern for every input date.
+DATE_PATTERN = r"^(2[01][0-9]{2}|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@extend_schema_field({"type": "string", "format": "date", "pattern": DATE_PATTERN})
 class ApiDateField(serializers.DateField):
-    """A ``YYYY-MM-DD`` date in a sane range (no overflow when rules add buffer days)."""
+    """A ``YYYY-MM-DD`` date in a sane range (no overflow when rules add buffer days).
+
+    Exactly RFC 3339 ``full-date`` (no ``2026-1-5``, ``20260105`` or week dates, which
+    Python's parser would take), years 2000 to 2200 — what the schema's pattern says."""
 
     default_error_messages = {
         "out_of_range": f"Dates must be between {MIN_DATE.isoformat()} and {MAX_DATE.isoformat()}.",
@@ -40,12 +59,81 @@ class ApiDateField(serializers.DateField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, value):
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
             self.fail("invalid", format="YYYY-MM-DD")
-        parsed = super().to_internal_value(value.strip())
+        parsed = super().to_internal_value(value)
         if not MIN_DATE <= parsed <= MAX_DATE:
             self.fail("out_of_range")
         return parsed
+
+
+# What counts as blank: whitespace to Python's str.strip() or to an ECMAScript ``\s``, and control characters.
+_BLANK = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NO_NUL = RegexValidator(r"\A[^\x00]*\Z", "Null characters are not allowed.")
+NOT_BLANK = RegexValidator(rf"\A[^\x00]*[^{_BLANK}][^\x00]*\Z",
+                           "This field may not be blank or contain null characters.")
+
+
+class _AsSent:
+    """A JSON string judged exactly as sent: no number coerced into text, no whitespace trimmed into validity."""
+
+    def __init__(self, **kwargs):
+        kwargs["trim_whitespace"] = False
+        super().__init__(**kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        if data is not serializers.empty and data is not None and not isinstance(data, str):
+            self.fail("invalid")
+        return super().run_validation(data)
+
+
+class ApiTextField(_AsSent, serializers.CharField):
+    """Free text: at most ``max_length`` characters as sent, no NUL; unless ``allow_blank``, at least
+    one visible character. Surrounding whitespace is removed after validation. The rule is a regex,
+    so the schema states it (``pattern``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(NO_NUL if self.allow_blank else NOT_BLANK)
+
+    def run_validation(self, data=serializers.empty):
+        value = super().run_validation(data)
+        return value.strip() if isinstance(value, str) else value
+
+
+class ApiEmailField(_AsSent, serializers.EmailField):
+    """An email address exactly as sent."""
+
+
+# A non-negative amount with at most 10 integer digits and 2 decimals; empty means "not given" (views._query).
+PRICE_PATTERN = r"^([0-9]{1,10}(\.[0-9]{1,2})?)?$"
+
+
+@extend_schema_field({"type": "string", "pattern": PRICE_PATTERN})
+class PriceQueryField(serializers.DecimalField):
+    """A price filter in a query string, e.g. ``120`` or ``99.50``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=12, decimal_places=2, min_value=0, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.fullmatch(PRICE_PATTERN[1:-1], data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
+                      "example": "15:00:00"})
+class LocalTimeField(serializers.TimeField):
+    """A property's wall-clock time, ``HH:MM:SS``, in the property's ``timezone``.
+
+    Decision (issue 11 item 10): no UTC offset, because there is none to give — check-in
+    "15:00" stays 15:00 across daylight saving time — so the schema says a string with a
+    pattern, not RFC 3339 ``format: time`` (which requires an offset)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "%H:%M:%S")
+        super().__init__(**kwargs)
 
 
 def id_field(**kwargs):
@@ -88,33 +176,38 @@ class StayMixin:
 # --- query strings -------------------------------------------------------------------------
 
 
+RULE_BOTH_DATES = "Give both dates or neither."
+
+
+def rule_after(earlier: str, max_days: int) -> str:
+    return f"Must be after {earlier}, at most {max_days} days later."
+
+
 class PageQuerySerializer(serializers.Serializer):
     page = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=1)
     page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=20)
 
 
 class SearchQuerySerializer(StayMixin, PageQuerySerializer):
-    check_in = ApiDateField(required=False, help_text="Arrival (YYYY-MM-DD); give both dates or neither.")
-    check_out = ApiDateField(required=False, help_text="Departure (YYYY-MM-DD).")
+    check_in = ApiDateField(required=False, help_text=f"Arrival (YYYY-MM-DD). {RULE_BOTH_DATES}")
+    check_out = ApiDateField(required=False, help_text="Departure (YYYY-MM-DD). "
+                                                       + rule_after("check_in", MAX_STAY_NIGHTS))
     guests = serializers.IntegerField(min_value=1, max_value=MAX_GUESTS, default=1)
-    q = serializers.CharField(required=False, allow_blank=True, max_length=100, default="",
-                              help_text="Free text: name, city or region.")
-    min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False,
-                                         help_text="Minimum base nightly price.")
-    max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False,
-                                         help_text="Maximum base nightly price.")
+    q = ApiTextField(required=False, allow_blank=True, max_length=100, default="",
+                     help_text="Free text: name, city or region.")
+    min_price = PriceQueryField(required=False, help_text="Minimum base nightly price.")
+    max_price = PriceQueryField(required=False, help_text="Maximum base nightly price; not below min_price.")
     bedrooms = serializers.IntegerField(min_value=0, max_value=100, required=False, help_text="At least N bedrooms.")
-    amenities = serializers.CharField(required=False, allow_blank=True, max_length=500, default="",
-                                      help_text="Comma-separated amenity codes; all must be present.")
+    amenities = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, default="", trim_whitespace=False,
+        # At most 20 comma-separated codes of at most 50 characters each (spaces around a code are ignored).
+        validators=[RegexValidator(r"\A[^,\x00]{0,50}(,[^,\x00]{0,50}){0,19}\Z",
+                                   "At most 20 comma-separated amenity codes, each at most 50 characters.")],
+        help_text="Comma-separated amenity codes (at most 20, each at most 50 characters); all must be present.")
     sort = serializers.ChoiceField(choices=sorted(SORTS), default="price")
 
     def validate_amenities(self, value):
-        codes = tuple(dict.fromkeys(c.strip() for c in value.split(",") if c.strip()))
-        if len(codes) > 20:
-            raise serializers.ValidationError("At most 20 amenities.")
-        if any(len(c) > 50 for c in codes):
-            raise serializers.ValidationError("Amenity codes are at most 50 characters.")
-        return codes
+        return tuple(dict.fromkeys(c.strip() for c in value.split(",") if c.strip()))
 
     def validate(self, attrs):
         if ("check_in" in attrs) != ("check_out" in attrs):
@@ -127,10 +220,13 @@ class SearchQuerySerializer(StayMixin, PageQuerySerializer):
         return attrs
 
 
+PROPERTY_ID_HELP = "An active property (or one you manage); another id is 400 `invalid` for `property_id`."
+
+
 class QuoteQuerySerializer(PropertyRefMixin, StayMixin, serializers.Serializer):
-    property_id = id_field()
-    check_in = ApiDateField()
-    check_out = ApiDateField()
+    property_id = id_field(help_text=PROPERTY_ID_HELP)
+    check_in = ApiDateField(help_text="Arrival (YYYY-MM-DD).")
+    check_out = ApiDateField(help_text="Departure (YYYY-MM-DD). " + rule_after("check_in", MAX_STAY_NIGHTS))
     guests = serializers.IntegerField(min_value=1, max_value=MAX_GUESTS, default=1)
 
     def validate(self, attrs):
@@ -139,9 +235,10 @@ class QuoteQuerySerializer(PropertyRefMixin, StayMixin, serializers.Serializer):
 
 
 class AvailabilityQuerySerializer(PropertyRefMixin, StayMixin, serializers.Serializer):
-    property_id = id_field()
+    property_id = id_field(help_text=PROPERTY_ID_HELP)
     start = ApiDateField(help_text="First day of the calendar (and arrival of the range checked).")
-    end = ApiDateField(help_text="Day after the last day (and departure of the range checked).")
+    end = ApiDateField(help_text="Day after the last day (and departure of the range checked). "
+                                 + rule_after("start", MAX_CALENDAR_DAYS))
     guests = serializers.IntegerField(min_value=1, max_value=MAX_GUESTS, default=1)
 
     check_in_field = "start"
@@ -157,11 +254,16 @@ class AvailabilityQuerySerializer(PropertyRefMixin, StayMixin, serializers.Seria
 
 
 class StayInputSerializer(PropertyRefMixin, StayMixin, serializers.Serializer):
-    property_id = id_field()
-    check_in = ApiDateField()
-    check_out = ApiDateField()
+    """A stay to hold or book. Beyond these shapes, the property's own rules apply (lead time,
+    minimum and maximum stay, arrival and departure weekdays, guests) and answer 400
+    ``stay_rule_violation``; nights already taken answer 409 ``dates_unavailable``."""
+
+    property_id = id_field(help_text=PROPERTY_ID_HELP)
+    check_in = ApiDateField(help_text="Arrival (YYYY-MM-DD), not in the past (the property's local date).")
+    check_out = ApiDateField(help_text="Departure (YYYY-MM-DD). " + rule_after("check_in", MAX_STAY_NIGHTS))
     adults = serializers.IntegerField(min_value=1, max_value=MAX_GUESTS)
-    children = serializers.IntegerField(min_value=0, max_value=MAX_GUESTS, default=0)
+    children = serializers.IntegerField(min_value=0, max_value=MAX_GUESTS, default=0,
+                                        help_text=f"adults + children is at most {MAX_GUESTS}.")
 
     def validate(self, attrs):
         self.check_range(attrs)
@@ -172,25 +274,27 @@ class StayInputSerializer(PropertyRefMixin, StayMixin, serializers.Serializer):
 
 class HoldCreateSerializer(StayInputSerializer):
     # At most 200: the hold service also uses the address as the guest's name (200 characters).
-    email = serializers.EmailField(required=False, allow_blank=True, default="", max_length=200,
-                                   help_text="Optional contact for the hold.")
+    email = ApiEmailField(required=False, allow_blank=True, default="", max_length=200,
+                          help_text="Optional contact for the hold.")
 
 
 class GuestInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    email = serializers.EmailField(max_length=254)
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
-    country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, allow_blank=True, default="",
-                                     help_text="ISO 3166-1 alpha-2.", error_messages={
+    name = ApiTextField(max_length=200)
+    email = ApiEmailField(max_length=254)
+    phone = ApiTextField(max_length=32, required=False, allow_blank=True, default="")
+    country = serializers.RegexField(r"\A[A-Za-z]{2}\Z", required=False, allow_blank=True, default="",
+                                     trim_whitespace=False, help_text="ISO 3166-1 alpha-2.", error_messages={
                                          "invalid": "Use a two-letter ISO 3166-1 country code."})
 
 
 class BookingCreateSerializer(StayInputSerializer):
     guest = GuestInputSerializer()
-    special_requests = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    hold_id = id_field(required=False, help_text="Turn this hold (same property and dates) into the booking.")
-    hold_token = serializers.CharField(max_length=500, required=False,
-                                       help_text="The hold's release_token; required with hold_id.")
+    special_requests = ApiTextField(max_length=2000, required=False, allow_blank=True, default="")
+    hold_id = id_field(required=False, help_text="Turn this hold (same property and dates) into the booking; "
+                                                 "required with hold_token.")
+    hold_token = ApiTextField(max_length=500, required=False,
+                              help_text="The hold's release_token; required with hold_id unless you manage the "
+                                        "property (a wrong token is 400 `invalid` for `hold_token`).")
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -207,7 +311,7 @@ STATUS_CHANGE_CHOICES = [
 
 class StatusChangeSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=STATUS_CHANGE_CHOICES)
-    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    reason = ApiTextField(max_length=1000, required=False, allow_blank=True, default="")
 
 
 # --- output --------------------------------------------------------------------------------
@@ -306,6 +410,10 @@ class PropertySerializer(serializers.ModelSerializer):
     amenities = serializers.SerializerMethodField()
     photos = serializers.SerializerMethodField()
     stay_rules = serializers.SerializerMethodField()
+    check_in_time = LocalTimeField(read_only=True, help_text="Earliest arrival, HH:MM:SS local time at the "
+                                                             "property (its `timezone`), no UTC offset.")
+    check_out_time = LocalTimeField(read_only=True, help_text="Latest departure, HH:MM:SS local time at the "
+                                                              "property (its `timezone`), no UTC offset.")
 
     class Meta:
         model = Property

@@ -25,7 +25,7 @@ from properties.selectors import SearchQuery, search
 
 from .. import services
 from ..errors import BookingError, HoldMismatch
-from ..idempotency import fingerprint, run_idempotent
+from ..idempotency import KEY_PATTERN, MAX_KEY_LENGTH, fingerprint, run_idempotent
 from ..models import Booking, BookingStatus
 from ..state_machine import Actor
 from ..tokens import check_booking_access_token, check_hold_release_token
@@ -33,13 +33,17 @@ from . import serializers as s
 from .errors import ErrorSerializer
 from .parsers import SafeJSONParser
 from .permissions import manageable_bookings, manages_property, visible_properties
+from .schema import days_from_today
 from .throttles import CreateRateThrottle
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-    description="Any unique string (≤ 255 chars, e.g. a UUID). Retrying with the same key and body returns the "
-                "first response (with `Idempotent-Replayed: true`) and creates nothing; the same key with another "
-                "body gets 422 `idempotency_key_reused`. Keys are kept 24 hours.",
+    "Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH,
+                        "pattern": KEY_PATTERN.pattern.replace(r"\A", "^").replace(r"\Z", "$")},
+    OpenApiParameter.HEADER, required=False,
+    description=f"Any unique string of 1 to {MAX_KEY_LENGTH} visible ASCII characters (spaces only between them), "
+                "e.g. a UUID. Retrying with the same key and body returns the first response (with "
+                "`Idempotent-Replayed: true`) and creates nothing; the same key with another body gets 422 "
+                "`idempotency_key_reused`. Keys are kept 24 hours.",
 )
 
 
@@ -56,8 +60,12 @@ def _parse(serializer_class, data, request):
 
 
 def _query(request) -> dict:
-    """Query parameters as a plain dict (the last value of a repeated name wins)."""
-    return {key: request.query_params.get(key) for key in request.query_params}
+    """Query parameters as a plain dict (the last value of a repeated name wins).
+
+    An empty value (``?min_price=``, what a web form sends for an empty field) means the
+    parameter was not given: its default applies, as the schema documents."""
+    params = {key: request.query_params.get(key) for key in request.query_params}
+    return {key: value for key, value in params.items() if value != ""}
 
 
 def _properties_with_media(qs):
@@ -262,7 +270,9 @@ class BookingCreateView(ApiView):
         responses={201: s.BookingCreatedSerializer, 400: ErrorSerializer, 409: ErrorSerializer,
                    422: ErrorSerializer, 429: ErrorSerializer},
         examples=[OpenApiExample("Direct booking", request_only=True, value={
-            "property_id": 1, "check_in": "2026-07-01", "check_out": "2026-07-05", "adults": 2, "children": 0,
+            # Dates relative to the day the schema is served (bookings.api.schema), so the example never rots.
+            "property_id": 1, "check_in": days_from_today(60), "check_out": days_from_today(64), "adults": 2,
+            "children": 0,
             "guest": {"name": "Ada Lovelace", "email": "ada@example.com", "phone": "+44 20 7946 0000",
                       "country": "GB"},
             "special_requests": "Late arrival",
