@@ -119,7 +119,7 @@ def _with_path(case, **values):
 
 @schema.hook("flatmap_case")
 def on_real_rows(context, case):
-    """Generated ids name nothing and random dates are mostly in the past, so half of the schema-valid cases
+    """Generated ids name nothing and random dates are mostly in the past, so most schema-valid cases
     are moved onto the real rows, and the booking endpoints (read and status change, as the owner) act on the
     owner's real bookings. Cases meant to be invalid are left alone."""
     if case.meta is None or not case.meta.generation.mode.is_positive:
@@ -127,8 +127,9 @@ def on_real_rows(context, case):
     if "reference" in case.path_parameters:
         return st.sampled_from(sorted(REFERENCES.values())).map(lambda ref: _with_path(case, reference=ref))
     if case.operation.path == "/api/v1/properties/{id}":
-        return st.one_of(st.just(case), st.just(PROPERTY_ID).map(lambda pk: _with_path(case, id=pk)))
-    return st.one_of(st.just(case), st.sampled_from(BOOKABLE).map(lambda stay: _on_real_rows(case, stay)))
+        return st.sampled_from([None, PROPERTY_ID]).map(lambda pk: _with_path(case, id=pk) if pk else case)
+    # Five in seven on the real rows: the success paths answer in every run, the documented rules still get hit.
+    return st.sampled_from([None, None, *BOOKABLE]).map(lambda stay: _on_real_rows(case, stay) if stay else case)
 
 
 @schema.auth(refresh_interval=None).apply_to(path_regex="^/api/v1/bookings/")
