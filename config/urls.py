@@ -4,9 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config import views as site_views
 from guests import views as guest_views
 
+handler403 = "config.views.permission_denied"  # the admin's layout under /admin/, the site's elsewhere
+
 urlpatterns = [
+    path("favicon.ico", site_views.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("bookings.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -30,6 +30,12 @@ def local_datetime(moment, prop):
     return "" if moment in (None, "") else display.local_datetime(moment, prop)
 
 
+@register.filter
+def startswith(value, prefix):
+    """``{% if next|startswith:admin_url %}``: False for no value."""
+    return bool(value) and bool(prefix) and str(value).startswith(str(prefix))
+
+
 @register.simple_tag(takes_context=True)
 def query_with(context, **changes):
     """The current query string with some parameters replaced (``None`` or "" removes them)."""
