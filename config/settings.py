@@ -161,10 +161,13 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": env.str("PASSWORD_RESET_RATE_LIMIT", default="20/m/ip,5/m/key"),
 }
 # Two-factor authentication (allauth.mfa): TOTP apps plus recovery codes, at /accounts/2fa/. Any back-office
-# user may turn it on; superusers must (config.admin_site sends one without TOTP to the activation page).
+# user may turn it on; superusers must, and with MFA_REQUIRED_FOR_STAFF every back-office account must. Such an
+# account's session may use staff authority (admin, API, proof files) only once it has used its second factor
+# (guests.authority: the one gate every privileged path asks).
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Stayhold"
 MFA_REQUIRED_FOR_SUPERUSERS = env.bool("MFA_REQUIRED_FOR_SUPERUSERS", default=True)
+MFA_REQUIRED_FOR_STAFF = env.bool("MFA_REQUIRED_FOR_STAFF", default=False)
 
 # --- I18n / time ------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -11,6 +11,8 @@ urlpatterns = [
     path("api/v1/", include("bookings.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # allauth's TOTP activation, which also marks the session as MFA-authenticated (guests.authority)
+    path("accounts/2fa/totp/activate/", guest_views.activate_totp, name="mfa_activate_totp"),
     path("accounts/", include("allauth.urls")),  # optional guest accounts: sign-up, login, email verification
     path("account/bookings/", guest_views.my_bookings, name="my-bookings"),
     path("payments/", include("payments.urls")),  # the payment page, its JSON endpoints and the Stripe webhook

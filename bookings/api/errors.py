@@ -7,7 +7,8 @@ Every error body is a JSON object with a machine-readable ``code`` and a human
 * a domain error of ``bookings.errors`` → its ``http_status`` and ``as_dict()``
   (``dates_unavailable`` 409 with ``reasons``, ``stay_rule_violation`` 400 with
   ``reasons``, ``invalid_transition`` 409, ``idempotency_key_reused`` 422, …)
-* 401/403 ``not_authenticated`` / ``permission_denied``, 404 ``not_found``,
+* 401/403 ``not_authenticated`` / ``permission_denied`` / ``mfa_required`` (a session that has not proved its
+  second factor, ``guests.authority``), 404 ``not_found``,
   405 ``method_not_allowed``, 415 ``unsupported_media_type``, 400 ``parse_error``
   (malformed JSON), 429 ``throttled`` (with ``retry_after`` seconds).
 """
@@ -108,9 +109,10 @@ def api_exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         return Response(validation_body(exc.detail), status=exc.status_code, headers=headers)
 
+    own = exc.get_codes() if isinstance(exc.detail, str) else exc.default_code
     code = next((c for cls, c in CODES.items() if isinstance(exc, cls)), None)
-    if code is None:
-        code = exc.get_codes() if isinstance(exc.detail, str) else exc.default_code
+    if code is None or own != exc.default_code:  # a code given when raising wins (403 mfa_required: guests.authority)
+        code = own
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.default_detail)
     body = {"code": str(code), "detail": str(detail)}
     if isinstance(exc, exceptions.Throttled):
