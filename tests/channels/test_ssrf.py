@@ -28,6 +28,7 @@ from channels.models import ChannelConnection, Platform, SyncRun
 from channels.sync import sync_connection
 from tests.channels.conftest_admin import a, admin_url, root  # noqa: F401  (fixtures)
 from tests.channels.feedserver import FeedServer
+from tests.factories import PropertyFactory
 
 ICS = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Airbnb Inc//Hosting Calendar 1.0//EN\r\n"
        b"BEGIN:VEVENT\r\nUID:a1@airbnb.com\r\nDTSTART;VALUE=DATE:20300101\r\nDTEND;VALUE=DATE:20300104\r\n"
@@ -310,8 +311,6 @@ def test_an_open_port_and_a_closed_port_produce_the_same_error(settings, listene
 def test_owners_see_one_message_for_open_and_closed_ports_and_operators_see_the_reason(settings, listeners):
     settings.CHANNEL_ALLOW_PRIVATE_URLS = False
     raw, server = listeners
-    from tests.factories import PropertyFactory
-
     shown, runs = {}, []
     for port in (OPEN_RAW, OPEN_HTTP, CLOSED):
         for index, url in enumerate(url_variants(port)[:2]):
