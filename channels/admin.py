@@ -31,7 +31,6 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.validators import URLValidator
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -45,6 +44,7 @@ from properties.models import AvailabilityBlock
 from properties.tenancy import TenantScopedAdmin, TenantScopedInline
 
 from . import health
+from .fetch import FetchError, validate_import_url
 from .models import ChannelConnection, ConnectionStatus, SyncConflict, SyncRun
 from .platforms import guide_for
 
@@ -144,12 +144,17 @@ class SecretUrlInput(forms.PasswordInput):
 
 
 def normalise_import_url(value: str) -> str:
-    """Strip, turn ``webcal://`` (Google Calendar, Apple) into ``https://``, accept only http(s)."""
+    """Strip, turn ``webcal://`` (Google Calendar, Apple) into ``https://``, then the fetch's own check
+    (``channels.fetch.validate_import_url``: one parse, the HTTP client's; no user info, backslashes, whitespace
+    or control characters; IPv4 only as four decimal numbers; no private, local or reserved literal address or
+    local name unless ``CHANNEL_ALLOW_PRIVATE_URLS``). The fetch checks again at every hop, after DNS."""
     value = value.strip()
     if value.lower().startswith("webcal://"):
         value = "https://" + value[len("webcal://"):]
-    URLValidator(schemes=["http", "https"],
-                 message="Paste the calendar's http(s):// address (an .ics link).")(value)
+    try:
+        validate_import_url(value)
+    except FetchError as exc:  # its message never quotes the URL
+        raise ValidationError(exc.message, code="invalid") from None
     return value
 
 
@@ -195,12 +200,8 @@ class ChannelConnectionForm(forms.ModelForm):
         value = self.cleaned_data.get("import_url") or ""
         if not value.strip():
             return self.instance.import_url if self.instance.pk else ""  # blank keeps the saved URL
-        try:
-            return normalise_import_url(value)
-        except ValidationError:
-            # Never echo the pasted value back (the widget does not render it either).
-            raise ValidationError("Paste the calendar's http(s):// address (an .ics link).",
-                                  code="invalid") from None
+        # Never echo the pasted value back (the widget does not render it either; the messages never quote it).
+        return normalise_import_url(value)
 
     def clean(self):
         cleaned = super().clean()
@@ -598,6 +599,20 @@ class SyncRunAdmin(TenantScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_fields(self, request, obj=None):
+        """Operators (superusers) also see the precise reason of a failed fetch; owners never do: it would let a
+        tenant probe the server's network (``channels.fetch``)."""
+        fields = list(super().get_fields(request, obj))
+        return [*fields, "detail_operators"] if request.user.is_superuser else fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "detail_operators"] if request.user.is_superuser else readonly
+
+    @admin.display(description="Detail (operators only)")
+    def detail_operators(self, obj):
+        return redact(obj.detail, obj.connection.import_url) or "—"
 
     @admin.display(description="Outcome", ordering="outcome")
     def outcome_badge(self, obj):
