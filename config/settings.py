@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ServiceUnavailableMiddleware",  # Redis/broker errors → JSON 503 / friendly 503 page
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -97,10 +98,27 @@ AUTH_USER_MODEL = "guests.User"
 
 # --- Redis, cache, Celery -------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis down must not fail a booking or a login (the database is the source of truth): a call that gets no
+# connection within REDIS_TIMEOUT_SECONDS fails fast; the cache then serves from each process's memory for
+# REDIS_RETRY_SECONDS before trying Redis again (config.cache), and a task that cannot be published after commit
+# is logged and left to the outbox sweeper (bookings.outbox). README "When Redis is down".
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
+REDIS_RETRY_SECONDS = env.float("REDIS_RETRY_SECONDS", default=5.0)
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "RETRY_AFTER": REDIS_RETRY_SECONDS,
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS},
+        }
+    }
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+        # A command (a publish on a connection that stopped answering) gives up too; above the worker's 1 s BRPOP.
+        "socket_timeout": max(3.0, REDIS_TIMEOUT_SECONDS),
+    }
 else:
     # File cache: shared by the web, worker and beat processes of `make run`.
     CACHES = {
@@ -130,6 +148,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing (``.delay()`` after a commit, in a web request): one immediate retry (a pooled connection gone stale
+# after a Redis restart), then give up; callers log it and the sweepers deliver from the database.
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT_SECONDS
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 
 # --- Auth -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -191,6 +213,13 @@ STORAGES = {
         )
     },
 }
+
+# --- Client addresses ---------------------------------------------------------------
+# The proxies in front of the app (IPs or CIDR networks; "unix" for a proxy on gunicorn's Unix socket). Only
+# requests from them have their X-Forwarded-For read; the client is its right-most address that is not one of
+# them (config.client_address). Default none: a directly exposed gunicorn uses REMOTE_ADDR. Every rate limit
+# and audit row uses it. README "Client addresses behind a proxy".
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 # --- Security (production) --------------------------------------------------------
 if not DEBUG:

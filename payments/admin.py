@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from bookings.admin import ReadOnlyAdminMixin
+from config.client_address import client_ip
 from properties.money import format_money
 from properties.tenancy import TenantScopedAdmin
 
@@ -179,7 +180,7 @@ class ManualPaymentAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         amount = parse_amount(request.POST.get("amount_received", ""))
         try:
             mp = verify(mp_id=mp.pk, action=action, user=request.user, note=request.POST.get("note", ""),
-                        amount_received=amount, ip=request.META.get("REMOTE_ADDR") or None)
+                        amount_received=amount, ip=client_ip(request) or None)
         except ManualPaymentError as exc:
             self.message_user(request, f"{mp.code}: {exc.detail}", messages.ERROR)
         else:

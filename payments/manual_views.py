@@ -22,9 +22,9 @@ from bookings import ratelimit
 from bookings.checkout import payment_url, status_url
 from bookings.errors import BookingError
 from bookings.models import Booking
-from bookings.ratelimit import client_ip
 from bookings.state_machine import Actor
 from bookings.tokens import booking_access_token, check_booking_access_token
+from config.client_address import client_ip, client_key
 from guests.authority import may_use_staff_authority, staff_page
 from properties.models import Property
 
@@ -50,7 +50,7 @@ def _booking(request, reference) -> Booking:
 
 def throttled(request, action: str) -> bool:
     """Count one ``action`` of this client (IP) against ``MANUAL_PAYMENT_THROTTLE`` ("N/period")."""
-    key = f"manual-{action}:{client_ip(request) or 'unknown'}"
+    key = f"manual-{action}:{client_key(request)}"
     return bool(ratelimit.hit(key, settings.MANUAL_PAYMENT_THROTTLE))
 
 

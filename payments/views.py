@@ -61,6 +61,7 @@ from bookings.errors import BookingError
 from bookings.models import Booking
 from bookings.state_machine import Actor
 from bookings.tokens import booking_access_token, check_booking_access_token
+from config.client_address import client_key
 from guests.countries import country_name
 from properties.page_selectors import stay_query
 
@@ -92,7 +93,7 @@ def _guest_booking(request, reference: str, body: dict) -> Booking:
 
 
 def _throttled(request, reference: str, action: str = "card") -> bool:
-    key = f"payments-{action}:{ratelimit.client_ip(request) or 'unknown'}:{reference}"
+    key = f"payments-{action}:{client_key(request)}:{reference}"
     return bool(ratelimit.hit(key, settings.PAYMENT_THROTTLE))
 
 
