@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.checks import Error, Tags, register
+from django.core.checks import Warning as CheckWarning
 
 
 @register(Tags.security, deploy=True)
@@ -28,3 +29,33 @@ def trusted_proxies_are_addresses(app_configs, **kwargs):
         return [Error("TRUSTED_PROXIES trusts every address, so any client can choose its X-Forwarded-For.",
                       hint="Name only the proxies in front of the app.", id="stayhold.E021")]
     return []
+
+
+@register(Tags.security, deploy=True)
+def stripe_is_configured(app_configs, **kwargs):
+    """Stripe in production (``config/stripe_mode.py``): real keys, no published secret, card payment off only on
+    purpose. With ``DEBUG`` on the local fake Stripe is the default and nothing is reported."""
+    from .stripe_mode import LIVE, LOCAL, LOCAL_WEBHOOK_SECRET, OFF
+
+    mode = settings.STRIPE_MODE
+    keys = {"STRIPE_SECRET_KEY": settings.STRIPE_SECRET_KEY, "STRIPE_PUBLISHABLE_KEY": settings.STRIPE_PUBLISHABLE_KEY,
+            "STRIPE_WEBHOOK_SECRET": settings.STRIPE_WEBHOOK_SECRET}
+    hint = ("Set STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY and STRIPE_WEBHOOK_SECRET (the signing secret of the "
+            "endpoint /payments/stripe/webhook in the Stripe dashboard), or STRIPE_MODE=off to take only the "
+            "owners' manual payments.")
+    errors = []
+    if mode == LIVE and (missing := [name for name, value in keys.items() if not value]):
+        errors.append(Error(f"STRIPE_MODE is live but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                            "not set: card payment or its webhook cannot work.", hint=hint, id="stayhold.E101"))
+    if settings.DEBUG:
+        return errors
+    if mode == OFF and not settings.STRIPE_MODE_EXPLICIT:
+        errors.append(Error("Stripe is not configured: card payment is off and the webhook refuses every event.",
+                            hint=hint, id="stayhold.E102"))
+    if mode != OFF and settings.STRIPE_WEBHOOK_SECRET == LOCAL_WEBHOOK_SECRET:
+        errors.append(Error(f"STRIPE_WEBHOOK_SECRET is {LOCAL_WEBHOOK_SECRET}, published in this repository: anyone "
+                            "can sign webhook events that confirm bookings.", hint=hint, id="stayhold.E103"))
+    if mode == LOCAL:
+        errors.append(CheckWarning("STRIPE_MODE is local with DEBUG off: cards go to the local fake Stripe and no real "
+                              "money moves.", hint=hint, id="stayhold.W101"))
+    return errors

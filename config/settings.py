@@ -8,9 +8,12 @@ and ``REDIS_URL`` to use real services; production must also set
 README.md and ``.env.example``.
 """
 
+import os
 from pathlib import Path
 
 import environ
+
+from .stripe_mode import stripe_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -278,22 +281,21 @@ LOGGING = {
 }
 
 # --- Payments -------------------------------------------------------------------------
-# With no STRIPE_SECRET_KEY the app talks to localstripe (a fake Stripe server that
-# `make run` starts on 127.0.0.1:STRIPE_LOCAL_PORT, see payments/localstripe_server.py),
-# so booking and paying work offline with no Stripe account.
-STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
-STRIPE_LOCAL = not STRIPE_SECRET_KEY
-STRIPE_LOCAL_PORT = env.int("STRIPE_LOCAL_PORT", default=8420)
-_stripe_local_base = f"http://127.0.0.1:{STRIPE_LOCAL_PORT}" if STRIPE_LOCAL else ""
-if STRIPE_LOCAL:
-    STRIPE_SECRET_KEY = "sk_test_local"  # noqa: S105 - localstripe accepts any sk_ key
-STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="pk_test_local" if STRIPE_LOCAL else "")
-STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_local" if STRIPE_LOCAL else "")
-# Empty = the real https://api.stripe.com.
-STRIPE_API_BASE = env.str("STRIPE_API_BASE", default=_stripe_local_base)
-STRIPE_JS_URL = env.str(
-    "STRIPE_JS_URL", default=f"{_stripe_local_base}/js.stripe.com/v3/" if STRIPE_LOCAL else "https://js.stripe.com/v3/"
-)
+# STRIPE_MODE (config/stripe_mode.py): "local" = localstripe, the fake Stripe server that `make run` starts on
+# 127.0.0.1:STRIPE_LOCAL_PORT (payments/localstripe_server.py) with keys published in this repository, so booking
+# and paying work offline; "live" = real Stripe with STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY and
+# STRIPE_WEBHOOK_SECRET; "off" = no card payment, the webhook refuses every event. Unset: live with a secret key,
+# else local with DEBUG on, else off: production never falls back to a known secret.
+_stripe = stripe_settings(os.environ, debug=DEBUG)
+STRIPE_MODE = _stripe["STRIPE_MODE"]
+STRIPE_MODE_EXPLICIT = _stripe["STRIPE_MODE_EXPLICIT"]  # STRIPE_MODE=off set on purpose (manual payments only)
+STRIPE_LOCAL = _stripe["STRIPE_LOCAL"]  # STRIPE_MODE == "local"
+STRIPE_LOCAL_PORT = _stripe["STRIPE_LOCAL_PORT"]
+STRIPE_SECRET_KEY = _stripe["STRIPE_SECRET_KEY"]
+STRIPE_PUBLISHABLE_KEY = _stripe["STRIPE_PUBLISHABLE_KEY"]
+STRIPE_WEBHOOK_SECRET = _stripe["STRIPE_WEBHOOK_SECRET"]
+STRIPE_API_BASE = _stripe["STRIPE_API_BASE"]  # empty = the real https://api.stripe.com
+STRIPE_JS_URL = _stripe["STRIPE_JS_URL"]
 # Card attempts per reservation; after the last failure the reservation is released.
 PAYMENT_MAX_ATTEMPTS = env.int("PAYMENT_MAX_ATTEMPTS", default=3)
 # Payment attempts per client (IP) and booking page: a django-ratelimit-style "N/period".

@@ -42,13 +42,14 @@ class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ["booking", "attempt", "provider", "amount_display", "status", "amount_refunded", "disputed",
-                    "provider_ref", "created_at"]
-    list_filter = ["status", "provider", "disputed", "created_at"]
+                    "flagged", "provider_ref", "created_at"]
+    # "flagged": a succeeded PaymentIntent that did not match the row (services.intent_mismatch), for staff to check.
+    list_filter = ["status", "provider", "disputed", "flagged", "created_at"]
     search_fields = ["booking__reference", "provider_ref"]
     list_select_related = ["booking"]
     readonly_fields = ["booking", "provider", "attempt", "amount", "currency", "status", "provider_ref",
                        "idempotency_key", "amount_refunded", "failure_code", "failure_message", "disputed",
-                       "created_at", "updated_at", "succeeded_at"]
+                       "flagged", "created_at", "updated_at", "succeeded_at"]
     fields = readonly_fields
     inlines = [PaymentEventInline, RefundInline]
 

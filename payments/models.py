@@ -50,6 +50,9 @@ class Payment(models.Model):
     failure_code = models.CharField(max_length=100, blank=True)
     failure_message = models.TextField(blank=True)
     disputed = models.BooleanField(default=False, help_text="The card holder opened a dispute (chargeback).")
+    flagged = models.BooleanField(default=False, help_text=(
+        "A succeeded PaymentIntent did not match this payment (intent id, amount or currency): it was not applied "
+        "and no booking changed. Check it at Stripe; the payment's events say what differed."))
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)

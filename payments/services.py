@@ -308,14 +308,59 @@ def _handle_requires_action(intent: IntentData, *, actor_label: str = "stripe") 
     return payment
 
 
+def intent_mismatch(payment: Payment, intent: IntentData) -> str:
+    """Why a succeeded ``intent`` cannot pay ``payment`` ("" when it can).
+
+    Its PaymentIntent id must be the one on the row (before the row has one, when the webhook beats the request
+    that stores it, the booking in the intent's metadata must be the payment's), and its amount in minor units
+    and its currency must be the payment's."""
+    problems = []
+    if payment.provider_ref:
+        if payment.provider_ref != intent.id:
+            problems.append(f"PaymentIntent {intent.id} is not this payment's {payment.provider_ref}")
+    elif str(intent.metadata.get("booking_id", "")) != str(payment.booking_id):
+        problems.append(f"PaymentIntent {intent.id} is for booking id {intent.metadata.get('booking_id') or '(none)'}")
+    if intent.currency.upper() != payment.currency.upper() or (
+            to_minor_units(intent.amount, payment.currency) != to_minor_units(payment.amount, payment.currency)):
+        problems.append(f"{intent.amount} {intent.currency or '(no currency)'} instead of "
+                        f"{payment.amount} {payment.currency}")
+    return "; ".join(problems)
+
+
+def _flag_mismatch(payment: Payment, intent: IntentData, problem: str, actor_label: str) -> None:
+    """Record a succeeded intent that does not match ``payment`` (caller holds the locks); no booking changes.
+
+    The payment is flagged for staff (``Payment.flagged``: the admin's payment list filters on it) and gets an
+    audit row; ``payment.mismatch`` tells the caller what was wrong."""
+    logger.warning("Succeeded intent %s does not match payment %s: %s", intent.id, payment.pk, problem)
+    if not payment.flagged:
+        payment.flagged = True
+        payment.save(update_fields=["flagged", "updated_at"])
+    record_payment_event(payment, payment.status, payment.status, actor_label,
+                         f"Not applied: a succeeded payment that does not match this one ({problem}). "
+                         "No booking was changed; check the PaymentIntent at Stripe.")
+    payment.mismatch = problem
+
+
+def _payment_named_by(intent: IntentData) -> int | None:
+    """The payment an intent's metadata names, whatever intent id the row holds (to flag a mismatch)."""
+    ref = str(intent.metadata.get("payment_id", ""))
+    return Payment.objects.filter(pk=int(ref)).values_list("pk", flat=True).first() if ref.isdigit() else None
+
+
 def handle_intent_succeeded(intent: IntentData, *, actor_label: str = "stripe") -> Payment | None:
-    """The money arrived. Idempotent; confirms the booking or, if that is impossible, refunds automatically."""
-    pk = _find_payment_id(intent)
+    """The money arrived. Idempotent; confirms the booking or, if that is impossible, refunds automatically.
+
+    Only an intent that matches the payment row (:func:`intent_mismatch`) is applied; any other is flagged."""
+    pk = _find_payment_id(intent) or _payment_named_by(intent)
     if pk is None:
         logger.warning("Succeeded intent %s matches no payment", intent.id)
         return None
     with transaction.atomic():
         payment = _lock_payment(pk)
+        if problem := intent_mismatch(payment, intent):
+            _flag_mismatch(payment, intent, problem, actor_label)
+            return payment
         _claim_ref(payment, intent)
         if payment.status in CAPTURED_STATUSES:
             return payment  # already applied (webhook and return path both arrive)

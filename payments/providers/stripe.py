@@ -21,6 +21,7 @@ from decimal import Decimal
 import stripe
 from django.conf import settings
 
+from config.stripe_mode import OFF
 from properties.money import CURRENCY_EXPONENTS, to_minor_units
 
 from ..errors import ProviderError
@@ -36,6 +37,16 @@ STATUS_MAP = {
 }
 REFUND_STATUS_MAP = {"succeeded": "succeeded", "pending": "pending", "requires_action": "pending",
                      "failed": "failed", "canceled": "canceled"}
+
+
+def card_payments_enabled() -> bool:
+    """Whether guests can pay by card: ``STRIPE_MODE`` is not ``off`` and both API keys are set (config.stripe_mode)."""
+    return settings.STRIPE_MODE != OFF and bool(settings.STRIPE_SECRET_KEY and settings.STRIPE_PUBLISHABLE_KEY)
+
+
+def webhook_secret() -> str:
+    """The secret webhook signatures are checked with; empty (every event refused) in mode ``off`` or when unset."""
+    return "" if settings.STRIPE_MODE == OFF else settings.STRIPE_WEBHOOK_SECRET.strip()
 
 
 def client() -> stripe.StripeClient:

@@ -86,6 +86,18 @@ def reserved(prop, book):
     return _reserved
 
 
+@pytest.fixture
+def awaiting_3ds(reserved, card, authenticate):
+    """A booking whose payment completed 3-D Secure at Stripe, but the app has not heard of it yet."""
+    from payments import services
+
+    booking = reserved()
+    result = services.start_card_payment(booking_id=booking.pk, payment_method_id=card(booking, THREE_DS),
+                                         actor=Actor.guest("ada@example.com"))
+    authenticate(result.client_secret, success=True)
+    return booking, result.payment
+
+
 def sign(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
     t = int(time.time()) if timestamp is None else timestamp
     signature = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()

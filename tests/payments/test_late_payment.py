@@ -141,7 +141,7 @@ def test_a_duplicate_success_for_a_paid_booking_is_refunded(reserved, card, post
     client = StripeProvider().client
     pi = client.v1.payment_intents.create(params={
         "amount": int(booking.total * 100), "currency": "eur", "payment_method": "pm_card_visa",
-        "metadata": {"payment_id": str(stray.pk)}})
+        "metadata": {"booking_id": str(booking.pk), "payment_id": str(stray.pk)}})  # as create_payment sets it
     client.v1.payment_intents.confirm(pi.id)
 
     post_event("payment_intent.succeeded", intent_dict(pi.id))
