@@ -266,6 +266,10 @@ STRIPE_JS_URL = env.str(
 PAYMENT_MAX_ATTEMPTS = env.int("PAYMENT_MAX_ATTEMPTS", default=3)
 # Payment attempts per client (IP) and booking page: a django-ratelimit-style "N/period".
 PAYMENT_THROTTLE = env.str("PAYMENT_THROTTLE", default="10/min")
+# Every call to Stripe: seconds to connect and to read (the library's own default is 80), and how many times the
+# library retries a failed call (every POST carries an idempotency key). No Stripe call runs under a database lock.
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=1)
 # Manual payments (Cash App, Zelle, Venmo, bank transfer): how long the reservation is held for one,
 # where proof uploads are stored (private: never under MEDIA_ROOT/MEDIA_URL), and the claim/upload rate per client.
 MANUAL_PAYMENT_TIMEOUT_HOURS = env.int("MANUAL_PAYMENT_TIMEOUT_HOURS", default=24)
@@ -278,6 +282,8 @@ MANUAL_PAYMENT_THROTTLE = env.str("MANUAL_PAYMENT_THROTTLE", default="10/h")
 # e.g. smtp+tls://user:password@smtp.example.com:587 or smtp+ssl://…:465 for SMTP.
 vars().update(environ.Env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Stayhold <bookings@stayhold.localhost>")
+# Seconds the SMTP backend waits for the mail server (Django's default is to wait for ever).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The site's public address: the guest portal links in emails are absolute URLs under it. By default the
 # address `make run` serves (honcho gives every process WEB_PORT), so the worker's emails link to the right port.

@@ -39,12 +39,18 @@ REFUND_STATUS_MAP = {"succeeded": "succeeded", "pending": "pending", "requires_a
 
 
 def client() -> stripe.StripeClient:
-    """A client for the configured account; ``STRIPE_API_BASE`` points it at localstripe."""
+    """A client for the configured account; ``STRIPE_API_BASE`` points it at localstripe.
+
+    Every request has a timeout of its own (``STRIPE_TIMEOUT_SECONDS`` for connecting
+    and for reading, instead of the library's 80 s) and at most
+    ``STRIPE_MAX_NETWORK_RETRIES`` retries (each POST carries an idempotency key, so a
+    retry never charges or refunds twice)."""
     base = settings.STRIPE_API_BASE
     return stripe.StripeClient(
         settings.STRIPE_SECRET_KEY,
         base_addresses={"api": base} if base else None,
-        max_network_retries=0 if base else 2,
+        max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+        http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS),
     )
 
 
