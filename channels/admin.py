@@ -458,7 +458,9 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
         return HttpResponseRedirect(reverse("admin:channel_sync_channelconnection_change", args=[connection.pk]))
 
     def sync_now_view(self, request, object_id):
-        """POST: fetch and reconcile now, in this request, so the owner sees the result at once."""
+        """POST: queue a sync of this connection now (the worker fetches; no fetch in the web request).
+
+        The result shows in the connection page's last sync runs once the worker has finished it."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         connection = self.changeable_connection(request, object_id)
@@ -468,15 +470,17 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
         if not connection.sync_enabled:
             messages.error(request, "Syncing is paused for this connection: resume it first.")
             return self._back(connection)
-        from .sync import sync_connection
+        from .tasks import sync_connection_task
 
         try:
-            run = sync_connection(connection.pk, trigger="manual")
-        except Exception:  # a crash of the sync must not become a 500 page; it is logged with its traceback
-            logger.exception("Manual sync of channel connection %s failed", connection.pk)
-            messages.error(request, "The sync failed unexpectedly; the error has been logged. Try again later.")
+            sync_connection_task.delay(connection.pk, "manual")
+        except Exception:  # the broker is down: no 500 page; the scheduled sync still runs when it is back
+            logger.warning("Could not queue a manual sync of channel connection %s", connection.pk, exc_info=True)
+            messages.error(request, "The sync could not be queued (the task queue is unavailable); the scheduled "
+                                    "sync runs as soon as it is back. Try again later.")
             return self._back(connection)
-        report_run(request, run, connection)
+        messages.success(request, "Sync queued: the worker fetches the calendar now; reload this page in a "
+                                  "moment to see the result in the last sync runs below.")
         return self._back(connection)
 
     def rotate_view(self, request, object_id):
@@ -547,26 +551,6 @@ def clear_channel_blocks(connection: ChannelConnection) -> None:
     except ImportError:  # the import slice is not there: the cascade removes them
         return
     replace_channel_blocks(connection=connection, blocks=[])
-
-
-def report_run(request, run, connection) -> None:
-    """The result of a manual sync as an admin message."""
-    if run is None:
-        messages.info(request, "A sync of this connection is already running; its result will show here shortly.")
-        return
-    outcome = run.outcome
-    if outcome == SyncRun.Outcome.NOT_MODIFIED:
-        messages.success(request, "Synced: the platform's calendar has not changed since the last sync.")
-    elif outcome == SyncRun.Outcome.OK:
-        counts = ", ".join(f"{getattr(run, k)} {k}" for k in ("created", "changed", "cancelled", "unchanged",
-                                                              "conflicts", "blocks"))
-        messages.success(request, f"Synced {run.events_seen} event(s): {counts}.")
-        if run.conflicts:
-            messages.warning(request, f"{run.conflicts} conflict(s) need your decision (see below).")
-    elif outcome == SyncRun.Outcome.WARNING:
-        messages.warning(request, f"Nothing was changed: {redact(run.error, connection.import_url)}")
-    else:
-        messages.error(request, f"The sync failed: {redact(run.error, connection.import_url) or 'unknown error'}")
 
 
 # --- runs ----------------------------------------------------------------------------------------------------

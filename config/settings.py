@@ -300,6 +300,10 @@ STRIPE_JS_URL = _stripe["STRIPE_JS_URL"]
 PAYMENT_MAX_ATTEMPTS = env.int("PAYMENT_MAX_ATTEMPTS", default=3)
 # Payment attempts per client (IP) and booking page: a django-ratelimit-style "N/period".
 PAYMENT_THROTTLE = env.str("PAYMENT_THROTTLE", default="10/min")
+# Every call to Stripe: seconds to connect and to read (the library's own default is 80), and how many times the
+# library retries a failed call (every POST carries an idempotency key). No Stripe call runs under a database lock.
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=1)
 # Manual payments (Cash App, Zelle, Venmo, bank transfer): how long the reservation is held for one,
 # where proof uploads are stored (private: never under MEDIA_ROOT/MEDIA_URL), and the claim/upload rate per client.
 MANUAL_PAYMENT_TIMEOUT_HOURS = env.int("MANUAL_PAYMENT_TIMEOUT_HOURS", default=24)

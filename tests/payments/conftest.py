@@ -44,6 +44,13 @@ def stripe_settings(settings, localstripe):
 
 
 @pytest.fixture
+def run_on_commit(django_capture_on_commit_callbacks):
+    """Run what is queued for after commit (refunds and intent cancellations sent to Stripe, outbox deliveries) at
+    the end of the block: the ``db`` fixture's transaction never commits, and nothing talks to Stripe before."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
 def card(localstripe):
     """A PaymentMethod id for a card number, collected the way the fake Stripe.js does it."""
 
