@@ -178,8 +178,37 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+# Where uploads (property photos) live, see README "Running in production": "local" = files under MEDIA_ROOT, served
+# by the app itself at MEDIA_URL (config.media.serve_public_media, behind the Procfile's gunicorn); "s3" = any
+# S3-compatible bucket through django-storages (AWS S3, Cloudflare R2, Backblaze B2, MinIO, …; `pip install
+# -e '.[s3]'` adds boto3), whose public URLs the browsers load directly.
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="local").lower()
+MEDIA_CACHE_SECONDS = env.int("MEDIA_CACHE_SECONDS", default=7 * 24 * 3600)  # Cache-Control max-age of photos
+# Uploaded photos are decoded and re-encoded (properties.images): no metadata, no trailing payload, at most this
+# many pixels on the longer side; larger uploads are refused.
+PHOTO_MAX_DIMENSION = env.int("PHOTO_MAX_DIMENSION", default=2560)
+PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=20 * 1024 * 1024)
+if MEDIA_STORAGE == "s3":
+    _media_backend = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME", default=""),
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,  # None: boto3's own lookup (IAM role)
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,  # R2, B2, MinIO, …
+            "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", default="") or None,  # a CDN in front of the bucket
+            "location": env.str("AWS_LOCATION", default=""),  # a key prefix inside the bucket
+            # Photos are public: plain, cacheable URLs (no signatures that expire inside cached pages).
+            "querystring_auth": False,
+            "file_overwrite": False,
+            "object_parameters": {"CacheControl": f"public, max-age={MEDIA_CACHE_SECONDS}"},
+        },
+    }
+else:
+    _media_backend = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _media_backend,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"

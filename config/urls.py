@@ -1,9 +1,8 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.media import media_urlpatterns
 from guests import views as guest_views
 
 urlpatterns = [
@@ -18,5 +17,6 @@ urlpatterns = [
     path("", include("bookings.urls")),  # guest pages of the booking flow: /book/, /bookings/
     path("", include("properties.urls")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Uploaded photos, in production too (config.media): on the local disk the app serves them itself. First, so that
+# no page route can shadow MEDIA_URL.
+urlpatterns = media_urlpatterns() + urlpatterns
