@@ -11,6 +11,7 @@ README.md and ``.env.example``.
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "csp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -219,10 +222,39 @@ STORAGES = {
 }
 
 # --- Security (production) --------------------------------------------------------
+# Production runs behind TLS (README "Running in production"): plain HTTP is redirected, browsers are told to use
+# HTTPS only (HSTS), and cookies are sent over HTTPS only. A TLS-terminating proxy in front must set
+# X-Forwarded-Proto (overwriting whatever the client sent), or every request looks insecure and is redirected.
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
-    CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Content-Security-Policy (django-csp; config.security.CSPMiddleware adds the Stripe.js and media origins derived
+# from the settings at request time). No inline script anywhere: every script is a file under static/. Style
+# attributes are allowed (the back-office timeline places its bars with them); <style> elements are not.
+# (No CSP_* setting names: django-csp 4 refuses its old settings.)
+_csp_report_only = env.bool("CSP_REPORT_ONLY", default=False)  # report violations instead of blocking (rollouts)
+_csp = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],  # data: = the TOTP QR code of allauth.mfa and Swagger UI's icons
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "report-uri": env.list("CSP_REPORT_URI", default=[]) or None,
+    },
+}
+CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp if _csp_report_only else None
+CONTENT_SECURITY_POLICY = None if _csp_report_only else _csp
 
 # --- REST API ---------------------------------------------------------------------
 API_THROTTLE_CREATE = env.str("API_THROTTLE_CREATE", default="60/min")
