@@ -4,6 +4,8 @@
   settings — Stripe.js and its frames and API (``STRIPE_JS_URL``: the real https://js.stripe.com, or localstripe's
   fake Stripe.js in development and tests) and the public media host when photos live in an S3 bucket.
   The fixed part of the policy is ``CONTENT_SECURITY_POLICY`` in ``config/settings.py``.
+* :class:`RequestTooLargeMiddleware`: an API request whose body is larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` gets
+  the API's JSON error (``413 request_too_large``) instead of Django's HTML "Bad Request" page.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from urllib.parse import urlsplit
 
 from csp.middleware import CSPMiddleware as BaseCSPMiddleware
 from django.conf import settings
+from django.http import JsonResponse
 
 # What Stripe.js needs (Stripe's CSP guide): the script and its helper frames from js.stripe.com, 3-D Secure
 # frames from hooks.stripe.com, API calls to api.stripe.com.
@@ -80,3 +83,33 @@ class CSPMiddleware(BaseCSPMiddleware):
                 update[directive] = [*update.get(directive, []), *values]
             parts.update = update
         return parts
+
+
+def api_request(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def request_too_large_body() -> dict:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    detail = f"The request body is too large: at most {limit} bytes." if limit else "The request body is too large."
+    return {"code": "request_too_large", "detail": detail}
+
+
+class RequestTooLargeMiddleware:
+    """``413 {"code": "request_too_large", …}`` for an ``/api/`` request whose declared body exceeds
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE``, answered before any code reads the body. (A body that turns out too large
+    while being read raises ``RequestDataTooBig``, which the API's exception handler maps to the same answer.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and api_request(request):
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > limit:
+                return JsonResponse(request_too_large_body(), status=413)
+        return self.get_response(request)
