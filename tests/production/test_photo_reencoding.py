@@ -135,3 +135,25 @@ def test_an_upload_over_the_size_limit_is_refused_on_the_form(client, settings, 
 
     assert response.status_code == 200
     assert "too large" in str(response.context["adminform"].form.errors["image"])
+
+
+def test_photos_stored_before_are_reencoded_by_the_command(media, prop):
+    from django.core.management import call_command
+
+    (media / "properties" / str(prop.pk)).mkdir(parents=True)
+    old_name = f"properties/{prop.pk}/old.jpg"
+    (media / old_name).write_bytes(image_bytes(exif=exif_with_gps()) + HTML_PAYLOAD)
+    photo = PropertyPhoto.objects.create(property=prop, image=old_name)  # as an older version stored it
+    broken = PropertyPhoto.objects.create(property=prop, image=f"properties/{prop.pk}/missing.jpg")
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("reencode_photos", stdout=out, stderr=err)
+
+    data = stored(photo)
+    assert b"Exif" not in data and b"<script>" not in data
+    assert photo.image.name != old_name and not (media / old_name).exists()
+    assert "Re-encoded 1 photo(s); 1 could not be read." in out.getvalue() and f"Photo {broken.pk}" in err.getvalue()
+    call_command("reencode_photos", stdout=out, stderr=err)  # idempotent: the re-encoded one is not touched again
+    photo_name = photo.image.name
+    photo.refresh_from_db()
+    assert photo.image.name == photo_name
