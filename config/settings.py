@@ -181,7 +181,7 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default="") or VAR_DIR / "media")  # empty (as in .env.example) = default
 # Where uploads (property photos) live, see README "Running in production": "local" = files under MEDIA_ROOT, served
 # by the app itself at MEDIA_URL (config.media.serve_public_media, behind the Procfile's gunicorn); "s3" = any
 # S3-compatible bucket through django-storages (AWS S3, Cloudflare R2, Backblaze B2, MinIO, …; `pip install
@@ -226,14 +226,15 @@ STORAGES = {
 # Production runs behind TLS (README "Running in production"): plain HTTP is redirected, browsers are told to use
 # HTTPS only (HSTS), and cookies are sent over HTTPS only. A TLS-terminating proxy in front must set
 # X-Forwarded-Proto (overwriting whatever the client sent), or every request looks insecure and is redirected.
+# These settings are read only when DEBUG is off (`make run` serves plain HTTP).
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
-SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=not DEBUG)
-SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=True)
+    SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Content-Security-Policy (django-csp; config.security.CSPMiddleware adds the Stripe.js and media origins derived
 # from the settings at request time). No inline script anywhere: every script is a file under static/. Style
 # attributes are allowed (the back-office timeline places its bars with them); <style> elements are not.
