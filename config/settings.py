@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 from .stripe_mode import stripe_settings
 
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "csp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -52,6 +54,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.CSPMiddleware",
+    "config.security.RequestTooLargeMiddleware",  # JSON 413 for oversized /api/ bodies, before anything reads them
     "config.middleware.ServiceUnavailableMiddleware",  # Redis/broker errors → JSON 503 / friendly 503 page
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -205,9 +209,38 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default="") or VAR_DIR / "media")  # empty (as in .env.example) = default
+# Where uploads (property photos) live, see README "Running in production": "local" = files under MEDIA_ROOT, served
+# by the app itself at MEDIA_URL (config.media.serve_public_media, behind the Procfile's gunicorn); "s3" = any
+# S3-compatible bucket through django-storages (AWS S3, Cloudflare R2, Backblaze B2, MinIO, …; `pip install
+# -e '.[s3]'` adds boto3), whose public URLs the browsers load directly.
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="local").lower()
+MEDIA_CACHE_SECONDS = env.int("MEDIA_CACHE_SECONDS", default=7 * 24 * 3600)  # Cache-Control max-age of photos
+# Uploaded photos are decoded and re-encoded (properties.images): no metadata, no trailing payload, at most this
+# many pixels on the longer side; larger uploads are refused.
+PHOTO_MAX_DIMENSION = env.int("PHOTO_MAX_DIMENSION", default=2560)
+PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=20 * 1024 * 1024)
+if MEDIA_STORAGE == "s3":
+    _media_backend = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME", default=""),
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,  # None: boto3's own lookup (IAM role)
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,  # R2, B2, MinIO, …
+            "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", default="") or None,  # a CDN in front of the bucket
+            "location": env.str("AWS_LOCATION", default=""),  # a key prefix inside the bucket
+            # Photos are public: plain, cacheable URLs (no signatures that expire inside cached pages).
+            "querystring_auth": False,
+            "file_overwrite": False,
+            "object_parameters": {"CacheControl": f"public, max-age={MEDIA_CACHE_SECONDS}"},
+        },
+    }
+else:
+    _media_backend = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _media_backend,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -225,10 +258,40 @@ STORAGES = {
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 # --- Security (production) --------------------------------------------------------
+# Production runs behind TLS (README "Running in production"): plain HTTP is redirected, browsers are told to use
+# HTTPS only (HSTS), and cookies are sent over HTTPS only. A TLS-terminating proxy in front must set
+# X-Forwarded-Proto (overwriting whatever the client sent), or every request looks insecure and is redirected.
+# These settings are read only when DEBUG is off (`make run` serves plain HTTP).
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=True)
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
-    CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Content-Security-Policy (django-csp; config.security.CSPMiddleware adds the Stripe.js and media origins derived
+# from the settings at request time). No inline script anywhere: every script is a file under static/. Style
+# attributes are allowed (the back-office timeline places its bars with them); <style> elements are not.
+# (No CSP_* setting names: django-csp 4 refuses its old settings.)
+_csp_report_only = env.bool("CSP_REPORT_ONLY", default=False)  # report violations instead of blocking (rollouts)
+_csp = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],  # data: = the TOTP QR code of allauth.mfa and Swagger UI's icons
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "report-uri": env.list("CSP_REPORT_URI", default=[]) or None,
+    },
+}
+CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp if _csp_report_only else None
+CONTENT_SECURITY_POLICY = None if _csp_report_only else _csp
 
 # --- REST API ---------------------------------------------------------------------
 API_THROTTLE_CREATE = env.str("API_THROTTLE_CREATE", default="60/min")

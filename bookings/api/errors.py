@@ -10,7 +10,8 @@ Every error body is a JSON object with a machine-readable ``code`` and a human
 * 401/403 ``not_authenticated`` / ``permission_denied`` / ``mfa_required`` (a session that has not proved its
   second factor, ``guests.authority``), 404 ``not_found``,
   405 ``method_not_allowed``, 415 ``unsupported_media_type``, 400 ``parse_error``
-  (malformed JSON), 429 ``throttled`` (with ``retry_after`` seconds).
+  (malformed JSON), 429 ``throttled`` (with ``retry_after`` seconds), 413 ``request_too_large`` (a body over
+  ``DATA_UPLOAD_MAX_MEMORY_SIZE``; usually answered earlier by ``config.security.RequestTooLargeMiddleware``).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from __future__ import annotations
 import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from bookings.errors import BookingError
+from config.security import request_too_large_body
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -95,6 +98,8 @@ def api_exception_handler(exc, context):
     if isinstance(exc, BookingError):
         set_rollback()
         return Response(exc.as_dict(), status=exc.http_status)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(request_too_large_body(), status=413)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
