@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stayhold
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-small bench-channels install clean
+.PHONY: run test lint bench bench-small bench-smoke bench-channels install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ bench: $(STAMP)
 
 bench-small: $(STAMP)
 	$(BIN)/python -m bench.run --properties 1000 --bookings 50000
+	$(MAKE) bench-channels CHANNEL_BENCH_ARGS=--quick
+
+# CI's smoke run (.ci/run): every benchmark's code path at the smallest size, in its own database, so that a
+# schema change can never break `make bench` silently. Its figures mean nothing; only its exit code counts.
+bench-smoke: $(STAMP)
+	$(BIN)/python -m bench.run --properties 100 --bookings 1000 --quick --rebuild \
+		--db-url postgres://postgres@127.0.0.1:5432/stayhold_bench_smoke
 	$(MAKE) bench-channels CHANNEL_BENCH_ARGS=--quick
 
 # iCal export and import (each in its own small database: stayhold_bench_export, stayhold_bench_channels).

@@ -241,7 +241,7 @@ def build(cur, n_properties: int, n_bookings: int, *, today: date | None = None,
         "cancelled_at", "guest_id", "property_id", "access_version",
     ])
     blocks = _Copier(cur, "properties_availabilityblock", [
-        "property_id", "start_date", "end_date", "reason", "note", "created_at",
+        "property_id", "start_date", "end_date", "reason", "note", "created_at", "tentative", "external_summary",
     ])
     # Stays are generated per property, then inserted in the order they were booked
     # (created_at), as a live system would have written them: rows of the same dates
@@ -262,7 +262,7 @@ def build(cur, n_properties: int, n_bookings: int, *, today: date | None = None,
             start = lo + off
             if i == block_slot and size - off - nights >= 1:
                 blocks.add(pid, span_start + timedelta(days=start + nights), span_start + timedelta(days=hi),
-                           rnd.choice(["blocked", "maintenance", "owner_use"]), "", now_ts)
+                           rnd.choice(["blocked", "maintenance", "owner_use"]), "", now_ts, False, "")
             lead = min(300, 1 + int(rnd.expovariate(1 / 35)))  # days booked ahead of arrival
             stays.append((start - lead, rnd.randrange(86400), pid, start, nights))
     stays.sort()

@@ -72,8 +72,11 @@ class GuestMessageInline(BookingChildInline):
 
 
 class SentEmailInline(BookingChildInline):
+    """The booking's emails; ``unknown`` ones (a worker died mid-send: maybe delivered, never sent again
+    automatically) and ``failed`` ones are for staff to check with the recipient (``bookings.notifications``)."""
+
     model = SentEmail
-    fields = ["created_at", "kind", "to", "sent_at", "attempts", "last_error"]
+    fields = ["created_at", "kind", "to", "status", "sent_at", "attempts", "last_error"]
     readonly_fields = fields
     verbose_name = "email sent"
     verbose_name_plural = "emails sent"

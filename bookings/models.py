@@ -300,28 +300,49 @@ class GuestMessage(models.Model):
         return f"{self.booking_id}: {self.sender}"
 
 
+class EmailStatus(models.TextChoices):
+    """Where one decided email is on its way to the mail server (``bookings.notifications.send``)."""
+
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending (claimed by a worker)"
+    SENT = "sent", "Sent"
+    UNKNOWN = "unknown", "Unknown: check with the recipient"
+    FAILED = "failed", "Failed: given up"
+
+
 class SentEmail(models.Model):
     """One email the system decided to send, keyed so that it is sent at most once.
 
     The row is written in the same transaction as the decision (the outbox
-    consumer's, or the guest message's); ``sent_at`` is set when the mail
-    backend accepted it. A unique ``dedupe_key`` makes a replayed or
-    redelivered event decide nothing new."""
+    consumer's, or the guest message's), ``pending``. Sending claims it first in
+    a committed step of its own (``sending``, ``claimed_at``), then talks to the
+    mail server, then records the result (``sent`` and ``sent_at``; back to
+    ``pending`` when the server surely did not take it). A claim that is never
+    confirmed (the worker died between the server's acceptance and the record)
+    becomes ``unknown`` and is not sent again automatically (at most once, see
+    ``bookings.notifications``). A unique ``dedupe_key`` makes a replayed or
+    redelivered event decide nothing new; ``uid`` makes the email's stable
+    ``Message-ID``."""
 
     booking = models.ForeignKey(Booking, null=True, blank=True, on_delete=models.CASCADE, related_name="emails")
     kind = models.CharField(max_length=40, db_index=True)
     dedupe_key = models.CharField(max_length=200, unique=True)
     event_id = models.UUIDField(null=True, blank=True, help_text="The outbox event that caused it, if any.")
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False,
+                           help_text="Globally unique: the left part of the email's Message-ID, the same on every try.")
     to = models.EmailField()
     data = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=EmailStatus.choices, default=EmailStatus.PENDING)
     created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker last claimed it to send it.")
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["created_at"], condition=Q(sent_at__isnull=True), name="sentemail_unsent")]
+        indexes = [models.Index(fields=["created_at"], condition=Q(status__in=["pending", "sending"]),
+                                name="sentemail_unsent")]
 
     def __str__(self):
         return f"{self.kind} → {self.to}"

@@ -10,9 +10,34 @@ renders the templates under ``templates/emails/`` and sends (:func:`send`).
 
 Never twice: a replayed or redelivered event finds its keys taken and decides
 nothing new; one-per-booking emails (confirmation, cancellation, …) are keyed
-by booking, so two events that both say "confirmed" send one confirmation;
-:func:`send` locks its row and skips it once ``sent_at`` is set. An email that
-fails to send stays unsent and is retried by ``send_pending_emails`` (beat).
+by booking, so two events that both say "confirmed" send one confirmation.
+
+Sending is **at most once** per decided email (:func:`send`), in three steps,
+none of them holding a transaction or a lock while the mail server is talked to:
+
+1. *claim*: one committed UPDATE turns the row ``pending`` → ``sending`` (only
+   one worker can win it; the others skip it);
+2. *send*: the message, with a ``Message-ID`` derived from the row
+   (:func:`message_id`: the same on every try), goes to the mail server, every
+   socket operation bounded by ``EMAIL_TIMEOUT``;
+3. *record*: ``sent`` and ``sent_at``. If the server surely did not take it (no
+   connection, or it answered with an error code) the claim is released back to
+   ``pending`` and the send is retried (Celery's retry, then the sweeper
+   :func:`send_pending`, up to ``MAX_SEND_ATTEMPTS``, then ``failed``).
+
+A send whose outcome is unknown is **not sent again automatically**: it is
+marked ``unknown`` and an error is logged, at once when the connection dropped
+while the message was in flight (the server may have accepted it), and by the
+sweeper for a claim older than ``CLAIM_STALE_AFTER`` that was never recorded
+(the worker was killed, the machine died, the database went away). The
+booking's admin page shows it for staff to check with the recipient.
+
+Why at most once: the fault to fix was an owner getting the same email twice;
+receivers do not reliably collapse duplicates by Message-ID, while a lost
+booking email is rare (only that crash window), visible (``unknown``) and
+recoverable (the guest portal shows everything; staff can resend the
+confirmation). The stable Message-ID still lets a receiving side collapse a
+copy should one ever be sent twice.
 
 Guests get emails only for bookings made here (sources ``direct`` and
 ``owner``): channel guests hear from their platform. Owners hear of every new
@@ -22,14 +47,19 @@ the magic link to the guest portal.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import smtplib
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.utils import DNS_NAME
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -38,7 +68,7 @@ from properties.pricing import local_today
 
 from . import outbox
 from .ics import booking_calendar
-from .models import Booking, BookingStatus, GuestMessage, OutboxEvent, PaymentStatus, SentEmail, Source
+from .models import Booking, BookingStatus, EmailStatus, GuestMessage, OutboxEvent, PaymentStatus, SentEmail, Source
 
 log = logging.getLogger(__name__)
 S = BookingStatus
@@ -46,6 +76,9 @@ S = BookingStatus
 GUEST_EMAIL_SOURCES = (Source.DIRECT, Source.OWNER)
 MAX_SEND_ATTEMPTS = 5
 RETRY_AFTER = timedelta(minutes=1)
+# A claim still unrecorded after this long belongs to a worker that died: far longer than one send takes
+# (a few SMTP round trips, each bounded by EMAIL_TIMEOUT).
+CLAIM_STALE_AFTER = timedelta(minutes=5)
 
 
 class Kind:
@@ -249,7 +282,7 @@ def _build_without_booking(row: SentEmail) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(subject=SUBJECTS[row.kind].format(**row.data),
                                      body=render_to_string(f"emails/{row.kind}.txt", context),
                                      from_email=settings.DEFAULT_FROM_EMAIL, to=[row.to],
-                                     headers={"X-Stayhold-Email": row.kind})
+                                     headers={"X-Stayhold-Email": row.kind, "Message-ID": message_id(row)})
     message.attach_alternative(render_to_string(f"emails/{row.kind}.html", context), "text/html")
     return message
 
@@ -270,7 +303,8 @@ def build_message(row: SentEmail) -> EmailMultiAlternatives:
         reply_to = [prop.owner.email]
     message = EmailMultiAlternatives(subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL,
                                      to=[row.to], reply_to=reply_to,
-                                     headers={"X-Stayhold-Email": row.kind, "X-Stayhold-Booking": booking.reference})
+                                     headers={"X-Stayhold-Email": row.kind, "X-Stayhold-Booking": booking.reference,
+                                              "Message-ID": message_id(row)})
     message.attach_alternative(html, "text/html")
     if row.kind == Kind.CONFIRMATION:
         message.attach(f"{booking.reference}.ics", booking_calendar(booking, url=context["portal_url"]),
@@ -278,29 +312,114 @@ def build_message(row: SentEmail) -> EmailMultiAlternatives:
     return message
 
 
+def message_id(row: SentEmail) -> str:
+    """The email's ``Message-ID``: derived from its row (its globally unique ``uid`` and a hash of the
+    recipient) and the sender's domain, so every try of one decided email carries the same one, and two
+    emails never share one (not even across databases: a receiver may drop a message whose id it has seen)."""
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or DNS_NAME.get_fqdn()
+    recipient = hashlib.sha256(row.to.strip().lower().encode()).hexdigest()[:12]
+    return f"<{row.uid.hex}.{recipient}@{domain}>"
+
+
+# The server surely did not take the message: it could not be reached, or it answered with an error code
+# (sender, recipients or data refused). Anything else once the message is on its way (a timeout, a dropped
+# connection) leaves it unknown whether the server accepted it.
+NOT_DELIVERED = (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused, ConnectionRefusedError,
+                 socket.gaierror)
+
+
+class NotSent(Exception):
+    """The mail backend accepted none of the message (and said so without raising)."""
+
+
+def _in_transaction() -> bool:
+    """True inside an ``atomic`` block of the code (a test case's own wrapping transaction does not count)."""
+    connection = transaction.get_connection()
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
 def send(sent_email_id) -> bool:
-    """Send one decided email unless it was sent already. Returns True when this call sent it."""
+    """Send one decided email at most once (see the module docstring). Returns True when this call sent it.
+
+    Raises what the mail backend raised when the server surely did not take it (the row is ``pending``
+    again, or ``failed`` after ``MAX_SEND_ATTEMPTS``), so that Celery retries; returns False when the row is
+    not this call's to send (sent, claimed by another worker, unknown, failed) or the outcome is unknown.
+    Must run outside any transaction: the claim has to be committed before the mail server is contacted."""
+    if _in_transaction():
+        raise RuntimeError("notifications.send() must run outside a transaction (the claim must commit first)")
+    now = timezone.now()
+    claimed = (SentEmail.objects.filter(pk=sent_email_id, status=EmailStatus.PENDING)
+               .update(status=EmailStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1))
+    if not claimed:
+        return False  # sent already, being sent by another worker, unknown, or given up
+    in_flight = False
     try:
-        with transaction.atomic():
-            row = (SentEmail.objects.select_for_update(skip_locked=True)
-                   .filter(pk=sent_email_id, sent_at__isnull=True).first())
-            if row is None:
-                return False  # sent already, or another worker is sending it now
-            build_message(row).send()
-            row.sent_at = timezone.now()
-            row.attempts += 1
-            row.last_error = ""
-            row.save(update_fields=["sent_at", "attempts", "last_error"])
-            return True
+        row = SentEmail.objects.get(pk=sent_email_id)
+        message = build_message(row)
+        message.message()  # a message that cannot be rendered fails here, before the server is contacted
+        message.connection = get_connection()  # the SMTP backend bounds every socket operation by EMAIL_TIMEOUT
+        message.connection.open()
+        try:
+            in_flight = True
+            if not message.send():
+                in_flight = False
+                raise NotSent("the mail backend sent nothing")
+        finally:
+            _close_quietly(message.connection)
     except Exception as exc:
-        SentEmail.objects.filter(pk=sent_email_id).update(attempts=F("attempts") + 1, last_error=repr(exc)[:2000])
+        if in_flight and not isinstance(exc, NOT_DELIVERED):
+            _unknown(sent_email_id, f"The connection failed while the message was on its way ({exc!r}): "
+                                    "the mail server may have accepted it.")
+            return False
+        _release(sent_email_id, exc)
         raise
+    SentEmail.objects.filter(pk=sent_email_id, status__in=(EmailStatus.SENDING, EmailStatus.UNKNOWN)).update(
+        status=EmailStatus.SENT, sent_at=timezone.now(), last_error="")
+    return True
+
+
+def _close_quietly(connection) -> None:
+    try:
+        connection.close()
+    except Exception:  # the message is sent or not by now; a failed QUIT changes nothing
+        log.warning("Closing the mail connection failed", exc_info=True)
+
+
+def _release(sent_email_id, exc: Exception) -> None:
+    """The server did not take it: back to ``pending`` for a retry, or ``failed`` once out of attempts."""
+    SentEmail.objects.filter(pk=sent_email_id, status=EmailStatus.SENDING).update(
+        status=Case(When(attempts__gte=MAX_SEND_ATTEMPTS, then=Value(EmailStatus.FAILED)),
+                    default=Value(EmailStatus.PENDING)),
+        last_error=repr(exc)[:2000])
+
+
+def _unknown(sent_email_id, why: str) -> None:
+    """Flag a claim whose outcome is unknown: not sent again automatically; staff check with the recipient."""
+    SentEmail.objects.filter(pk=sent_email_id, status=EmailStatus.SENDING).update(
+        status=EmailStatus.UNKNOWN, last_error=f"{why} {UNKNOWN_ADVICE}")
+    log.error("Email %s: delivery unknown, not sent again automatically. %s", sent_email_id, why)
+
+
+UNKNOWN_ADVICE = "Not sent again automatically (at most once): check with the recipient and resend if needed."
+
+
+def flag_unconfirmed(*, at: datetime | None = None) -> int:
+    """Claims older than ``CLAIM_STALE_AFTER`` that were never recorded (the worker died between claiming and
+    recording) become ``unknown``. Returns how many."""
+    cutoff = (at or timezone.now()) - CLAIM_STALE_AFTER
+    ids = list(SentEmail.objects.filter(status=EmailStatus.SENDING, claimed_at__lte=cutoff)
+               .values_list("pk", flat=True))
+    for pk in ids:
+        _unknown(pk, "The worker stopped after claiming this email and before recording the mail server's answer.")
+    return len(ids)
 
 
 def send_pending(*, at: datetime | None = None, limit: int = 200) -> int:
-    """The sweeper: send emails decided but still unsent after a minute (the broker was down, the send failed)."""
-    cutoff = (at or timezone.now()) - RETRY_AFTER
-    ids = list(SentEmail.objects.filter(sent_at__isnull=True, created_at__lte=cutoff, attempts__lt=MAX_SEND_ATTEMPTS)
+    """The sweeper: flag stale claims (:func:`flag_unconfirmed`), then send emails decided but still pending
+    after a minute (the broker was down, the server refused or could not be reached). Returns how many it sent."""
+    now = at or timezone.now()
+    flag_unconfirmed(at=now)
+    ids = list(SentEmail.objects.filter(status=EmailStatus.PENDING, created_at__lte=now - RETRY_AFTER)
                .order_by("created_at").values_list("pk", flat=True)[:limit])
     sent = 0
     for pk in ids:

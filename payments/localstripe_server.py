@@ -6,10 +6,10 @@ here its aiohttp ``app`` is served on 127.0.0.1 only, with persistence turned
 off, so each start is clean and two servers never share a file.
 
 * ``python -m payments.localstripe_server`` (``make run``, Procfile.dev): serves on
-  ``STRIPE_LOCAL_PORT`` (8420) when ``STRIPE_SECRET_KEY`` is unset and registers
-  the app's webhook (``http://127.0.0.1:$WEB_PORT/payments/stripe/webhook``,
-  signed with ``STRIPE_WEBHOOK_SECRET``). With a real key it only idles, so
-  that honcho keeps the other processes running.
+  ``STRIPE_LOCAL_PORT`` (8420) in ``STRIPE_MODE=local`` (the default with ``DEBUG`` on and
+  no ``STRIPE_SECRET_KEY``, see ``config/stripe_mode.py``) and registers the app's webhook
+  (``http://127.0.0.1:$WEB_PORT/payments/stripe/webhook``, signed with ``STRIPE_WEBHOOK_SECRET``).
+  In any other mode it only idles, so that honcho keeps the other processes running.
 * :class:`LocalStripe` runs it in a background thread (the tests' session fixture).
 
 localstripe sends only ``payment_intent.succeeded`` and ``payment_intent.payment_failed``
@@ -174,7 +174,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     if not settings.STRIPE_LOCAL:
-        print("STRIPE_SECRET_KEY is set: using real Stripe, the local Stripe server is not started.", flush=True)
+        print(f"STRIPE_MODE is {settings.STRIPE_MODE}: the local Stripe server is not started.", flush=True)
         signal.pause()  # keep honcho's other processes running
         return 0
 
