@@ -15,6 +15,7 @@ from tests.factories import (
     PricingRuleFactory,
     PropertyFactory,
     future,
+    next_weekday,
 )
 from tests.pages.conftest import text
 
@@ -99,7 +100,9 @@ def text_of(html: str) -> str:
 def test_calendar_marks_days_where_check_in_is_not_allowed_and_min_stay_hints(client):
     saturday_only = weekday_mask(5)
     prop = PropertyFactory(checkin_weekdays=saturday_only, min_stay=2)
-    start = future(14)
+    # A Thursday two weeks out: the override's three nights (Thu, Fri, Sat) hold the property's one check-in day,
+    # and the week shown from it holds a Monday (no check-in).
+    start = next_weekday(3, after_days=14)
     DateOverrideFactory(property=prop, start_date=start, end_date=start + timedelta(days=3), min_stay=5)
 
     response = client.get(url(prop, month=start.strftime("%Y-%m")))
