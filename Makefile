@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stayhold
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-small bench-smoke bench-channels install clean
+.PHONY: run test test-clock lint bench bench-small bench-smoke bench-channels install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,16 @@ test: $(STAMP)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
 	mkdir -p var
 	DATABASE_URL=sqlite:///var/test-sqlite.sqlite3 REDIS_URL= $(BIN)/pytest -m sqlite
+
+# The suite (without the browser tests) with the clock moved, one run per day of the week, each on a day that also
+# crosses something: a year end, a month end, February's end, a leap day, the EU and US DST changes (tests/conftest.py).
+# Not part of CI (~7 x make test); run it after adding tests that use "today". CLOCK_DATES=... picks other instants.
+CLOCK_DATES ?= 2027-03-01T12:00:00+00:00 2027-03-09T12:00:00+00:00 2028-02-28T23:30:00+00:00 \
+	2026-12-31T23:30:00+00:00 2027-02-26T12:00:00+00:00 2027-03-27T23:30:00+00:00 2027-01-31T23:30:00+00:00
+test-clock: $(STAMP)
+	set -e; for now in $(CLOCK_DATES); do echo "== STAYHOLD_TEST_NOW=$$now"; \
+		STAYHOLD_TEST_NOW=$$now DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+		$(BIN)/pytest -p no:cacheprovider --ignore=tests/browser -rfE; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -643,6 +643,8 @@ def gunicorn_server(db_url: str, workers: int, settings: str = "config.settings"
     env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": REDIS_URL, "DJANGO_DEBUG": "false",
            "DJANGO_SECRET_KEY": os.environ["DJANGO_SECRET_KEY"], "API_THROTTLE_CREATE": "1000000/min",
            "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "ERROR", "DJANGO_SETTINGS_MODULE": settings,
+           # Plain HTTP on the loopback, like the app behind a TLS-terminating proxy: no redirect to https.
+           "DJANGO_SECURE_SSL_REDIRECT": "false",
            **(extra_env or {})}
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     # The server's output goes to a file, not a pipe: a chatty server must never block on a full pipe.

@@ -43,7 +43,7 @@ from .state_machine import Actor
 S = BookingStatus
 MANAGE = "bookings.manage_booking"
 CHECKIN = "bookings.checkin_booking"
-CANCELLABLE = (S.INQUIRY, S.RESERVED, S.CONFIRMED)  # what payments.services.cancel_with_refund accepts
+CANCELLABLE = services.CANCELLABLE  # what payments.services.cancel_with_refund accepts
 
 
 @dataclass(frozen=True)

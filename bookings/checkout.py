@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.urls import reverse
 
+from config.client_address import client_key
 from guests.services import GuestInput
 
 from . import ratelimit, services
@@ -88,7 +89,7 @@ def status_url(booking: Booking, name: str = "bookings:status") -> str:
 def _client_ident(request) -> str:
     if getattr(request, "user", None) is not None and request.user.is_authenticated:
         return f"user-{request.user.pk}"
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    return client_key(request)
 
 
 def throttle_reservation(request) -> int:

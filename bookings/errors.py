@@ -75,3 +75,33 @@ class HoldExpired(BookingError):
 
 class ExternalBookingConflict(DatesUnavailable):
     code = "external_conflict"
+
+
+class CancellationNotAllowed(BookingError):
+    """The actor may not cancel this booking now (e.g. a guest on or after the arrival day)."""
+
+    code = "cancellation_not_allowed"
+    http_status = 409
+    default_detail = "This booking can no longer be cancelled here."
+
+
+class RefundNotAllowed(BookingError):
+    """The refund asked for is outside what may be refunded (decided by ``bookings.services.cancel_with_terms``
+    and ``payments.services``; importable from ``payments.errors`` too)."""
+
+    code = "refund_not_allowed"
+    http_status = 409
+    default_detail = "This refund is not allowed."
+
+
+class RefundChanged(BookingError):
+    """Cancelling now would refund less than the amount the guest was shown and agreed to."""
+
+    code = "refund_changed"
+    http_status = 409
+    default_detail = "The refund has changed since it was shown; please confirm again."
+
+    def __init__(self, amount, currency: str):
+        super().__init__()
+        self.amount = amount
+        self.currency = currency

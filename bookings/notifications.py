@@ -173,7 +173,10 @@ def plan_for_event(event: OutboxEvent, booking: Booking) -> list[Planned]:
 
 
 def queue(booking: Booking | None, planned: Planned, *, event_id=None, data: dict | None = None) -> SentEmail | None:
-    """Record one decided email (in the caller's transaction) and send it after commit. None if already decided."""
+    """Record one decided email (in the caller's transaction) and send it after commit. None if already decided,
+    or when written by a backfill (``outbox.backfill``: history notifies nobody)."""
+    if outbox.is_backfill():
+        return None
     row, created = SentEmail.objects.get_or_create(
         dedupe_key=planned.dedupe_key[:200],
         defaults={"booking": booking, "kind": planned.kind, "to": planned.to, "event_id": event_id,

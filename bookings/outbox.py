@@ -7,12 +7,25 @@ topic that has not processed it yet, recording each success in
 :class:`~bookings.models.OutboxDelivery`; a consumer that fails is retried by the
 sweeper (:func:`redeliver_pending`). Delivery is therefore at least once per
 consumer, and consumers must be idempotent (they get the event's id).
+
+Backfill (:func:`backfill`): history written after the fact (``seed_demo``'s year of
+past stays and its demo bookings) goes through the same services and the same
+outbox, so every consumer keeps its data in step (turnover tasks), but it has
+already happened: nobody is notified of it. Events emitted inside the context are
+marked ``payload["backfill"] = True``; delivering such an event, whenever and
+wherever it happens (at commit, or the sweeper in a worker later), runs its
+consumers inside the context again; :func:`bookings.notifications.queue`, where
+every email is decided, decides nothing there (:func:`is_backfill`). Backfill
+events are delivered in-process when their transaction commits instead of being
+queued on the broker, so a backfill leaves no backlog in front of real work.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,6 +38,24 @@ from .models import OutboxDelivery, OutboxEvent
 log = logging.getLogger(__name__)
 
 TOPICS = ("booking.created", "booking.updated", "booking.cancelled", "availability.updated", "pricing.updated")
+BACKFILL = "backfill"  # the payload key that marks an event as written by a backfill
+
+_backfill: ContextVar[bool] = ContextVar("outbox_backfill", default=False)
+
+
+@contextmanager
+def backfill():
+    """Write history: what happens inside has already happened and notifies nobody (see the module doc)."""
+    token = _backfill.set(True)
+    try:
+        yield
+    finally:
+        _backfill.reset(token)
+
+
+def is_backfill() -> bool:
+    """True inside :func:`backfill`, including while an event written by one is delivered."""
+    return _backfill.get()
 
 
 @dataclass(frozen=True)
@@ -58,10 +89,16 @@ def consumers_for(topic: str) -> list[Consumer]:
 def emit(topic: str, aggregate_type: str, aggregate_id, payload: dict) -> OutboxEvent:
     if topic not in TOPICS:
         raise ValueError(f"Unknown outbox topic {topic!r}")
+    backfilled = is_backfill()
+    if backfilled:
+        payload = {**payload, BACKFILL: True}
     event = OutboxEvent.objects.create(
         topic=topic, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload
     )
-    transaction.on_commit(lambda: _queue_delivery(event.pk))
+    if backfilled:  # delivered here, not queued: a failure leaves it to the sweeper
+        transaction.on_commit(lambda: deliver(event.pk), robust=True)
+    else:
+        transaction.on_commit(lambda: _queue_delivery(event.pk))
     return event
 
 
@@ -82,11 +119,12 @@ def deliver(event_id) -> bool:
             return event is not None  # delivered, or another worker is delivering it now
         done = set(event.deliveries.values_list("consumer", flat=True))
         errors = []
+        context = backfill if event.payload.get(BACKFILL) else nullcontext
         for c in consumers_for(event.topic):
             if c.name in done:
                 continue
             try:
-                with transaction.atomic():
+                with transaction.atomic(), context():
                     c.handler(event)
                     OutboxDelivery.objects.create(event=event, consumer=c.name)
             except Exception as exc:  # one consumer failing must not stop the others

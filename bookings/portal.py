@@ -24,7 +24,6 @@ from .errors import BookingError
 from .models import Booking, BookingStatus, GuestMessage
 
 S = BookingStatus
-CANCELLABLE = (S.RESERVED, S.CONFIRMED, S.INQUIRY)
 MAX_MESSAGE_LENGTH = 4000
 
 
@@ -45,14 +44,12 @@ def portal_links(booking: Booking) -> dict:
 
 
 def can_cancel(booking: Booking, now=None) -> bool:
-    """Guests cancel reserved or confirmed bookings before the arrival day (property-local)."""
-    from properties.pricing import local_today
+    """Whether the page offers the guest to cancel: the booking service's own rule
+    (``guest_cancellation_refusal``: before the arrival day, property-local), which it
+    enforces again under the property lock when the guest confirms."""
+    from .services import guest_cancellation_refusal
 
-    if booking.status not in CANCELLABLE:
-        return False
-    if booking.status == S.RESERVED and not booking.is_occupying(now):
-        return False  # expired already (the job has not marked it yet)
-    return local_today(booking.property, now or timezone.now()) < booking.check_in
+    return not guest_cancellation_refusal(booking, booking.property, now or timezone.now())
 
 
 def portal_context(booking: Booking) -> dict:

@@ -18,7 +18,7 @@ from properties.money import format_money
 
 from . import portal
 from .checkout import status_url
-from .errors import BookingError
+from .errors import BookingError, RefundChanged
 from .state_machine import Actor
 from .views import _booking_context, _guest_booking
 
@@ -38,36 +38,40 @@ def _cancel_context(request, booking, *, error: str = "", reason: str = "") -> d
 @never_cache
 @require_http_methods(["GET", "POST"])
 def cancel(request, reference):
-    """GET: the refund the guest would get now, and the form. POST (CSRF): cancel with that refund."""
-    from payments.services import cancel_with_refund, refund_quote
+    """GET: the refund the guest would get now, and the form. POST (CSRF): cancel with that refund.
+
+    Whether the guest may still cancel, and the amount, are decided by the service
+    under the property lock; the amount shown is passed as ``expected_refund``, so a
+    policy tier passing in between asks the guest again instead of refunding less."""
+    from payments.services import cancel_with_refund
 
     booking = _guest_booking(request, reference)
-    if request.method == "GET" or not portal.can_cancel(booking):
-        status = 200 if request.method == "GET" else 409
-        error = "" if request.method == "GET" else "This booking can no longer be cancelled here."
-        return render(request, "bookings/cancel.html", _cancel_context(request, booking, error=error), status=status)
+    if request.method == "GET":
+        return render(request, "bookings/cancel.html", _cancel_context(request, booking))
 
     reason = request.POST.get("reason", "").strip()[:MAX_REASON_LENGTH]
     try:
         shown = Decimal(request.POST.get("quoted_refund", ""))
     except InvalidOperation:
         shown = None
-    quote = refund_quote(booking)
-    if shown is None or quote.amount < shown:
-        error = (f"The refund is now {format_money(quote.amount, quote.currency)} (the policy changed with the time "
-                 "left before arrival). Please confirm again." if shown is not None else
-                 "Please confirm the cancellation on this page.")
-        return render(request, "bookings/cancel.html", _cancel_context(request, booking, error=error, reason=reason),
-                      status=409)
+    if shown is None or not shown.is_finite():
+        return render(request, "bookings/cancel.html", _cancel_context(
+            request, booking, error="Please confirm the cancellation on this page.", reason=reason), status=409)
     guest_email = booking.guest.email if booking.guest else ""
     try:
-        result = cancel_with_refund(booking_id=booking.pk, actor=Actor.guest(guest_email),
+        result = cancel_with_refund(booking_id=booking.pk, actor=Actor.guest(guest_email), expected_refund=shown,
                                     reason=reason or "Cancelled by the guest on the booking page.")
+    except RefundChanged as exc:
+        error = (f"The refund is now {format_money(exc.amount, exc.currency)} (the policy changed with the time "
+                 "left before arrival). Please confirm again.")
+        return render(request, "bookings/cancel.html", _cancel_context(request, booking, error=error, reason=reason),
+                      status=exc.http_status)
     except BookingError as exc:
         booking.refresh_from_db()
         return render(request, "bookings/cancel.html",
                       _cancel_context(request, booking, error=exc.detail, reason=reason), status=exc.http_status)
-    messages.success(request, f"Your booking is cancelled. Refund: {format_money(result.refunded, booking.currency)}."
+    messages.success(request, f"Your booking is cancelled. Refund: {format_money(result.refunded, booking.currency)}"
+                     f"{' (on its way to the card you paid with)' if result.refunds else ''}."
                      " We sent you a confirmation by email.")
     return redirect(status_url(result.booking))
 

@@ -1,5 +1,9 @@
 """A fixed-window rate limit kept in the cache (Redis in production), for the HTML and JSON
-endpoints that DRF's throttles do not cover (reservation form, card and manual payments)."""
+endpoints that DRF's throttles do not cover (reservation form, card and manual payments).
+
+Callers name the client with ``config.client_address.client_key`` (the one client-address function; it reads
+``X-Forwarded-For`` only from ``TRUSTED_PROXIES``). While Redis is unreachable the cache backend
+(``config.cache``) counts in each process's memory, so the limits still hold per process."""
 
 from django.core.cache import cache
 
@@ -23,7 +27,3 @@ def hit(key: str, rate: str) -> int:
         cache.set(key, 1, timeout=seconds)
         count = 1
     return 0 if count <= limit else seconds
-
-
-def client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or ""

@@ -19,8 +19,10 @@ domain errors of ``bookings.errors``.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -30,12 +32,14 @@ from django.utils import timezone
 from guests.services import GuestInput, find_or_create_guest
 from properties.availability import CONFLICT_CODES, check_availability
 from properties.models import Property
-from properties.policies import policy_snapshot_for
+from properties.money import ZERO, round_money
+from properties.policies import policy_snapshot_for, refund_percent
 from properties.pricing import local_today, quote
 
 from . import outbox
 from .errors import (
     BookingError,
+    CancellationNotAllowed,
     CheckInTooEarly,
     DatesUnavailable,
     ExternalBookingConflict,
@@ -43,6 +47,8 @@ from .errors import (
     HoldMismatch,
     InvalidTransition,
     PropertyUnavailable,
+    RefundChanged,
+    RefundNotAllowed,
     StayRuleViolation,
 )
 from .models import Booking, BookingStatus, PaymentStatus, Source
@@ -313,6 +319,107 @@ def cancel(*, booking_id, actor: Actor, reason: str, at: datetime | None = None)
     booking, _prop = _lock_booking(booking_id)
     booking.cancellation_reason = reason
     return apply_transition(booking, S.CANCELLED, actor, reason, at=at, extra_fields=("cancellation_reason",))
+
+
+# --- cancellation with a refund: who may cancel, and what it refunds --------------------------------
+
+CANCELLABLE = (S.RESERVED, S.CONFIRMED, S.INQUIRY)
+
+
+@dataclass(frozen=True)
+class RefundTerms:
+    """What cancelling a booking at a given moment refunds under its policy snapshot."""
+
+    percent: Decimal
+    amount: Decimal  # what the policy refunds, capped at ``refundable``
+    refundable: Decimal  # paid minus refunded
+    currency: str
+    check_in_at: datetime
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """A cancellation decided and written under the property lock: the booking and the refund now due."""
+
+    booking: Booking
+    terms: RefundTerms
+    refund: Decimal
+
+
+def check_in_datetime(booking: Booking, prop: Property | None = None) -> datetime:
+    """The check-in moment in the property's time zone (the policy's days count back from it)."""
+    prop = prop or booking.property
+    return datetime.combine(booking.check_in, prop.check_in_time, tzinfo=prop.tz)
+
+
+def refund_terms(booking: Booking, *, paid: Decimal, refunded: Decimal, at: datetime,
+                 prop: Property | None = None) -> RefundTerms:
+    """The policy snapshot's refund for cancelling at ``at``: a percent of ``paid``, at most paid − refunded."""
+    refundable = max(paid - refunded, ZERO)
+    check_in_at = check_in_datetime(booking, prop)
+    percent = refund_percent(booking.cancellation_policy or {}, check_in_at, at)
+    amount = min(round_money(paid * percent / 100, booking.currency), refundable)
+    return RefundTerms(percent=percent, amount=amount, refundable=refundable, currency=booking.currency,
+                       check_in_at=check_in_at)
+
+
+def guest_cancellation_refusal(booking: Booking, prop: Property, now: datetime) -> str:
+    """Why a guest may not cancel ``booking`` at ``now`` ("" = they may).
+
+    Guests cancel reserved, confirmed or inquiry bookings (a reservation only while
+    it still holds its dates) before the arrival day in the property's time zone.
+    From the arrival day on, only the owner cancels."""
+    if booking.status not in CANCELLABLE:
+        return f"This booking is {booking.get_status_display().lower()}: it can no longer be cancelled."
+    if booking.status == S.RESERVED and not booking.is_occupying(now):
+        return "This reservation has expired: there is nothing left to cancel."
+    if local_today(prop, now) >= booking.check_in:
+        return ("The arrival day has been reached: this booking can no longer be cancelled here. "
+                "Please message the owner.")
+    return ""
+
+
+@transaction.atomic
+def cancel_with_terms(*, booking_id, actor: Actor, reason: str,
+                      paid_and_refunded: Callable[[Booking], tuple[Decimal, Decimal]], by_owner: bool = False,
+                      refund_amount: Decimal | None = None, expected_refund: Decimal | None = None,
+                      at: datetime | None = None) -> Cancellation:
+    """Cancel a booking, deciding under the property lock whether it may be cancelled and what it refunds.
+
+    ``paid_and_refunded(booking)`` (from ``payments``) gives the money received and
+    refunded so far, read under the same lock. A guest (``by_owner=False``) may cancel
+    only before the arrival day (:func:`guest_cancellation_refusal`, property-local)
+    and gets the amount of the policy snapshot at ``at``; ``expected_refund`` is the
+    amount the guest was shown: if the policy now gives less, nothing changes and
+    :class:`RefundChanged` says the new amount. An owner refunds everything refundable,
+    or ``refund_amount`` (0 up to paid minus refunded). The caller records the refund
+    in the same transaction and sends it to the provider only after commit.
+    """
+    now = at or timezone.now()
+    if not reason.strip():
+        raise RefundNotAllowed("A cancellation needs a reason.")
+    if refund_amount is not None and not by_owner:
+        raise RefundNotAllowed("A guest's refund follows the cancellation policy.")
+    booking, prop = _lock_booking(booking_id)
+    if booking.status not in CANCELLABLE:
+        raise InvalidTransition(booking.status, S.CANCELLED)
+    if not by_owner:
+        refusal = guest_cancellation_refusal(booking, prop, now)
+        if refusal:
+            raise CancellationNotAllowed(refusal)
+    paid, refunded = paid_and_refunded(booking)
+    terms = refund_terms(booking, paid=paid, refunded=refunded, at=now, prop=prop)
+    if by_owner:
+        amount = terms.refundable if refund_amount is None else round_money(refund_amount, booking.currency)
+    else:
+        amount = terms.amount
+        if expected_refund is not None and amount < expected_refund:
+            raise RefundChanged(amount, booking.currency)
+    if amount < 0 or amount > terms.refundable:
+        raise RefundNotAllowed(f"At most {terms.refundable} {booking.currency} can be refunded.")
+    booking.cancellation_reason = reason
+    apply_transition(booking, S.CANCELLED, actor, reason, at=now, extra_fields=("cancellation_reason",))
+    return Cancellation(booking=booking, terms=terms, refund=amount)
 
 
 @transaction.atomic

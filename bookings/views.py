@@ -51,7 +51,7 @@ def details(request, slug):
     outcome = None
     status_code = 200
     if request.method == "POST":
-        form = GuestDetailsForm(request.POST)
+        form = GuestDetailsForm(request.POST, prop=prop)
         if form.is_valid():
             wait = throttle_reservation(request)
             if wait:
@@ -70,9 +70,9 @@ def details(request, slug):
             form.data["form_token"] = str(uuid.uuid4())
         stay = _stay_of(form)
     else:
-        stay_form = stay_from_get(request.GET, dates_required=True)
+        stay_form = stay_from_get(request.GET, dates_required=True, prop=prop)
         stay = _stay_of(stay_form) if stay_form.is_bound and stay_form.is_valid() else None
-        form = GuestDetailsForm(initial={**(stay or {}), "form_token": uuid.uuid4()})
+        form = GuestDetailsForm(initial={**(stay or {}), "form_token": uuid.uuid4()}, prop=prop)
         if stay is None:
             form = None
             if stay_form.is_bound:

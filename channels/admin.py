@@ -31,7 +31,6 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.validators import URLValidator
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -45,6 +44,7 @@ from properties.models import AvailabilityBlock
 from properties.tenancy import TenantScopedAdmin, TenantScopedInline
 
 from . import health
+from .fetch import FetchError, validate_import_url
 from .models import ChannelConnection, ConnectionStatus, SyncConflict, SyncRun
 from .platforms import guide_for
 
@@ -144,12 +144,17 @@ class SecretUrlInput(forms.PasswordInput):
 
 
 def normalise_import_url(value: str) -> str:
-    """Strip, turn ``webcal://`` (Google Calendar, Apple) into ``https://``, accept only http(s)."""
+    """Strip, turn ``webcal://`` (Google Calendar, Apple) into ``https://``, then the fetch's own check
+    (``channels.fetch.validate_import_url``: one parse, the HTTP client's; no user info, backslashes, whitespace
+    or control characters; IPv4 only as four decimal numbers; no private, local or reserved literal address or
+    local name unless ``CHANNEL_ALLOW_PRIVATE_URLS``). The fetch checks again at every hop, after DNS."""
     value = value.strip()
     if value.lower().startswith("webcal://"):
         value = "https://" + value[len("webcal://"):]
-    URLValidator(schemes=["http", "https"],
-                 message="Paste the calendar's http(s):// address (an .ics link).")(value)
+    try:
+        validate_import_url(value)
+    except FetchError as exc:  # its message never quotes the URL
+        raise ValidationError(exc.message, code="invalid") from None
     return value
 
 
@@ -195,12 +200,8 @@ class ChannelConnectionForm(forms.ModelForm):
         value = self.cleaned_data.get("import_url") or ""
         if not value.strip():
             return self.instance.import_url if self.instance.pk else ""  # blank keeps the saved URL
-        try:
-            return normalise_import_url(value)
-        except ValidationError:
-            # Never echo the pasted value back (the widget does not render it either).
-            raise ValidationError("Paste the calendar's http(s):// address (an .ics link).",
-                                  code="invalid") from None
+        # Never echo the pasted value back (the widget does not render it either; the messages never quote it).
+        return normalise_import_url(value)
 
     def clean(self):
         cleaned = super().clean()
@@ -457,7 +458,9 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
         return HttpResponseRedirect(reverse("admin:channel_sync_channelconnection_change", args=[connection.pk]))
 
     def sync_now_view(self, request, object_id):
-        """POST: fetch and reconcile now, in this request, so the owner sees the result at once."""
+        """POST: queue a sync of this connection now (the worker fetches; no fetch in the web request).
+
+        The result shows in the connection page's last sync runs once the worker has finished it."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         connection = self.changeable_connection(request, object_id)
@@ -467,15 +470,17 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
         if not connection.sync_enabled:
             messages.error(request, "Syncing is paused for this connection: resume it first.")
             return self._back(connection)
-        from .sync import sync_connection
+        from .tasks import sync_connection_task
 
         try:
-            run = sync_connection(connection.pk, trigger="manual")
-        except Exception:  # a crash of the sync must not become a 500 page; it is logged with its traceback
-            logger.exception("Manual sync of channel connection %s failed", connection.pk)
-            messages.error(request, "The sync failed unexpectedly; the error has been logged. Try again later.")
+            sync_connection_task.delay(connection.pk, "manual")
+        except Exception:  # the broker is down: no 500 page; the scheduled sync still runs when it is back
+            logger.warning("Could not queue a manual sync of channel connection %s", connection.pk, exc_info=True)
+            messages.error(request, "The sync could not be queued (the task queue is unavailable); the scheduled "
+                                    "sync runs as soon as it is back. Try again later.")
             return self._back(connection)
-        report_run(request, run, connection)
+        messages.success(request, "Sync queued: the worker fetches the calendar now; reload this page in a "
+                                  "moment to see the result in the last sync runs below.")
         return self._back(connection)
 
     def rotate_view(self, request, object_id):
@@ -548,26 +553,6 @@ def clear_channel_blocks(connection: ChannelConnection) -> None:
     replace_channel_blocks(connection=connection, blocks=[])
 
 
-def report_run(request, run, connection) -> None:
-    """The result of a manual sync as an admin message."""
-    if run is None:
-        messages.info(request, "A sync of this connection is already running; its result will show here shortly.")
-        return
-    outcome = run.outcome
-    if outcome == SyncRun.Outcome.NOT_MODIFIED:
-        messages.success(request, "Synced: the platform's calendar has not changed since the last sync.")
-    elif outcome == SyncRun.Outcome.OK:
-        counts = ", ".join(f"{getattr(run, k)} {k}" for k in ("created", "changed", "cancelled", "unchanged",
-                                                              "conflicts", "blocks"))
-        messages.success(request, f"Synced {run.events_seen} event(s): {counts}.")
-        if run.conflicts:
-            messages.warning(request, f"{run.conflicts} conflict(s) need your decision (see below).")
-    elif outcome == SyncRun.Outcome.WARNING:
-        messages.warning(request, f"Nothing was changed: {redact(run.error, connection.import_url)}")
-    else:
-        messages.error(request, f"The sync failed: {redact(run.error, connection.import_url) or 'unknown error'}")
-
-
 # --- runs ----------------------------------------------------------------------------------------------------
 
 
@@ -598,6 +583,20 @@ class SyncRunAdmin(TenantScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_fields(self, request, obj=None):
+        """Operators (superusers) also see the precise reason of a failed fetch; owners never do: it would let a
+        tenant probe the server's network (``channels.fetch``)."""
+        fields = list(super().get_fields(request, obj))
+        return [*fields, "detail_operators"] if request.user.is_superuser else fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "detail_operators"] if request.user.is_superuser else readonly
+
+    @admin.display(description="Detail (operators only)")
+    def detail_operators(self, obj):
+        return redact(obj.detail, obj.connection.import_url) or "—"
 
     @admin.display(description="Outcome", ordering="outcome")
     def outcome_badge(self, obj):

@@ -67,8 +67,10 @@ def _cancel_ours_and_import(conflict: SyncConflict, prop, user, note: str, now: 
 
     Checked first (same lock, so the answer holds): would the stay fit once our
     booking is gone? If an owner block or a third booking is also in the way,
-    nothing is cancelled and the owner is told why — a refund sent to the
-    payment provider cannot be rolled back with the database."""
+    nothing is cancelled and the owner is told why. The refund is only recorded
+    here; it goes to the payment provider after this transaction commits (no
+    network call under the lock), so a failure below cancels nothing and refunds
+    nothing."""
     from payments.services import cancel_with_refund
 
     other = conflict.other_booking

@@ -121,7 +121,10 @@ class SyncRun(models.Model):
     unchanged = models.PositiveIntegerField(default=0)
     conflicts = models.PositiveIntegerField(default=0)
     blocks = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True)  # what the owner sees
+    detail = models.TextField(
+        blank=True, help_text="For operators only (superusers), never shown to owners: the precise reason of a "
+                              "failed fetch (which address was refused, connect, TLS or timeout error).")
 
     class Meta:
         ordering = ["-started_at", "-pk"]

@@ -16,6 +16,10 @@ and the admin's "sync now" run. Its rules:
   (``channels.ical_parse.FeedError``) and even a bug in reconciliation end as a run
   with outcome ``error`` and ``last_error`` set; the calendar is untouched
   (``apply_snapshot`` works in its own transactions and is not called, or rolls back).
+  ``error``/``last_error`` are what the owner sees: every refused or failed
+  connection reads the same there (``unreachable``), so a tenant cannot probe the
+  server's network; the precise cause goes to ``SyncRun.detail`` (superusers only)
+  and the log.
 * **ETag/Last-Modified are stored only after a successful apply**, so a snapshot
   that the cancel guard refused is fetched in full again next time instead of
   being answered 304 and forgotten.
@@ -67,7 +71,8 @@ class _Outcome:
     http_status: int | None = None
     bytes: int = 0
     events_seen: int = 0
-    message: str = ""  # error, or the guard's warning
+    message: str = ""  # error, or the guard's warning: shown to the owner
+    detail: str = ""  # the precise reason of a failed fetch: operators only (SyncRun.detail and the log)
     warnings: list[str] = field(default_factory=list)  # the parser's, when the snapshot was applied
     counts: dict = field(default_factory=dict)
     etag: str = ""
@@ -115,8 +120,8 @@ def sync_connection(connection_id, *, trigger: str = "schedule", at: datetime | 
         outcome = _Outcome(SyncRun.Outcome.ERROR, message=f"Internal error during the sync ({type(exc).__name__}).")
     _finish(conn, run, outcome, now, int((time.monotonic() - started) * 1000))
     quiet = run.outcome in (SyncRun.Outcome.OK, SyncRun.Outcome.NOT_MODIFIED)
-    logger.log(logging.DEBUG if quiet else logging.INFO, "Sync of channel connection %s (%s): %s %s",
-               conn.pk, trigger, run.outcome, run.error[:200])
+    logger.log(logging.DEBUG if quiet else logging.INFO, "Sync of channel connection %s (%s): %s %s%s",
+               conn.pk, trigger, run.outcome, run.error[:200], f" [{run.detail[:300]}]" if run.detail else "")
     return run
 
 
@@ -150,7 +155,9 @@ def _execute(conn: ChannelConnection, now: datetime) -> _Outcome:
     try:
         fetched = fetch_feed(conn.import_url, etag=conn.etag, last_modified=conn.last_modified)
     except FetchError as exc:
-        return _Outcome(SyncRun.Outcome.ERROR, http_status=exc.http_status, message=f"{exc.code}: {exc.message}")
+        # A refused or failed connection reads the same for every cause (channels.fetch); the cause is the detail.
+        return _Outcome(SyncRun.Outcome.ERROR, http_status=exc.http_status, message=f"{exc.code}: {exc.message}",
+                        detail=exc.detail)
     if fetched.status == 304:
         return _Outcome(SyncRun.Outcome.NOT_MODIFIED, http_status=304, etag=fetched.etag,
                         last_modified=fetched.last_modified)
@@ -213,6 +220,7 @@ def _finish(conn: ChannelConnection, run: SyncRun, outcome: _Outcome, now: datet
     for name in COUNT_FIELDS:
         setattr(run, name, outcome.counts.get(name, 0))
     run.error = outcome.message or "; ".join(outcome.warnings)
+    run.detail = outcome.detail
     with transaction.atomic():
         run.save()
         ChannelConnection.objects.filter(pk=conn.pk).update(**updates)

@@ -15,8 +15,12 @@ Accounts (see ``guests.roles`` for the roles):
 * There is one login form, allauth's (``/accounts/login/``): the admin's own
   login page only redirects there, so every sign-in is throttled, needs a
   verified address and asks for the second factor when the user has one.
-* A superuser without an activated TOTP authenticator is sent to the TOTP
-  activation page from every admin page (``MFA_REQUIRED_FOR_SUPERUSERS``).
+* Every admin page (the back-office pages and the CSV export included) asks
+  ``guests.authority`` whether the session may use staff authority: a session
+  that owes its second factor (superusers: ``MFA_REQUIRED_FOR_SUPERUSERS``;
+  all back-office accounts: ``MFA_REQUIRED_FOR_STAFF``) is sent to the TOTP
+  activation page (no authenticator yet) or to the page that confirms the
+  code (an authenticator this session has not used).
 * Infrastructure models (outbox, idempotency keys, processed webhooks, Celery
   beat schedules, groups, allauth's addresses and authenticators) are
   superuser-only, whichever app registers them (``register``).
@@ -27,7 +31,6 @@ from __future__ import annotations
 from functools import update_wrapper
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.db.models.base import ModelBase
@@ -35,6 +38,8 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+
+from guests import authority
 
 # Whole apps, and single models, that only superusers see in the admin.
 SUPERUSER_ONLY_APPS = {"auth", "django_celery_beat", "account", "mfa", "sessions", "sites", "socialaccount",
@@ -67,15 +72,6 @@ class SuperuserOnlyAdminMixin:
         return request.user.is_active and request.user.is_superuser and super().has_delete_permission(request, obj)
 
 
-def needs_totp_activation(user) -> bool:
-    """A superuser must have an activated TOTP authenticator before using the back office."""
-    if not (settings.MFA_REQUIRED_FOR_SUPERUSERS and user.is_authenticated and user.is_superuser):
-        return False
-    from allauth.mfa.models import Authenticator
-
-    return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
-
-
 class StayholdAdminSite(admin.AdminSite):
     site_header = "Stayhold back office"
     site_title = "Stayhold"
@@ -91,13 +87,15 @@ class StayholdAdminSite(admin.AdminSite):
             super().register(model, model_admin, **options)
 
     def admin_view(self, view, cacheable=False):
-        """Django's login/permission wrapper, plus: a superuser without TOTP goes to the activation page."""
+        """Django's login/permission wrapper, plus staff authority (``guests.authority``): a session that owes its
+        second factor goes to the TOTP activation or confirmation page (signing out stays possible)."""
         inner = super().admin_view(view, cacheable)
 
         def guarded(request, *args, **kwargs):
-            if needs_totp_activation(request.user) and request.path != reverse("admin:logout", current_app=self.name):
-                query = urlencode({REDIRECT_FIELD_NAME: request.get_full_path()})
-                return HttpResponseRedirect(f"{reverse('mfa_activate_totp')}?{query}")
+            if request.path != reverse("admin:logout", current_app=self.name):
+                redirect = authority.mfa_redirect(request)
+                if redirect is not None:
+                    return redirect
             return inner(request, *args, **kwargs)
 
         return update_wrapper(guarded, inner)

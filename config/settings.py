@@ -8,9 +8,13 @@ and ``REDIS_URL`` to use real services; production must also set
 README.md and ``.env.example``.
 """
 
+import os
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
+
+from .stripe_mode import stripe_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -33,6 +37,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "csp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -49,6 +54,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.CSPMiddleware",
+    "config.security.RequestTooLargeMiddleware",  # JSON 413 for oversized /api/ bodies, before anything reads them
+    "config.middleware.ServiceUnavailableMiddleware",  # Redis/broker errors → JSON 503 / friendly 503 page
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -97,10 +105,27 @@ AUTH_USER_MODEL = "guests.User"
 
 # --- Redis, cache, Celery -------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis down must not fail a booking or a login (the database is the source of truth): a call that gets no
+# connection within REDIS_TIMEOUT_SECONDS fails fast; the cache then serves from each process's memory for
+# REDIS_RETRY_SECONDS before trying Redis again (config.cache), and a task that cannot be published after commit
+# is logged and left to the outbox sweeper (bookings.outbox). README "When Redis is down".
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
+REDIS_RETRY_SECONDS = env.float("REDIS_RETRY_SECONDS", default=5.0)
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "RETRY_AFTER": REDIS_RETRY_SECONDS,
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS},
+        }
+    }
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+        # A command (a publish on a connection that stopped answering) gives up too; above the worker's 1 s BRPOP.
+        "socket_timeout": max(3.0, REDIS_TIMEOUT_SECONDS),
+    }
 else:
     # File cache: shared by the web, worker and beat processes of `make run`.
     CACHES = {
@@ -130,6 +155,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing (``.delay()`` after a commit, in a web request): one immediate retry (a pooled connection gone stale
+# after a Redis restart), then give up; callers log it and the sweepers deliver from the database.
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT_SECONDS
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 
 # --- Auth -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -161,10 +190,13 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": env.str("PASSWORD_RESET_RATE_LIMIT", default="20/m/ip,5/m/key"),
 }
 # Two-factor authentication (allauth.mfa): TOTP apps plus recovery codes, at /accounts/2fa/. Any back-office
-# user may turn it on; superusers must (config.admin_site sends one without TOTP to the activation page).
+# user may turn it on; superusers must, and with MFA_REQUIRED_FOR_STAFF every back-office account must. Such an
+# account's session may use staff authority (admin, API, proof files) only once it has used its second factor
+# (guests.authority: the one gate every privileged path asks).
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Stayhold"
 MFA_REQUIRED_FOR_SUPERUSERS = env.bool("MFA_REQUIRED_FOR_SUPERUSERS", default=True)
+MFA_REQUIRED_FOR_STAFF = env.bool("MFA_REQUIRED_FOR_STAFF", default=False)
 
 # --- I18n / time ------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -177,9 +209,38 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default="") or VAR_DIR / "media")  # empty (as in .env.example) = default
+# Where uploads (property photos) live, see README "Running in production": "local" = files under MEDIA_ROOT, served
+# by the app itself at MEDIA_URL (config.media.serve_public_media, behind the Procfile's gunicorn); "s3" = any
+# S3-compatible bucket through django-storages (AWS S3, Cloudflare R2, Backblaze B2, MinIO, …; `pip install
+# -e '.[s3]'` adds boto3), whose public URLs the browsers load directly.
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="local").lower()
+MEDIA_CACHE_SECONDS = env.int("MEDIA_CACHE_SECONDS", default=7 * 24 * 3600)  # Cache-Control max-age of photos
+# Uploaded photos are decoded and re-encoded (properties.images): no metadata, no trailing payload, at most this
+# many pixels on the longer side; larger uploads are refused.
+PHOTO_MAX_DIMENSION = env.int("PHOTO_MAX_DIMENSION", default=2560)
+PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=20 * 1024 * 1024)
+if MEDIA_STORAGE == "s3":
+    _media_backend = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME", default=""),
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,  # None: boto3's own lookup (IAM role)
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,  # R2, B2, MinIO, …
+            "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", default="") or None,  # a CDN in front of the bucket
+            "location": env.str("AWS_LOCATION", default=""),  # a key prefix inside the bucket
+            # Photos are public: plain, cacheable URLs (no signatures that expire inside cached pages).
+            "querystring_auth": False,
+            "file_overwrite": False,
+            "object_parameters": {"CacheControl": f"public, max-age={MEDIA_CACHE_SECONDS}"},
+        },
+    }
+else:
+    _media_backend = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _media_backend,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -189,11 +250,48 @@ STORAGES = {
     },
 }
 
+# --- Client addresses ---------------------------------------------------------------
+# The proxies in front of the app (IPs or CIDR networks; "unix" for a proxy on gunicorn's Unix socket). Only
+# requests from them have their X-Forwarded-For read; the client is its right-most address that is not one of
+# them (config.client_address). Default none: a directly exposed gunicorn uses REMOTE_ADDR. Every rate limit
+# and audit row uses it. README "Client addresses behind a proxy".
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
 # --- Security (production) --------------------------------------------------------
+# Production runs behind TLS (README "Running in production"): plain HTTP is redirected, browsers are told to use
+# HTTPS only (HSTS), and cookies are sent over HTTPS only. A TLS-terminating proxy in front must set
+# X-Forwarded-Proto (overwriting whatever the client sent), or every request looks insecure and is redirected.
+# These settings are read only when DEBUG is off (`make run` serves plain HTTP).
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=True)
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
-    CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Content-Security-Policy (django-csp; config.security.CSPMiddleware adds the Stripe.js and media origins derived
+# from the settings at request time). No inline script anywhere: every script is a file under static/. Style
+# attributes are allowed (the back-office timeline places its bars with them); <style> elements are not.
+# (No CSP_* setting names: django-csp 4 refuses its old settings.)
+_csp_report_only = env.bool("CSP_REPORT_ONLY", default=False)  # report violations instead of blocking (rollouts)
+_csp = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],  # data: = the TOTP QR code of allauth.mfa and Swagger UI's icons
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "report-uri": env.list("CSP_REPORT_URI", default=[]) or None,
+    },
+}
+CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp if _csp_report_only else None
+CONTENT_SECURITY_POLICY = None if _csp_report_only else _csp
 
 # --- REST API ---------------------------------------------------------------------
 API_THROTTLE_CREATE = env.str("API_THROTTLE_CREATE", default="60/min")
@@ -253,26 +351,29 @@ LOGGING = {
 }
 
 # --- Payments -------------------------------------------------------------------------
-# With no STRIPE_SECRET_KEY the app talks to localstripe (a fake Stripe server that
-# `make run` starts on 127.0.0.1:STRIPE_LOCAL_PORT, see payments/localstripe_server.py),
-# so booking and paying work offline with no Stripe account.
-STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
-STRIPE_LOCAL = not STRIPE_SECRET_KEY
-STRIPE_LOCAL_PORT = env.int("STRIPE_LOCAL_PORT", default=8420)
-_stripe_local_base = f"http://127.0.0.1:{STRIPE_LOCAL_PORT}" if STRIPE_LOCAL else ""
-if STRIPE_LOCAL:
-    STRIPE_SECRET_KEY = "sk_test_local"  # noqa: S105 - localstripe accepts any sk_ key
-STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="pk_test_local" if STRIPE_LOCAL else "")
-STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_local" if STRIPE_LOCAL else "")
-# Empty = the real https://api.stripe.com.
-STRIPE_API_BASE = env.str("STRIPE_API_BASE", default=_stripe_local_base)
-STRIPE_JS_URL = env.str(
-    "STRIPE_JS_URL", default=f"{_stripe_local_base}/js.stripe.com/v3/" if STRIPE_LOCAL else "https://js.stripe.com/v3/"
-)
+# STRIPE_MODE (config/stripe_mode.py): "local" = localstripe, the fake Stripe server that `make run` starts on
+# 127.0.0.1:STRIPE_LOCAL_PORT (payments/localstripe_server.py) with keys published in this repository, so booking
+# and paying work offline; "live" = real Stripe with STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY and
+# STRIPE_WEBHOOK_SECRET; "off" = no card payment, the webhook refuses every event. Unset: live with a secret key,
+# else local with DEBUG on, else off: production never falls back to a known secret.
+_stripe = stripe_settings(os.environ, debug=DEBUG)
+STRIPE_MODE = _stripe["STRIPE_MODE"]
+STRIPE_MODE_EXPLICIT = _stripe["STRIPE_MODE_EXPLICIT"]  # STRIPE_MODE=off set on purpose (manual payments only)
+STRIPE_LOCAL = _stripe["STRIPE_LOCAL"]  # STRIPE_MODE == "local"
+STRIPE_LOCAL_PORT = _stripe["STRIPE_LOCAL_PORT"]
+STRIPE_SECRET_KEY = _stripe["STRIPE_SECRET_KEY"]
+STRIPE_PUBLISHABLE_KEY = _stripe["STRIPE_PUBLISHABLE_KEY"]
+STRIPE_WEBHOOK_SECRET = _stripe["STRIPE_WEBHOOK_SECRET"]
+STRIPE_API_BASE = _stripe["STRIPE_API_BASE"]  # empty = the real https://api.stripe.com
+STRIPE_JS_URL = _stripe["STRIPE_JS_URL"]
 # Card attempts per reservation; after the last failure the reservation is released.
 PAYMENT_MAX_ATTEMPTS = env.int("PAYMENT_MAX_ATTEMPTS", default=3)
 # Payment attempts per client (IP) and booking page: a django-ratelimit-style "N/period".
 PAYMENT_THROTTLE = env.str("PAYMENT_THROTTLE", default="10/min")
+# Every call to Stripe: seconds to connect and to read (the library's own default is 80), and how many times the
+# library retries a failed call (every POST carries an idempotency key). No Stripe call runs under a database lock.
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=1)
 # Manual payments (Cash App, Zelle, Venmo, bank transfer): how long the reservation is held for one,
 # where proof uploads are stored (private: never under MEDIA_ROOT/MEDIA_URL), and the claim/upload rate per client.
 MANUAL_PAYMENT_TIMEOUT_HOURS = env.int("MANUAL_PAYMENT_TIMEOUT_HOURS", default=24)

@@ -13,6 +13,10 @@ os.environ.setdefault("API_THROTTLE_CREATE", "100000/min")
 # Tests sign users in with force_login; the MFA requirement for superusers has its own tests (tests/accounts),
 # which switch it on with the `settings` fixture.
 os.environ.setdefault("MFA_REQUIRED_FOR_SUPERUSERS", "false")
+os.environ.setdefault("MFA_REQUIRED_FOR_STAFF", "false")
+# Card payments against localstripe (each payments test session starts one on a free port, tests/conftest.py),
+# whatever DJANGO_DEBUG says; the production modes have their own tests (tests/payments/test_stripe_mode.py).
+os.environ.setdefault("STRIPE_MODE", "local")
 
 from .settings import *  # noqa: E402,F403
 from .settings import DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402

@@ -1,16 +1,23 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from config import views as site_views
+from config.media import media_urlpatterns
 from guests import views as guest_views
 
+handler403 = "config.views.permission_denied"  # the admin's layout under /admin/, the site's elsewhere
+
 urlpatterns = [
+    path("favicon.ico", site_views.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("bookings.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Swagger UI with its script and styles as files (the Content-Security-Policy allows nothing inline)
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/swagger_ui.html"),
+         name="api-docs"),
+    # allauth's TOTP activation, which also marks the session as MFA-authenticated (guests.authority)
+    path("accounts/2fa/totp/activate/", guest_views.activate_totp, name="mfa_activate_totp"),
     path("accounts/", include("allauth.urls")),  # optional guest accounts: sign-up, login, email verification
     path("account/bookings/", guest_views.my_bookings, name="my-bookings"),
     path("payments/", include("payments.urls")),  # the payment page, its JSON endpoints and the Stripe webhook
@@ -18,5 +25,6 @@ urlpatterns = [
     path("", include("bookings.urls")),  # guest pages of the booking flow: /book/, /bookings/
     path("", include("properties.urls")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Uploaded photos, in production too (config.media): on the local disk the app serves them itself. First, so that
+# no page route can shadow MEDIA_URL.
+urlpatterns = media_urlpatterns() + urlpatterns

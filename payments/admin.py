@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from bookings.admin import ReadOnlyAdminMixin
+from config.client_address import client_ip
 from properties.money import format_money
 from properties.tenancy import TenantScopedAdmin
 
@@ -41,13 +42,14 @@ class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ["booking", "attempt", "provider", "amount_display", "status", "amount_refunded", "disputed",
-                    "provider_ref", "created_at"]
-    list_filter = ["status", "provider", "disputed", "created_at"]
+                    "flagged", "provider_ref", "created_at"]
+    # "flagged": a succeeded PaymentIntent that did not match the row (services.intent_mismatch), for staff to check.
+    list_filter = ["status", "provider", "disputed", "flagged", "created_at"]
     search_fields = ["booking__reference", "provider_ref"]
     list_select_related = ["booking"]
     readonly_fields = ["booking", "provider", "attempt", "amount", "currency", "status", "provider_ref",
                        "idempotency_key", "amount_refunded", "failure_code", "failure_message", "disputed",
-                       "created_at", "updated_at", "succeeded_at"]
+                       "flagged", "created_at", "updated_at", "succeeded_at"]
     fields = readonly_fields
     inlines = [PaymentEventInline, RefundInline]
 
@@ -179,7 +181,7 @@ class ManualPaymentAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         amount = parse_amount(request.POST.get("amount_received", ""))
         try:
             mp = verify(mp_id=mp.pk, action=action, user=request.user, note=request.POST.get("note", ""),
-                        amount_received=amount, ip=request.META.get("REMOTE_ADDR") or None)
+                        amount_received=amount, ip=client_ip(request) or None)
         except ManualPaymentError as exc:
             self.message_user(request, f"{mp.code}: {exc.detail}", messages.ERROR)
         else:

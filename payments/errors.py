@@ -1,6 +1,7 @@
 """Payment errors: ``BookingError`` subclasses, so views map them like every other domain error."""
 
 from bookings.errors import BookingError
+from bookings.errors import RefundNotAllowed as RefundNotAllowed  # decided with the cancellation (bookings.services)
 
 
 class PaymentError(BookingError):
@@ -24,14 +25,15 @@ class TooManyAttempts(PaymentError):
 
 
 class ProviderError(PaymentError):
-    """The payment provider failed or could not be reached (not a decline)."""
+    """The payment provider failed or could not be reached (not a decline).
+
+    ``retryable`` is False when the provider refused the request itself (an invalid
+    request: repeating it would be refused again), True for outages and timeouts."""
 
     code = "provider_error"
     http_status = 502
     default_detail = "The payment service is unavailable; please try again."
 
-
-class RefundNotAllowed(PaymentError):
-    code = "refund_not_allowed"
-    http_status = 409
-    default_detail = "This refund is not allowed."
+    def __init__(self, detail: str | None = None, *, retryable: bool = True, reasons=()):
+        super().__init__(detail, reasons=reasons)
+        self.retryable = retryable

@@ -6,14 +6,19 @@ here its aiohttp ``app`` is served on 127.0.0.1 only, with persistence turned
 off, so each start is clean and two servers never share a file.
 
 * ``python -m payments.localstripe_server`` (``make run``, Procfile.dev): serves on
-  ``STRIPE_LOCAL_PORT`` (8420) when ``STRIPE_SECRET_KEY`` is unset and registers
-  the app's webhook (``http://127.0.0.1:$WEB_PORT/payments/stripe/webhook``,
-  signed with ``STRIPE_WEBHOOK_SECRET``). With a real key it only idles, so
-  that honcho keeps the other processes running.
+  ``STRIPE_LOCAL_PORT`` (8420) in ``STRIPE_MODE=local`` (the default with ``DEBUG`` on and
+  no ``STRIPE_SECRET_KEY``, see ``config/stripe_mode.py``) and registers the app's webhook
+  (``http://127.0.0.1:$WEB_PORT/payments/stripe/webhook``, signed with ``STRIPE_WEBHOOK_SECRET``).
+  In any other mode it only idles, so that honcho keeps the other processes running.
 * :class:`LocalStripe` runs it in a background thread (the tests' session fixture).
 
 localstripe sends only ``payment_intent.succeeded`` and ``payment_intent.payment_failed``
 webhooks, one second after the change, with a real ``Stripe-Signature`` header.
+
+Its fake Stripe.js is served with one change (:func:`stripe_js`): the card number is sent as
+digits, the way Stripe.js sends it. A guest types the test card as the page shows it,
+``4242 4242 4242 4242``; localstripe's own script sent the spaces along (and its API answered
+"Bad request") and moved on to the expiry field after 16 characters, spaces included.
 """
 
 from __future__ import annotations
@@ -26,10 +31,44 @@ import socket
 import sys
 import threading
 import warnings
+from pathlib import Path
+
+STRIPE_JS_PATH = "/js.stripe.com/v3/"
+# In localstripe's card element, what it sends as the number: the input's value as typed.
+_NUMBER_AS_TYPED = "number: this._inputs.number.value,"
+# What Stripe.js sends: the digits alone (it drops the spaces and dashes a person types or pastes).
+_NUMBER_AS_DIGITS = "number: this._inputs.number.value.replace(/[\\s-]/g, ''),"
+
+
+def stripe_js() -> str:
+    """localstripe's fake Stripe.js, sending the card number as digits (spaces and dashes removed) like Stripe.js.
+
+    The same value drives its "16 digits typed: go to the expiry" step, which now counts digits only.
+    Raises if the script no longer has the line this changes (a localstripe upgrade): better than a
+    card form that silently refuses the number as the page shows it."""
+    from localstripe import server
+
+    source = (Path(server.__file__).parent / "localstripe-v3.js").read_text()
+    if source.count(_NUMBER_AS_TYPED) != 1:
+        raise RuntimeError("localstripe's Stripe.js changed: payments/localstripe_server.stripe_js() must be updated")
+    return source.replace(_NUMBER_AS_TYPED, _NUMBER_AS_DIGITS)
+
+
+def _serve_stripe_js():
+    from aiohttp import web
+
+    @web.middleware
+    async def serve_stripe_js(request, handler):
+        if request.method in ("GET", "HEAD") and request.path == STRIPE_JS_PATH:
+            return web.Response(text=stripe_js(), content_type="application/javascript")
+        return await handler(request)
+
+    serve_stripe_js.stayhold = True
+    return serve_stripe_js
 
 
 def _localstripe_app():
-    """localstripe's aiohttp app, with its pickle persistence disabled and an empty store."""
+    """localstripe's aiohttp app, with its pickle persistence disabled, an empty store and our Stripe.js."""
     with warnings.catch_warnings():  # its sync handlers: "Bare functions are deprecated" (aiohttp)
         warnings.simplefilter("ignore", DeprecationWarning)
         from localstripe import resources
@@ -39,7 +78,10 @@ def _localstripe_app():
         from localstripe import server
 
     resources.store.clear()
-    return server.app
+    app = server.app  # one per process (localstripe's module-level app): the middleware is added once
+    if not any(getattr(m, "stayhold", False) for m in app.middlewares):
+        app.middlewares.append(_serve_stripe_js())
+    return app
 
 
 def register_webhook(url: str, secret: str, webhook_id: str = "stayhold") -> None:
@@ -132,7 +174,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     if not settings.STRIPE_LOCAL:
-        print("STRIPE_SECRET_KEY is set: using real Stripe, the local Stripe server is not started.", flush=True)
+        print(f"STRIPE_MODE is {settings.STRIPE_MODE}: the local Stripe server is not started.", flush=True)
         signal.pause()  # keep honcho's other processes running
         return 0
 

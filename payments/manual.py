@@ -37,6 +37,7 @@ from bookings.models import Booking, BookingStatus
 from bookings.notifications import Kind, Planned, absolute, guest_address, queue
 from bookings.state_machine import Actor
 from bookings.tokens import booking_access_token
+from properties.display import local_datetime
 from properties.money import round_money
 
 from .errors import PaymentError, PaymentNotAllowed
@@ -329,7 +330,8 @@ def send_reminders(*, at: datetime | None = None) -> int:
             to = guest_address(mp.booking)
             if to:
                 data = {"code": mp.code, "amount": str(mp.amount), "currency": mp.currency, "handle": mp.method.handle,
-                        "method": mp.method.get_kind_display(), "deadline": f"{mp.deadline:%Y-%m-%d %H:%M}",
+                        "method": mp.method.get_kind_display(),
+                        "deadline": local_datetime(mp.deadline, mp.booking.property),  # "… (Europe/Lisbon time)"
                         "url": absolute(instructions_url(mp))}
                 queue(mp.booking, Planned(Kind.MANUAL_PAYMENT_REMINDER, to,
                                           f"{Kind.MANUAL_PAYMENT_REMINDER}:{mp.pk}"), data=data)

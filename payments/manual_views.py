@@ -22,9 +22,10 @@ from bookings import ratelimit
 from bookings.checkout import payment_url, status_url
 from bookings.errors import BookingError
 from bookings.models import Booking
-from bookings.ratelimit import client_ip
 from bookings.state_machine import Actor
 from bookings.tokens import booking_access_token, check_booking_access_token
+from config.client_address import client_ip, client_key
+from guests.authority import may_use_staff_authority, staff_page
 from properties.models import Property
 
 from . import manual
@@ -49,7 +50,7 @@ def _booking(request, reference) -> Booking:
 
 def throttled(request, action: str) -> bool:
     """Count one ``action`` of this client (IP) against ``MANUAL_PAYMENT_THROTTLE`` ("N/period")."""
-    key = f"manual-{action}:{client_ip(request) or 'unknown'}"
+    key = f"manual-{action}:{client_key(request)}"
     return bool(ratelimit.hit(key, settings.MANUAL_PAYMENT_THROTTLE))
 
 
@@ -107,11 +108,15 @@ def instructions(request, reference, code):
 
 
 @never_cache
+@staff_page
 def proof(request, code):
-    """The proof image, to the owner, assigned staff and superusers of the booking's property only."""
+    """The proof image, to the owner, assigned staff and superusers of the booking's property only.
+
+    Staff authority (``guests.authority``): a session that owes its second factor is sent to the MFA page first;
+    anyone else without it (anonymous, inactive) gets the same 404 as for a wrong code."""
     user = request.user
     mp = ManualPayment.objects.select_related("booking").filter(code=code).first()
-    if (mp is None or not mp.proof or not user.is_authenticated or not user.is_active
+    if (mp is None or not mp.proof or not may_use_staff_authority(request)
             or not Property.objects.managed_by(user).filter(pk=mp.booking.property_id).exists()):
         raise Http404("No such proof.")
     response = FileResponse(mp.proof.open("rb"), content_type=mp.proof_content_type or "application/octet-stream")

@@ -50,6 +50,9 @@ class Payment(models.Model):
     failure_code = models.CharField(max_length=100, blank=True)
     failure_message = models.TextField(blank=True)
     disputed = models.BooleanField(default=False, help_text="The card holder opened a dispute (chargeback).")
+    flagged = models.BooleanField(default=False, help_text=(
+        "A succeeded PaymentIntent did not match this payment (intent id, amount or currency): it was not applied "
+        "and no booking changed. Check it at Stripe; the payment's events say what differed."))
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
@@ -100,12 +103,18 @@ class Refund(models.Model):
     reason = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     actor_label = models.CharField(max_length=200, blank=True)
+    # Sending (payments.services.execute_refund): a pending row without provider_ref has not reached the provider.
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Calls made to the provider for this refund.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True,
+                                           help_text="When the sweeper sends it (again) if it is still unsent.")
+    last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="refund_due_idx")]
 
     def __str__(self):
         return f"refund {self.amount} {self.currency} ({self.status})"

@@ -20,6 +20,16 @@ or out of order:
 * :func:`handle_intent_canceled`, :func:`handle_refund`, :func:`handle_charge_refunded`,
   :func:`handle_dispute`.
 
+No network call while a transaction or a row lock is open. A refund is first
+recorded as a ``pending`` :class:`Refund` row (with the booking's new totals and
+outbox event) under the locks; :func:`execute_refund` sends it to the provider
+after commit (a Celery task queued on commit, and the ``execute_due_refunds``
+sweeper for a lost task or a provider outage) and applies the answer in a second
+short transaction. The refund row is this call's outbox: the outbox consumers
+themselves run inside the delivery transaction, so they never talk to Stripe.
+Cancelling open card attempts after a failure or a cancellation is queued the
+same way (:func:`cancel_intents`).
+
 Disputes: the payment is flagged ``disputed`` and both the payment and the
 booking get an audit row; the booking's ``payment_status`` does not change (the
 money is only withdrawn when the dispute is lost, which Stripe reports as a
@@ -31,7 +41,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -39,12 +49,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bookings import services as booking_services
-from bookings.errors import BookingError, InvalidTransition
+from bookings.errors import BookingError
 from bookings.models import Booking, BookingStatus
 from bookings.models import PaymentStatus as BookingPaymentStatus
 from bookings.state_machine import Actor
 from properties.money import ZERO, round_money, to_minor_units
-from properties.policies import refund_percent
 
 from .errors import PaymentNotAllowed, ProviderError, RefundNotAllowed, TooManyAttempts
 from .models import CAPTURED_STATUSES, OPEN_STATUSES, Payment, Provider, Refund, RefundStatus, WebhookEvent
@@ -56,6 +65,11 @@ logger = logging.getLogger(__name__)
 S = BookingStatus
 SYSTEM = Actor.system("payments")
 COUNTED_REFUNDS = (RefundStatus.PENDING, RefundStatus.SUCCEEDED)
+# A requested refund is sent at once (a task queued on commit); the sweeper picks it up after REFUND_RETRY_AFTER if
+# that task was lost, and retries a failed attempt after 1, 2, 4 … 60 minutes. After REFUND_MAX_ATTEMPTS it is marked
+# failed for staff (about two hours in all: well inside Stripe's 24-hour idempotency window).
+REFUND_RETRY_AFTER = timedelta(minutes=1)
+REFUND_MAX_ATTEMPTS = 8
 
 
 def provider(name: str = Provider.STRIPE):
@@ -83,13 +97,8 @@ class CardResult:
         return body
 
 
-@dataclass(frozen=True)
-class RefundQuote:
-    percent: Decimal
-    amount: Decimal  # what the policy refunds now, capped at `refundable`
-    refundable: Decimal  # paid minus refunded
-    currency: str
-    check_in_at: datetime
+RefundQuote = booking_services.RefundTerms  # percent, amount (policy, capped), refundable, currency, check_in_at
+check_in_datetime = booking_services.check_in_datetime
 
 
 @dataclass
@@ -191,21 +200,37 @@ def _refresh_refunded(payment: Payment, actor: str, reason: str) -> None:
         record_payment_event(payment, payment.status, payment.status, actor, note)
 
 
-def _refund(payment: Payment, amount: Decimal, *, reason: str, actor: Actor, idempotency_key: str) -> Refund:
-    """Refund ``amount`` of a captured payment at the provider and record it (caller holds the locks)."""
+def after_commit(task, *args) -> None:
+    """Queue a Celery ``task`` once the current transaction commits (at once when none is open).
+
+    Network calls happen in the task, never under a lock. A broker outage is logged;
+    the sweepers catch up (requested refunds are retried by ``execute_due_refunds``)."""
+
+    def queue():
+        try:
+            task.delay(*args)
+        except Exception:  # the broker being down must not fail the caller
+            logger.warning("Could not queue %s%r; the sweeper retries it", task.name, args, exc_info=True)
+
+    transaction.on_commit(queue)
+
+
+def _request_refund(payment: Payment, amount: Decimal, *, reason: str, actor: Actor) -> Refund:
+    """Record a refund of ``amount`` as ``pending`` (caller holds the locks); it is sent after commit."""
+    from .tasks import execute_refund as execute_refund_task
+
     amount = round_money(amount, payment.currency)
     if amount <= 0 or amount > payment.refundable:
         raise RefundNotAllowed(f"At most {payment.refundable} {payment.currency} of this payment can be refunded.")
-    data: RefundData = provider(payment.provider).refund(payment, amount, idempotency_key=idempotency_key)
-    refund = Refund.objects.filter(provider_ref=data.id).first()  # a retried idempotent call returns the same refund
-    if refund is None:
-        refund = Refund.objects.create(
-            payment=payment, amount=data.amount or amount, currency=payment.currency, status=data.status,
-            provider_ref=data.id, reason=reason,
-            created_by=actor.user if actor.user is not None and getattr(actor.user, "pk", None) else None,
-            actor_label=actor.label[:200],
-        )
-    _refresh_refunded(payment, actor.label or actor.type, f"Refund {data.id}: {reason}")
+    now = timezone.now()
+    refund = Refund.objects.create(
+        payment=payment, amount=amount, currency=payment.currency, status=RefundStatus.PENDING, reason=reason,
+        created_by=actor.user if actor.user is not None and getattr(actor.user, "pk", None) else None,
+        actor_label=actor.label[:200], created_at=now, next_attempt_at=now + REFUND_RETRY_AFTER,
+    )
+    _refresh_refunded(payment, actor.label or actor.type, f"Refund #{refund.pk} of {amount} {payment.currency} "
+                                                          f"requested: {reason}")
+    after_commit(execute_refund_task, refund.pk)
     return refund
 
 
@@ -308,14 +333,59 @@ def _handle_requires_action(intent: IntentData, *, actor_label: str = "stripe") 
     return payment
 
 
+def intent_mismatch(payment: Payment, intent: IntentData) -> str:
+    """Why a succeeded ``intent`` cannot pay ``payment`` ("" when it can).
+
+    Its PaymentIntent id must be the one on the row (before the row has one, when the webhook beats the request
+    that stores it, the booking in the intent's metadata must be the payment's), and its amount in minor units
+    and its currency must be the payment's."""
+    problems = []
+    if payment.provider_ref:
+        if payment.provider_ref != intent.id:
+            problems.append(f"PaymentIntent {intent.id} is not this payment's {payment.provider_ref}")
+    elif str(intent.metadata.get("booking_id", "")) != str(payment.booking_id):
+        problems.append(f"PaymentIntent {intent.id} is for booking id {intent.metadata.get('booking_id') or '(none)'}")
+    if intent.currency.upper() != payment.currency.upper() or (
+            to_minor_units(intent.amount, payment.currency) != to_minor_units(payment.amount, payment.currency)):
+        problems.append(f"{intent.amount} {intent.currency or '(no currency)'} instead of "
+                        f"{payment.amount} {payment.currency}")
+    return "; ".join(problems)
+
+
+def _flag_mismatch(payment: Payment, intent: IntentData, problem: str, actor_label: str) -> None:
+    """Record a succeeded intent that does not match ``payment`` (caller holds the locks); no booking changes.
+
+    The payment is flagged for staff (``Payment.flagged``: the admin's payment list filters on it) and gets an
+    audit row; ``payment.mismatch`` tells the caller what was wrong."""
+    logger.warning("Succeeded intent %s does not match payment %s: %s", intent.id, payment.pk, problem)
+    if not payment.flagged:
+        payment.flagged = True
+        payment.save(update_fields=["flagged", "updated_at"])
+    record_payment_event(payment, payment.status, payment.status, actor_label,
+                         f"Not applied: a succeeded payment that does not match this one ({problem}). "
+                         "No booking was changed; check the PaymentIntent at Stripe.")
+    payment.mismatch = problem
+
+
+def _payment_named_by(intent: IntentData) -> int | None:
+    """The payment an intent's metadata names, whatever intent id the row holds (to flag a mismatch)."""
+    ref = str(intent.metadata.get("payment_id", ""))
+    return Payment.objects.filter(pk=int(ref)).values_list("pk", flat=True).first() if ref.isdigit() else None
+
+
 def handle_intent_succeeded(intent: IntentData, *, actor_label: str = "stripe") -> Payment | None:
-    """The money arrived. Idempotent; confirms the booking or, if that is impossible, refunds automatically."""
-    pk = _find_payment_id(intent)
+    """The money arrived. Idempotent; confirms the booking or, if that is impossible, refunds automatically.
+
+    Only an intent that matches the payment row (:func:`intent_mismatch`) is applied; any other is flagged."""
+    pk = _find_payment_id(intent) or _payment_named_by(intent)
     if pk is None:
         logger.warning("Succeeded intent %s matches no payment", intent.id)
         return None
     with transaction.atomic():
         payment = _lock_payment(pk)
+        if problem := intent_mismatch(payment, intent):
+            _flag_mismatch(payment, intent, problem, actor_label)
+            return payment
         _claim_ref(payment, intent)
         if payment.status in CAPTURED_STATUSES:
             return payment  # already applied (webhook and return path both arrive)
@@ -341,8 +411,7 @@ def handle_intent_succeeded(intent: IntentData, *, actor_label: str = "stripe") 
         else:
             refund_reason = f"The booking is {booking.status}; the payment is returned."
         if refund_reason:
-            _refund(payment, payment.refundable, reason=refund_reason, actor=SYSTEM,
-                    idempotency_key=f"stayhold-auto-refund-{payment.idempotency_key}")
+            _request_refund(payment, payment.refundable, reason=refund_reason, actor=SYSTEM)
         _sync_booking(payment.booking_id, SYSTEM,
                       f"Card payment {payment.amount} {payment.currency} received ({intent.id})."
                       + (f" Refunded automatically: {refund_reason}" if refund_reason else ""))
@@ -379,13 +448,32 @@ def handle_intent_failed(intent: IntentData, *, actor_label: str = "stripe") -> 
                                                          provider_ref__isnull=False)
                                   .values_list("provider_ref", "currency"))
         _sync_booking(booking.pk, SYSTEM, f"Card payment attempt {payment.attempt} failed: {payment.failure_code}.")
-    # A failed intent could be retried in the browser with another card; each attempt is its own intent here.
-    for ref, currency in to_cancel:
+        # A failed intent could be retried in the browser with another card; each attempt is its own intent here.
+        # Cancelled after commit: this may run inside a webhook's transaction.
+        _cancel_after_commit(to_cancel, "released")
+    return payment
+
+
+def _cancel_after_commit(refs, actor_label: str) -> None:
+    from .tasks import cancel_intents as cancel_intents_task
+
+    refs = [[ref, currency] for ref, currency in refs if ref]
+    if refs:
+        after_commit(cancel_intents_task, refs, actor_label)
+
+
+def cancel_intents(refs, *, actor_label: str) -> int:
+    """Cancel open intents at the provider and apply the answers (no transaction open). The number cancelled."""
+    cancelled = 0
+    for ref, currency in refs:
         try:
-            apply_intent(provider().cancel(ref, currency), actor_label="released")
+            intent = provider().cancel(ref, currency)
         except ProviderError:
             logger.warning("Could not cancel intent %s", ref)
-    return payment
+            continue
+        apply_intent(intent, actor_label=actor_label)
+        cancelled += 1
+    return cancelled
 
 
 def handle_intent_canceled(intent: IntentData, *, actor_label: str = "stripe") -> Payment | None:
@@ -415,25 +503,15 @@ def sync_from_provider(*, booking_id) -> Booking:
 # --- refunds and cancellations ----------------------------------------------------------------------------
 
 
-def check_in_datetime(booking: Booking) -> datetime:
-    prop = booking.property
-    return datetime.combine(booking.check_in, prop.check_in_time, tzinfo=prop.tz)
-
-
 def refund_quote(booking: Booking, at: datetime | None = None) -> RefundQuote:
-    """What cancelling ``booking`` at ``at`` refunds under its policy snapshot (capped at paid minus refunded)."""
-    at = at or timezone.now()
+    """What cancelling ``booking`` at ``at`` refunds under its policy snapshot (a preview, read without locks:
+    :func:`cancel_with_refund` decides again under the lock)."""
     paid, refunded = payment_totals(booking.pk)
-    refundable = max(paid - refunded, ZERO)
-    check_in_at = check_in_datetime(booking)
-    percent = refund_percent(booking.cancellation_policy or {}, check_in_at, at)
-    amount = min(round_money(paid * percent / 100, booking.currency), refundable)
-    return RefundQuote(percent=percent, amount=amount, refundable=refundable, currency=booking.currency,
-                       check_in_at=check_in_at)
+    return booking_services.refund_terms(booking, paid=paid, refunded=refunded, at=at or timezone.now())
 
 
-def _refund_across(booking: Booking, amount: Decimal, *, reason: str, actor: Actor, key: str) -> list[Refund]:
-    """Refund ``amount`` over the booking's captured payments, newest first (caller holds the locks)."""
+def _request_refunds(booking: Booking, amount: Decimal, *, reason: str, actor: Actor) -> list[Refund]:
+    """Request ``amount`` over the booking's captured payments, newest first (caller holds the locks)."""
     refunds = []
     remaining = amount
     for payment in Payment.objects.select_for_update().filter(booking=booking, status__in=CAPTURED_STATUSES
@@ -441,8 +519,7 @@ def _refund_across(booking: Booking, amount: Decimal, *, reason: str, actor: Act
         part = min(remaining, payment.refundable)
         if part <= 0:
             continue
-        refunds.append(_refund(payment, part, reason=reason, actor=actor,
-                               idempotency_key=f"{key}-{payment.pk}-{to_minor_units(part, payment.currency)}"))
+        refunds.append(_request_refund(payment, part, reason=reason, actor=actor))
         remaining -= part
         if remaining <= 0:
             break
@@ -450,48 +527,44 @@ def _refund_across(booking: Booking, amount: Decimal, *, reason: str, actor: Act
 
 
 def cancel_with_refund(*, booking_id, actor: Actor, reason: str, refund_amount: Decimal | None = None,
-                       by_owner: bool = False, at: datetime | None = None) -> CancelResult:
-    """Cancel a booking and refund what is due.
+                       by_owner: bool = False, expected_refund: Decimal | None = None,
+                       at: datetime | None = None) -> CancelResult:
+    """Cancel a booking and refund what is due, in one transaction with no network call.
 
-    A guest (``by_owner=False``) gets the amount of the policy snapshot and cannot
-    choose it. An owner refunds everything paid by default, or ``refund_amount``
-    (0 up to what was paid minus refunded) with a reason. Refunds never exceed what
-    was paid. Open card attempts are cancelled first. Nothing changes if a refund fails.
+    Whether the booking may be cancelled, and the amount, are decided by
+    ``bookings.services.cancel_with_terms`` under the property lock: a guest
+    (``by_owner=False``) only before the arrival day, with the amount of the policy
+    snapshot (``expected_refund``: the amount the guest was shown, see
+    :class:`~bookings.errors.RefundChanged`); an owner refunds everything paid by
+    default, or ``refund_amount`` (0 up to what was paid minus refunded). The refunds
+    are recorded ``pending`` and sent to the provider after commit
+    (:func:`execute_refund`); open card attempts are cancelled after commit too. A
+    refund the provider refuses later is marked ``failed`` with an audit row on the
+    booking, which stays cancelled.
     """
     now = at or timezone.now()
-    if not reason.strip():
-        raise RefundNotAllowed("A cancellation needs a reason.")
-    if refund_amount is not None and not by_owner:
-        raise RefundNotAllowed("A guest's refund follows the cancellation policy.")
-    open_refs = Payment.objects.filter(booking_id=booking_id, status__in=OPEN_STATUSES, provider_ref__isnull=False
-                                       ).values_list("provider_ref", "currency")
-    for ref, currency in list(open_refs):
-        apply_intent(provider().cancel(ref, currency), actor_label="booking cancelled")
-
     with transaction.atomic():
-        booking = _lock_booking(booking_id)
-        if booking.status not in (S.RESERVED, S.CONFIRMED, S.INQUIRY):
-            raise InvalidTransition(booking.status, S.CANCELLED)
-        quote = refund_quote(booking, now)
-        if by_owner:
-            amount = quote.refundable if refund_amount is None else round_money(refund_amount, booking.currency)
-        else:
-            amount = quote.amount
-        if amount < 0 or amount > quote.refundable:
-            raise RefundNotAllowed(f"At most {quote.refundable} {booking.currency} can be refunded.")
+        decided = booking_services.cancel_with_terms(
+            booking_id=booking_id, actor=actor, reason=reason, by_owner=by_owner, refund_amount=refund_amount,
+            expected_refund=expected_refund, paid_and_refunded=lambda booking: payment_totals(booking.pk), at=now)
+        booking = decided.booking
         who = "owner" if by_owner else "guest"
-        refunds = _refund_across(booking, amount, actor=actor, key=f"stayhold-cancel-{booking.reference}",
-                                 reason=f"Cancelled by the {who}: {reason}")
-        booking_services.cancel(booking_id=booking.pk, actor=actor, reason=reason, at=now)
+        refunds = _request_refunds(booking, decided.refund, actor=actor, reason=f"Cancelled by the {who}: {reason}")
         if refunds:
-            _sync_booking(booking.pk, actor, f"Refunded {amount} {booking.currency} on cancellation "
-                                             f"({quote.percent}% policy amount {quote.amount}).")
+            _sync_booking(booking.pk, actor, f"Refund of {decided.refund} {booking.currency} requested on "
+                                             f"cancellation ({decided.terms.percent}% policy amount "
+                                             f"{decided.terms.amount}).")
+        _cancel_after_commit(Payment.objects.filter(booking_id=booking.pk, status__in=OPEN_STATUSES,
+                                                    provider_ref__isnull=False).values_list("provider_ref", "currency"),
+                             "booking cancelled")
         booking.refresh_from_db()
     return CancelResult(booking=booking, refunds=refunds)
 
 
 def refund_booking(*, booking_id, amount: Decimal, actor: Actor, reason: str) -> list[Refund]:
-    """A refund without cancelling (an owner's goodwill or correction). Never more than paid minus refunded."""
+    """A refund without cancelling (an owner's goodwill or correction). Never more than paid minus refunded.
+
+    Recorded ``pending`` under the lock and sent to the provider after commit, like every refund."""
     if not reason.strip():
         raise RefundNotAllowed("A refund needs a reason.")
     with transaction.atomic():
@@ -500,10 +573,126 @@ def refund_booking(*, booking_id, amount: Decimal, actor: Actor, reason: str) ->
         amount = round_money(amount, booking.currency)
         if amount <= 0 or amount > paid - refunded:
             raise RefundNotAllowed(f"At most {paid - refunded} {booking.currency} can be refunded.")
-        refunds = _refund_across(booking, amount, reason=reason, actor=actor,
-                                 key=f"stayhold-refund-{booking.reference}-{uuid.uuid4().hex[:8]}")
-        _sync_booking(booking.pk, actor, f"Refunded {amount} {booking.currency}: {reason}")
+        refunds = _request_refunds(booking, amount, reason=reason, actor=actor)
+        _sync_booking(booking.pk, actor, f"Refund of {amount} {booking.currency} requested: {reason}")
     return refunds
+
+
+# --- sending requested refunds (after commit, no transaction open during the provider call) -------------------
+
+
+def _refund_backoff(attempts: int) -> timedelta:
+    return min(REFUND_RETRY_AFTER * 2 ** max(attempts - 1, 0), timedelta(hours=1))
+
+
+def _claim_refund(refund_id, now: datetime) -> Refund | None:
+    """Count an attempt in its own short transaction and lease the row until the next retry time.
+
+    None when there is nothing to do: sent already, applied by a webhook, or an
+    attempt is under way elsewhere (a redelivered task, the sweeper)."""
+    with transaction.atomic():
+        row = (Refund.objects.select_for_update(skip_locked=True, of=("self",)).select_related("payment")
+               .filter(pk=refund_id, status=RefundStatus.PENDING, provider_ref__isnull=True).first())
+        if row is None or (row.attempts and row.next_attempt_at and row.next_attempt_at > now):
+            return None
+        row.attempts += 1
+        row.next_attempt_at = now + _refund_backoff(row.attempts)
+        row.save(update_fields=["attempts", "next_attempt_at", "updated_at"])
+    return row
+
+
+def execute_refund(refund_id, *, at: datetime | None = None) -> Refund | None:
+    """Send one requested refund to its provider and apply the answer. Idempotent; None when skipped.
+
+    1. claim (short transaction: attempts + 1, leased until the next retry);
+    2. the provider call, with no transaction open: the idempotency key is derived
+       from the refund row (``<payment key>-refund-<id>``), the row id travels in the
+       metadata, and a retry first looks the refund up at the provider, so a
+       redelivered task or a lost answer never refunds twice;
+    3. apply (short transaction: property lock, payment, then the refund row
+       re-read with ``select_for_update``): a row already applied (by a webhook or
+       another worker) is only moved forward.
+    """
+    now = at or timezone.now()
+    row = _claim_refund(refund_id, now)
+    if row is None:
+        return None
+    payment = row.payment
+    gateway = provider(payment.provider)
+    request_id = str(row.pk)
+    try:
+        data = gateway.find_refund(payment, request_id=request_id) if row.attempts > 1 else None
+        if data is None:
+            data = gateway.refund(payment, row.amount, idempotency_key=f"{payment.idempotency_key}-refund-{row.pk}",
+                                  request_id=request_id)
+    except ProviderError as exc:
+        return _refund_attempt_failed(row, exc)
+    with transaction.atomic():
+        payment = _lock_payment(payment.pk)
+        row = Refund.objects.select_for_update().get(pk=refund_id)
+        _record_refund_data(payment, row, data, actor_label=payment.provider)
+    return row
+
+
+def _refund_attempt_failed(row: Refund, exc: ProviderError) -> Refund:
+    """A failed attempt: retried later, or, when the provider refused it or the attempts are used up, ``failed``."""
+    error = exc.detail[:2000]
+    if exc.retryable and row.attempts < REFUND_MAX_ATTEMPTS:
+        Refund.objects.filter(pk=row.pk, status=RefundStatus.PENDING, provider_ref__isnull=True).update(
+            last_error=error, updated_at=timezone.now())
+        logger.warning("Refund %s: attempt %s failed (%s); retrying after %s", row.pk, row.attempts, error,
+                       row.next_attempt_at)
+        row.refresh_from_db()
+        return row
+    with transaction.atomic():
+        payment = _lock_payment(row.payment_id)
+        row = Refund.objects.select_for_update().get(pk=row.pk)
+        if row.status != RefundStatus.PENDING or row.provider_ref:
+            return row  # applied meanwhile (a webhook said what happened)
+        row.status, row.last_error = RefundStatus.FAILED, error
+        row.save(update_fields=["status", "last_error", "updated_at"])
+        _refresh_refunded(payment, payment.provider, f"Refund #{row.pk} failed: {error}")
+        _sync_booking(payment.booking_id, SYSTEM, f"Refund of {row.amount} {row.currency} failed after "
+                                                  f"{row.attempts} attempt(s): {error} Nothing was refunded; "
+                                                  "refund it again or by another way.", always_record=True)
+    logger.error("Refund %s of %s %s (booking %s) failed: %s", row.pk, row.amount, row.currency, payment.booking_id,
+                 error)
+    return row
+
+
+def execute_due_refunds(*, at: datetime | None = None, limit: int = 100) -> int:
+    """The sweeper (beat, every minute): send requested refunds whose task was lost or whose retry is due."""
+    now = at or timezone.now()
+    ids = list(Refund.objects.filter(status=RefundStatus.PENDING, provider_ref__isnull=True, next_attempt_at__lte=now)
+               .order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+    sent = 0
+    for pk in ids:
+        try:
+            sent += execute_refund(pk, at=now) is not None
+        except Exception:  # one broken row must not stop the others
+            logger.exception("Refund %s could not be sent", pk)
+    return sent
+
+
+def _record_refund_data(payment: Payment, row: Refund, data: RefundData, *, actor_label: str) -> Refund:
+    """What the provider says about one of our refund rows (caller holds the locks). Moves only forward:
+    pending → succeeded/failed/canceled, succeeded → failed (Stripe can fail a refund later)."""
+    fields = []
+    if not row.provider_ref:
+        row.provider_ref = data.id
+        fields.append("provider_ref")
+    moves = row.status == RefundStatus.PENDING or (
+        row.status == RefundStatus.SUCCEEDED and data.status == RefundStatus.FAILED)
+    if data.status != row.status and moves:
+        row.status = data.status
+        fields.append("status")
+    if not fields:
+        return row
+    row.save(update_fields=[*fields, "updated_at"])
+    if "status" in fields:
+        _refresh_refunded(payment, actor_label, f"Refund {data.id} is {data.status}.")
+        _sync_booking(payment.booking_id, SYSTEM, f"Refund {data.id} {data.status}.")
+    return row
 
 
 # --- provider events about refunds and disputes -----------------------------------------------------------
@@ -517,20 +706,17 @@ def handle_refund(refund: RefundData, *, actor_label: str = "stripe") -> Refund 
     with transaction.atomic():
         payment = _lock_payment(pk)
         row = Refund.objects.select_for_update().filter(provider_ref=refund.id).first()
-        if row is None:
-            if refund.status not in COUNTED_REFUNDS or refund.amount > payment.refundable:
-                return None
-            row = Refund.objects.create(payment=payment, amount=refund.amount, currency=payment.currency,
-                                        status=refund.status, provider_ref=refund.id, actor_label=actor_label,
-                                        reason="Refunded at the provider.")
-        else:
-            # pending → succeeded/failed/canceled, succeeded → failed (Stripe can fail a refund later); never back.
-            moves = row.status == RefundStatus.PENDING or (
-                row.status == RefundStatus.SUCCEEDED and refund.status == RefundStatus.FAILED)
-            if row.status == refund.status or not moves:
-                return row
-            row.status = refund.status
-            row.save(update_fields=["status", "updated_at"])
+        if row is None and refund.request_id.isdigit():
+            # One of ours whose answer has not been applied yet (the webhook beat execute_refund's second step).
+            row = Refund.objects.select_for_update().filter(pk=int(refund.request_id), payment=payment,
+                                                            provider_ref__isnull=True).first()
+        if row is not None:
+            return _record_refund_data(payment, row, refund, actor_label=actor_label)
+        if refund.status not in COUNTED_REFUNDS or refund.amount > payment.refundable:
+            return None
+        row = Refund.objects.create(payment=payment, amount=refund.amount, currency=payment.currency,
+                                    status=refund.status, provider_ref=refund.id, actor_label=actor_label,
+                                    reason="Refunded at the provider.")
         _refresh_refunded(payment, actor_label, f"Refund {refund.id} is {refund.status}.")
         _sync_booking(payment.booking_id, SYSTEM, f"Refund {refund.id} {refund.status}.")
     return row

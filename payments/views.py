@@ -38,7 +38,14 @@ booking's balance, never anything from the request.
     waiting for the webhook; idempotent with it).
 
 ``POST /payments/stripe/webhook``: Stripe events, signature checked with ``STRIPE_WEBHOOK_SECRET``
-(400 if bad, stale or unparsable), each event applied at most once (``payments.services.process_webhook_event``).
+(400 ``bad_signature`` if missing, bad or stale), each event applied at most once
+(``payments.services.process_webhook_event``). A validly signed event that is malformed or of a type this app
+does not handle gets 200 ``{"received": true, "outcome": "ignored…"}`` and a log line. With card payment not set
+up (``STRIPE_MODE=off``, or no webhook secret) every event gets 503 ``card_payment_not_set_up`` and changes nothing.
+
+Card payment not set up (``payments.providers.stripe.card_payments_enabled``: ``STRIPE_MODE=off`` or no keys):
+the page shows the owner's manual methods or says so, and ``/setup`` and ``/card`` answer 503
+``{"code": "card_payment_not_set_up"}``.
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ import logging
 
 import stripe
 from django.conf import settings
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -61,12 +68,14 @@ from bookings.errors import BookingError
 from bookings.models import Booking
 from bookings.state_machine import Actor
 from bookings.tokens import booking_access_token, check_booking_access_token
+from config.client_address import client_key
 from guests.countries import country_name
 from properties.page_selectors import stay_query
 
-from . import selectors, services
+from . import selectors, services, webhooks
 from .errors import ProviderError
 from .providers import get_provider
+from .providers.stripe import card_payments_enabled, webhook_secret
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +100,12 @@ def _guest_booking(request, reference: str, body: dict) -> Booking:
     return booking
 
 
+def _card_unavailable() -> JsonResponse:
+    return _error("card_payment_not_set_up", "Card payment is not set up on this site.", 503)
+
+
 def _throttled(request, reference: str, action: str = "card") -> bool:
-    key = f"payments-{action}:{ratelimit.client_ip(request) or 'unknown'}:{reference}"
+    key = f"payments-{action}:{client_key(request)}:{reference}"
     return bool(ratelimit.hit(key, settings.PAYMENT_THROTTLE))
 
 
@@ -110,6 +123,7 @@ def pay_page(request, reference):
         "country_name": country_name(booking.property.country),
         "token": booking_access_token(booking), "status_url": status_url(booking),
         "property_url_query": stay_query(booking.check_in, booking.check_out, booking.adults, booking.children),
+        "card_enabled": card_payments_enabled(),
         "test_mode": settings.STRIPE_PUBLISHABLE_KEY.startswith("pk_test_"),
         **manual_context(booking, page),
     })
@@ -143,6 +157,8 @@ def manual_context(booking: Booking, page) -> dict:
 def card_setup(request, reference):
     body = _body(request)
     booking = _guest_booking(request, reference, body)
+    if not card_payments_enabled():
+        return _card_unavailable()
     if _throttled(request, reference, "setup"):
         return _error("throttled", "Too many payment attempts; please wait a minute.", 429)
     try:
@@ -161,6 +177,8 @@ def card_setup(request, reference):
 def card_payment(request, reference):
     body = _body(request)
     booking = _guest_booking(request, reference, body)
+    if not card_payments_enabled():
+        return _card_unavailable()
     payment_method_id = body.get("payment_method_id")
     if not isinstance(payment_method_id, str) or not payment_method_id.startswith(("pm_", "card_", "src_")):
         return _error("invalid", "A card payment method is required.", 400)
@@ -192,18 +210,22 @@ def payment_return(request, reference):
 @csrf_exempt
 @require_POST
 def stripe_webhook(request):
+    secret = webhook_secret()
+    if not secret:  # STRIPE_MODE=off, or no STRIPE_WEBHOOK_SECRET: nothing can be verified, so nothing is accepted
+        logger.warning("Stripe webhook refused: card payment is not set up (STRIPE_MODE=%s, webhook secret %s).",
+                       settings.STRIPE_MODE, "set" if settings.STRIPE_WEBHOOK_SECRET else "missing")
+        return _error("card_payment_not_set_up", "Card payment is not set up; no Stripe event is accepted.", 503)
     payload = request.body
     try:
-        stripe.Webhook.construct_event(payload, request.headers.get("Stripe-Signature", ""),
-                                       settings.STRIPE_WEBHOOK_SECRET)
-        event = json.loads(payload)
-        event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
-    except stripe.SignatureVerificationError:
-        return HttpResponse("bad signature", status=400, content_type="text/plain")
-    except (ValueError, KeyError, TypeError):
-        return HttpResponse("bad payload", status=400, content_type="text/plain")
-    if not isinstance(obj, dict) or not isinstance(event_id, str):
-        return HttpResponse("bad payload", status=400, content_type="text/plain")
+        stripe.WebhookSignature.verify_header(payload.decode("utf-8"), request.headers.get("Stripe-Signature", ""),
+                                              secret, stripe.Webhook.DEFAULT_TOLERANCE)
+    except (stripe.SignatureVerificationError, UnicodeDecodeError):
+        return _error("bad_signature", "The Stripe-Signature header is missing, wrong or stale.", 400)
+    try:
+        event_id, event_type, obj = webhooks.parse_event(payload)
+    except webhooks.MalformedEvent as exc:  # signed by Stripe, so acknowledged (no retries); nothing changes
+        logger.warning("Stripe event ignored, malformed: %r", str(exc))
+        return JsonResponse({"received": True, "outcome": f"ignored: malformed ({exc})"})
     try:
         outcome = services.process_webhook_event(event_id=event_id, event_type=event_type, obj=obj)
     except ProviderError as exc:  # e.g. an automatic refund failed: nothing was recorded, Stripe retries

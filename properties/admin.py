@@ -235,6 +235,7 @@ class PropertyAdmin(WeekdayFieldsMixin, TenantScopedAdmin):
 
     class Media:
         js = ["js/admin-quote-preview.js"]
+        css = {"all": ["admin-extra/quote-preview.css"]}
 
     def get_urls(self):
         return [

@@ -93,6 +93,11 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def sleeps_at_most(prop) -> str:
+    """The capacity rule as guests read it (the stay form's guest fields say the same)."""
+    return f"This property sleeps at most {_plural(prop.max_guests, 'guest')}."
+
+
 def occupying_bookings(prop, start: date, end: date, at: datetime | None = None, exclude_booking_id=None):
     """Bookings and holds occupying any night of [start, end) at ``at``."""
     from bookings.models import Booking
@@ -136,8 +141,7 @@ def check_availability(
         if guests < 1:
             reasons.append(Reason("invalid_guests", "At least one guest is required.", "adults"))
         elif guests > prop.max_guests:
-            sleeps = _plural(prop.max_guests, "guest")
-            reasons.append(Reason("too_many_guests", f"This property sleeps at most {sleeps}.", "adults"))
+            reasons.append(Reason("too_many_guests", sleeps_at_most(prop), "adults"))
         lead = (check_in - local_today(prop, at)).days
         if lead < 0:
             reasons.append(Reason("in_past", "Check-in cannot be in the past.", "check_in"))

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from django import forms
 from django.utils import timezone
 
+from .availability import sleeps_at_most
 from .selectors import SORTS
 
 MAX_STAY_NIGHTS = 365
@@ -127,11 +128,20 @@ class StayForm(AccessibleErrorsMixin, StayDatesMixin, forms.Form):
                                   error_messages={"min_value": "Cannot be negative.",
                                                   "max_value": f"At most {MAX_GUESTS} children."})
 
-    def __init__(self, *args, dates_required: bool = False, **kwargs):
+    def __init__(self, *args, dates_required: bool = False, prop=None, **kwargs):
+        """With ``prop``, the guest fields speak of what the property sleeps: ``?adults=999`` on a property for 4
+        says "This property sleeps at most 4 guests." (not the site-wide cap of 50), and the inputs' ``max`` is
+        its capacity. A count within the cap but above the capacity is a reason of the quote, as before."""
         super().__init__(*args, **kwargs)
         self.dates_required = dates_required
-        self.fields["adults"].widget.attrs.update({"min": 1, "max": MAX_GUESTS})
-        self.fields["children"].widget.attrs.update({"min": 0, "max": MAX_GUESTS})
+        limit = MAX_GUESTS
+        if prop is not None and prop.max_guests:
+            limit = min(prop.max_guests, MAX_GUESTS)
+            for name in ("adults", "children"):
+                field = self.fields[name]
+                field.error_messages = {**field.error_messages, "max_value": sleeps_at_most(prop)}
+        self.fields["adults"].widget.attrs.update({"min": 1, "max": limit})
+        self.fields["children"].widget.attrs.update({"min": 0, "max": limit})
 
     def clean(self):
         cleaned = self.clean_stay(super().clean())
@@ -146,7 +156,7 @@ class StayForm(AccessibleErrorsMixin, StayDatesMixin, forms.Form):
         return self.cleaned_data.get("check_in") is not None and self.cleaned_data.get("check_out") is not None
 
 
-def stay_from_get(params, *, dates_required: bool = False) -> StayForm:
+def stay_from_get(params, *, dates_required: bool = False, prop=None) -> StayForm:
     """A bound StayForm when the query string carries any of its fields, else an unbound one with defaults."""
     if any(params.get(name) not in (None, "") for name in ("check_in", "check_out", "adults", "children")):
         data = params.copy()
@@ -154,8 +164,8 @@ def stay_from_get(params, *, dates_required: bool = False) -> StayForm:
             data["adults"] = "2"
         if not data.get("children"):
             data["children"] = "0"
-        return StayForm(data, dates_required=dates_required)
-    return StayForm(initial={"adults": 2, "children": 0}, dates_required=dates_required)
+        return StayForm(data, dates_required=dates_required, prop=prop)
+    return StayForm(initial={"adults": 2, "children": 0}, dates_required=dates_required, prop=prop)
 
 
 def parse_month(value: str | None, default: date) -> date:

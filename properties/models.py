@@ -17,6 +17,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.text import slugify
 
+from .images import PhotoField
 from .money import CURRENCY_CHOICES
 from .policies import CANCELLATION_POLICY_CHOICES, CUSTOM, CUSTOM_TIERS_HELP, clean_tiers
 
@@ -212,7 +213,7 @@ def photo_path(instance, filename):
 
 class PropertyPhoto(models.Model):
     property = models.ForeignKey(Property, on_delete=models.CASCADE, related_name="photos")
-    image = models.ImageField(upload_to=photo_path)
+    image = PhotoField(upload_to=photo_path)  # stored re-encoded: no metadata, no polyglots (properties.images)
     alt_text = models.CharField(max_length=200, blank=True, help_text="Describes the photo for screen readers.")
     position = models.PositiveSmallIntegerField(default=0)
 

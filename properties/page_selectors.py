@@ -134,13 +134,15 @@ def empty_state(q: SearchQuery, *, at: datetime | None = None) -> EmptyState:
 
 
 def nearest_free_stay(prop: Property, check_in: date, nights: int, guests: int, *, at: datetime | None = None,
-                      window: int = NEAREST_DATES_WINDOW, max_checks: int = 3) -> tuple[date, date] | None:
+                      window: int = NEAREST_DATES_WINDOW, max_checks: int = 3,
+                      forward: bool = False) -> tuple[date, date] | None:
     """The bookable stay of ``nights`` nights (or the minimum stay, if longer) whose arrival is closest to
-    ``check_in``, within ``window`` days either side. One calendar read, then at most ``max_checks``
-    exact checks (the calendar does not know every rule, e.g. check-out weekdays of longer stays)."""
+    ``check_in``, within ``window`` days either side (``forward``: on or after ``check_in`` only, so the
+    first free one). One calendar read, then at most ``max_checks`` exact checks (the calendar does not
+    know every rule, e.g. check-out weekdays of longer stays)."""
     now = at or timezone.now()
     today = local_today(prop, now)
-    start = max(today, check_in - timedelta(days=window))
+    start = max(today, check_in if forward else check_in - timedelta(days=window))
     longest = max(nights, prop.min_stay, 1)
     end = check_in + timedelta(days=window + longest + 1)
     days = calendar(prop, start, end, at=now)

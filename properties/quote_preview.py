@@ -22,9 +22,12 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 
 from .availability import check_availability
+from .page_selectors import nearest_free_stay
 from .pricing import local_today, quote
 
 MAX_PREVIEW_NIGHTS = 366
+DEFAULT_LEAD_DAYS = 14  # the preview opens on the first bookable stay from two weeks ahead …
+DEFAULT_SEARCH_DAYS = 180  # … looked for this far
 
 
 class QuotePreviewForm(forms.Form):
@@ -45,10 +48,16 @@ class QuotePreviewForm(forms.Form):
 
 
 def default_stay(prop) -> dict:
-    """A stay to preview when the page opens: two weeks ahead, for the minimum stay (at least 2 nights)."""
-    check_in = local_today(prop) + timedelta(days=14)
-    return {"check_in": check_in, "check_out": check_in + timedelta(days=max(prop.min_stay or 1, 2)), "adults": 2,
-            "children": 0}
+    """A stay to preview when the page opens: the first one a guest could book from two weeks ahead (free
+    dates, the stay rules met), for the minimum stay (at least 2 nights) and 2 guests (fewer if the property
+    sleeps fewer); when none is free within ``DEFAULT_SEARCH_DAYS``, two weeks ahead all the same (the
+    preview then says why it cannot be booked)."""
+    check_in = local_today(prop) + timedelta(days=DEFAULT_LEAD_DAYS)
+    nights = max(prop.min_stay or 1, 2)
+    adults = max(1, min(2, prop.max_guests or 2))
+    found = nearest_free_stay(prop, check_in, nights, adults, window=DEFAULT_SEARCH_DAYS, forward=True)
+    check_in, check_out = found or (check_in, check_in + timedelta(days=nights))
+    return {"check_in": check_in, "check_out": check_out, "adults": adults, "children": 0}
 
 
 def preview(prop, check_in: date, check_out: date, guests: int) -> dict:
@@ -86,11 +95,13 @@ def picker_html(prop) -> str:
         '<div class="quote-preview" data-url="{url}">'
         '<label>Check-in <input type="date" data-qp="check_in" value="{ci}"></label> '
         '<label>Check-out <input type="date" data-qp="check_out" value="{co}"></label> '
-        '<label>Adults <input type="number" data-qp="adults" value="2" min="1" max="50" style="width:4em"></label> '
-        '<label>Children <input type="number" data-qp="children" value="0" min="0" max="50" style="width:4em"></label> '
+        '<label>Adults <input type="number" class="vIntegerField" data-qp="adults" value="{adults}" min="1" '
+        'max="50"></label> '
+        '<label>Children <input type="number" class="vIntegerField" data-qp="children" value="0" min="0" '
+        'max="50"></label> '
         '<a class="button qp-open" href="{url}?{query}" target="_blank" rel="noopener">Preview</a>'
         '<div class="qp-output"><p class="help">Prices as saved; save the form to preview a change.</p></div>'
         "</div>",
-        url=url, ci=stay["check_in"].isoformat(), co=stay["check_out"].isoformat(),
+        url=url, ci=stay["check_in"].isoformat(), co=stay["check_out"].isoformat(), adults=stay["adults"],
         query=urlencode({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in stay.items()}),
     )

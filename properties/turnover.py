@@ -85,8 +85,9 @@ def recompute_windows(prop: Property) -> int:
     return len(changed)
 
 
-def mark_done(*, task_id, user, notes: str = "") -> TurnoverTask:
-    """Mark a task done by ``user`` (who must manage its property). Marking a done task again changes nothing."""
+def mark_done(*, task_id, user, notes: str = "", at=None) -> TurnoverTask:
+    """Mark a task done by ``user`` (who must manage its property) at ``at`` (default now; history written
+    afterwards, e.g. ``seed_demo``, passes when it was done). Marking a done task again changes nothing."""
     with transaction.atomic():
         task = (TurnoverTask.objects.select_for_update()
                 .filter(pk=task_id, property__in=Property.objects.managed_by(user).values("pk")).first())
@@ -94,7 +95,7 @@ def mark_done(*, task_id, user, notes: str = "") -> TurnoverTask:
             raise PermissionDenied("No such turnover task.")
         if task.status != TurnoverTask.Status.DONE:
             task.status = TurnoverTask.Status.DONE
-            task.done_at = timezone.now()
+            task.done_at = at or timezone.now()
             task.done_by = user
             if notes:
                 task.notes = f"{task.notes}\n{notes}".strip()

@@ -69,7 +69,7 @@ def property_detail(request, slug):
     if prop is None:
         raise Http404("No such property.")
     now = timezone.now()
-    form = stay_from_get(request.GET)
+    form = stay_from_get(request.GET, prop=prop)
     stay = None
     quote_info = None
     if form.is_bound and form.has_stay:

@@ -1,3 +1,6 @@
+import os
+from datetime import datetime
+
 import pytest
 
 from bookings import services
@@ -5,6 +8,71 @@ from bookings.state_machine import Actor
 from guests.services import GuestInput
 from payments.localstripe_server import LocalStripe
 from tests.factories import OwnerFactory, PropertyFactory, future
+
+# --- The clock of the whole run ------------------------------------------------------------------------------
+# STAYHOLD_TEST_NOW=2027-03-06T12:00:00+00:00 pytest … runs every test as if the clock showed that instant (it keeps
+# ticking from there; time-machine moves datetime, date, time.time and time.monotonic of this process). `make
+# test-clock` runs the suite on every day of a week and across a month end, a year end and a DST change, so a test
+# that silently depends on today's weekday or month shows up. Tests must state the day they need (e.g.
+# tests.factories.next_weekday) instead of hoping for one. Tests whose other side keeps the real clock (a
+# subprocess: localstripe, a Celery worker, Chromium) are marked `real_clock` and skipped in a shifted run.
+_TRAVELLER = None
+
+
+def pytest_configure(config):
+    global _TRAVELLER
+    now = os.environ.get("STAYHOLD_TEST_NOW")
+    if now:
+        import time_machine
+
+        _TRAVELLER = time_machine.travel(datetime.fromisoformat(now), tick=True)
+        _TRAVELLER.start()
+
+
+def pytest_unconfigure(config):
+    if _TRAVELLER is not None:
+        _TRAVELLER.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    if _TRAVELLER is None:
+        return
+    skip = pytest.mark.skip(reason="STAYHOLD_TEST_NOW shifts only this process's clock; this test's peer keeps "
+                                   "the real one")
+    for item in items:
+        if item.get_closest_marker("real_clock") or item.get_closest_marker("browser"):
+            item.add_marker(skip)
+
+
+def pytest_report_header(config):
+    if _TRAVELLER is not None:
+        return f"clock shifted: STAYHOLD_TEST_NOW={os.environ['STAYHOLD_TEST_NOW']}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The database as migrated, also with ``--reuse-db``: a transactional test's flush (pytest-django runs them
+    last) empties every table, so a reused test database has lost the beat schedule that data migrations write.
+    It is written again here by the same migration functions (each one is a get_or_create)."""
+    import inspect
+
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.operations import RunPython
+    from django_celery_beat.models import PeriodicTask
+
+    with django_db_blocker.unblock():
+        if PeriodicTask.objects.exists():
+            return
+        loader = MigrationLoader(connection)
+        apps = loader.project_state().apps
+        plan = dict.fromkeys(key for leaf in loader.graph.leaf_nodes() for key in loader.graph.forwards_plan(leaf))
+        for key in plan:
+            for operation in loader.get_migration(*key).operations:
+                if isinstance(operation, RunPython) and "PeriodicTask" in inspect.getsource(operation.code):
+                    with connection.schema_editor() as editor:
+                        operation.code(apps, editor)
 
 
 @pytest.fixture(scope="session")

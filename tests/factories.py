@@ -16,6 +16,13 @@ def future(days: int) -> date:
     return timezone.localdate() + timedelta(days=days)
 
 
+def next_weekday(weekday: int, after_days: int = 0) -> date:
+    """The first date with ``weekday`` (Monday 0 … Sunday 6) at least ``after_days`` after today: for tests that
+    need a particular day of the week, whatever day the suite runs on (``make test-clock`` checks that)."""
+    start = future(after_days)
+    return start + timedelta(days=(weekday - start.weekday()) % 7)
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User

@@ -47,7 +47,8 @@ def test_home_lists_active_properties_with_city_price_and_first_photo(client):
     assert first.image.url in html and 'alt="Tatami room"' in html
     assert second.image.url not in html  # only the first photo
     assert "Secret Draft House" not in html and "Old Archived Barn" not in html
-    assert 'href="/admin/"' in html and 'href="/api/docs/"' in html
+    assert 'href="/api/docs/"' not in html  # guests are not sent to the API docs or the back office (issue 11)
+    assert '<a href="/admin/">Owner sign-in</a>' in html.split("<footer")[1]  # owners find their sign-in in the footer
     assert "/static/css/site.css" in html
     assert "cdn" not in html.lower()
 

@@ -8,9 +8,11 @@ Every error body is a JSON object with a machine-readable ``code`` and a human
 * a domain error of ``bookings.errors`` → its ``http_status`` and ``as_dict()``
   (``dates_unavailable`` 409 with ``reasons``, ``stay_rule_violation`` 400 with
   ``reasons``, ``invalid_transition`` 409, ``idempotency_key_reused`` 422, …)
-* 401/403 ``not_authenticated`` / ``permission_denied``, 404 ``not_found``,
+* 401/403 ``not_authenticated`` / ``permission_denied`` / ``mfa_required`` (a session that has not proved its
+  second factor, ``guests.authority``), 404 ``not_found``,
   405 ``method_not_allowed``, 415 ``unsupported_media_type``, 400 ``parse_error``
-  (malformed JSON), 429 ``throttled`` (with ``retry_after`` seconds).
+  (malformed JSON), 429 ``throttled`` (with ``retry_after`` seconds), 413 ``request_too_large`` (a body over
+  ``DATA_UPLOAD_MAX_MEMORY_SIZE``; usually answered earlier by ``config.security.RequestTooLargeMiddleware``).
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from __future__ import annotations
 import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from bookings.errors import BookingError
+from config.security import request_too_large_body
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -91,6 +95,8 @@ def api_exception_handler(exc, context):
     if isinstance(exc, BookingError):
         set_rollback()
         return Response(exc.as_dict(), status=exc.http_status)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(request_too_large_body(), status=413)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -105,9 +111,10 @@ def api_exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         return Response(validation_body(exc.detail), status=exc.status_code, headers=headers)
 
+    own = exc.get_codes() if isinstance(exc.detail, str) else exc.default_code
     code = next((c for cls, c in CODES.items() if isinstance(exc, cls)), None)
-    if code is None:
-        code = exc.get_codes() if isinstance(exc.detail, str) else exc.default_code
+    if code is None or own != exc.default_code:  # a code given when raising wins (403 mfa_required: guests.authority)
+        code = own
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.default_detail)
     body = {"code": str(code), "detail": str(detail)}
     if isinstance(exc, exceptions.Throttled):

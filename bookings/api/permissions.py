@@ -7,6 +7,10 @@
   or whoever holds the guest's signed access token. Anyone else gets 404, so
   references cannot be probed.
 * Changing a booking's status: managers only.
+
+Before any of this, the session must be allowed to use staff authority at all (``guests.authority``): every
+endpoint refuses a session that owes its second factor with 403 ``mfa_required`` (``ApiView.get_permissions``),
+and the status endpoint needs ``StaffAuthority``.
 """
 
 from __future__ import annotations

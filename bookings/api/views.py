@@ -13,10 +13,10 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from guests.authority import NoPendingMfa, StaffAuthority
 from guests.services import GuestInput
 from properties.availability import calendar, check_availability
 from properties.models import PropertyPhoto
@@ -48,9 +48,17 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 
 class ApiView(APIView):
-    """Base of every v1 view: JSON in (safely parsed), JSON out."""
+    """Base of every v1 view: JSON in (safely parsed), JSON out.
+
+    Every endpoint first refuses a session that still owes its second factor (403 ``mfa_required``,
+    ``guests.authority.NoPendingMfa``), whatever ``permission_classes`` a view sets: such a session must not reach
+    owner data through the public endpoints either (draft properties, holds of managed properties).
+    """
 
     parser_classes = [SafeJSONParser]
+
+    def get_permissions(self):
+        return [NoPendingMfa(), *super().get_permissions()]
 
 
 def _parse(serializer_class, data, request):
@@ -321,7 +329,7 @@ class BookingDetailView(ApiView):
         operation_id="bookings_retrieve",
         parameters=[OpenApiParameter("token", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False,
                                      description="The guest's access_token (or send it as X-Booking-Token).")],
-        responses={200: s.ManagerBookingSerializer, 404: ErrorSerializer},
+        responses={200: s.ManagerBookingSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
     )
     def get(self, request, reference: str):
         """Read a booking.
@@ -330,7 +338,8 @@ class BookingDetailView(ApiView):
         (session or basic auth; the answer includes the audit trail ``events``),
         or for whoever presents the guest's signed ``access_token`` (``?token=``
         or ``X-Booking-Token``). Everyone else gets 404, exactly as for an
-        unknown reference, so references cannot be probed.
+        unknown reference, so references cannot be probed. A session that has not proved its second factor
+        where the account needs one gets 403 ``mfa_required`` for every reference.
         """
         booking = Booking.objects.select_related("property", "guest").filter(reference=reference).first()
         if booking is not None:
@@ -371,7 +380,7 @@ STATUS_PERMISSIONS = {
 
 
 class BookingStatusView(ApiView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [StaffAuthority]
 
     @extend_schema(
         operation_id="bookings_status", request=s.StatusChangeSerializer,
@@ -386,8 +395,9 @@ class BookingStatusView(ApiView):
         ``checked_in``/``checked_out`` ``bookings.checkin_booking`` (owners and staff). Anyone
         else signed in gets 403 whether or not the reference exists (only a
         superuser sees 404 for an unknown reference); anonymous callers 403
-        ``not_authenticated``. A transition the state machine forbids is 409
-        ``invalid_transition``.
+        ``not_authenticated``; a session that has not proved its second factor where the account needs one
+        (superusers: ``MFA_REQUIRED_FOR_SUPERUSERS``) 403 ``mfa_required``. A transition the state machine
+        forbids is 409 ``invalid_transition``.
         """
         booking = manageable_bookings(request.user).filter(reference=reference).first()
         if booking is None:

@@ -26,6 +26,7 @@ from django.utils.text import Truncator
 
 from bookings.models import EXPIRING_STATUSES, Booking, BookingStatus, occupying_q
 from payments.selectors import verification_queue
+from properties.display import short_date
 from properties.models import TurnoverTask
 from properties.pricing import local_today
 from properties.tenancy import scope_to_user
@@ -104,8 +105,10 @@ def sync_problems(user, now=None) -> SyncProblems:
             detail = Truncator(redact(conn.last_error, conn.import_url)).chars(140) or "See the last runs."
         else:
             kind, label = "stale", "Stale"
-            detail = (f"No successful sync since {timezone.localtime(conn.last_success_at):%d %b %H:%M}."
-                      if conn.last_success_at else "Never synced successfully.")
+            detail = "Never synced successfully."
+            if conn.last_success_at:
+                since = timezone.localtime(conn.last_success_at)
+                detail = f"No successful sync since {short_date(since)} {since:%H:%M}."
         problems.append(SyncProblem(kind=kind, label=label, property_name=conn.property.name,
                                     platform=conn.get_platform_display(), detail=detail, since=conn.last_success_at,
                                     url=reverse("admin:channel_sync_channelconnection_change", args=[conn.pk])))

@@ -33,6 +33,7 @@ class RefundData:
     amount: Decimal
     currency: str
     payment_ref: str = ""
+    request_id: str = ""  # our Refund row's id, when the refund was made by this app (provider metadata)
 
 
 class PaymentProvider(Protocol):
@@ -45,4 +46,8 @@ class PaymentProvider(Protocol):
 
     def cancel(self, provider_ref: str, currency: str) -> IntentData: ...
 
-    def refund(self, payment, amount: Decimal, *, idempotency_key: str) -> RefundData: ...
+    def refund(self, payment, amount: Decimal, *, idempotency_key: str, request_id: str = "") -> RefundData:
+        """Refund ``amount`` of a captured payment; ``request_id`` (our Refund row) is kept in the metadata."""
+
+    def find_refund(self, payment, *, request_id: str) -> RefundData | None:
+        """The refund made earlier for ``request_id``, or None (before retrying a refund whose answer was lost)."""

@@ -29,6 +29,9 @@ class ManualProvider:
     def cancel(self, provider_ref: str, currency: str) -> IntentData:
         raise ProviderError("A manual payment cannot be cancelled at a provider.")
 
-    def refund(self, payment, amount: Decimal, *, idempotency_key: str) -> RefundData:
+    def refund(self, payment, amount: Decimal, *, idempotency_key: str, request_id: str = "") -> RefundData:
         return RefundData(id=f"manual-{idempotency_key}"[:255], status=PENDING, amount=amount,
-                          currency=payment.currency)
+                          currency=payment.currency, request_id=request_id)
+
+    def find_refund(self, payment, *, request_id: str) -> RefundData | None:
+        return None  # nothing was sent anywhere: recording it again is safe

@@ -21,6 +21,7 @@ from decimal import Decimal
 import stripe
 from django.conf import settings
 
+from config.stripe_mode import OFF
 from properties.money import CURRENCY_EXPONENTS, to_minor_units
 
 from ..errors import ProviderError
@@ -34,17 +35,34 @@ STATUS_MAP = {
     "requires_confirmation": "pending",
     "requires_capture": "pending",
 }
+REFUND_ID_KEY = "refund_id"  # the metadata key carrying our Refund row's id (payments.services.execute_refund)
 REFUND_STATUS_MAP = {"succeeded": "succeeded", "pending": "pending", "requires_action": "pending",
                      "failed": "failed", "canceled": "canceled"}
 
 
+def card_payments_enabled() -> bool:
+    """Whether guests can pay by card: ``STRIPE_MODE`` is not ``off`` and both API keys are set (config.stripe_mode)."""
+    return settings.STRIPE_MODE != OFF and bool(settings.STRIPE_SECRET_KEY and settings.STRIPE_PUBLISHABLE_KEY)
+
+
+def webhook_secret() -> str:
+    """The secret webhook signatures are checked with; empty (every event refused) in mode ``off`` or when unset."""
+    return "" if settings.STRIPE_MODE == OFF else settings.STRIPE_WEBHOOK_SECRET.strip()
+
+
 def client() -> stripe.StripeClient:
-    """A client for the configured account; ``STRIPE_API_BASE`` points it at localstripe."""
+    """A client for the configured account; ``STRIPE_API_BASE`` points it at localstripe.
+
+    Every request has a timeout of its own (``STRIPE_TIMEOUT_SECONDS`` for connecting
+    and for reading, instead of the library's 80 s) and at most
+    ``STRIPE_MAX_NETWORK_RETRIES`` retries (each POST carries an idempotency key, so a
+    retry never charges or refunds twice)."""
     base = settings.STRIPE_API_BASE
     return stripe.StripeClient(
         settings.STRIPE_SECRET_KEY,
         base_addresses={"api": base} if base else None,
-        max_network_retries=0 if base else 2,
+        max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+        http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS),
     )
 
 
@@ -76,7 +94,8 @@ def refund_data(obj, currency: str = "") -> RefundData:
     currency = (r.get("currency") or currency or "EUR").upper()
     return RefundData(id=r["id"], status=REFUND_STATUS_MAP.get(r.get("status", ""), "pending"),
                       amount=from_minor_units(r.get("amount") or 0, currency), currency=currency,
-                      payment_ref=r.get("payment_intent") or "")
+                      payment_ref=r.get("payment_intent") or "",
+                      request_id=str((r.get("metadata") or {}).get(REFUND_ID_KEY) or ""))
 
 
 class StripeProvider:
@@ -139,13 +158,32 @@ class StripeProvider:
         except stripe.StripeError as exc:
             raise ProviderError() from exc
 
-    def refund(self, payment, amount: Decimal, *, idempotency_key: str) -> RefundData:
+    def refund(self, payment, amount: Decimal, *, idempotency_key: str, request_id: str = "") -> RefundData:
+        metadata = {"booking_id": str(payment.booking_id), "payment_id": str(payment.pk)}
+        if request_id:
+            metadata[REFUND_ID_KEY] = request_id
         try:
             refund = self.client.v1.refunds.create(
                 params={"payment_intent": payment.provider_ref, "amount": to_minor_units(amount, payment.currency),
-                        "metadata": {"booking_id": str(payment.booking_id), "payment_id": str(payment.pk)}},
+                        "metadata": metadata},
                 options={"idempotency_key": idempotency_key},
             )
+        except (stripe.InvalidRequestError, stripe.CardError, stripe.IdempotencyError) as exc:
+            # Stripe refused the request itself (e.g. the charge is already refunded): asking again will not help.
+            raise ProviderError(f"Stripe refused the refund: {exc.user_message or exc.code or 'invalid request'}",
+                                retryable=False) from exc
         except stripe.StripeError as exc:
             raise ProviderError("The refund could not be made; please try again.") from exc
         return refund_data(refund, payment.currency)
+
+    def find_refund(self, payment, *, request_id: str) -> RefundData | None:
+        """The refund an earlier attempt made for our Refund row ``request_id``, if Stripe has one."""
+        try:
+            page = self.client.v1.refunds.list(params={"payment_intent": payment.provider_ref, "limit": 100})
+        except stripe.StripeError as exc:
+            raise ProviderError("The refund could not be looked up; please try again.") from exc
+        for refund in page.data:
+            data = refund_data(refund, payment.currency)
+            if data.request_id == request_id:
+                return data
+        return None

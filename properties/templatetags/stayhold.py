@@ -4,6 +4,7 @@ from django import template
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
+from properties import display
 from properties.money import format_money
 
 register = template.Library()
@@ -15,6 +16,24 @@ def money(amount, currency):
     if amount in (None, ""):
         return ""
     return format_money(amount, currency)
+
+
+@register.filter
+def short_date(day):
+    """``{{ day|short_date }}`` → "5 Mar", or "5 Mar 2025" in another year (``properties.display``)."""
+    return "" if day in (None, "") else display.short_date(day)
+
+
+@register.filter
+def local_datetime(moment, prop):
+    """``{{ moment|local_datetime:prop }}`` → "02:15 on 6 March (Europe/Lisbon time)" (``properties.display``)."""
+    return "" if moment in (None, "") else display.local_datetime(moment, prop)
+
+
+@register.filter
+def startswith(value, prefix):
+    """``{% if next|startswith:admin_url %}``: False for no value."""
+    return bool(value) and bool(prefix) and str(value).startswith(str(prefix))
 
 
 @register.simple_tag(takes_context=True)

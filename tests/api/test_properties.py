@@ -1,5 +1,6 @@
 """GET /api/v1/properties and /api/v1/properties/{id}: public reads, scoping, query counts."""
 
+import io
 from decimal import Decimal
 
 import pytest
@@ -11,11 +12,19 @@ from tests.factories import AmenityFactory, PropertyFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
+def _tiny_jpeg() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "teal").save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
 def _with_media(prop, n_photos=2, amenities=("wifi", "pool")):
     prop.amenities.add(*(AmenityFactory(code=code) for code in amenities))
     for i in range(n_photos):
         photo = PropertyPhoto(property=prop, alt_text=f"Photo {i}", position=n_photos - i)
-        photo.image.save(f"p{prop.pk}-{i}.jpg", ContentFile(b"\xff\xd8\xff\xd9"), save=True)
+        photo.image.save(f"p{prop.pk}-{i}.jpg", ContentFile(_tiny_jpeg()), save=True)  # stored re-encoded: a real one
     return prop
 
 

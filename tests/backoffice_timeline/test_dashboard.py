@@ -210,3 +210,25 @@ def test_other_back_office_user_roles_dont_crash(client, db):
     response = client.get(INDEX)
     assert response.status_code == 200
     assert response.context["dashboard"].arrivals == []
+
+
+def test_dashboard_dates_carry_the_year_when_it_is_not_this_one(client, owner_a, prop_a, scene):
+    """A list that mixes last year's overdue cleanings with today's must not read as one month."""
+    old = TurnoverTask.objects.create(property=prop_a, booking=booking_row(prop_a, days(-403), days(-400)),
+                                      due_date=days(-400), window_end=days(-399))
+    client.force_login(owner_a)
+    html = client.get(INDEX).content.decode()
+    old_link = reverse("admin:properties_turnovertask_change", args=[old.pk])
+    assert f'{old_link}">{old.due_date.day} {old.due_date:%b} {old.due_date.year}</a>' in html
+    today_link = reverse("admin:properties_turnovertask_change", args=[scene["a_task_today"].pk])
+    assert f'{today_link}">{today().day} {today():%b}</a>' in html  # this year's: no year
+
+
+def test_short_date_adds_the_year_only_for_another_year():
+    from datetime import date
+
+    from properties.display import short_date
+
+    assert short_date(date(2026, 3, 5), today=date(2026, 11, 21)) == "5 Mar"
+    assert short_date(date(2025, 12, 30), today=date(2026, 1, 2)) == "30 Dec 2025"
+    assert short_date(date(2027, 1, 2), today=date(2026, 12, 30)) == "2 Jan 2027"

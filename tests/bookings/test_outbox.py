@@ -391,3 +391,55 @@ def test_a_real_worker_delivers_the_event_after_commit(consumers):
     assert rec.seen == [event.pk]
     assert rec.threads[0] is not threading.main_thread()  # the worker ran it, not an eager call in the test
     assert OutboxDelivery.objects.filter(event=event, consumer="email").count() == 1
+
+
+# --- backfill: history notifies nobody --------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_backfilled_history_notifies_nobody_while_the_consumers_keep_their_data_in_step(
+        django_capture_on_commit_callbacks, mailoutbox):
+    """What a backfill writes (seed_demo's history) goes through the real consumers: the turnover task is
+    there, every event is delivered, but no email is decided or sent. The same story told live emails."""
+    from bookings.models import SentEmail
+    from properties.models import TurnoverTask
+
+    def stay(prop):
+        booking = reserve(prop, start=5)
+        services.confirm(booking_id=booking.pk, actor=SYSTEM)
+        return booking
+
+    with django_capture_on_commit_callbacks(execute=True), outbox.backfill():
+        history = stay(PropertyFactory())
+    assert OutboxEvent.objects.count() == 2
+    assert not OutboxEvent.objects.filter(delivered_at__isnull=True).exists()
+    assert all(e.payload["backfill"] is True for e in OutboxEvent.objects.all())
+    assert set(OutboxDelivery.objects.values_list("consumer", flat=True)) == {"emails", "turnover"}
+    assert TurnoverTask.objects.filter(booking=history).exists()
+    assert SentEmail.objects.count() == 0 and mailoutbox == []
+
+    with django_capture_on_commit_callbacks(execute=True):  # the control: the same, live
+        live = stay(PropertyFactory())
+    assert set(SentEmail.objects.values_list("booking", flat=True)) == {live.pk}
+    assert {m.to[0] for m in mailoutbox} == {"ada@example.com", live.property.owner.email}
+    assert "backfill" not in OutboxEvent.objects.filter(aggregate_id=str(live.pk)).first().payload
+
+
+@pytest.mark.django_db
+def test_a_backfill_event_delivered_later_by_the_sweeper_outside_the_context_still_notifies_nobody():
+    """The mark travels with the event: a worker's sweeper, in another process and long after, decides no email."""
+    from bookings.models import SentEmail
+
+    with outbox.backfill():
+        booking = reserve(PropertyFactory())
+        services.confirm(booking_id=booking.pk, actor=SYSTEM)
+        assert outbox.is_backfill()
+    assert not outbox.is_backfill()  # the context ends with the block (on_commit never ran: no commit here)
+    assert OutboxEvent.objects.filter(delivered_at__isnull=True).count() == 2
+
+    for event in OutboxEvent.objects.order_by("created_at"):
+        assert outbox.deliver(event.pk) is True
+
+    assert SentEmail.objects.count() == 0
+    assert OutboxDelivery.objects.filter(consumer="emails").count() == 2
+    assert not outbox.is_backfill()

@@ -77,11 +77,18 @@ class Steps:
         return path
 
 
+def csp_violation(message) -> bool:
+    """Chromium reports every blocked script, style, frame, image or connection on the console."""
+    return "Content Security Policy" in message.text
+
+
 @pytest.fixture
 def new_page(browser):
-    """A fresh browser context (desktop size) and page; JavaScript errors on the page fail the test."""
+    """A fresh browser context (desktop size) and page. JavaScript errors on the page fail the test, and so does
+    anything the Content-Security-Policy (enforced, as in production) blocked."""
     contexts = []
     errors: list[str] = []
+    violations: list[str] = []
 
     def _new_page(**options):
         options.setdefault("viewport", {"width": 1280, "height": 900})
@@ -90,12 +97,15 @@ def new_page(browser):
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda message: violations.append(f"{page.url}: {message.text}")
+                if csp_violation(message) else None)
         return page
 
     yield _new_page
     for context in contexts:
         context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not violations, f"Content-Security-Policy violations: {violations}"
 
 
 def wait_for(predicate, timeout: float = 8.0, interval: float = 0.1):

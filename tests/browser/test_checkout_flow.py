@@ -168,6 +168,36 @@ def test_a_declined_card_shows_the_error_and_the_guest_can_retry(live_server, st
     assert (booking.status, booking.payment_status) == (BookingStatus.CONFIRMED, BookingPaymentStatus.PAID)
 
 
+def test_the_test_card_typed_with_spaces_as_the_page_shows_it_pays(live_server, stripe_live, new_page, book):
+    """The page lists the test card as ``4242 4242 4242 4242``; typed like that, key by key, it pays (the card
+    element sends the digits only, as Stripe.js does, and moves to the expiry after the 16th digit)."""
+    booking = book(seed(), start=55, nights=2)
+    page = new_page()
+    steps = Steps(page, "spaced-card-number")
+
+    page.goto(f"{live_server.url}{payment_url(booking)}")
+    card_form_ready(page)
+    shown = page.locator(".test-cards code").first.inner_text()
+    assert shown == "4242 4242 4242 4242"
+    element = page.locator("#card-element")
+    element.locator('input[placeholder="number"]').press_sequentially(shown)
+    # After the last digit (not after 16 characters) the fake element moves on to the expiry month.
+    expect(element.locator('input[placeholder="exp_month"]')).to_be_focused()
+    expect(element.locator('input[placeholder="number"]')).to_have_value(shown)
+    element.locator('input[placeholder="exp_month"]').fill("12")
+    element.locator('input[placeholder="exp_year"]').fill("30")
+    element.locator('input[placeholder="cvc"]').fill("123")
+    element.locator('input[placeholder="postal_code"]').fill("1100")
+    steps.shot("spaced-number-typed")
+    page.locator("#pay-button").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your booking is confirmed")
+    steps.shot("confirmed")
+    booking.refresh_from_db()
+    assert (booking.status, booking.payment_status) == (BookingStatus.CONFIRMED, BookingPaymentStatus.PAID)
+    assert wait_for(lambda: WebhookEvent.objects.filter(type="payment_intent.succeeded").exists())
+
+
 def test_without_javascript_the_payment_page_says_card_payment_needs_it(live_server, stripe_live, new_page, book):
     booking = book(seed(), start=60, nights=2)
     page = new_page(java_script_enabled=False)

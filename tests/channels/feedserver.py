@@ -11,11 +11,15 @@ nothing reached the server at all.
     with FeedServer() as server:
         server.route("/airbnb.ics", body=ICS, etag='"v1"')
         fetch_feed(server.url("/airbnb.ics?s=secret"))
+
+``FeedServer(port=…)`` listens on that port (default: a free one); ``FeedServer(ssl_context=…)``
+serves HTTPS (``url()`` then starts with ``https://``).
 """
 
 from __future__ import annotations
 
 import gzip
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -47,7 +51,8 @@ class SeenRequest:
 
 
 class FeedServer:
-    def __init__(self):
+    def __init__(self, port: int = 0, ssl_context: ssl.SSLContext | None = None):
+        self._port, self._ssl_context = port, ssl_context
         self.routes: dict[str, Route] = {}
         self.requests: list[SeenRequest] = []
         self._lock = threading.Lock()
@@ -66,7 +71,7 @@ class FeedServer:
         return self._server.server_address[1]
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        return f"{'https' if self._ssl_context else 'http'}://{host}:{self.port}{path}"
 
     def paths(self) -> list[str]:
         with self._lock:
@@ -75,7 +80,9 @@ class FeedServer:
     # --- life cycle -------------------------------------------------------------------------
 
     def start(self) -> FeedServer:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server = ThreadingHTTPServer(("127.0.0.1", self._port), _handler_for(self))
+        if self._ssl_context is not None:  # the handshake happens in accept(); a failed one drops that client
+            server.socket = self._ssl_context.wrap_socket(server.socket, server_side=True)
         server.daemon_threads = True
         server.block_on_close = False  # do not wait for a handler that is still sleeping (timeout tests)
         server.request_queue_size = 128

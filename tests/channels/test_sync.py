@@ -160,19 +160,21 @@ def test_errors_keep_the_calendar_and_the_connection_fails_after_three(conn, ser
     assert (conn.status, conn.consecutive_failures, conn.last_error, conn.etag) == ("ok", 0, "", '"v3"')
 
 
-@pytest.mark.parametrize("route, code", [
-    ({"body": b"<html><body>Please log in</body></html>", "content_type": "text/html"}, "not_ical"),
-    ({"body": b""}, "empty"),
-    ({"body": b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:notadate\r\n"}, "ical"),
-    ({"delay": 1.0}, "timeout"),
+@pytest.mark.parametrize("route, code, detail", [
+    ({"body": b"<html><body>Please log in</body></html>", "content_type": "text/html"}, "not_ical", ""),
+    ({"body": b""}, "empty", ""),
+    ({"body": b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:notadate\r\n"}, "ical", ""),
+    ({"delay": 1.0}, "unreachable", "timeout: "),  # the owner sees the generic text; operators see the reason
 ])
-def test_a_broken_feed_is_an_error_on_the_connection_and_changes_nothing(conn, server, settings, route, code):
+def test_a_broken_feed_is_an_error_on_the_connection_and_changes_nothing(conn, server, settings, route, code,
+                                                                         detail):
     sync_connection(conn.pk)
     settings.CHANNEL_FETCH_TIMEOUT_SECONDS = 0.3
     server.route("/calendar/ical/1.ics", **route)
     run = sync_connection(conn.pk)
     conn.refresh_from_db()
     assert run.outcome == SyncRun.Outcome.ERROR and code in run.error
+    assert run.detail.startswith(detail) and (detail == "" or "timeout" not in run.error)
     assert conn.last_error == run.error and conn.status == ConnectionStatus.WARNING
     assert live_imported(conn) == {uid for uid, *_ in STAYS} and len(channel_blocks(conn)) == 1
 

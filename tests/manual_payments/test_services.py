@@ -247,7 +247,8 @@ def test_beat_jobs_are_registered_and_run(mp):
     assert mp.status == M.EXPIRED
 
 
-def test_cancelling_a_manually_paid_booking_records_the_refund_the_host_owes(reserved, mp, staffer, owner):
+def test_cancelling_a_manually_paid_booking_records_the_refund_the_host_owes(reserved, mp, staffer, owner,
+                                                                            django_capture_on_commit_callbacks):
     """No provider can send Zelle money back: the refund is recorded as pending, the booking is cancelled."""
     from payments.models import Refund, RefundStatus
     from payments.services import cancel_with_refund
@@ -255,8 +256,9 @@ def test_cancelling_a_manually_paid_booking_records_the_refund_the_host_owes(res
     manual.claim(mp_id=mp.pk, guest_reference="TX-9", actor=GUEST)
     manual.verify(mp_id=mp.pk, action="confirm", user=staffer, amount_received=mp.amount)
 
-    result = cancel_with_refund(booking_id=reserved.pk, actor=Actor.for_user(owner), reason="Owner cancelled",
-                                by_owner=True)
+    with django_capture_on_commit_callbacks(execute=True):  # "sent" to the manual provider after commit
+        result = cancel_with_refund(booking_id=reserved.pk, actor=Actor.for_user(owner), reason="Owner cancelled",
+                                    by_owner=True)
 
     reserved.refresh_from_db()
     refund = Refund.objects.get(payment__booking=reserved)

@@ -15,6 +15,7 @@ from tests.factories import (
     PricingRuleFactory,
     PropertyFactory,
     future,
+    next_weekday,
 )
 from tests.pages.conftest import text
 
@@ -99,7 +100,9 @@ def text_of(html: str) -> str:
 def test_calendar_marks_days_where_check_in_is_not_allowed_and_min_stay_hints(client):
     saturday_only = weekday_mask(5)
     prop = PropertyFactory(checkin_weekdays=saturday_only, min_stay=2)
-    start = future(14)
+    # A Thursday two weeks out: the override's three nights (Thu, Fri, Sat) hold the property's one check-in day,
+    # and the week shown from it holds a Monday (no check-in).
+    start = next_weekday(3, after_days=14)
     DateOverrideFactory(property=prop, start_date=start, end_date=start + timedelta(days=3), min_stay=5)
 
     response = client.get(url(prop, month=start.strftime("%Y-%m")))
@@ -232,3 +235,20 @@ def test_property_page_query_count_is_bounded_with_100_properties(client, book, 
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(url(target, **params))
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("params", [{"adults": 999}, {"adults": 2, "children": 60}, {"adults": 5}])
+def test_too_many_guests_are_refused_with_the_propertys_own_limit(client, params):
+    """``?adults=999`` where the property sleeps 4: the page names the property's limit, not the site's cap of 50;
+    the number field's ``max`` is the property's too."""
+    prop = PropertyFactory(max_guests=4)
+    stay = {"check_in": future(20).isoformat(), "check_out": future(23).isoformat()}
+    response = client.get(url(prop, **stay, **params))
+    assert response.status_code == 200
+    page = text(response)
+    assert "This property sleeps at most 4 guests." in page
+    assert "At most 50" not in page
+    assert re.search(r'<input type="number" name="adults"[^>]* max="4"', response.content.decode())
+
+    details = client.get(f"/book/{prop.slug}/?" + "&".join(f"{k}={v}" for k, v in {**stay, **params}.items()))
+    assert "This property sleeps at most 4 guests." in text(details) and "At most 50" not in text(details)

@@ -44,6 +44,13 @@ def stripe_settings(settings, localstripe):
 
 
 @pytest.fixture
+def run_on_commit(django_capture_on_commit_callbacks):
+    """Run what is queued for after commit (refunds and intent cancellations sent to Stripe, outbox deliveries) at
+    the end of the block: the ``db`` fixture's transaction never commits, and nothing talks to Stripe before."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
 def card(localstripe):
     """A PaymentMethod id for a card number, collected the way the fake Stripe.js does it."""
 
@@ -84,6 +91,18 @@ def reserved(prop, book):
         return book(prop, start=start, nights=nights, **kwargs)
 
     return _reserved
+
+
+@pytest.fixture
+def awaiting_3ds(reserved, card, authenticate):
+    """A booking whose payment completed 3-D Secure at Stripe, but the app has not heard of it yet."""
+    from payments import services
+
+    booking = reserved()
+    result = services.start_card_payment(booking_id=booking.pk, payment_method_id=card(booking, THREE_DS),
+                                         actor=Actor.guest("ada@example.com"))
+    authenticate(result.client_secret, success=True)
+    return booking, result.payment
 
 
 def sign(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:

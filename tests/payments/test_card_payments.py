@@ -52,9 +52,10 @@ def test_the_amount_comes_from_the_booking_balance(reserved, card):
     assert Payment.objects.get(booking=booking).amount == Booking.objects.get(pk=booking.pk).total
 
 
-def test_a_declined_card_fails_the_attempt_and_keeps_the_reservation(reserved, card):
+def test_a_declined_card_fails_the_attempt_and_keeps_the_reservation(reserved, card, run_on_commit):
     booking = reserved()
-    result = pay(booking, card(booking, DECLINED))
+    with run_on_commit():  # the failed intent is cancelled after commit
+        result = pay(booking, card(booking, DECLINED))
 
     assert result.status == "failed" and "declined" in result.error.lower()
     assert result.as_dict()["attempts_left"] == 2

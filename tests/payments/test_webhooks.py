@@ -31,15 +31,6 @@ def state(booking):
             Refund.objects.count())
 
 
-@pytest.fixture
-def awaiting_3ds(reserved, card, authenticate):
-    """A booking whose payment completed 3-D Secure at Stripe, but the app has not heard of it yet."""
-    booking = reserved()
-    result = pay(booking, card(booking, THREE_DS))
-    authenticate(result.client_secret, success=True)
-    return booking, result.payment
-
-
 def test_a_signed_succeeded_event_confirms_the_booking(awaiting_3ds, post_event):
     booking, payment = awaiting_3ds
     response = post_event("payment_intent.succeeded", intent_dict(payment.provider_ref), "evt_ok_1")
@@ -95,14 +86,6 @@ def test_bad_signatures_are_rejected(awaiting_3ds, client, case):
 
     assert response.status_code == 400
     assert state(booking) == before and not WebhookEvent.objects.exists()
-
-
-def test_a_correctly_signed_but_malformed_payload_is_rejected(client):
-    for body in (b"not json", b'{"id": "evt_1"}', b'{"id": "evt_2", "type": "x", "data": {"object": 3}}'):
-        response = client.post("/payments/stripe/webhook", data=body, content_type="application/json",
-                               headers={"Stripe-Signature": sign(body)})
-        assert response.status_code == 400, body
-    assert not WebhookEvent.objects.exists()
 
 
 def test_only_post_is_accepted(client):
@@ -283,8 +266,11 @@ def test_localstripe_sent_webhooks_verify_and_apply(reserved, card, client):
     assert WebhookEvent.objects.count() == 2
 
 
-def test_a_failing_automatic_refund_records_nothing_so_stripe_retries(reserved, card, authenticate, post_event,
-                                                                      monkeypatch, prop, guest_input):
+def test_an_automatic_refund_stripe_cannot_make_now_does_not_fail_the_webhook(reserved, card, authenticate,
+                                                                              post_event, monkeypatch, prop,
+                                                                              guest_input, run_on_commit):
+    """The event is applied (refund requested, in the event's transaction); Stripe is called after commit, and an
+    outage there leaves the refund pending for the sweeper instead of failing or repeating the event."""
     from payments.errors import ProviderError
     from payments.providers.stripe import StripeProvider
     from tests.payments.conftest import let_hold_run_out, take_dates
@@ -295,16 +281,23 @@ def test_a_failing_automatic_refund_records_nothing_so_stripe_retries(reserved, 
     take_dates(prop, booking, guest_input)
     authenticate(result.client_secret, success=True)
 
-    def down(self, payment, amount, *, idempotency_key):
+    def down(self, payment, amount, *, idempotency_key, request_id=""):
         raise ProviderError("Stripe is down")
 
     monkeypatch.setattr(StripeProvider, "refund", down)
     body = event("payment_intent.succeeded", intent_dict(result.payment.provider_ref), "evt_retry")
-    assert post_event(None, None, payload=body).status_code == 503
-    assert not WebhookEvent.objects.filter(event_id="evt_retry").exists()
-    assert Payment.objects.get(pk=result.payment.pk).status == PaymentStatus.REQUIRES_ACTION
-
-    monkeypatch.undo()
-    assert post_event(None, None, payload=body).status_code == 200  # Stripe's retry
+    with run_on_commit():
+        assert post_event(None, None, payload=body).status_code == 200
+    assert WebhookEvent.objects.filter(event_id="evt_retry").exists()
+    assert Payment.objects.get(pk=result.payment.pk).status == PaymentStatus.REFUNDED
+    refund = Refund.objects.get(payment=result.payment)
+    assert (refund.status, refund.provider_ref, refund.last_error) == ("pending", None, "Stripe is down")
     booking.refresh_from_db()
     assert booking.payment_status == BP.REFUNDED and booking.status == BookingStatus.EXPIRED
+
+    monkeypatch.undo()
+    with run_on_commit():
+        assert post_event(None, None, payload=body).status_code == 200  # Stripe's retry: a duplicate
+    assert services.execute_due_refunds(at=refund.next_attempt_at) == 1
+    refund.refresh_from_db()
+    assert refund.status == "succeeded" and Refund.objects.filter(payment=result.payment).count() == 1

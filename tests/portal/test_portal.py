@@ -214,11 +214,12 @@ def test_bookings_past_arrival_or_closed_cannot_be_cancelled(client, prop, book,
 # --- receipt ------------------------------------------------------------------------------------------------
 
 
-def test_the_receipt_lists_charges_payments_and_refunds(client, paid):
+def test_the_receipt_lists_charges_payments_and_refunds(client, paid, run_on_commit):
     booking = paid("moderate", start=3)  # inside 5 days: a 50 % refund
     from payments.services import cancel_with_refund
 
-    cancel_with_refund(booking_id=booking.pk, actor=Actor.guest("ada@example.com"), reason="Ill")
+    with run_on_commit():  # the refund is sent to Stripe after commit
+        cancel_with_refund(booking_id=booking.pk, actor=Actor.guest("ada@example.com"), reason="Ill")
     booking.refresh_from_db()
     response = client.get(url(booking, "receipt"))
     assert response.status_code == 200

@@ -82,3 +82,35 @@ def test_assigned_staff_may_preview(client, owner_a, villa):
 def test_anonymous_is_sent_to_log_in(client, villa):
     response = client.get(preview_url(villa, check_in=future(10), check_out=future(12), adults=2))
     assert response.status_code == 302
+
+
+def test_the_picker_opens_on_the_next_bookable_stay_not_on_booked_dates(client, owner_a, villa, book):
+    """Two weeks ahead is taken (and the night after it is blocked): the picker opens on the first stay a guest
+    could book from there, so the preview's first answer is a price, not "already booked"."""
+    import re
+    from datetime import date, timedelta
+
+    from properties.availability import check_availability
+    from properties.pricing import local_today
+    from tests.factories import BlockFactory
+
+    two_weeks = local_today(villa) + timedelta(days=14)
+    book(villa, start=(two_weeks - future(0)).days - 1, nights=4)  # the nights two_weeks - 1 … two_weeks + 2
+    BlockFactory(property=villa, start_date=two_weeks + timedelta(days=3), end_date=two_weeks + timedelta(days=4))
+    assert not check_availability(villa, two_weeks, two_weeks + timedelta(days=2), 2).available  # the old default
+
+    client.force_login(owner_a)
+    html = client.get(reverse("admin:properties_property_change", args=[villa.pk])).content.decode()
+    ci, co = (date.fromisoformat(re.search(rf'data-qp="{name}" value="([0-9-]+)"', html).group(1))
+              for name in ("check_in", "check_out"))
+    assert ci == two_weeks + timedelta(days=4) and co == ci + timedelta(days=2)
+    assert check_availability(villa, ci, co, 2).available
+    assert f"check_in={ci.isoformat()}&amp;check_out={co.isoformat()}" in html  # the no-JavaScript link too
+    assert 'style="' not in html[html.index('class="quote-preview"'):html.index("qp-output")]
+
+
+def test_the_picker_asks_for_no_more_guests_than_the_property_sleeps(client, owner_a):
+    single = PropertyFactory(owner=owner_a, max_guests=1, min_stay=1)
+    client.force_login(owner_a)
+    html = client.get(reverse("admin:properties_property_change", args=[single.pk])).content.decode()
+    assert 'data-qp="adults" value="1"' in html

@@ -259,7 +259,7 @@ def test_seed_demo_makes_the_tasks_of_its_stays_idempotently():
     from django.core.management import call_command
 
     call_command("seed_demo", "--no-photos", stdout=io.StringIO())
-    stays = Booking.objects.filter(status__in=["confirmed", "checked_in"])
+    stays = Booking.objects.filter(status__in=["confirmed", "checked_in", "checked_out"])  # ended stays too
     columns = ("pk", "booking_id", "due_date", "window_end", "assignee_id")
     first = sorted(TurnoverTask.objects.values_list(*columns))
     assert len(first) == stays.count() > 0

@@ -19,6 +19,14 @@ Creates (only what is missing; a second run changes nothing):
 Keys: users by email, properties by slug; a property's photos, rules, overrides,
 blocks and bookings are created only when it has none of that kind yet. Dates
 are relative to today and random choices use a fixed seed.
+
+Everything is written as a backfill (``bookings.outbox.backfill``): it has already
+happened when the demo starts, so nobody is emailed about it (no "manual payment
+to verify" for payments verified long ago, no "thank you for staying" for stays a
+year old), while the outbox consumers that keep data in step still run. Cleanings
+of stays that ended before today are marked done, each on its own day, through
+``properties.turnover``. What happens after the seed (the reservation that expires
+30 minutes later, a booking you make) notifies as usual.
 """
 
 from __future__ import annotations
@@ -33,9 +41,10 @@ from decimal import Decimal
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
-from bookings import services
-from bookings.models import Booking, BookingStatus, Source
+from bookings import outbox, services
+from bookings.models import Booking, Source
 from bookings.state_machine import Actor
 from channels.models import ChannelConnection, Platform
 from guests.models import User
@@ -47,7 +56,7 @@ from properties import turnover
 from properties.availability import check_availability, stay_rules_for
 from properties.models import Amenity, DateOverride, PricingRule, Property, TurnoverTask, weekday_mask
 from properties.pricing import local_today
-from properties.turnover import sync_turnover_for_booking
+from properties.turnover import STAY_STATUSES, sync_turnover_for_booking
 
 DEMO_PASSWORD = "demo-pass-1234"  # noqa: S105 - documented demo credentials
 SEED = 20260401
@@ -495,13 +504,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         self.rng = random.Random(SEED)
         self.stats = Stats()
-        users = self.seed_users()
-        amenities = self.seed_amenities()
-        for spec in PROPERTIES:
-            with transaction.atomic():
-                self.seed_property(spec, users, amenities, photos=not options["no_photos"])
-        self.close_past_turnovers()
-        self.seed_channel_connections(users["owner1"])
+        with outbox.backfill():  # demo history: the consumers keep their data in step, nobody is notified
+            users = self.seed_users()
+            amenities = self.seed_amenities()
+            for spec in PROPERTIES:
+                with transaction.atomic():
+                    self.seed_property(spec, users, amenities, photos=not options["no_photos"])
+            self.seed_channel_connections(users["owner1"])
         self.print_summary()
 
     # --- users ------------------------------------------------------------------------------
@@ -583,10 +592,13 @@ class Command(BaseCommand):
                 self.seed_booking(prop, kind, offset, today)
             if prop.status == Property.Status.ACTIVE:
                 self.seed_history(prop, today)
-        # Turnover tasks of the stays (the outbox consumer makes them too; the sync is idempotent).
-        stays = Booking.objects.filter(property=prop, status__in=(BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN))
-        for booking_id in stays.values_list("pk", flat=True):
-            sync_turnover_for_booking(booking_id)
+            # Turnover tasks of the stays, now rather than when the outbox is delivered (the consumer makes them
+            # too; the sync is idempotent), and the cleanings of the stays that have ended done. Only for the
+            # bookings made here: a later run leaves the tasks of a demo in use alone.
+            stays = Booking.objects.filter(property=prop, status__in=STAY_STATUSES)
+            for booking_id in stays.values_list("pk", flat=True):
+                sync_turnover_for_booking(booking_id)
+            self.close_past_turnovers(prop)
 
     def seed_photos(self, prop: Property, spec: dict) -> None:
         count = 2 + sum(map(ord, prop.slug)) % 3  # 2–4, stable per property
@@ -685,7 +697,7 @@ class Command(BaseCommand):
         Each one goes through the services as of its own dates (``at=``): booked 2–16 days ahead, direct
         ones paid by a manual payment the owner verified, channel ones imported; then checked in and out
         (about one in eight is cancelled instead). Their turnover tasks are marked done by
-        :meth:`close_past_turnovers` once the outbox has created them (after the property's transaction)."""
+        :meth:`close_past_turnovers`."""
         rng = self.rng
         owner = prop.owner
         owner_actor = Actor.for_user(owner)
@@ -751,12 +763,14 @@ class Command(BaseCommand):
                 connection=first, blocks=[(horizon, horizon + timedelta(days=30), False, "Airbnb (Not available)")])
 
     @staticmethod
-    def close_past_turnovers() -> None:
-        """Cleanings of stays that ended more than two weeks ago were done long since (done by the owner)."""
-        stale = TurnoverTask.objects.filter(status=TurnoverTask.Status.OPEN, booking__status=BookingStatus.CHECKED_OUT,
-                                            due_date__lt=date.today() - timedelta(days=14))
-        for task_id, owner_id in stale.values_list("pk", "property__owner_id"):
-            turnover.mark_done(task_id=task_id, user=User.objects.get(pk=owner_id))
+    def close_past_turnovers(prop: Property) -> None:
+        """The cleanings due before today (the site's date, as the dashboard counts overdue tasks) were done on
+        their day, by the assigned staff member or else the owner, through the turnover service."""
+        past = prop.turnover_tasks.filter(status=TurnoverTask.Status.OPEN, due_date__lt=timezone.localdate())
+        for task in past.select_related("assignee").order_by("due_date"):
+            turnover.mark_done(task_id=task.pk, user=task.assignee or prop.owner,
+                               at=datetime.combine(task.due_date, prop.check_out_time, tzinfo=prop.tz)
+                               + timedelta(hours=2))
 
     # --- output -----------------------------------------------------------------------------
 
