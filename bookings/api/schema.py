@@ -7,6 +7,10 @@
   front allows is refused there, before the API sees it (gunicorn's ``--limit-request-line``,
   4094 bytes for the whole request line by default; nginx has its own limits). That answer
   is the server's short HTML page, not the API's JSON error shape.
+* Every operation lists ``403`` (a back-office session that still owes its second factor gets
+  ``mfa_required`` from every endpoint: ``guests.authority``), and every operation with a
+  request body lists ``413`` (``request_too_large``: a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``,
+  ``config.security.RequestTooLargeMiddleware``), both in the API's JSON error shape.
 * An optional query parameter sent empty (``?min_price=``, as a web form sends an empty
   field) means "not given" (``views._query``): each says so with ``allowEmptyValue``.
 * drf-spectacular writes a blank-allowed string with a pattern as
@@ -61,6 +65,16 @@ def _blank_any_of(node):
             _blank_any_of(value)
 
 
+def _error_response(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+MFA_REQUIRED = _error_response("Forbidden: `mfa_required` for a back-office session that has not used its second "
+                               "factor (or `permission_denied` / `not_authenticated` where the operation says so).")
+REQUEST_TOO_LARGE = _error_response("Request body too large: `request_too_large` (over DATA_UPLOAD_MAX_MEMORY_SIZE).")
+
+
 def postprocess(result, generator, request, public):
     """drf-spectacular postprocessing hook (see the module docstring)."""
     result = _fill_dates(result, timezone.localdate())
@@ -70,6 +84,9 @@ def postprocess(result, generator, request, public):
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             operation["responses"].setdefault("414", URI_TOO_LONG)
+            operation["responses"].setdefault("403", MFA_REQUIRED)
+            if "requestBody" in operation:
+                operation["responses"].setdefault("413", REQUEST_TOO_LARGE)
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "query" and not parameter.get("required"):
                     parameter["allowEmptyValue"] = True

@@ -100,3 +100,13 @@ def test_schema_generates_without_warnings():
     out = StringIO()
     call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)  # raises on any warning or error
     assert "openapi" in out.getvalue()
+
+
+def test_every_operation_documents_the_mfa_403_and_body_operations_the_413(api):
+    """The MFA gate (guests.authority) can answer 403 mfa_required anywhere; an oversized body gets a JSON 413."""
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "Error" in schema["components"]["schemas"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert "403" in operation["responses"], (method, path)
+            assert ("413" in operation["responses"]) == ("requestBody" in operation), (method, path)
