@@ -484,9 +484,14 @@ def placeholder_photo(title: str, subtitle: str, colors: tuple[str, str], index:
         y = height - 140 - i * 35 + (index * 17) % 40
         draw.ellipse((-200 + i * 280, y, 500 + i * 280, y + 500), fill=first if i % 2 else second)
     try:
-        big, small = ImageFont.load_default(size=64), ImageFont.load_default(size=34)
-    except TypeError:  # pragma: no cover - Pillow without FreeType
-        big = small = ImageFont.load_default()
+        # DejaVu (Debian's fonts-dejavu) has every accented letter of the demo names ("Belém"); Pillow's own
+        # default font lacks some of them and draws a box.
+        big, small = ImageFont.truetype("DejaVuSans.ttf", 64), ImageFont.truetype("DejaVuSans.ttf", 34)
+    except OSError:
+        try:
+            big, small = ImageFont.load_default(size=64), ImageFont.load_default(size=34)
+        except TypeError:  # pragma: no cover - Pillow without FreeType
+            big = small = ImageFont.load_default()
     draw.rectangle((0, 300, width, 480), fill=(0, 0, 0))
     draw.text((width / 2, 365), title, fill=(255, 255, 255), font=big, anchor="mm")
     draw.text((width / 2, 435), subtitle, fill=(230, 230, 230), font=small, anchor="mm")
