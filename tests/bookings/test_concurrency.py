@@ -8,7 +8,6 @@ SQLite); the exclusion constraint is the last line (tested in test_services.py).
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -22,37 +21,11 @@ from guests.services import GuestInput
 from properties import services as property_services
 from properties.models import AvailabilityBlock
 from tests.factories import PropertyFactory, UserFactory, future
+from tests.parallel import run_in_parallel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 30
 SYSTEM = Actor.system("race")
-
-
-def run_in_parallel(jobs):
-    """Run each callable in ``jobs`` in its own thread with its own connection, all released at once.
-
-    Returns a list of ("ok", value) or ("error", exception) in the order of ``jobs``.
-    """
-    barrier = threading.Barrier(len(jobs))
-    results: list = [None] * len(jobs)
-
-    def worker(i, job):
-        try:
-            connection.ensure_connection()  # connect before the barrier, so the race is on the lock
-            barrier.wait(timeout=30)
-            results[i] = ("ok", job())
-        except BaseException as exc:  # noqa: BLE001 - the test inspects every outcome
-            results[i] = ("error", exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    return results
 
 
 def guest(i: int) -> GuestInput:

@@ -35,6 +35,7 @@ from bookings.state_machine import Actor
 from guests.services import GuestInput
 from tests.bookings.test_outbox import _redis_broker, _redis_up
 from tests.factories import OwnerFactory, PropertyFactory, future
+from tests.parallel import run_in_parallel
 from tests.smtp_sink import DROP, SmtpSink
 
 SYSTEM = Actor.system("email-test")
@@ -230,25 +231,10 @@ def test_a_stale_claim_is_flagged_unknown_by_the_sweeper_not_sent(caplog):
 def test_concurrent_sends_of_one_email_send_it_once(no_auto_send):
     row = decide_emails()[Kind.RESERVATION_RECEIVED]
     n = 8
-    barrier = threading.Barrier(n)
-    results, errors = [], []
+    outcomes = run_in_parallel([lambda: notifications.send(row.pk)] * n)
 
-    def worker():
-        try:
-            barrier.wait(timeout=30)
-            results.append(notifications.send(row.pk))
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-
-    assert errors == []
+    assert all(outcome == "ok" for outcome, _ in outcomes), outcomes
+    results = [value for _, value in outcomes]
     assert sorted(results) == [False] * (n - 1) + [True]
     assert len(mail.outbox) == 1
     row.refresh_from_db()

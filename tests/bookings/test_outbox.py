@@ -16,6 +16,7 @@ from bookings.models import Booking, OutboxDelivery, OutboxEvent
 from bookings.state_machine import Actor
 from guests.services import GuestInput
 from tests.factories import PropertyFactory, future
+from tests.parallel import run_in_parallel
 
 SYSTEM = Actor.system("outbox-test")
 GUEST = GuestInput(name="Ada", email="ada@example.com")
@@ -303,34 +304,14 @@ def test_a_broker_failure_does_not_fail_the_change_and_the_sweeper_delivers(cons
 @pytest.mark.sqlite
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_deliveries_of_one_event_call_each_consumer_once(consumers):
-    from django.db import connection
-
     rec = consumers("email")
     event = outbox.emit("booking.created", "booking", 1, {})  # autocommit: delivered already by the eager task
     OutboxEvent.objects.filter(pk=event.pk).update(delivered_at=None, attempts=0)
     OutboxDelivery.objects.all().delete()
     rec.seen.clear()
-    n = 10
-    barrier = threading.Barrier(n)
-    errors = []
+    results = run_in_parallel([lambda: outbox.deliver(event.pk)] * 10)
 
-    def worker():
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=30)
-            outbox.deliver(event.pk)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-
-    assert errors == []
+    assert [outcome for outcome, _ in results] == ["ok"] * 10
     assert rec.seen == [event.pk]
     assert OutboxDelivery.objects.filter(event=event).count() == 1
     event.refresh_from_db()
