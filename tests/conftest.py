@@ -11,11 +11,11 @@ from tests.factories import OwnerFactory, PropertyFactory, future
 
 # --- The clock of the whole run ------------------------------------------------------------------------------
 # STAYHOLD_TEST_NOW=2027-03-06T12:00:00+00:00 pytest … runs every test as if the clock showed that instant (it keeps
-# ticking from there; time-machine moves datetime, date, time.time and time.monotonic of this process). `make
+# ticking from there; time-machine moves datetime, date and time.time of this process). `make
 # test-clock` runs the suite on every day of a week and across a month end, a year end and a DST change, so a test
 # that silently depends on today's weekday or month shows up. Tests must state the day they need (e.g.
 # tests.factories.next_weekday) instead of hoping for one. Tests whose other side keeps the real clock (a
-# subprocess: localstripe, a Celery worker, Chromium) are marked `real_clock` and skipped in a shifted run.
+# subprocess, Chromium, OpenSSL checking a certificate) are marked `real_clock` and skipped in a shifted run.
 _TRAVELLER = None
 
 

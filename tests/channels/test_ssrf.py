@@ -443,6 +443,7 @@ def tls_server(tmp_path):
         yield server
 
 
+@pytest.mark.real_clock  # OpenSSL checks the certificate's validity against the real clock, not a shifted one
 def test_https_connects_to_the_pinned_address_and_verifies_the_host_name(settings, fake_dns, loopback_is_public,
                                                                         tls_server, monkeypatch):
     settings.CHANNEL_ALLOW_PRIVATE_URLS = False
