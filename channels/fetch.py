@@ -64,6 +64,7 @@ the resolver's own timeouts apply.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import http.client
 import ipaddress
@@ -85,6 +86,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import parse_url
 from urllib3.util.connection import create_connection
 
+from .ical_parse import unfold
+
 logger = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -104,7 +107,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 @dataclass
 class FetchResult:
     status: int  # 200 or 304
-    body: bytes  # b"" on 304
+    body: bytes  # b"" on 304; UTF-8 when the server declared another charset (as_utf8)
     etag: str
     last_modified: str
     duration_ms: int
@@ -616,7 +619,39 @@ def _read_body(response, feed: FeedURL, deadline, max_bytes, timeout) -> bytes:
     return b"".join(chunks)
 
 
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.I)
+
+
+def declared_charset(content_type: str) -> str:
+    """The ``charset`` parameter of a ``Content-Type`` header, as a Python codec name ("" if none or unknown)."""
+    m = _CHARSET.search(content_type or "")
+    if not m:
+        return ""
+    try:
+        name = codecs.lookup(m.group(1)).name
+    except LookupError:
+        return ""
+    return "cp1252" if name == "iso8859-1" else name  # as browsers read "latin-1": its superset
+
+
+def as_utf8(body: bytes, charset: str) -> bytes:
+    """The body re-encoded as UTF-8 when the server declared another charset: the declaration is honoured before
+    the parser's guessing (``channels.ical_parse`` reads UTF-8, else guesses Windows-1252). A UTF-8 byte-order mark
+    wins over the header (as in browsers); a body that is not valid in its declared charset is left to the guess.
+    Folded lines are joined on the bytes first when the charset is ASCII-compatible (a fold may split a
+    multi-byte character)."""
+    if not charset or charset == "utf-8" or body.startswith(codecs.BOM_UTF8):
+        return body
+    if "\r\n ".encode(charset, errors="replace") == b"\r\n ":
+        body = unfold(body)
+    try:
+        return body.decode(charset).encode("utf-8")
+    except UnicodeDecodeError:
+        return body
+
+
 def _result(status, body, response, started, feed: FeedURL) -> FetchResult:
+    body = as_utf8(body, declared_charset(response.headers.get("Content-Type", "")))
     return FetchResult(status=status, body=body, etag=response.headers.get("ETag", "")[:255],
                        last_modified=response.headers.get("Last-Modified", "")[:64],
                        duration_ms=int((time.monotonic() - started) * 1000), final_url=feed.url)

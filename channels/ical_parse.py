@@ -9,8 +9,11 @@ Tolerated (each has a test in ``tests/channels/test_parse.py``):
 
 * CRLF or bare LF line endings, folded lines, parameters on ``PRODID`` (Airbnb's
   ``PRODID;X-RICAL-TZSOURCE=TZINFO:…``), escaped commas/semicolons/newlines.
+* Folded lines are joined on the bytes, before decoding (a fold may split a
+  multi-byte UTF-8 character). Spaces and tabs around property values are dropped.
 * Bytes that are not UTF-8: decoded as cp1252 (then latin-1, which never fails),
-  with a warning. A UTF-8 byte-order mark is dropped.
+  with a warning. A UTF-8 byte-order mark is dropped. (A charset declared in the
+  HTTP ``Content-Type`` has been honoured before: ``channels.fetch.as_utf8``.)
 * ``VALUE=DATE`` dates (DTEND exclusive, as RFC 5545 says) or date-times: a
   date-time with a TZID or in UTC is converted to the **property's time zone**
   and its date is taken; a floating date-time (or one with a TZID nobody knows,
@@ -191,9 +194,19 @@ def classify(platform: str, *, summary: str, description: str, status: str = "",
 # --- decoding and dates -----------------------------------------------------------------------
 
 
+_FOLD = re.compile(rb"\r?\n[ \t]")
+
+
+def unfold(data: bytes) -> bytes:
+    """Join folded lines on the bytes, before any decoding: a fold may split a multi-byte UTF-8 character
+    (RFC 5545 folds at 75 octets, and some exporters count octets without looking at characters)."""
+    return _FOLD.sub(b"", data)
+
+
 def _decode(data: bytes, warnings: list[str]) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    data = unfold(data)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -205,6 +218,19 @@ def _decode(data: bytes, warnings: list[str]) -> str:
         text = data.decode("latin-1")
         warnings.append("The feed is not UTF-8; it was read as Latin-1.")
     return text
+
+
+_CONTENT_LINE = re.compile(r'^(?P<head>(?:[^:"\r\n]|"[^"\r\n]*")*):(?P<value>[^\r\n]*)(?=\r?\n|\Z)', re.M)
+
+
+def _strip_values(text: str) -> str:
+    """Spaces and tabs around every property value (and before the colon) dropped: ``DTSTART;VALUE=DATE: 20300705``,
+    ``SUMMARY:Reserved - Name`` and a tab. The text is unfolded already; a colon inside a quoted parameter is not the
+    separator."""
+    return _CONTENT_LINE.sub(lambda m: m["head"].rstrip(_BLANKS) + ":" + m["value"].strip(_BLANKS), text)
+
+
+_BLANKS = " \t"
 
 
 def _local_date(value, tz: ZoneInfo) -> date:
@@ -279,6 +305,7 @@ def parse_feed(data: bytes, *, platform: str, tz: str, at: datetime | None = Non
         raise FeedError("not_ical", "The feed is empty (no VCALENDAR).")
     if not text.lstrip().upper().startswith("BEGIN:VCALENDAR"):
         raise FeedError("not_ical", f"The feed is not an iCal calendar (it starts with {text.strip()[:40]!r}).")
+    text = _strip_values(text)
     try:
         calendar = icalendar.Calendar.from_ical(text)
     except (ValueError, IndexError, KeyError) as exc:
