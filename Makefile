@@ -28,10 +28,11 @@ test: $(STAMP)
 	mkdir -p var
 	DATABASE_URL=sqlite:///var/test-sqlite.sqlite3 REDIS_URL= $(BIN)/pytest -m sqlite
 
-# The suite (without the browser tests) with the clock moved, one run per day of the week, each on a day that also
-# crosses something: a year end, a month end, February's end, a leap day, the EU and US DST changes (tests/conftest.py).
-# Not part of CI (~7 x make test); run it after adding tests that use "today". CLOCK_DATES=... picks other instants.
-CLOCK_DATES ?= 2027-03-01T12:00:00+00:00 2027-03-09T12:00:00+00:00 2028-02-28T23:30:00+00:00 \
+# The suite (without the browser tests) with the clock moved (tests/conftest.py), one run per day of the week, each on
+# an instant that also crosses something: Mon a leap day (23:30 on 28 Feb 2028), Tue the US DST change five days out,
+# Wed a month end a few days after the EU DST change, Thu a year end, Fri February's end, Sat the night of the EU DST
+# change, Sun a month end. Not part of CI (~7 x make test); run it after adding tests that use "today".
+CLOCK_DATES ?= 2028-02-28T23:30:00+00:00 2027-03-09T12:00:00+00:00 2027-03-31T23:30:00+00:00 \
 	2026-12-31T23:30:00+00:00 2027-02-26T12:00:00+00:00 2027-03-27T23:30:00+00:00 2027-01-31T23:30:00+00:00
 test-clock: $(STAMP)
 	set -e; for now in $(CLOCK_DATES); do echo "== STAYHOLD_TEST_NOW=$$now"; \

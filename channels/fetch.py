@@ -125,14 +125,32 @@ class FetchError(Exception):
     CODES = ("bad_url", "unreachable", "too_large", "too_many_redirects", "http_error", "empty")
 
     def __init__(self, code: str, message: str, http_status: int | None = None, *, reason: str = "",
-                 detail: str = ""):
+                 detail: str = "", retry_after: int | None = None):
         assert code in self.CODES, code
         super().__init__(message)
         self.code, self.message, self.http_status = code, message, http_status
         self.reason, self.detail = reason or code, detail
+        self.retry_after = retry_after  # seconds, from a 429/503's Retry-After (None: none or unreadable)
 
     def __str__(self):
         return self.message
+
+
+def retry_after_seconds(response) -> int | None:
+    """A 429/503's ``Retry-After`` (delay-seconds or an HTTP-date) in whole seconds from now; None if absent/bad."""
+    import email.utils  # local: keeps this module's import block as it is (parsing changes land there)
+    import math
+
+    value = (response.headers.get("Retry-After") or "").strip() if response.status in (429, 503) else ""
+    if value.isdigit():
+        return int(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0, math.ceil(when.timestamp() - time.time()))
 
 
 def _unreachable(reason: str, detail: str, http_status: int | None = None) -> FetchError:
@@ -522,7 +540,7 @@ def _fetch(url, headers, started, deadline, timeout, max_bytes, max_redirects) -
                 return _result(304, b"", response, started, current)
             if response.status >= 400 or response.status < 200:
                 raise FetchError("http_error", f"{_where(current)} answered HTTP {response.status}.",
-                                 response.status)
+                                 response.status, retry_after=retry_after_seconds(response))
             body = _read_body(response, current, deadline, max_bytes, timeout)
             if not body.strip():
                 raise FetchError("empty", f"{_where(current)} returned an empty calendar.", response.status)

@@ -59,6 +59,9 @@ class ChannelConnection(models.Model):
     last_counts = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=ConnectionStatus.choices, default=ConnectionStatus.OK)
     consecutive_failures = models.PositiveIntegerField(default=0)
+    # Cancellations the safety nets hold back (channels.reconcile): {external_id: consecutive snapshots that left
+    # the stay out while being held}. Cleared when a snapshot applies without holding anything.
+    held_cancellations = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

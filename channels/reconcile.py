@@ -25,14 +25,22 @@ the outbox events. Decisions:
   and every stay we hold was imported from inside it. Taking the events' span
   instead would never cancel a listing's next stay in a feed that starts today
   (Booking.com) nor its last one. Stays that have started are outside the rule
-  (feeds drop past events). An empty VCALENDAR is a snapshot like any other:
-  every future stay is missing, and the guard below decides.
+  (feeds drop past events). An empty VCALENDAR is distrusted (see the guard).
 * **Guard.** The cancellations a snapshot implies (missing and explicitly
   cancelled) are counted first; if there are at least ``CHANNEL_CANCEL_GUARD_MIN``
   and they are more than ``CHANNEL_CANCEL_GUARD_SHARE`` of the connection's
-  future live imported stays, nothing at all changes (not even blocks) and the
-  result carries a ``warning``: a feed that suddenly lost most of its events is
-  far more likely broken than a host losing most bookings at once.
+  future live imported stays, the cancellations are *held back* and the result
+  carries a ``warning``: a feed that suddenly lost most of its events is far more
+  likely broken than a host losing most bookings at once. An **empty calendar**
+  (no events at all) from a connection with future stays is held back the same
+  way, whatever the number of stays (platforms serve empty feeds now and then).
+  Holding back throws away no good news: new and moved stays of the snapshot are
+  applied, and its channel blocks are *added* to the connection's (nothing is
+  unblocked and no open conflict is resolved as gone by a snapshot we distrust).
+  A held cancellation is applied when ``CHANNEL_CANCEL_CONFIRM_FETCHES`` (3)
+  further consecutive snapshots still leave that stay out (counted per stay in
+  ``ChannelConnection.held_cancellations``; a failed fetch does not count and
+  does not reset), or at once when a snapshot no longer trips the guard.
 * **Order.** Cancellations first (they free nights), then moves and new stays,
   retried while any succeed, so a snapshot in which one stay takes the nights
   another just left applies in any order.
@@ -88,7 +96,8 @@ class ReconcileResult:
     unchanged: int = 0
     conflicts: int = 0
     blocks: int = 0
-    warning: str = ""  # non-empty → nothing was changed (the guard tripped)
+    warning: str = ""  # non-empty → cancellations were held back (the guard tripped, or an empty calendar)
+    notice: str = ""  # held-back cancellations that were confirmed and applied in this run: the owner is told
 
     def as_dict(self) -> dict:
         return {"created": self.created, "changed": self.changed, "cancelled": self.cancelled,
@@ -162,25 +171,55 @@ class _Reconciler:
 
         plan = self.planned_cancellations(reservations)
         total = self.future_live_count()
-        if len(plan) >= settings.CHANNEL_CANCEL_GUARD_MIN and len(plan) > settings.CHANNEL_CANCEL_GUARD_SHARE * total:
+        platform = self.connection.get_platform_display()
+        if plan and not events:
+            hold = f"{platform} sent an empty calendar although {total} upcoming stays were imported from it"
+        elif len(plan) >= settings.CHANNEL_CANCEL_GUARD_MIN and len(plan) > settings.CHANNEL_CANCEL_GUARD_SHARE * total:
+            hold = f"This feed would cancel {len(plan)} of {total} upcoming stays from {platform} at once"
+        else:
+            hold = ""
+        plan, held = self.hold_back(plan) if hold else (plan, {})
+        if held:
             self.result.warning = (
-                f"This feed would cancel {len(plan)} of {total} upcoming stays from "
-                f"{self.connection.get_platform_display()} at once; nothing was changed. If these stays really were "
-                "cancelled, check them on the platform and cancel them here by hand.")
-            return self.result
+                f"{hold}; {len(held)} cancellation(s) were held back (new and changed stays were applied). "
+                f"They are applied if the next {settings.CHANNEL_CANCEL_CONFIRM_FETCHES} fetches agree; if these "
+                "stays really were cancelled, you can also cancel them here by hand.")
+        elif hold and plan:
+            self.result.notice = (
+                f"{len(plan)} stay(s) cancelled: {platform} left them out of "
+                f"{settings.CHANNEL_CANCEL_CONFIRM_FETCHES + 1} fetches in a row.")
+        if held != (self.connection.held_cancellations or {}):
+            type(self.connection).objects.filter(pk=self.connection.pk).update(held_cancellations=held)
+            self.connection.held_cancellations = held
 
         for booking in plan:
             self.cancel(booking)
-        planned = {base_uid(b.external_id) for b in plan}
+        planned = {base_uid(b.external_id) for b in plan} | {base_uid(external_id) for external_id in held}
         self.result.unchanged += past + sum(1 for uid in cancelled if uid not in planned)
         self.import_reservations(reservations)
-        for uid, conflict in list(self.open_conflicts.items()):
-            if uid not in reservations:
-                self.resolve_gone(conflict)
         blocks = [(e.start, e.end, e.tentative, block_summary(e)) for e in events
                   if e.kind == BLOCK and e.end > self.today]
+        if held:  # a distrusted snapshot adds blocks and resolves nothing as gone
+            blocks += [(b.start_date, b.end_date, b.tentative, b.external_summary) for b in
+                       AvailabilityBlock.objects.filter(connection=self.connection, end_date__gt=self.today)]
+        else:
+            for uid, conflict in list(self.open_conflicts.items()):
+                if uid not in reservations:
+                    self.resolve_gone(conflict)
         self.result.blocks = replace_channel_blocks(connection=self.connection, blocks=blocks)
         return self.result
+
+    def hold_back(self, plan: list[Booking]) -> tuple[list[Booking], dict[str, int]]:
+        """Split the planned cancellations: those left out of enough snapshots in a row now, and the rest (held)."""
+        before = self.connection.held_cancellations or {}
+        confirmed, held = [], {}
+        for booking in plan:
+            seen = before.get(booking.external_id, 0)
+            if seen >= settings.CHANNEL_CANCEL_CONFIRM_FETCHES:
+                confirmed.append(booking)
+            else:
+                held[booking.external_id] = seen + 1
+        return confirmed, held
 
     def cancel(self, booking: Booking) -> None:
         outcome = booking_services.import_external(

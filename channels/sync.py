@@ -32,7 +32,11 @@ and the admin's "sync now" run. Its rules:
   status of the last applied snapshot (its warnings are kept in ``last_counts``).
 * **Next poll** = now + interval + a random 0..``CHANNEL_POLL_JITTER_SECONDS``, set
   when the run is claimed, so thousands of connections created together do not hit
-  a platform in the same second, forever.
+  a platform in the same second, forever. A ``429`` or ``503`` with ``Retry-After``
+  (seconds or an HTTP-date) pushes it to at least the end of the run plus that
+  wait, capped at ``CHANNEL_RETRY_AFTER_MAX_SECONDS`` (6 h: a value of days is a
+  misconfigured server, and a calendar must not go stale that long); the scheduler
+  does not fetch it earlier ("sync now" by the host still does).
 
 Connections without an import URL (export only) are never fetched.
 """
@@ -77,6 +81,7 @@ class _Outcome:
     counts: dict = field(default_factory=dict)
     etag: str = ""
     last_modified: str = ""
+    retry_after: int | None = None  # seconds the platform asked us to wait (429/503 with Retry-After)
 
 
 def next_poll_at(connection: ChannelConnection, now: datetime) -> datetime:
@@ -157,7 +162,7 @@ def _execute(conn: ChannelConnection, now: datetime) -> _Outcome:
     except FetchError as exc:
         # A refused or failed connection reads the same for every cause (channels.fetch); the cause is the detail.
         return _Outcome(SyncRun.Outcome.ERROR, http_status=exc.http_status, message=f"{exc.code}: {exc.message}",
-                        detail=exc.detail)
+                        detail=exc.detail, retry_after=exc.retry_after)
     if fetched.status == 304:
         return _Outcome(SyncRun.Outcome.NOT_MODIFIED, http_status=304, etag=fetched.etag,
                         last_modified=fetched.last_modified)
@@ -170,11 +175,12 @@ def _execute(conn: ChannelConnection, now: datetime) -> _Outcome:
     seen = len(snapshot.events)
     result = apply_snapshot(conn, snapshot, at=now)
     counts = {name: getattr(result, name) for name in COUNT_FIELDS}
-    if result.warning:  # the guard tripped: nothing changed
+    if result.warning:  # cancellations held back (the rest applied): fetched in full next time, no 304
         return _Outcome(SyncRun.Outcome.WARNING, http_status=fetched.status, bytes=size, events_seen=seen,
                         message=result.warning, counts=counts)
+    notices = [result.notice] if result.notice else []
     return _Outcome(SyncRun.Outcome.OK, http_status=fetched.status, bytes=size, events_seen=seen,
-                    warnings=list(snapshot.warnings), counts=counts, etag=fetched.etag,
+                    warnings=notices + list(snapshot.warnings), counts=counts, etag=fetched.etag,
                     last_modified=fetched.last_modified)
 
 
@@ -212,6 +218,10 @@ def _finish(conn: ChannelConnection, run: SyncRun, outcome: _Outcome, now: datet
     updates["status"] = Case(When(sync_enabled=False, then=Value(ConnectionStatus.PAUSED)), default=Value(status))
 
     run.finished_at = now + timedelta(milliseconds=duration_ms)
+    if outcome.retry_after is not None:  # the platform asked us to wait: not polled before (capped)
+        wait = timedelta(seconds=min(outcome.retry_after, settings.CHANNEL_RETRY_AFTER_MAX_SECONDS))
+        if conn.next_poll_at is None or conn.next_poll_at < run.finished_at + wait:
+            updates["next_poll_at"] = run.finished_at + wait
     run.outcome = kind
     run.http_status = outcome.http_status
     run.bytes = outcome.bytes

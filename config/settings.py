@@ -414,8 +414,13 @@ CHANNEL_FETCH_USER_AGENT = env.str("CHANNEL_FETCH_USER_AGENT",
 # SSRF guard: import URLs must be http(s) on public addresses unless this is on (tests, a LAN feed).
 CHANNEL_ALLOW_PRIVATE_URLS = env.bool("CHANNEL_ALLOW_PRIVATE_URLS", default=False)
 # A snapshot that would cancel more than this share of a connection's future imported stays at once (and at
-# least CHANNEL_CANCEL_GUARD_MIN of them) changes nothing and raises a warning: a feed that lost its events.
+# least CHANNEL_CANCEL_GUARD_MIN of them) holds those cancellations back (new and moved stays still apply) and
+# raises a warning: a feed that lost its events. So does an empty calendar from a connection with future stays.
 CHANNEL_CANCEL_GUARD_SHARE = env.float("CHANNEL_CANCEL_GUARD_SHARE", default=0.5)
 CHANNEL_CANCEL_GUARD_MIN = env.int("CHANNEL_CANCEL_GUARD_MIN", default=3)
+# A held-back cancellation is applied only when this many further consecutive fetches still leave the stay out.
+CHANNEL_CANCEL_CONFIRM_FETCHES = env.int("CHANNEL_CANCEL_CONFIRM_FETCHES", default=3)
+# A 429/503 with Retry-After delays the connection's next poll by that long, capped at this (absurd values).
+CHANNEL_RETRY_AFTER_MAX_SECONDS = env.int("CHANNEL_RETRY_AFTER_MAX_SECONDS", default=6 * 3600)
 CHANNEL_SYNC_RUN_RETENTION_DAYS = env.int("CHANNEL_SYNC_RUN_RETENTION_DAYS", default=30)
 

@@ -170,7 +170,14 @@ def test_a_vrbo_calendar_over_a_week_tentative_stays_confirm_and_blocks_follow(p
     assert OutboxEvent.objects.count() == outbox
     assert list(AvailabilityBlock.objects.values_list("pk", flat=True)) == blocks
 
-    # Day 4: everything is cleared on Vrbo (2 stays: below the guard's minimum, so it goes through).
-    r = fetch(4, [])
-    assert (r.cancelled, r.blocks, r.warning) == (2, 0, "")
+    # Days 4–6: everything is cleared on Vrbo. An empty calendar is distrusted (a glitch) whatever the number
+    # of stays: nothing is cancelled or unblocked, the owner is warned.
+    for k in (4, 5, 6):
+        r = fetch(k, [])
+        assert r.cancelled == 0 and "empty calendar" in r.warning
+        assert stays(conn) == [("t1", d(10), d(14)), ("r1", d(20), d(23))]
+        assert channel_blocks(conn) == [(d(30), d(35), False)]
+    # Day 7: the third further empty fetch agrees: the stays are cancelled and the blocks go.
+    r = fetch(7, [])
+    assert (r.cancelled, r.blocks, r.warning) == (2, 0, "") and "2 stay(s) cancelled" in r.notice
     assert stays(conn) == [] and channel_blocks(conn) == []
