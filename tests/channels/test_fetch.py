@@ -10,7 +10,6 @@ import socket
 import pytest
 
 from channels.fetch import UNREACHABLE, FetchError, fetch_feed, redact_url
-from tests.channels.feedserver import FeedServer
 
 ICS = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Airbnb Inc//Hosting Calendar 1.0//EN\r\n"
        b"BEGIN:VEVENT\r\nUID:a1@airbnb.com\r\nDTSTART;VALUE=DATE:20300101\r\nDTEND;VALUE=DATE:20300104\r\n"
@@ -18,15 +17,6 @@ ICS = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Airbnb Inc//Hosting Calenda
 ETAG = '"feed-v1"'
 LAST_MODIFIED = "Wed, 21 Oct 2026 07:28:00 GMT"
 SECRET = "s3cr3t0123456789abcdef"
-
-
-@pytest.fixture
-def server(settings):
-    """A feed server on 127.0.0.1 with the SSRF guard off (the server *is* a private address)."""
-    settings.CHANNEL_ALLOW_PRIVATE_URLS = True
-    settings.CHANNEL_FETCH_TIMEOUT_SECONDS = 2.0
-    with FeedServer() as feed_server:
-        yield feed_server
 
 
 def fetch_error(url, **kwargs) -> FetchError:

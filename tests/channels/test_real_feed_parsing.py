@@ -13,20 +13,11 @@ from channels.fetch import as_utf8, declared_charset
 from channels.models import ChannelConnection, SyncRun
 from channels.sync import sync_connection
 from properties.models import AvailabilityBlock
-from tests.channels.feedserver import FeedServer
 from tests.factories import PropertyFactory
 
 pytestmark = pytest.mark.django_db
 
 FEEDS = Path(__file__).parent / "feeds"
-
-
-@pytest.fixture
-def server(settings):
-    settings.CHANNEL_ALLOW_PRIVATE_URLS = True
-    settings.CHANNEL_FETCH_TIMEOUT_SECONDS = 2.0
-    with FeedServer() as feed_server:
-        yield feed_server
 
 
 def synced(server, platform: str, fixture: str, content_type: str = "text/calendar; charset=utf-8"):

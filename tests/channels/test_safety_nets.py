@@ -14,7 +14,6 @@ from channels.models import ChannelConnection, ConnectionStatus, SyncRun
 from channels.sync import due_connection_ids, sync_connection
 from properties.pricing import local_today
 from tests.channels.conftest_import import Ev, channel_blocks, ics, stays
-from tests.channels.feedserver import FeedServer
 from tests.factories import PropertyFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,14 +22,12 @@ PATH = "/feed.ics"
 
 
 @pytest.fixture
-def server(settings):
-    settings.CHANNEL_ALLOW_PRIVATE_URLS = True
-    settings.CHANNEL_FETCH_TIMEOUT_SECONDS = 2.0
+def server(server, settings):
+    """The feed server of tests/channels/conftest.py, with the safety nets' settings at their defaults."""
     settings.CHANNEL_POLL_JITTER_SECONDS = 120
     settings.CHANNEL_CANCEL_CONFIRM_FETCHES = 3
     settings.CHANNEL_RETRY_AFTER_MAX_SECONDS = 6 * 3600
-    with FeedServer() as feed_server:
-        yield feed_server
+    return server
 
 
 def connect(server, platform):

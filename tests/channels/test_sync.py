@@ -17,7 +17,6 @@ from channels import tasks
 from channels.models import ChannelConnection, ConnectionStatus, Platform, SyncRun
 from channels.sync import DISPATCH_LEASE, RUN_LEASE, due_connection_ids, next_poll_at, sync_connection
 from properties.models import AvailabilityBlock
-from tests.channels.feedserver import FeedServer
 from tests.factories import PropertyFactory, future
 
 pytestmark = pytest.mark.django_db
@@ -54,12 +53,10 @@ BLOCKS = [("b1@airbnb.com", 60, 30)]
 
 
 @pytest.fixture
-def server(settings):
-    settings.CHANNEL_ALLOW_PRIVATE_URLS = True
-    settings.CHANNEL_FETCH_TIMEOUT_SECONDS = 2.0
+def server(server, settings):
+    """The feed server of tests/channels/conftest.py, with the default poll jitter."""
     settings.CHANNEL_POLL_JITTER_SECONDS = 120
-    with FeedServer() as feed_server:
-        yield feed_server
+    return server
 
 
 @pytest.fixture
