@@ -98,7 +98,6 @@ class CardResult:
 
 
 RefundQuote = booking_services.RefundTerms  # percent, amount (policy, capped), refundable, currency, check_in_at
-check_in_datetime = booking_services.check_in_datetime
 
 
 @dataclass

@@ -7,6 +7,7 @@ import pytest
 
 from bookings.models import BookingStatus
 from bookings.models import PaymentStatus as BP
+from bookings.services import check_in_datetime
 from bookings.state_machine import Actor
 from payments import services
 from tests.factories import PropertyFactory
@@ -27,7 +28,7 @@ def test_guest_cancellation_refunds_the_custom_tier(book, card, days_before, per
     prop.custom_cancellation_tiers = [{"days_before": 0, "refund_percent": 100}]  # edited after the sale
     prop.save()
     booking.refresh_from_db()
-    at = services.check_in_datetime(booking) - timedelta(days=days_before)
+    at = check_in_datetime(booking) - timedelta(days=days_before)
     expected = (booking.total * percent / 100).quantize(Decimal("0.01"))
 
     assert services.refund_quote(booking, at).amount == expected

@@ -9,6 +9,7 @@ import pytest
 from bookings.errors import InvalidTransition
 from bookings.models import BookingStatus, OutboxEvent
 from bookings.models import PaymentStatus as BP
+from bookings.services import check_in_datetime
 from bookings.state_machine import Actor
 from payments import services
 from payments.errors import RefundNotAllowed
@@ -44,7 +45,7 @@ def stripe_refunded(payment) -> int:
 
 
 def at_days_before(booking, days, hours=0):
-    return services.check_in_datetime(booking) - timedelta(days=days, hours=hours)
+    return check_in_datetime(booking) - timedelta(days=days, hours=hours)
 
 
 @pytest.mark.parametrize(
@@ -66,7 +67,7 @@ def test_refund_quote_follows_the_policy_snapshot(paid, policy, days_before, per
 
 def test_check_in_time_is_in_the_propertys_time_zone(paid):
     booking = paid("flexible", tz="Asia/Tokyo")
-    check_in_at = services.check_in_datetime(booking)
+    check_in_at = check_in_datetime(booking)
     assert check_in_at == datetime.combine(booking.check_in, booking.property.check_in_time,
                                            tzinfo=ZoneInfo("Asia/Tokyo"))
     # One day before 15:00 Tokyo time = 06:00 UTC the day before: a minute earlier is 100 %, later is 0 %.

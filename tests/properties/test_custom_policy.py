@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ValidationError
 
-from payments.services import check_in_datetime, refund_quote
+from bookings.services import check_in_datetime
+from payments.services import refund_quote
 from properties.policies import clean_tiers, policy_snapshot, policy_snapshot_for, refund_percent, tiers_summary
 from tests.factories import PropertyFactory, UserFactory, future
 from tests.pages.conftest import text
