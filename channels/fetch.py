@@ -252,11 +252,6 @@ def refusal_reason(ip: IPAddress) -> str | None:
     return None
 
 
-def is_public_address(ip: IPAddress) -> bool:
-    """True for an address a feed may live on: globally routable unicast (:func:`refusal_reason`)."""
-    return refusal_reason(ip) is None
-
-
 def local_name_reason(host: str) -> str | None:
     """Why the host *name* is local (``localhost.``, ``db``, ``printer.local``), or ``None``."""
     name = host.lower().removesuffix(".")
