@@ -70,16 +70,18 @@ def test_escaped_commas_semicolons_and_newlines_are_unescaped():
 def test_date_times_with_a_tzid_are_taken_as_dates_in_the_property_time_zone():
     data = cal("UID:t1\nDTSTART;TZID=America/New_York:20300310T220000\n"
                "DTEND;TZID=America/New_York:20300313T100000\nSUMMARY:Reserved")
-    # 22:00 in New York is already the 11th in Berlin; 10:00 on the 13th is 15:00 there.
+    # 22:00 in New York is already the 11th in Berlin; 10:00 on the 13th is 15:00 there: an end after noon local
+    # time still holds the 13th's night (the next guest would arrive while this one is there).
     assert (only(parse(data, tz="Europe/Berlin")).start, only(parse(data, tz="Europe/Berlin")).end) == (
-        date(2030, 3, 11), date(2030, 3, 13))
+        date(2030, 3, 11), date(2030, 3, 14))
+    assert only(parse(data, tz="America/New_York")).end == date(2030, 3, 13)
     assert only(parse(data, tz="America/New_York")).start == date(2030, 3, 10)
 
 
 def test_utc_date_times_are_converted_to_the_property_time_zone():
     data = cal("UID:t2\nDTSTART:20300310T230000Z\nDTEND:20300313T090000Z\nSUMMARY:Reserved")
-    tokyo = only(parse(data, tz="Asia/Tokyo"))
-    assert (tokyo.start, tokyo.end) == (date(2030, 3, 11), date(2030, 3, 13))
+    tokyo = only(parse(data, tz="Asia/Tokyo"))  # 08:00 on the 11th to 18:00 on the 13th: the 13th's night is held
+    assert (tokyo.start, tokyo.end) == (date(2030, 3, 11), date(2030, 3, 14))
     la = only(parse(data, tz="America/Los_Angeles"))
     assert (la.start, la.end) == (date(2030, 3, 10), date(2030, 3, 13))
 
@@ -161,12 +163,16 @@ def test_a_utf8_byte_order_mark_is_ignored():
     assert only(parse(b"\xef\xbb\xbf" + cal(event()))).uid == "e1"
 
 
-def test_an_event_that_ends_before_it_starts_is_skipped_with_a_warning():
-    data = cal(event(uid="bad", start="20300310", end="20300310"), event(uid="worse", start="20300310",
-                                                                           end="20300301"), event(uid="ok"))
+def test_an_event_that_does_not_end_after_it_starts_still_takes_its_nights_with_a_warning():
+    data = cal(event(uid="bad", start="20300310", end="20300310"), event(uid="worse", start="20300320",
+                                                                           end="20300317"), event(uid="ok"))
     snap = parse(data)
-    assert [e.uid for e in snap.events] == ["ok"]
-    assert sum("Skipped" in w for w in snap.warnings) == 2
+    assert [(e.uid, e.start, e.end) for e in snap.events] == [
+        ("bad", date(2030, 3, 10), date(2030, 3, 11)),  # zero length: its one night
+        ("ok", date(2030, 3, 10), date(2030, 3, 13)),
+        ("worse", date(2030, 3, 17), date(2030, 3, 21)),  # reversed: every night from the earlier through the later
+    ]
+    assert sum("does not end after its start" in w for w in snap.warnings) == 2
 
 
 def test_an_event_with_an_unreadable_dtstart_is_skipped_with_a_warning():
