@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='booking',
             name='overbooking_lane',
-            field=models.PositiveSmallIntegerField(default=0, help_text='0, or the lane of a channel stay that overlaps another stay (an overbooking).'),
+            field=models.PositiveSmallIntegerField(default=0, db_default=0, help_text='0, or the lane of a channel stay that overlaps another stay (an overbooking).'),
         ),
         migrations.AddConstraint(
             model_name='booking',
