@@ -9,6 +9,9 @@ outbox rows and idempotency keys are read-only.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from properties.models import Property
 from properties.money import format_money
@@ -111,7 +114,7 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     inlines = [GuestMessageInline, SentEmailInline, BookingEventInline]
     fieldsets = [
         (None, {"fields": ["reference", "property", "guest", "source", "external_id", "status", "payment_status",
-                           "expires_at", "rules_overridden"]}),
+                           "expires_at", "rules_overridden", "overbooking"]}),
         ("Stay", {"fields": ["check_in", "check_out", "nights", "adults", "children", "special_requests"]}),
         ("Money", {"fields": ["total_display", "paid_display", "refunded_display", "balance_display"]}),
         ("Milestones", {"fields": ["created_at", "held_at", "reserved_at", "confirmed_at", "checked_in_at",
@@ -126,6 +129,16 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     @admin.display(description="Guest", ordering="guest__name")
     def guest_name(self, obj):
         return obj.guest.name if obj.guest else "—"
+
+    @admin.display(description="Overbooking")
+    def overbooking(self, obj):
+        """A channel stay recorded on nights another stay occupies (``Booking.overbooking_lane``)."""
+        if not obj.is_overbooked:
+            return "—"
+        url = reverse("admin:channel_sync_syncconflict_changelist") + "?" + urlencode({"q": obj.reference})
+        return format_html('<strong>Yes</strong>: another stay is on these nights too. '
+                           'Its platform sold it, so its nights stay closed everywhere. <a href="{}">See the '
+                           'conflict to resolve it</a>.', url)
 
     @admin.display(description="Nights")
     def nights(self, obj):

@@ -120,6 +120,15 @@ class Booking(models.Model):
     special_requests = models.TextField(blank=True)
     cancellation_reason = models.TextField(blank=True)
     rules_overridden = models.BooleanField(default=False, help_text="Stay rules were overridden by an owner.")
+    # 0 for everything we sell and for every channel stay that collided with nothing. A channel stay that arrived
+    # on nights another stay already occupies is still recorded (the platform sold it: an overbooking the owner
+    # must resolve, ``channels.reconcile``) and takes the lowest lane >= 1 that none of the stays it overlaps
+    # uses. The exclusion constraint ``booking_no_overlap`` forbids overlaps within a lane, so it keeps holding
+    # for all our own sales (lane 0 only: ``booking_lane_channel_only``); availability, search, calendars and
+    # feeds ignore lanes and treat every occupying row's nights as taken. README: "What a platform sold".
+    overbooking_lane = models.PositiveSmallIntegerField(
+        default=0, db_default=0,  # db_default: raw writers (the benchmark's COPY) need not know the column
+        help_text="0, or the lane of a channel stay that overlaps another stay (an overbooking).")
     access_version = models.PositiveIntegerField(
         default=0, help_text="Embedded in the guest's magic links; bumping it revokes every link issued before."
     )
@@ -147,6 +156,10 @@ class Booking(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(check_out__gt=models.F("check_in")), name="booking_dates_valid"),
+            # Only a stay another platform sold may sit outside lane 0: whatever we sell ourselves stays under the
+            # exclusion constraint's guarantee against every other lane-0 row.
+            models.CheckConstraint(condition=Q(overbooking_lane=0) | Q(source__in=[s.value for s in CHANNEL_SOURCES]),
+                                   name="booking_lane_channel_only"),
             models.UniqueConstraint(
                 fields=["property", "source", "external_id"],
                 condition=~Q(external_id=""),
@@ -175,6 +188,11 @@ class Booking(models.Model):
     @builtins.property  # `property` is the FK field in this class body
     def is_hold(self) -> bool:
         return self.status == BookingStatus.HELD
+
+    @builtins.property  # `property` is the FK field in this class body
+    def is_overbooked(self) -> bool:
+        """Recorded on nights another stay occupies too (a channel stay the owner must resolve)."""
+        return self.overbooking_lane > 0
 
     def is_occupying(self, now=None) -> bool:
         if self.status not in OCCUPYING_STATUSES:

@@ -30,8 +30,8 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from guests.services import GuestInput, find_or_create_guest
-from properties.availability import CONFLICT_CODES, check_availability
-from properties.models import Property
+from properties.availability import CONFLICT_CODES, Reason, check_availability, occupying_bookings
+from properties.models import AvailabilityBlock, Property
 from properties.money import ZERO, round_money
 from properties.policies import policy_snapshot_for, refund_percent
 from properties.pricing import local_today, quote
@@ -481,20 +481,58 @@ def check_out(*, booking_id, actor: Actor, at: datetime | None = None) -> Bookin
 class ImportResult:
     booking: Booking
     action: str  # "created" | "changed" | "cancelled" | "unchanged"
+    # What else occupies the stay's nights (the overbooking the owner must resolve): other stays, owner blocks.
+    overlapping_stays: tuple[Booking, ...] = ()
+    overlapping_blocks: tuple[AvailabilityBlock, ...] = ()
+
+    @property
+    def collides(self) -> bool:
+        return bool(self.overlapping_stays or self.overlapping_blocks)
+
+
+def _overlaps(prop, check_in: date, check_out: date, now: datetime, exclude_booking_id=None):
+    """The stays (any lane) and the owner blocks on any night of [check_in, check_out). Channel blocks are
+    not in it: they are at most echoes of stays, never a reason to doubt a stay already sold."""
+    stays = tuple(occupying_bookings(prop, check_in, check_out, now, exclude_booking_id).order_by("check_in", "pk"))
+    blocks = tuple(AvailabilityBlock.objects.filter(property=prop, connection__isnull=True, start_date__lt=check_out,
+                                                    end_date__gt=check_in).order_by("start_date", "pk"))
+    return stays, blocks
+
+
+def _free_lane(stays) -> int:
+    """The lowest overbooking lane none of ``stays`` uses (0 when nothing overlaps)."""
+    used = {stay.overbooking_lane for stay in stays}
+    return next(lane for lane in range(len(used) + 1) if lane not in used)
+
+
+def _overbooking_note(stays, blocks) -> str:
+    """The audit row's words for an import recorded on taken nights (empty when nothing overlaps)."""
+    others = [f"{b.reference} ({b.get_source_display()}, {b.check_in}–{b.check_out})" for b in stays]
+    others += [f"owner block {b.start_date}–{b.end_date}" for b in blocks]
+    if not others:
+        return ""
+    return f" Overbooking: it overlaps {', '.join(others)}; both are kept until the owner resolves it."
 
 
 @transaction.atomic
 def import_external(*, property_id, source: str, external_id: str, check_in: date, check_out: date,
                     guest: GuestInput, adults: int = 1, children: int = 0, cancelled: bool = False,
-                    at: datetime | None = None) -> ImportResult:
+                    allow_overlap: bool = True, at: datetime | None = None) -> ImportResult:
     """Create, move or cancel a booking that came from a channel, keyed by (property, source, external id).
 
-    Channel bookings are already sold on their platform, so stay rules are not
-    enforced; overlaps, owner blocks and buffer days are (an overlap raises
-    :class:`ExternalBookingConflict` for the channel layer to record). Channel blocks
-    (a platform's "not available", ``connection`` set) are not: they are at most
-    echoes of stays, never a reason to refuse a stay already sold. Idempotent:
-    the same input twice changes nothing the second time.
+    A channel stay is already sold on its platform: refusing it here would not unsell it, only leave its
+    nights open on our site and every other channel. So it is **always recorded and always occupies its
+    nights**: no stay rule applies (minimum stay, weekdays, lead time, buffer days, the property's status), and
+    when other stays or owner blocks are on its nights it is still written, in the lowest *overbooking lane*
+    none of the overlapping stays uses (``Booking.overbooking_lane``; lane 0 when no stay overlaps), and the
+    result names what it overlaps so that the channel layer records the conflict and alerts the owner. The other
+    stays are never touched: a direct booking is never cancelled automatically. ``allow_overlap=False`` raises
+    :class:`ExternalBookingConflict` instead and changes nothing (the sync's first passes, which try to fit a
+    snapshot's stays without overbooking before accepting one).
+
+    A stay recorded in a lane >= 1 moves back to lane 0 (under the exclusion constraint again) as soon as an
+    import of it finds no other stay on its nights. Channel blocks are never in the way (echoes of stays).
+    Idempotent: the same input twice changes nothing the second time.
     """
     if source not in {s.value for s in Source} or source in (Source.DIRECT, Source.OWNER):
         raise BookingError(f"'{source}' is not a channel.")
@@ -514,51 +552,62 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
                          extra_fields=("cancellation_reason",))
         return ImportResult(existing, "cancelled")
 
+    if existing is not None and existing.status in (S.CANCELLED, S.EXPIRED, S.RELEASED):
+        raise ExternalBookingConflict("This channel booking was cancelled and cannot be re-opened under the same id.")
+    expire_stale_for_property(prop, now)
+    stays, blocks = _overlaps(prop, check_in, check_out, now, existing.pk if existing else None)
+    if (stays or blocks) and not allow_overlap:
+        reasons = [Reason("overlap", "These dates are already booked.")] if stays else []
+        reasons += [Reason("blocked", "The property is not available on some of these dates.")] if blocks else []
+        raise ExternalBookingConflict(reasons=reasons)
+    lane = _free_lane(stays)
     guests = adults + children
-    if existing is not None and existing.status not in (S.CANCELLED, S.EXPIRED, S.RELEASED):
-        if (existing.check_in, existing.check_out, existing.adults, existing.children) == (
-            check_in, check_out, adults, children
-        ):
-            return ImportResult(existing, "unchanged")
-        expire_stale_for_property(prop, now)
-        try:
-            _raise_for(check_availability(prop, check_in, check_out, guests, at=now, enforce_rules=False,
-                                          exclude_booking_id=existing.pk, ignore_channel_blocks=True))
-        except DatesUnavailable as exc:
-            raise ExternalBookingConflict(reasons=exc.reasons) from exc
-        old = f"{existing.check_in}–{existing.check_out}"
+    if existing is not None:
+        same = (existing.check_in, existing.check_out, existing.adults, existing.children) == (
+            check_in, check_out, adults, children)
+        if same and lane >= existing.overbooking_lane:
+            return ImportResult(existing, "unchanged", stays, blocks)
+        old, old_lane = f"{existing.check_in}–{existing.check_out}", existing.overbooking_lane
         existing.check_in, existing.check_out = check_in, check_out
         existing.adults, existing.children = adults, children
+        existing.overbooking_lane = lane
+        if same:  # only the lane: the stays it overlapped are gone
+            existing.save(update_fields=["overbooking_lane", "updated_at"])
+            record_event(existing, existing.status, existing.status, actor,
+                         "No other stay overlaps it any more: the overbooking is over." if not stays else
+                         f"Overbooking lane {old_lane} → {lane}.", at=now)
+            return ImportResult(existing, "unchanged", stays, blocks)
         _apply_quote(existing, quote(prop, check_in, check_out, guests, at=now))
         try:
             with transaction.atomic():
                 existing.save()
-        except IntegrityError as exc:
+        except IntegrityError as exc:  # only a writer that skipped the property lock could cause it
             if _is_violation(exc, EXCLUSION_VIOLATION, "booking_no_overlap"):
                 raise ExternalBookingConflict() from exc
             raise
+        note = _overbooking_note(stays, blocks)
         record_event(existing, existing.status, existing.status, actor,
-                     f"Dates changed on the channel: {old} → {check_in}–{check_out}.", at=now)
+                     f"Dates changed on the channel: {old} → {check_in}–{check_out}.{note}", at=now)
         outbox.emit("booking.updated", "booking", existing.pk, booking_payload(existing))
-        return ImportResult(existing, "changed")
-    if existing is not None:
-        raise ExternalBookingConflict("This channel booking was cancelled and cannot be re-opened under the same id.")
+        return ImportResult(existing, "changed", stays, blocks)
 
-    try:
-        _ensure_available(prop, check_in, check_out, guests, now, enforce_rules=False, ignore_channel_blocks=True)
-    except DatesUnavailable as exc:
-        raise ExternalBookingConflict(reasons=exc.reasons) from exc
     booking = Booking(
         property=prop, guest=find_or_create_guest(guest), source=source, external_id=external_id,
         check_in=check_in, check_out=check_out, adults=adults, children=children, status=S.CONFIRMED,
-        confirmed_at=now, payment_status=PaymentStatus.PAID,
+        confirmed_at=now, payment_status=PaymentStatus.PAID, overbooking_lane=lane,
         cancellation_policy=policy_snapshot_for(prop),
     )
     _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
     booking.amount_paid = booking.total  # the channel collected the payment
-    _save_new(booking, now)
-    record_creation(booking, actor, f"Imported from {booking.get_source_display()}.", at=now)
-    return ImportResult(booking, "created")
+    try:
+        _save_new(booking, now)
+    except ExternalBookingConflict:
+        raise
+    except DatesUnavailable as exc:  # only a writer that skipped the property lock could cause it
+        raise ExternalBookingConflict() from exc
+    record_creation(booking, actor, f"Imported from {booking.get_source_display()}." + _overbooking_note(stays, blocks),
+                    at=now)
+    return ImportResult(booking, "created", stays, blocks)
 
 
 # --- guest links ---------------------------------------------------------------------------------

@@ -615,16 +615,23 @@ class SyncRunAdmin(TenantScopedAdmin):
 
 R = SyncConflict.Resolution
 # What the owner can decide (GONE is the sync's own: the event left the feed), and what each does.
+def booking_line(b) -> str:
+    """A booking in one line with a link: reference · source · dates · status."""
+    return format_html('<a href="{}">{}</a> · {} · {} – {} · {}', reverse("admin:bookings_booking_change", args=[b.pk]),
+                       b.reference, b.get_source_display(), b.check_in, b.check_out, b.get_status_display())
+
+
 RESOLUTIONS = {
     R.RELOCATED: ("Keep both (a guest was relocated)",
                   "You have moved one of the guests (another place, or new dates agreed with them). The conflict "
                   "is closed; nothing else changes here. Change the dates on the platform if they moved there."),
     R.CANCELLED_OURS: ("Cancel our booking",
                        "Our booking is cancelled as an owner cancellation (everything the guest paid is refunded, "
-                       "and the guest is told), then the imported stay is recorded in its place."),
+                       "and the guest is told); the imported stay keeps the nights alone."),
     R.DECLINED_IMPORTED: ("Declined on the platform",
                           "You have cancelled or declined the stay on the platform. Our side stays as it is; "
-                          "the conflict is closed."),
+                          "the conflict is closed. The imported stay keeps its nights closed until the platform's "
+                          "calendar drops it (the next sync then cancels it here)."),
     R.ACCEPTED_OVERBOOKING: ("Accept as an overbooking",
                              "Both guests keep their booking on the same nights, knowingly (e.g. two units). "
                              "The conflict is closed and kept as a record."),
@@ -635,19 +642,19 @@ RESOLUTIONS = {
 class SyncConflictAdmin(TenantScopedAdmin):
     """Conflicts, open first. Read-only rows; resolving is a page per resolution (note required)."""
 
-    list_display = ["state_badge", "property", "platform", "check_in", "check_out", "summary_short", "other_side",
+    list_display = ["state_badge", "property", "platform", "check_in", "check_out", "imported_stay", "other_side",
                     "detected_at", "resolution"]
     list_filter = [ConflictStateFilter, "connection__platform", "resolution", "property"]
-    search_fields = ["uid", "summary", "property__name", "other_booking__reference"]
-    list_select_related = ["property", "connection", "other_booking", "other_block"]
+    search_fields = ["uid", "summary", "property__name", "other_booking__reference", "imported_booking__reference"]
+    list_select_related = ["property", "connection", "imported_booking", "other_booking", "other_block"]
     csv_fields = ["property", "connection", "uid", "check_in", "check_out", "summary", "detected_at", "resolved_at",
                   "resolution", "resolution_note"]
     fields = ["state_badge", "property", "connection", "uid", ("check_in", "check_out"), "summary", "description",
-              "other_side", "detail", ("detected_at", "last_seen_at"), ("resolved_at", "resolution"), "resolved_by",
-              "resolution_note"]
+              "imported_stay", "other_side", "detail", ("detected_at", "last_seen_at"), ("resolved_at", "resolution"),
+              "resolved_by", "resolution_note"]
     readonly_fields = ["state_badge", "property", "connection", "uid", "check_in", "check_out", "summary",
-                       "description", "other_side", "detail", "detected_at", "last_seen_at", "resolved_at",
-                       "resolution", "resolved_by", "resolution_note"]
+                       "description", "imported_stay", "other_side", "detail", "detected_at", "last_seen_at",
+                       "resolved_at", "resolution", "resolved_by", "resolution_note"]
 
     def get_ordering(self, request):
         from django.db.models import F
@@ -671,17 +678,16 @@ class SyncConflictAdmin(TenantScopedAdmin):
     def platform(self, obj):
         return obj.connection.get_platform_display()
 
-    @admin.display(description="Imported event")
-    def summary_short(self, obj):
+    @admin.display(description="Imported stay")
+    def imported_stay(self, obj):
+        if obj.imported_booking_id:
+            return booking_line(obj.imported_booking)
         return Truncator(obj.summary).chars(40) or "—"
 
     @admin.display(description="Runs into")
     def other_side(self, obj):
         if obj.other_booking_id:
-            b = obj.other_booking
-            return format_html('<a href="{}">{}</a> · {} · {} – {} · {}',
-                               reverse("admin:bookings_booking_change", args=[b.pk]), b.reference,
-                               b.get_source_display(), b.check_in, b.check_out, b.get_status_display())
+            return booking_line(obj.other_booking)
         if obj.other_block_id:
             k = obj.other_block
             return format_html('<a href="{}">{}</a> {} – {}',

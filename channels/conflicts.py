@@ -1,14 +1,17 @@
 """Resolving a :class:`~channels.models.SyncConflict`: the owner decides, the services act, the row remembers.
 
-A conflict is an imported stay that overlaps a booking or owner block of
-another source (``channels.reconcile``). The ways out (``SyncConflict.Resolution``):
+A conflict is an overbooking: an imported stay, recorded and occupying its
+nights, that overlaps another stay or an owner block (``channels.reconcile``).
+The ways out (``SyncConflict.Resolution``):
 
 * ``relocated`` — both stays are kept: the owner moved one guest elsewhere;
 * ``accepted_overbooking`` — the owner accepts the overlap as it is;
-* ``declined_imported`` — the owner had the platform cancel its stay;
+* ``declined_imported`` — the owner had the platform cancel its stay: it stays
+  recorded, its nights closed, until the platform's feed drops it (the next
+  sync then cancels it), since only the platform can unsell it;
 * ``cancelled_ours`` — our overlapping booking is cancelled (with the owner's
   full refund, ``payments.services.cancel_with_refund(by_owner=True)``) and the
-  imported stay is then imported as a booking.
+  imported stay, alone on its nights, returns to overbooking lane 0.
 
 Each resolution records who, when, how and the note on the conflict (the audit
 of the decision); cancelling writes the booking's own audit rows and outbox
@@ -27,11 +30,10 @@ from django.utils import timezone
 from bookings.errors import BookingError
 from bookings.services import lock_property
 from bookings.state_machine import Actor
-from properties.availability import check_availability
 
 from .ical_parse import classify
 from .models import SyncConflict
-from .reconcile import import_stay
+from .reconcile import import_stay, overlapped
 
 R = SyncConflict.Resolution
 OWNER_RESOLUTIONS = (R.RELOCATED, R.CANCELLED_OURS, R.DECLINED_IMPORTED, R.ACCEPTED_OVERBOOKING)
@@ -63,30 +65,26 @@ def resolve_conflict(*, conflict_id, resolution: str, user, note: str = "", at: 
 
 
 def _cancel_ours_and_import(conflict: SyncConflict, prop, user, note: str, now: datetime) -> None:
-    """Cancel the other booking, then import the stay, in the caller's transaction under the property lock.
+    """Cancel the other booking, then import the stay again, in the caller's transaction under the property lock.
 
-    Checked first (same lock, so the answer holds): would the stay fit once our
-    booking is gone? If an owner block or a third booking is also in the way,
-    nothing is cancelled and the owner is told why. The refund is only recorded
-    here; it goes to the payment provider after this transaction commits (no
-    network call under the lock), so a failure below cancels nothing and refunds
-    nothing."""
+    The stay is normally recorded already (an overbooking lane): importing it again with nothing else on its
+    nights puts it back in lane 0. If an owner block or a third stay is still in the way, this raises and the
+    whole transaction, the cancellation included, is rolled back: the owner is told why. The refund is only
+    recorded here; it goes to the payment provider after this transaction commits (no network call under the
+    lock), so a failure below cancels nothing and refunds nothing."""
     from payments.services import cancel_with_refund
 
     other = conflict.other_booking
     if other is None:
         raise BookingError("This conflict is not with one of our bookings (an owner block?): remove the block, "
-                           "the next sync imports the stay.")
-    check = check_availability(prop, conflict.check_in, conflict.check_out, 1, at=now, enforce_rules=False,
-                               exclude_booking_id=other.pk, ignore_channel_blocks=True)
-    if not check.available:
-        reasons = "; ".join(r.message for r in check.reasons)
-        raise BookingError(f"Cancelling {other.reference} would not free these dates: {reasons} Nothing was changed.",
-                           reasons=check.reasons)
+                           "the next sync settles the stay.")
     connection = conflict.connection
     reason = (f"Cancelled for the {connection.get_platform_display()} stay {conflict.check_in}–{conflict.check_out} "
               f"it overlapped.") + (f" {note.strip()}" if note.strip() else "")
     cancel_with_refund(booking_id=other.pk, actor=Actor.for_user(user), reason=reason, by_owner=True, at=now)
     guest_name = classify(connection.platform, summary=conflict.summary, description=conflict.description).guest_name
-    import_stay(connection, uid=conflict.uid, check_in=conflict.check_in, check_out=conflict.check_out,
-                guest_name=guest_name, at=now)
+    outcome = import_stay(connection, uid=conflict.uid, check_in=conflict.check_in, check_out=conflict.check_out,
+                          guest_name=guest_name, at=now)
+    if outcome.collides:
+        raise BookingError(f"Cancelling {other.reference} would not free these dates: the stay also overlaps "
+                           f"{overlapped(outcome)}. Nothing was changed.")

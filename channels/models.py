@@ -137,15 +137,17 @@ class SyncRun(models.Model):
 
 
 class SyncConflict(models.Model):
-    """An imported event that overlaps a booking or block from another source: both sides, until resolved.
+    """An overbooking: an imported stay on nights another stay or an owner block occupies, until resolved.
 
-    The imported side could not become a booking (the exclusion constraint and the
-    property lock forbid overlaps), so its data is kept here; the other side is the
-    booking or block it ran into. Never silently dropped, never silently overriding."""
+    The platform sold the stay, so it is recorded anyway (``imported_booking``, in an overbooking lane when it
+    overlaps another stay: ``bookings.services.import_external``) and its nights stay closed everywhere; this
+    row is the owner's to-do, with the event's data and the other side it ran into (the first overlapping
+    booking, else the owner block). Never silently dropped, never silently overriding: the other booking is
+    never cancelled automatically."""
 
     class Resolution(models.TextChoices):
         RELOCATED = "relocated", "Kept both: a guest was relocated"
-        CANCELLED_OURS = "cancelled_ours", "Cancelled our booking (the imported stay was then imported)"
+        CANCELLED_OURS = "cancelled_ours", "Cancelled our booking (the imported stay keeps the nights)"
         DECLINED_IMPORTED = "declined_imported", "The imported stay was cancelled on the platform"
         ACCEPTED_OVERBOOKING = "accepted_overbooking", "Accepted as an overbooking"
         GONE = "gone", "Resolved by itself (the event left the feed or moved)"
@@ -157,11 +159,14 @@ class SyncConflict(models.Model):
     check_out = models.DateField()
     summary = models.TextField(blank=True)
     description = models.TextField(blank=True)
+    imported_booking = models.ForeignKey(
+        "bookings.Booking", null=True, blank=True, on_delete=models.SET_NULL, related_name="import_conflicts",
+        help_text="The imported stay as recorded here (empty for conflicts detected before imports always recorded).")
     other_booking = models.ForeignKey("bookings.Booking", null=True, blank=True, on_delete=models.SET_NULL,
                                       related_name="sync_conflicts")
     other_block = models.ForeignKey("properties.AvailabilityBlock", null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="sync_conflicts")
-    detail = models.TextField(blank=True, help_text="Why the import was refused (the reasons of the check).")
+    detail = models.TextField(blank=True, help_text="What the imported stay overlaps.")
     detected_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)

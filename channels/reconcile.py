@@ -44,13 +44,25 @@ the outbox events. Decisions:
 * **Order.** Cancellations first (they free nights), then moves and new stays,
   retried while any succeed, so a snapshot in which one stay takes the nights
   another just left applies in any order.
-* **Conflicts.** An overlap (``ExternalBookingConflict``) becomes one open
-  ``SyncConflict`` per (connection, UID), updated on later runs, with the other
-  side (the overlapping booking, else the owner block); the other booking is
-  never touched. It resolves itself ("gone") when the event leaves the feed or
-  can be imported (moved to free nights, the other side cancelled). A conflict
-  the owner settled (relocated, accepted overbooking, declined) stays settled
-  while the event keeps those dates.
+* **What a platform sold always occupies its nights.** A reservation is
+  imported whatever it collides with: no stay rule applies to it (minimum stay,
+  weekdays, lead time, buffer days), and when another stay (of any source, or
+  another event of the same feed) or an owner block is on its nights it is
+  still recorded, as an *overbooking* (``bookings.services.import_external``:
+  an overbooking lane keeps the exclusion constraint whole for everything else).
+  Its nights are closed on our site and in every other connection's feed from
+  that moment. The snapshot's stays are first fitted without overbooking,
+  retried while any succeed (so a stay taking nights another just left is no
+  overbooking whatever the order); only what still collides is overbooked.
+* **Conflicts.** Each overbooking is one open ``SyncConflict`` per (connection,
+  UID), updated on later runs, naming the imported stay and the other side (the
+  first overlapping booking, else the owner block); a new one alerts the owner
+  by email. The other booking is never touched: a direct booking is never
+  cancelled automatically. It resolves itself ("gone") when the event leaves the
+  feed or no longer collides (moved to free nights, the other side cancelled);
+  the stay then returns to lane 0. A conflict the owner settled (relocated,
+  accepted overbooking, declined) stays settled while the event keeps those
+  dates: the stay stays recorded, its nights closed, and no new alert is sent.
 * **Channel blocks** (the snapshot's non-reservation unavailability that has not
   ended) replace the connection's blocks as a whole, merged first; an unchanged
   set writes nothing.
@@ -61,17 +73,16 @@ the outbox events. Decisions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from bookings import services as booking_services
-from bookings.errors import BookingError
+from bookings.errors import ExternalBookingConflict
 from bookings.models import Booking, BookingStatus
 from guests.services import GuestInput
-from properties.availability import occupying_bookings
 from properties.models import AvailabilityBlock
 from properties.pricing import local_today
 from properties.services import replace_channel_blocks
@@ -116,6 +127,20 @@ def guest_for(connection, event: FeedEvent) -> GuestInput:
 
 def block_summary(event: FeedEvent) -> str:
     return "\n".join(part for part in (event.summary.strip(), event.description.strip()) if part)
+
+
+def overlapped(outcome: booking_services.ImportResult) -> str:
+    """What an imported stay overlaps, in the owner's words."""
+    others = [f"booking {b.reference} ({b.get_source_display()}, {b.check_in:%d %b}–{b.check_out:%d %b %Y})"
+              for b in outcome.overlapping_stays]
+    others += [f"your block {b.start_date:%d %b}–{b.end_date:%d %b %Y}" for b in outcome.overlapping_blocks]
+    return ", ".join(others)
+
+
+def overbooking_detail(outcome: booking_services.ImportResult) -> str:
+    """A conflict's ``detail``: what the stay overlaps and what that means (the conflict page and the alert)."""
+    return (f"It overlaps {overlapped(outcome)}. The platform has sold it, so it is recorded and its nights are "
+            "closed here and on every other channel; both are kept until you resolve it.")
 
 
 def apply_snapshot(connection, snapshot: Snapshot, *, at: datetime | None = None) -> ReconcileResult:
@@ -233,34 +258,42 @@ class _Reconciler:
         pending: list[FeedEvent] = []
         for event in sorted(reservations.values(), key=lambda e: (e.start, e.uid)):
             booking = self.live_booking(event.uid)
-            if booking is not None:
-                if (booking.check_in, booking.check_out) == (event.start, event.end) or booking.status in (
-                        S.CHECKED_OUT,):
-                    self.result.unchanged += 1
-                    self.resolve_gone_if_open(event.uid)
-                    continue
-            elif self.settled(event):
+            if booking is not None and (booking.status == S.CHECKED_OUT or (
+                    (booking.check_in, booking.check_out) == (event.start, event.end)
+                    and not booking.overbooking_lane and event.uid not in self.open_conflicts)):
                 self.result.unchanged += 1
                 continue
             pending.append(event)
 
-        failures: dict[str, BookingError] = {}
+        pending = self.fit(pending)
+        overbooked: list[FeedEvent] = []
+        while pending:  # what still collides was sold all the same: recorded as an overbooking, one at a time,
+            event = pending.pop(0)  # since the nights it leaves may let the others fit (two stays swapping nights)
+            self.count(self.record(event, allow_overlap=True))
+            overbooked.append(event)
+            pending = self.fit(pending)
+        for event in overbooked:  # once the whole snapshot is in: still colliding? (again: no count)
+            self.settle(event, self.record(event, allow_overlap=True))
+
+    def fit(self, pending: list[FeedEvent]) -> list[FeedEvent]:
+        """Import the events that fit without overbooking, retried while any succeed; returns the rest."""
         while pending:
-            still: list[FeedEvent] = []
-            failures = {}
+            still = []
             for event in pending:
                 try:
-                    self.import_one(event)
-                except BookingError as exc:
+                    outcome = self.record(event, allow_overlap=False)
+                except ExternalBookingConflict:
                     still.append(event)
-                    failures[event.uid] = exc
+                    continue
+                self.count(outcome)
+                self.settle(event, outcome)
             if len(still) == len(pending):
                 break
             pending = still
-        for event in pending:
-            self.record_conflict(event, failures[event.uid])
+        return pending
 
-    def import_one(self, event: FeedEvent) -> None:
+    def record(self, event: FeedEvent, *, allow_overlap: bool) -> booking_services.ImportResult:
+        """Import one reservation (create, move, or settle its lane) through the booking service."""
         booking = self.live_booking(event.uid)
         if booking is not None:
             external_id, adults, children = booking.external_id, booking.adults, booking.children
@@ -271,16 +304,28 @@ class _Reconciler:
         outcome = booking_services.import_external(
             property_id=self.prop.pk, source=self.source, external_id=external_id, check_in=event.start,
             check_out=event.end, guest=guest_for(self.connection, event), adults=adults, children=children,
-            at=self.now)
-        if outcome.action == "created":
+            allow_overlap=allow_overlap, at=self.now)
+        if booking is None:
             self.by_uid.setdefault(event.uid, []).append(outcome.booking)
+        else:
+            booking.check_in, booking.check_out = outcome.booking.check_in, outcome.booking.check_out
+            booking.overbooking_lane = outcome.booking.overbooking_lane
+        return outcome
+
+    def count(self, outcome: booking_services.ImportResult) -> None:
+        if outcome.action == "created":
             self.result.created += 1
         elif outcome.action == "changed":
-            booking.check_in, booking.check_out = outcome.booking.check_in, outcome.booking.check_out
             self.result.changed += 1
         else:
             self.result.unchanged += 1
-        self.resolve_gone_if_open(event.uid)
+
+    def settle(self, event: FeedEvent, outcome: booking_services.ImportResult) -> None:
+        """Record the conflict of a stay that collides, resolve the one of a stay that no longer does."""
+        if outcome.collides:
+            self.record_conflict(event, outcome)
+        else:
+            self.resolve_gone_if_open(event.uid)
 
     # --- conflicts ----------------------------------------------------------------------------
 
@@ -290,26 +335,15 @@ class _Reconciler:
                                            resolution__in=SETTLED, check_in=event.start,
                                            check_out=event.end).exists()
 
-    def other_side(self, event: FeedEvent):
-        own = self.live_booking(event.uid)
-        buffer = timedelta(days=self.prop.buffer_days)
-        candidates = occupying_bookings(self.prop, event.start - buffer, event.end + buffer, self.now,
-                                        exclude_booking_id=own.pk if own else None).order_by("check_in", "pk")
-        overlapping = [b for b in candidates if b.check_in < event.end and b.check_out > event.start]
-        other_booking = (overlapping or list(candidates) or [None])[0]
-        other_block = AvailabilityBlock.objects.filter(
-            property=self.prop, connection__isnull=True, start_date__lt=event.end, end_date__gt=event.start,
-        ).order_by("start_date", "pk").first()
-        return other_booking, other_block
-
-    def record_conflict(self, event: FeedEvent, exc: BookingError) -> None:
-        other_booking, other_block = self.other_side(event)
-        reasons = "; ".join(r.message for r in exc.reasons)
-        detail = exc.detail + (f" ({reasons})" if reasons and reasons not in exc.detail else "")
-        fields = {"check_in": event.start, "check_out": event.end, "summary": event.summary,
-                  "description": event.description, "other_booking": other_booking, "other_block": other_block,
-                  "detail": detail, "property": self.prop}
+    def record_conflict(self, event: FeedEvent, outcome: booking_services.ImportResult) -> None:
         conflict = self.open_conflicts.get(event.uid)
+        if conflict is None and self.settled(event):
+            return
+        fields = {"check_in": event.start, "check_out": event.end, "summary": event.summary,
+                  "description": event.description, "imported_booking": outcome.booking,
+                  "other_booking": (outcome.overlapping_stays or (None,))[0],
+                  "other_block": (outcome.overlapping_blocks or (None,))[0],
+                  "detail": overbooking_detail(outcome), "property": self.prop}
         if conflict is None:
             conflict = SyncConflict.objects.create(connection=self.connection, uid=event.uid, detected_at=self.now,
                                                    last_seen_at=self.now, **fields)
@@ -330,16 +364,14 @@ class _Reconciler:
     def resolve_gone(self, conflict: SyncConflict) -> None:
         conflict.resolved_at = self.now
         conflict.resolution = SyncConflict.Resolution.GONE
-        conflict.resolution_note = "The event left the feed or moved to free dates."
+        conflict.resolution_note = "The event left the feed, or nothing else is on its nights any more."
         conflict.save(update_fields=["resolved_at", "resolution", "resolution_note"])
         self.open_conflicts.pop(conflict.uid, None)
-
-
 
 def import_stay(connection, *, uid: str, check_in, check_out, guest_name: str = "", at: datetime | None = None):
     """Import (create or move) one reservation of ``connection`` keyed as a sync keys it; for conflict resolution.
 
-    Returns ``bookings.services.ImportResult``; raises ``ExternalBookingConflict`` on overlap."""
+    Returns ``bookings.services.ImportResult`` (``collides`` when it is recorded as an overbooking)."""
     rows = [b for b in Booking.objects.filter(property_id=connection.property_id, source=connection.platform)
             .exclude(external_id="").order_by("pk") if base_uid(b.external_id) == uid]
     now = at or timezone.now()

@@ -230,6 +230,9 @@ def booking_bar(booking, placement: Placement, url: str) -> Bar:
     css = ["bar", "bar-booking", f"src-{source}", f"st-{booking.status}"]
     if booking.status in HOLD_STATUSES:
         css.append("bar-hold")
+    overbooked = booking.overbooking_lane > 0
+    if overbooked:
+        css.append("bar-overbooked")
     if placement.clipped_start:
         css.append("clip-start")
     if placement.clipped_end:
@@ -237,7 +240,7 @@ def booking_bar(booking, placement: Placement, url: str) -> Bar:
     source_label = Source(booking.source).label if booking.source in KNOWN_SOURCES else booking.source
     title = (f"{booking.reference} · {guest or 'no guest'} · {_short(booking.check_in)} → "
              f"{_short(booking.check_out)} ({_nights(booking.check_in, booking.check_out)}) · "
-             f"{BookingStatus(booking.status).label} · {source_label}")
+             f"{BookingStatus(booking.status).label} · {source_label}" + (" · OVERBOOKED" if overbooked else ""))
     label = (guest or booking.reference) if placement.span >= LABEL_MIN_NIGHTS else ""
     return Bar("booking", placement, label, title, url, " ".join(css))
 
@@ -428,7 +431,7 @@ def timeline_rows(user, start: date, days: int = DEFAULT_DAYS, *, city: str = ""
                     .annotate(guest_name=F("guest__name"))
                     .order_by()
                     .values_list("pk", "reference", "property_id", "check_in", "check_out", "status", "source",
-                                 "guest_name", named=True))
+                                 "guest_name", "overbooking_lane", named=True))
         blocks = (AvailabilityBlock.objects.filter(property_id__in=ids, start_date__lt=window.end,
                                                    end_date__gt=window.start)
                   .annotate(platform=F("connection__platform"))

@@ -32,9 +32,9 @@ def col(day: date) -> int:
     return FIRST_DAY_COLUMN + (day - W.start).days
 
 
-def stay(pk, prop_id, check_in, check_out, status="confirmed", source="direct", guest="Ada Lovelace"):
+def stay(pk, prop_id, check_in, check_out, status="confirmed", source="direct", guest="Ada Lovelace", lane=0):
     return NS(pk=pk, property_id=prop_id, check_in=check_in, check_out=check_out, status=status, source=source,
-              reference=f"PMS-2025-{pk:05d}", guest_name=guest)
+              reference=f"PMS-2025-{pk:05d}", guest_name=guest, overbooking_lane=lane)
 
 
 def block(pk, prop_id, start, end, reason="owner_use", note=""):
@@ -165,6 +165,16 @@ def test_booking_bar_classes_title_and_label():
     assert hold.label == ""  # one night: too narrow for text, the tooltip has it
     assert "no guest" in hold.title
     assert "bar-hold" in reserved.css and "src-other" in reserved.css  # unknown source: neutral colour
+    assert not any("bar-overbooked" in bar.css for bar in (first, hold, reserved))
+
+
+def test_an_overbooked_stay_is_outlined_and_says_so():
+    rows = build_rows(PROPS, [stay(1, 1, date(2025, 3, 2), date(2025, 3, 6)),
+                              stay(2, 1, date(2025, 3, 4), date(2025, 3, 8), source="airbnb", lane=1)],
+                      [], [], W, TODAY, URLS)
+    direct, overbooked = sorted(rows[0].bars, key=lambda b: b.url)
+    assert "bar-overbooked" in overbooked.css and overbooked.title.endswith("· OVERBOOKED")
+    assert "bar-overbooked" not in direct.css and {direct.lane, overbooked.lane} == {0, 1}
 
 
 def test_clipped_bars_carry_the_clip_classes():

@@ -1,4 +1,5 @@
-"""Channel bookings: keyed by (property, source, external id), idempotent, never over a direct booking."""
+"""Channel bookings: keyed by (property, source, external id), idempotent, always recorded (an overbooking in a
+lane of its own when its nights are taken), never changing another booking."""
 
 from __future__ import annotations
 
@@ -121,48 +122,75 @@ def test_a_cancelled_channel_id_cannot_be_reopened():
 
 
 @pytest.mark.sqlite
-def test_conflict_with_a_direct_booking_is_refused_and_leaves_it_untouched():
+def test_a_stay_on_a_direct_bookings_nights_is_recorded_in_lane_1_and_leaves_the_direct_booking_untouched():
     prop = PropertyFactory()
     direct = services.reserve(property_id=prop.pk, check_in=future(10), check_out=future(13), adults=2, guest=GUEST,
                               actor=Actor.system())
+    result = imp(prop, start=12, nights=3)
+
+    assert result.action == "created" and result.collides
+    assert result.overlapping_stays == (direct,) and result.overlapping_blocks == ()
+    assert result.booking.overbooking_lane == 1 and result.booking.status == S.CONFIRMED
+    direct.refresh_from_db()
+    assert direct.status == S.RESERVED and direct.overbooking_lane == 0
+    # Replayed: nothing new.
     before = state()
+    again = imp(prop, start=12, nights=3)
+    assert again.action == "unchanged" and again.collides and state() == before
 
+
+@pytest.mark.sqlite
+def test_allow_overlap_false_refuses_and_changes_nothing():
+    prop = PropertyFactory()
+    services.reserve(property_id=prop.pk, check_in=future(10), check_out=future(13), adults=2, guest=GUEST,
+                     actor=Actor.system())
+    before = state()
     with pytest.raises(ExternalBookingConflict) as exc:
-        imp(prop, start=12, nights=3)
-
+        imp(prop, start=12, nights=3, allow_overlap=False)
     assert isinstance(exc.value, DatesUnavailable)
     assert exc.value.code == "external_conflict" and exc.value.http_status == 409
     assert "overlap" in {r.code for r in exc.value.reasons}
     assert state() == before
-    direct.refresh_from_db()
-    assert direct.status == S.RESERVED
 
 
-def test_moving_a_channel_booking_onto_a_direct_booking_is_refused_and_changes_neither():
+def test_moving_a_channel_booking_onto_a_direct_booking_moves_it_into_lane_1_and_back():
     prop = PropertyFactory()
     channel = imp(prop, start=10, nights=3).booking
-    services.reserve(property_id=prop.pk, check_in=future(20), check_out=future(23), adults=2, guest=GUEST,
-                     actor=Actor.system())
-    before = state()
+    direct = services.reserve(property_id=prop.pk, check_in=future(20), check_out=future(23), adults=2, guest=GUEST,
+                              actor=Actor.system())
 
-    with pytest.raises(ExternalBookingConflict):
-        imp(prop, start=21, nights=3)
-
-    assert state() == before
+    moved = imp(prop, start=21, nights=3)
+    assert moved.action == "changed" and moved.overlapping_stays == (direct,)
     channel.refresh_from_db()
-    assert (channel.check_in, channel.check_out) == (future(10), future(13))
+    assert (channel.check_in, channel.check_out, channel.overbooking_lane) == (future(21), future(24), 1)
+    assert imp(prop, start=30, nights=3).action == "changed"
+    channel.refresh_from_db()
+    assert channel.overbooking_lane == 0
 
 
-def test_owner_blocks_and_buffer_days_apply_to_imports_but_stay_rules_do_not():
+def test_stay_rules_and_buffer_days_do_not_apply_to_imports_and_an_owner_block_is_reported_not_refused():
     prop = PropertyFactory(min_stay=7, buffer_days=1, checkin_weekdays=1 << 5)
-    BlockFactory(property=prop, start_date=future(30), end_date=future(32))
+    block = BlockFactory(property=prop, start_date=future(30), end_date=future(32))
 
     assert imp(prop, start=10, nights=2, external_id="A").action == "created"  # stay rules not enforced
-    with pytest.raises(ExternalBookingConflict):
-        imp(prop, start=31, nights=2, external_id="B")  # blocked
-    with pytest.raises(ExternalBookingConflict):
-        imp(prop, start=12, nights=2, external_id="C")  # inside the buffer
-    assert imp(prop, start=13, nights=2, external_id="D").action == "created"
+    blocked = imp(prop, start=31, nights=2, external_id="B")
+    assert blocked.action == "created" and blocked.overlapping_blocks == (block,)
+    assert blocked.booking.overbooking_lane == 0  # no other stay on its nights
+    inside_buffer = imp(prop, start=12, nights=2, external_id="C")
+    assert inside_buffer.action == "created" and not inside_buffer.collides
+
+
+@pytest.mark.parametrize("source", [Source.DIRECT, Source.OWNER])
+def test_our_own_sales_can_never_sit_outside_lane_0(source):
+    """The database refuses it (booking_lane_channel_only): the exclusion constraint always covers our sales."""
+    from django.db import IntegrityError, transaction
+
+    prop = PropertyFactory()
+    booking = services.reserve(property_id=prop.pk, check_in=future(10), check_out=future(13), adults=2,
+                               guest=GUEST, actor=Actor.system())
+    Booking.objects.filter(pk=booking.pk).update(source=source)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Booking.objects.filter(pk=booking.pk).update(overbooking_lane=1)
 
 
 def test_the_same_external_id_on_two_channels_or_properties_is_two_bookings():
@@ -199,5 +227,3 @@ def test_a_stay_sold_on_the_channel_is_recorded_even_if_the_property_is_not_acti
     prop = PropertyFactory(status="archived")
     result = imp(prop)
     assert result.action == "created" and result.booking.status == S.CONFIRMED
-    with pytest.raises(DatesUnavailable):
-        imp(prop, start=11, external_id="HM999")

@@ -202,3 +202,19 @@ def test_exclusion_constraint_is_the_last_line(prop, book):
     with pytest.raises(IntegrityError), transaction.atomic():
         Booking.objects.create(property=prop, reference="PMS-TEST-XXXXX", check_in=first.check_in,
                                check_out=first.check_out, status=S.CONFIRMED, currency="EUR")
+
+
+def test_the_exclusion_constraint_forbids_overlaps_within_a_lane_and_keeps_our_sales_in_lane_0(prop, book):
+    """An overbooked channel stay may share nights with lane 0, never with another stay of its own lane; and
+    nothing of ours can be written outside lane 0 (booking_lane_channel_only), so our sales keep the guarantee."""
+    from django.db import IntegrityError, transaction
+
+    first = book(prop, start=10, nights=3)
+    dates = {"property": prop, "check_in": first.check_in, "check_out": first.check_out, "status": S.CONFIRMED,
+             "currency": "EUR", "source": "airbnb"}
+    Booking.objects.create(reference="LANE-1-A", external_id="A", overbooking_lane=1, **dates)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Booking.objects.create(reference="LANE-1-B", external_id="B", overbooking_lane=1, **dates)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Booking.objects.create(reference="DIRECT-2", overbooking_lane=2, **{**dates, "source": "direct"})
+    Booking.objects.create(reference="LANE-2-C", external_id="C", overbooking_lane=2, **dates)

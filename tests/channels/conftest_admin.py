@@ -32,6 +32,7 @@ class Side:
     run: SyncRun
     conflict: SyncConflict
     booking: object
+    imported: object  # the Airbnb stay recorded on the booking's nights (an overbooking, lane 1)
 
 
 def admin_url(model, view, *args):
@@ -49,12 +50,15 @@ def make_side(key: str, secret: str) -> Side:
     booking = services.reserve(property_id=prop.pk, check_in=future(10), check_out=future(13), adults=2,
                                guest=GuestInput(f"Guest {key}", f"guest-{key}@example.com"),
                                actor=Actor.system("test"))
+    imported = services.import_external(property_id=prop.pk, source=Platform.AIRBNB,
+                                        external_id=f"conflict-{key}@airbnb.com", check_in=future(11),
+                                        check_out=future(14), guest=GuestInput("Airbnb guest")).booking
     conflict = SyncConflict.objects.create(
         connection=conn, property=prop, uid=f"conflict-{key}@airbnb.com", check_in=future(11), check_out=future(14),
         summary="Reserved", description=f"Reservation URL: https://www.airbnb.com/hosting/reservations/details/"
-                                        f"HM{key.upper()}", other_booking=booking,
-        detail="These nights are booked.")
-    return Side(owner=owner, prop=prop, conn=conn, run=run, conflict=conflict, booking=booking)
+                                        f"HM{key.upper()}", other_booking=booking, imported_booking=imported,
+        detail=f"It overlaps booking {booking.reference}.")
+    return Side(owner=owner, prop=prop, conn=conn, run=run, conflict=conflict, booking=booking, imported=imported)
 
 
 @pytest.fixture

@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import icalendar
 from django.utils import timezone
 
 from bookings.models import Booking, BookingEvent, OutboxEvent
+from channels.ical_export import build_feed
 from channels.ical_parse import parse_feed
 from channels.models import ChannelConnection
 from channels.reconcile import apply_snapshot
@@ -96,6 +98,27 @@ def imported(conn, *, live=True):
 
 def stays(conn, *, live=True) -> list[tuple[str, date, date]]:
     return [(b.external_id, b.check_in, b.check_out) for b in imported(conn, live=live)]
+
+
+def lanes(conn) -> dict[str, int]:
+    """The overbooking lane of each live imported stay (0: alone on its nights)."""
+    return {b.external_id: b.overbooking_lane for b in imported(conn)}
+
+
+def exported_nights(conn, *, at: datetime | None = None) -> set[date]:
+    """Every night our feed for ``conn`` closes (what that platform must not sell), read back from the bytes."""
+    calendar = icalendar.Calendar.from_ical(build_feed(conn, at=at))
+    nights = set()
+    for event in calendar.walk("VEVENT"):
+        night, end = event.decoded("DTSTART"), event.decoded("DTEND")
+        while night < end:
+            nights.add(night)
+            night += timedelta(days=1)
+    return nights
+
+
+def nights(start: date, end: date) -> set[date]:
+    return {start + timedelta(days=i) for i in range((end - start).days)}
 
 
 def channel_blocks(conn) -> list[tuple[date, date, bool]]:

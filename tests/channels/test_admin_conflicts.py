@@ -34,10 +34,25 @@ def test_the_conflict_page_shows_both_sides_and_the_resolutions(a, client):
     assert "conflict-a@airbnb.com" in page and "Reservation URL: https://www.airbnb.com/hosting/reservations/" \
                                               "details/HMA" in page
     assert admin_url(Booking, "change", a.booking.pk) in page and a.booking.reference in page
+    assert admin_url(Booking, "change", a.imported.pk) in page and a.imported.reference in page
     assert 'name="_save"' not in page
     for resolution in ("relocated", "cancelled_ours", "declined_imported", "accepted_overbooking"):
         assert resolve_url(a.conflict, resolution) in page
     assert resolve_url(a.conflict, "gone") not in page
+
+
+def test_the_overbooked_stay_says_so_on_its_page_and_in_the_calendar(a, client):
+    client.force_login(a.owner)
+    assert a.imported.overbooking_lane == 1
+    page = client.get(admin_url(Booking, "change", a.imported.pk)).content.decode()
+    assert "another stay is on these nights too" in page
+    assert reverse("admin:channel_sync_syncconflict_changelist") + f"?q={a.imported.reference}" in page
+    listed = client.get(reverse("admin:channel_sync_syncconflict_changelist"), {"q": a.imported.reference})
+    assert listed.context["cl"].result_count == 1
+    ours = client.get(admin_url(Booking, "change", a.booking.pk)).content.decode()
+    assert "another stay is on these nights too" not in ours
+    calendar = client.get(reverse("admin:calendar"), {"start": future(0).isoformat()}).content.decode()
+    assert calendar.count("bar-overbooked") == 2  # the imported stay's bar, and the legend's swatch
 
 
 def test_open_conflicts_are_listed_first_and_only_ones_own(a, b, client):

@@ -48,7 +48,13 @@ def test_resolutions_that_keep_our_booking_are_recorded_with_who_when_and_why(pr
     assert SyncConflict.objects.filter(connection=conn, resolved_at__isnull=True).count() == 1
 
 
-def test_cancelling_ours_cancels_through_payments_and_imports_the_stay(prop, conn, clash, owner):
+def test_the_clash_is_an_overbooking_recorded_on_both_sides(prop, conn, clash):
+    conflict, direct = clash
+    assert stays(conn) == [("vrbo-1", day(prop, 11), day(prop, 14))]
+    assert conflict.imported_booking.overbooking_lane == 1 and conflict.other_booking == direct
+
+
+def test_cancelling_ours_cancels_through_payments_and_the_stay_returns_to_lane_0(prop, conn, clash, owner):
     conflict, direct = clash
     resolve_conflict(conflict_id=conflict.pk, resolution=R.CANCELLED_OURS, user=owner, note="Guest agreed.")
     direct.refresh_from_db()
@@ -59,6 +65,7 @@ def test_cancelling_ours_cancels_through_payments_and_imports_the_stay(prop, con
     assert stays(conn) == [("vrbo-1", day(prop, 11), day(prop, 14))]
     imported = Booking.objects.get(external_id="vrbo-1")
     assert imported.guest.name == "Jane Doe" and imported.status == BookingStatus.CONFIRMED
+    assert imported.overbooking_lane == 0
     conflict.refresh_from_db()
     assert conflict.resolution == R.CANCELLED_OURS and conflict.resolved_by == owner
     # The next sync finds the stay in place.
@@ -68,14 +75,16 @@ def test_cancelling_ours_cancels_through_payments_and_imports_the_stay(prop, con
 
 def test_cancelling_ours_is_refused_when_it_would_not_free_the_dates(prop, conn, clash, owner):
     conflict, direct = clash
-    property_services.create_block(property_id=prop.pk, start_date=day(prop, 13), end_date=day(prop, 14))
+    third = sync(make_connection(prop, "booking_com"), [Ev("bdc-1", day(prop, 13), day(prop, 15), name="Ann")])
+    assert third.created == 1  # on the Vrbo stay's last night: another overbooking
     with pytest.raises(BookingError) as exc:
         resolve_conflict(conflict_id=conflict.pk, resolution=R.CANCELLED_OURS, user=owner)
-    assert "would not free these dates" in exc.value.detail
+    assert "would not free these dates" in exc.value.detail and "Booking.com" in exc.value.detail
     direct.refresh_from_db()
     conflict.refresh_from_db()
     assert direct.status == BookingStatus.RESERVED and conflict.resolved_at is None
-    assert stays(conn) == []
+    assert stays(conn) == [("vrbo-1", day(prop, 11), day(prop, 14))]
+    assert conflict.imported_booking.overbooking_lane == 1  # the rollback took everything back
 
 
 def test_cancelling_ours_needs_a_booking_of_ours(prop, conn, owner):

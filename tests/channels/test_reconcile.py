@@ -14,7 +14,17 @@ from channels.models import SyncConflict
 from channels.reconcile import apply_snapshot
 from properties import services as property_services
 from properties.models import AvailabilityBlock
-from tests.channels.conftest_import import Ev, channel_blocks, day, imported, make_connection, row_counts, stays, sync
+from tests.channels.conftest_import import (
+    Ev,
+    channel_blocks,
+    day,
+    imported,
+    lanes,
+    make_connection,
+    row_counts,
+    stays,
+    sync,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]  # also proven on the embedded SQLite default
 
@@ -108,82 +118,114 @@ def test_the_same_snapshot_twice_changes_nothing_the_second_time(prop, conn, boo
               Ev("n2", day(prop, 35), day(prop, 40), "block")]
     at = timezone.now()
     first = sync(conn, events, at=at)
-    assert (first.created, first.conflicts, first.blocks) == (2, 1, 1)
+    assert (first.created, first.conflicts, first.blocks) == (3, 1, 1)  # the clash is recorded: an overbooking
     counts = row_counts()
     second = sync(conn, events, at=at + timedelta(minutes=10))
-    assert (second.created, second.changed, second.cancelled, second.unchanged) == (0, 0, 0, 2)
+    assert (second.created, second.changed, second.cancelled, second.unchanged) == (0, 0, 0, 3)
     assert second.conflicts == 1 and second.blocks == 1
     assert row_counts() == counts
     assert SyncConflict.objects.filter(connection=conn).count() == 1
 
 
-def test_an_overlap_with_a_direct_booking_becomes_a_conflict_and_the_direct_booking_is_untouched(prop, conn, book):
+def test_an_overlap_with_a_direct_booking_is_recorded_as_an_overbooking_and_the_direct_booking_is_untouched(
+        prop, conn, book):
     direct = book(prop, start=10, nights=3)
     result = sync(conn, [Ev("clash", day(prop, 11), day(prop, 14))])
-    assert (result.created, result.conflicts) == (0, 1)
+    assert (result.created, result.conflicts) == (1, 1)
+    # The platform sold it: it is a booking, on its nights, in lane 1 beside the direct booking (lane 0).
+    assert stays(conn) == [("clash", day(prop, 11), day(prop, 14))] and lanes(conn) == {"clash": 1}
+    clash = imported(conn).get()
+    assert clash.status == BookingStatus.CONFIRMED and clash.is_overbooked
     conflict = SyncConflict.objects.get(connection=conn)
-    assert conflict.resolved_at is None and conflict.uid == "clash"
+    assert conflict.resolved_at is None and conflict.uid == "clash" and conflict.imported_booking == clash
     assert (conflict.check_in, conflict.check_out) == (day(prop, 11), day(prop, 14))
     assert conflict.other_booking == direct and conflict.other_block is None
     assert conflict.summary == "Reserved" and "reservations/details" in conflict.description
-    assert "already booked" in conflict.detail
+    assert f"overlaps booking {direct.reference}" in conflict.detail
+    assert "Overbooking: it overlaps " + direct.reference in clash.events.get().reason
     direct.refresh_from_db()
-    assert direct.status == BookingStatus.RESERVED
-    assert not imported(conn).exists()
-    # Seen again: the same open conflict, updated.
+    assert direct.status == BookingStatus.RESERVED and direct.overbooking_lane == 0
+    # Seen again, moved by a night: the same open conflict, updated; the stay moved with it.
     later = timezone.now() + timedelta(minutes=10)
     sync(conn, [Ev("clash", day(prop, 11), day(prop, 15))], at=later)
     conflict.refresh_from_db()
     assert SyncConflict.objects.filter(connection=conn).count() == 1
     assert conflict.check_out == day(prop, 15) and conflict.last_seen_at == later
+    assert stays(conn) == [("clash", day(prop, 11), day(prop, 15))] and lanes(conn) == {"clash": 1}
 
 
-def test_an_overlap_with_an_owner_block_is_a_conflict_with_the_block(prop, conn):
+def test_an_overlap_with_an_owner_block_is_recorded_and_is_a_conflict_with_the_block(prop, conn):
     block = property_services.create_block(property_id=prop.pk, start_date=day(prop, 10), end_date=day(prop, 12))
     result = sync(conn, [Ev("clash", day(prop, 9), day(prop, 11))])
-    assert result.conflicts == 1
+    assert (result.created, result.conflicts) == (1, 1)
     conflict = SyncConflict.objects.get()
     assert conflict.other_block == block and conflict.other_booking is None
+    assert lanes(conn) == {"clash": 0}  # no other stay on its nights: under the exclusion constraint
 
 
-def test_a_conflict_whose_event_disappears_resolves_itself(prop, conn, book):
+def test_stay_rules_do_not_apply_to_what_a_platform_sold(prop, conn, book):
+    """Buffer days, minimum stay, check-in weekdays, lead time: rules for what *we* sell."""
+    book(prop, start=40, nights=5)
+    prop.buffer_days, prop.min_stay, prop.min_lead_days, prop.checkin_weekdays = 2, 5, 30, 1 << day(prop, 9).weekday()
+    prop.save()
+    result = sync(conn, [Ev("near", day(prop, 1), day(prop, 2)),  # 1 night, inside the lead time, any weekday
+                         Ev("buffer", day(prop, 45), day(prop, 47))])  # right after the direct stay: in its buffer
+    assert (result.created, result.conflicts) == (2, 0)
+    assert lanes(conn) == {"near": 0, "buffer": 0}
+
+
+def test_a_conflict_whose_event_disappears_resolves_itself_and_frees_the_nights(prop, conn, book):
     book(prop, start=10, nights=3)
-    sync(conn, [Ev("clash", day(prop, 11), day(prop, 14))])
-    result = sync(conn, [])
-    assert result.conflicts == 0
+    sync(conn, [Ev("clash", day(prop, 11), day(prop, 14)), Ev("later", day(prop, 30), day(prop, 32))])
+    result = sync(conn, [Ev("later", day(prop, 30), day(prop, 32))])
+    assert (result.conflicts, result.cancelled) == (0, 1)
     conflict = SyncConflict.objects.get()
     assert conflict.resolution == SyncConflict.Resolution.GONE and conflict.resolved_at is not None
+    assert stays(conn) == [("later", day(prop, 30), day(prop, 32))]
 
 
-def test_a_conflict_whose_event_moves_to_free_dates_resolves_and_imports(prop, conn, book):
+def test_a_conflict_whose_event_moves_to_free_dates_resolves_and_returns_to_lane_0(prop, conn, book):
     book(prop, start=10, nights=3)
     sync(conn, [Ev("clash", day(prop, 11), day(prop, 14))])
     result = sync(conn, [Ev("clash", day(prop, 20), day(prop, 23))])
-    assert (result.created, result.conflicts) == (1, 0)
+    assert (result.changed, result.conflicts) == (1, 0)
     assert SyncConflict.objects.get().resolution == SyncConflict.Resolution.GONE
-    assert stays(conn) == [("clash", day(prop, 20), day(prop, 23))]
+    assert stays(conn) == [("clash", day(prop, 20), day(prop, 23))] and lanes(conn) == {"clash": 0}
 
 
-def test_a_conflict_imports_once_the_other_booking_is_cancelled(prop, conn, book, owner):
+def test_a_conflict_resolves_once_the_other_booking_is_cancelled(prop, conn, book, owner):
     direct = book(prop, start=10, nights=3)
     sync(conn, [Ev("clash", day(prop, 11), day(prop, 14))])
     services.cancel(booking_id=direct.pk, actor=Actor.for_user(owner), reason="guest cancelled")
     result = sync(conn, [Ev("clash", day(prop, 11), day(prop, 14))])
-    assert (result.created, result.conflicts) == (1, 0)
-    assert SyncConflict.objects.get().resolution == SyncConflict.Resolution.GONE
-
-
-def test_a_move_onto_taken_nights_is_a_conflict_and_the_stay_keeps_its_dates(prop, conn, book):
-    sync(conn, [Ev("a", day(prop, 10), day(prop, 13))])
-    book(prop, start=20, nights=3)
-    result = sync(conn, [Ev("a", day(prop, 19), day(prop, 22))])
-    assert (result.changed, result.conflicts) == (0, 1)
-    assert stays(conn) == [("a", day(prop, 10), day(prop, 13))]
-    assert SyncConflict.objects.get().check_in == day(prop, 19)
-    # The guest moves back: the conflict is gone, nothing changes.
-    result = sync(conn, [Ev("a", day(prop, 10), day(prop, 13))])
     assert (result.unchanged, result.conflicts) == (1, 0)
     assert SyncConflict.objects.get().resolution == SyncConflict.Resolution.GONE
+    assert lanes(conn) == {"clash": 0}
+    assert "the overbooking is over" in imported(conn).get().events.last().reason
+
+
+def test_a_move_onto_taken_nights_moves_the_stay_and_is_a_conflict(prop, conn, book):
+    sync(conn, [Ev("a", day(prop, 10), day(prop, 13))])
+    direct = book(prop, start=20, nights=3)
+    result = sync(conn, [Ev("a", day(prop, 19), day(prop, 22))])
+    assert (result.changed, result.conflicts) == (1, 1)
+    assert stays(conn) == [("a", day(prop, 19), day(prop, 22))] and lanes(conn) == {"a": 1}
+    assert SyncConflict.objects.get().other_booking == direct
+    # The guest moves back: the conflict is gone, the stay is alone on its nights again.
+    result = sync(conn, [Ev("a", day(prop, 10), day(prop, 13))])
+    assert (result.changed, result.conflicts) == (1, 0)
+    assert SyncConflict.objects.get().resolution == SyncConflict.Resolution.GONE
+    assert lanes(conn) == {"a": 0}
+
+
+def test_two_events_of_the_same_feed_on_the_same_nights_are_both_recorded(prop, conn):
+    """A platform that sold a night twice (or exports one stay under two UIDs): both occupy, the owner is told."""
+    result = sync(conn, [Ev("a", day(prop, 10), day(prop, 13)), Ev("b", day(prop, 12), day(prop, 15)),
+                         Ev("c", day(prop, 11), day(prop, 14))])
+    assert (result.created, result.conflicts) == (3, 2)
+    assert lanes(conn) == {"a": 0, "c": 1, "b": 2}  # in arrival order; b overlaps both: the lowest lane neither uses
+    conflicts = {c.uid: c for c in SyncConflict.objects.filter(connection=conn)}
+    assert set(conflicts) == {"b", "c"} and conflicts["c"].other_booking.external_id == "a"
 
 
 def test_a_chain_of_moves_in_one_snapshot_applies_whatever_the_order(prop, conn):
@@ -194,14 +236,14 @@ def test_a_chain_of_moves_in_one_snapshot_applies_whatever_the_order(prop, conn)
     assert stays(conn) == [("a", day(prop, 13), day(prop, 16)), ("b", day(prop, 20), day(prop, 23))]
 
 
-def test_two_stays_swapping_nights_are_reported_not_lost(prop, conn):
-    """A true swap cannot be applied one move at a time (the exclusion constraint forbids the overlap in
-    between); both become conflicts, both stays keep their nights, the owner sees it."""
+def test_two_stays_swapping_nights_are_applied_without_a_conflict(prop, conn):
+    """A swap cannot be applied one move at a time without an overlap in between: the first move is recorded
+    in lane 1 for a moment, the second frees its nights, and the stay returns to lane 0 before the run ends."""
     sync(conn, [Ev("a", day(prop, 10), day(prop, 13)), Ev("b", day(prop, 13), day(prop, 16))])
     result = sync(conn, [Ev("a", day(prop, 13), day(prop, 16)), Ev("b", day(prop, 10), day(prop, 13))])
-    assert (result.changed, result.conflicts) == (0, 2)
-    assert stays(conn) == [("a", day(prop, 10), day(prop, 13)), ("b", day(prop, 13), day(prop, 16))]
-    assert {c.other_booking.external_id for c in SyncConflict.objects.filter(connection=conn)} == {"a", "b"}
+    assert (result.changed, result.conflicts) == (2, 0)
+    assert stays(conn) == [("b", day(prop, 10), day(prop, 13)), ("a", day(prop, 13), day(prop, 16))]
+    assert lanes(conn) == {"a": 0, "b": 0} and not SyncConflict.objects.exists()
 
 
 def test_a_stay_taking_nights_another_just_left_applies(prop, conn):
