@@ -115,6 +115,17 @@ def test_sub_daily_and_runaway_rules_cost_a_bounded_amount_of_work(rrule_work):
     assert sum("read as whole days" in w for w in snap.warnings) == 2
 
 
+def test_a_feed_whose_recurring_events_exceed_the_budget_fails_and_changes_nothing(monkeypatch):
+    """The wall-clock budget is checked before each recurring event; -1 means "already spent" (no timing here)."""
+    from channels import ical_parse
+
+    monkeypatch.setattr(ical_parse, "RECURRENCE_BUDGET_SECONDS", -1)
+    with pytest.raises(ical_parse.FeedError) as exc:
+        parse("other/google_subdaily.ics")
+    assert exc.value.code == "too_complex" and "nothing was changed" in str(exc.value)
+    assert parse("other/hostaway_stays_and_markers.ics").events  # no recurring event: the budget never matters
+
+
 # --- 2. time zones and events that do not end after they start -----------------------------------------------------
 
 
