@@ -22,6 +22,8 @@ from channels.models import ChannelConnection, SyncRun
 from channels.sync import sync_connection
 from properties.models import AvailabilityBlock
 from properties.pricing import local_today
+from tests.channels.conftest_import import exported_nights
+from tests.channels.conftest_import import nights as nights_of
 from tests.factories import PropertyFactory
 
 FEEDS = Path(__file__).parent / "feeds"
@@ -231,9 +233,14 @@ def connection(server, tz: str) -> ChannelConnection:
 
 
 def fetch(server, conn, body: bytes, at) -> SyncRun:
+    """One fetch through the real sync path; then every stay it holds is closed in another platform's feed too."""
     server.route("/feed.ics", body)
     run = sync_connection(conn.pk, at=at)
     assert run.outcome == SyncRun.Outcome.OK, run.error
+    other, _ = ChannelConnection.objects.get_or_create(property=conn.property, platform="airbnb")
+    exported = exported_nights(other, at=at)
+    for stay in Booking.objects.filter(property=conn.property, source="other").occupying(at):
+        assert nights_of(stay.check_in, stay.check_out) <= exported, stay
     return run
 
 
