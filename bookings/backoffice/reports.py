@@ -16,7 +16,10 @@ Definitions (also printed on the page, ``templates/admin/reports.html``):
   checked out, counted in the month the night falls in (a stay across a month
   boundary is split night by night; a night is the date of the evening it
   starts). Held, reserved (unpaid, may still expire), cancelled, expired and
-  released bookings occupy no reported night.
+  released bookings occupy no reported night. An overbooking (a channel stay
+  recorded on a night another stay holds, ``Booking.overbooking_lane``) counts
+  both stays' nights and revenue: both were sold. Occupancy can then read above
+  100% for the month until the owner resolves it.
 * **Available nights**: for each property that is active now (or that has booked
   nights in the period), every night of the period minus the nights the owner
   blocked (blocks take nights off the market, so they lower availability, not
