@@ -13,14 +13,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from core.actor import Actor
+from core.errors import DomainError
+from core.money import format_money
 from properties.models import Property
-from properties.money import format_money
 from properties.tenancy import TenantScopedAdmin
 
 from . import admin_filters, admin_views, outbox, services
-from .errors import BookingError
 from .models import Booking, BookingEvent, GuestMessage, IdempotencyKey, OutboxDelivery, OutboxEvent, SentEmail
-from .state_machine import Actor
 
 
 class ReadOnlyAdminMixin:
@@ -223,7 +223,7 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
             try:
                 call(pk)
                 done.append(reference)
-            except BookingError as exc:
+            except DomainError as exc:
                 failed.append(f"{reference}: {exc.detail}")
         if done:
             messages.success(request, f"{verb} {len(done)} booking(s): {', '.join(done)}.")

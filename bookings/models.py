@@ -13,6 +13,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.actor import ActorType
+from core.models import ImmutableRow
+
 
 class BookingStatus(models.TextChoices):
     INQUIRY = "inquiry", "Inquiry"
@@ -199,33 +202,6 @@ class Booking(models.Model):
             return False
         expired = self.expires_at is not None and self.expires_at <= (now or timezone.now())
         return not (self.status in EXPIRING_STATUSES and expired)
-
-
-class ActorType(models.TextChoices):
-    USER = "user", "User"
-    GUEST = "guest", "Guest"
-    SYSTEM = "system", "System"
-    CHANNEL = "channel", "Channel"
-    API = "api", "API client"
-
-
-class ImmutableRowError(Exception):
-    pass
-
-
-class ImmutableRow(models.Model):
-    """An audit row: written once, never updated or deleted (DESIGN invariant 4)."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ImmutableRowError(f"{str(self._meta.verbose_name_plural).capitalize()} are immutable.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ImmutableRowError(f"{str(self._meta.verbose_name_plural).capitalize()} are immutable.")
 
 
 class BookingEvent(ImmutableRow):

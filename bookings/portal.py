@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from properties.money import ZERO
+from core.money import ZERO
 
 from .errors import BookingError
 from .models import Booking, BookingStatus, GuestMessage

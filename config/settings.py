@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "core",
     "guests",
     "properties",
     "bookings",
@@ -253,7 +254,7 @@ STORAGES = {
 # --- Client addresses ---------------------------------------------------------------
 # The proxies in front of the app (IPs or CIDR networks; "unix" for a proxy on gunicorn's Unix socket). Only
 # requests from them have their X-Forwarded-For read; the client is its right-most address that is not one of
-# them (config.client_address). Default none: a directly exposed gunicorn uses REMOTE_ADDR. Every rate limit
+# them (core.client_address). Default none: a directly exposed gunicorn uses REMOTE_ADDR. Every rate limit
 # and audit row uses it. README "Client addresses behind a proxy".
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 

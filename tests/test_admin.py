@@ -17,7 +17,7 @@ from bookings.models import (
     OutboxDelivery,
     OutboxEvent,
 )
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.models import Guest
 from guests.services import GuestInput
 from properties import services as property_services

@@ -31,7 +31,7 @@ from django.utils import timezone
 from bookings import notifications, outbox, services
 from bookings.models import OutboxDelivery, OutboxEvent, SentEmail
 from bookings.notifications import Kind
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.services import GuestInput
 from tests.bookings.test_outbox import _redis_broker, _redis_up
 from tests.factories import OwnerFactory, PropertyFactory, future

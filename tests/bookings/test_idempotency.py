@@ -23,7 +23,7 @@ from bookings.idempotency import (
     run_idempotent,
 )
 from bookings.models import Booking, IdempotencyKey
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.models import Guest
 from guests.services import GuestInput
 from tests.factories import PropertyFactory, future

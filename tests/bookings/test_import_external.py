@@ -8,7 +8,7 @@ import pytest
 from bookings import services
 from bookings.errors import BookingError, DatesUnavailable, ExternalBookingConflict
 from bookings.models import Booking, BookingEvent, BookingStatus, OutboxEvent, PaymentStatus, Source
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.services import GuestInput
 from tests.factories import BlockFactory, PropertyFactory, future
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from bookings import outbox, services
 from bookings.models import Booking, OutboxDelivery, OutboxEvent
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.services import GuestInput
 from tests.factories import PropertyFactory, future
 from tests.parallel import run_in_parallel

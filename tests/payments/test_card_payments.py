@@ -6,7 +6,7 @@ import pytest
 
 from bookings.models import Booking, BookingEvent, BookingStatus, OutboxEvent
 from bookings.models import PaymentStatus as BP
-from bookings.state_machine import Actor
+from core.actor import Actor
 from payments import services
 from payments.errors import PaymentNotAllowed, TooManyAttempts
 from payments.models import Payment, PaymentEvent, PaymentStatus

@@ -14,8 +14,8 @@ from icalendar import Calendar
 from bookings import notifications, outbox, services
 from bookings.models import Booking, BookingStatus, OutboxDelivery, OutboxEvent, SentEmail
 from bookings.notifications import Kind
-from bookings.state_machine import Actor
 from bookings.tokens import check_booking_access_token
+from core.actor import Actor
 from guests.services import GuestInput
 from payments import services as payment_services
 from tests.factories import PropertyFactory, future

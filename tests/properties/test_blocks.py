@@ -10,7 +10,7 @@ from django.utils import timezone
 from bookings import services
 from bookings.errors import DatesUnavailable, StayRuleViolation
 from bookings.models import BookingStatus, OutboxEvent
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.services import GuestInput
 from properties.availability import check_availability
 from properties.models import AvailabilityBlock

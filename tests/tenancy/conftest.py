@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.models import Booking, OutboxDelivery, OutboxEvent
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.services import GuestInput
 from properties import services as property_services
 from tests.factories import (

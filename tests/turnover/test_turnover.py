@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from bookings import outbox, services
 from bookings.models import Booking, OutboxDelivery, OutboxEvent
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.services import GuestInput
 from properties.models import TurnoverTask
 from properties.turnover import mark_done, sync_turnover_for_booking

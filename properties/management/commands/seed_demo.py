@@ -45,8 +45,8 @@ from django.utils import timezone
 
 from bookings import outbox, services
 from bookings.models import Booking, Source
-from bookings.state_machine import Actor
 from channels.models import ChannelConnection, Platform
+from core.actor import Actor
 from guests.models import User
 from guests.services import GuestInput
 from payments import manual
