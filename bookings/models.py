@@ -224,43 +224,6 @@ class BookingEvent(ImmutableRow):
 
 
 
-class OutboxEvent(models.Model):
-    """A domain event written in the same transaction as the change it describes."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    topic = models.CharField(max_length=50, db_index=True)
-    aggregate_type = models.CharField(max_length=50)
-    aggregate_id = models.CharField(max_length=50)
-    payload = models.JSONField(default=dict)
-    created_at = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["created_at"]
-        indexes = [
-            models.Index(fields=["created_at"], condition=Q(delivered_at__isnull=True), name="outbox_undelivered"),
-        ]
-
-    def __str__(self):
-        return f"{self.topic} {self.aggregate_type}:{self.aggregate_id}"
-
-
-class OutboxDelivery(models.Model):
-    """Which consumer has processed which event: the record of at-least-once delivery."""
-
-    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
-    consumer = models.CharField(max_length=100)
-    delivered_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["event", "consumer"], name="outbox_delivery_once")]
-
-    def __str__(self):
-        return f"{self.consumer} ← {self.event_id}"
-
-
 class IdempotencyKey(models.Model):
     """A client's ``Idempotency-Key`` and the response it got, kept for 24 hours."""
 

@@ -29,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
+from core import outbox
 from core.actor import Actor
 from core.money import ZERO, round_money
 from guests.services import GuestInput, find_or_create_guest
@@ -37,7 +38,6 @@ from properties.models import AvailabilityBlock, Property
 from properties.policies import policy_snapshot_for, refund_percent
 from properties.pricing import local_today, quote
 
-from . import outbox
 from .errors import (
     BookingError,
     CancellationNotAllowed,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from core import outbox
 from core.actor import Actor
 
-from . import outbox
 from .errors import InvalidTransition
 from .models import Booking, BookingEvent
 from .models import BookingStatus as S

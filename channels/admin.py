@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
-from bookings.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
 from properties.models import AvailabilityBlock
 from properties.tenancy import TenantScopedAdmin, TenantScopedInline

@@ -109,7 +109,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # Redis down must not fail a booking or a login (the database is the source of truth): a call that gets no
 # connection within REDIS_TIMEOUT_SECONDS fails fast; the cache then serves from each process's memory for
 # REDIS_RETRY_SECONDS before trying Redis again (config.cache), and a task that cannot be published after commit
-# is logged and left to the outbox sweeper (bookings.outbox). README "When Redis is down".
+# is logged and left to the outbox sweeper (core.outbox). README "When Redis is down".
 REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
 REDIS_RETRY_SECONDS = env.float("REDIS_RETRY_SECONDS", default=5.0)
 if REDIS_URL:

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.errors import DatesUnavailable, HoldExpired, InvalidTransition, PropertyUnavailable, StayRuleViolation
-from bookings.models import Booking, BookingEvent, BookingStatus, OutboxEvent
+from bookings.models import Booking, BookingEvent, BookingStatus
 from core.actor import Actor
+from core.models import OutboxEvent
 from properties.availability import check_availability
 from tests.factories import BlockFactory, future
 
