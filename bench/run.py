@@ -3,7 +3,7 @@
     python -m bench.run [--properties 10000] [--bookings 500000] [--rebuild] [--quick]
                         [--iterations N] [--explain] [--skip-http] [--skip-pages] [--processes] [--keep-data]
 
-Rows: search through ``properties.selectors.search`` next to one hand-written
+Rows: search through ``bookings.search.search`` next to one hand-written
 SQL query (the floor); availability and quote for one property; the guest
 pages (search page, property page with calendar and quote) over HTTP from
 gunicorn next to a Django view returning a fixed string (the floor); booking
@@ -262,7 +262,7 @@ def bench_search(today: date, iterations: int, explain: bool) -> list[Row]:
     from django.db import connection
     from django.utils import timezone
 
-    from properties.selectors import SearchQuery, search
+    from bookings.search import SearchQuery, search
 
     ci = today + timedelta(days=45)
     co = ci + timedelta(days=7)
@@ -305,7 +305,7 @@ def bench_search(today: date, iterations: int, explain: bool) -> list[Row]:
 
 def pick_property(today: date):
     """A typical bookable property: default stay rules, no overrides, free in 60 days for 3 nights."""
-    from properties.availability import check_availability
+    from bookings.availability import check_availability
     from properties.models import Property
 
     ci = today + timedelta(days=60)
@@ -318,7 +318,7 @@ def pick_property(today: date):
 
 
 def bench_quote(today: date, iterations: int) -> list[Row]:
-    from properties.availability import check_availability
+    from bookings.availability import check_availability
     from properties.models import Property
     from properties.pricing import quote
 

@@ -277,3 +277,6 @@ class IdempotencyKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["scope", "key"]
     date_hierarchy = "created_at"
     readonly_fields = ["scope", "key", "request_hash", "response_status", "response_body", "created_at"]
+
+
+from . import block_admin, turnover_admin  # noqa: E402, F401  (owner blocks, the property page, turnovers)

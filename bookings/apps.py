@@ -7,4 +7,7 @@ class BookingsConfig(AppConfig):
     def ready(self):
         from config import checks  # noqa: F401  (registers the deploy checks)
 
-        from . import notifications  # noqa: F401  (registers the "emails" outbox consumer)
+        from . import (
+            notifications,  # noqa: F401  (registers the "emails" outbox consumer)
+            turnover,  # noqa: F401  (registers the "turnover" outbox consumer)
+        )

@@ -1,6 +1,6 @@
 """Domain errors of the booking engine (``core.errors.DomainError`` is their base, and that of the payment
 errors): each has a stable ``code``; ``reasons`` carries every rule that failed (see
-``properties.availability.Reason``)."""
+``bookings.availability.Reason``)."""
 
 from core.errors import DomainError
 

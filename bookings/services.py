@@ -33,11 +33,11 @@ from core import outbox
 from core.actor import Actor
 from core.money import ZERO, round_money
 from guests.services import GuestInput, find_or_create_guest
-from properties.availability import CONFLICT_CODES, Reason, check_availability, occupying_bookings
 from properties.models import AvailabilityBlock, Property
 from properties.policies import policy_snapshot_for, refund_percent
 from properties.pricing import local_today, quote
 
+from .availability import CONFLICT_CODES, Reason, check_availability, occupying_bookings
 from .errors import (
     BookingError,
     CancellationNotAllowed,

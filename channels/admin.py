@@ -40,6 +40,7 @@ from django.utils.text import Truncator
 
 from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
+from properties.admin import PropertyPageExtension, extend_property_admin
 from properties.models import AvailabilityBlock
 from properties.tenancy import TenantScopedAdmin, TenantScopedInline
 
@@ -355,6 +356,9 @@ class ChannelBlockInline(ReadOnlyAdminMixin, TenantScopedInline, admin.TabularIn
         return Truncator(obj.external_summary or obj.note).chars(80) or "—"
 
 
+extend_property_admin(PropertyPageExtension(order=20, inlines=(ChannelBlockInline, ChannelConnectionInline)))
+
+
 # --- list filters --------------------------------------------------------------------------------------------
 
 
@@ -547,7 +551,7 @@ def clear_channel_blocks(connection: ChannelConnection) -> None:
     """Remove the connection's channel blocks through the service (lock + outbox) before it goes away;
     the cascade alone would free the dates without telling the other channels' feeds."""
     try:
-        from properties.services import replace_channel_blocks
+        from bookings.blocks import replace_channel_blocks
     except ImportError:  # the import slice is not there: the cascade removes them
         return
     replace_channel_blocks(connection=connection, blocks=[])

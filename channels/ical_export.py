@@ -20,7 +20,7 @@ exclusive, RFC 5545 §3.6.1):
   "not available" dates) are **never** exported: re-exporting them to other
   platforms creates echo loops that never clear (see the issue-5 decisions).
 * **Buffer days** — ``Property.buffer_days`` nights before *and* after each stay,
-  exactly as ``properties.availability`` keeps them free (a new stay may not
+  exactly as ``bookings.availability`` keeps them free (a new stay may not
   come within ``buffer_days`` of an existing one on either side). Nights already
   occupied by a stay are left out, the rest is merged into runs of consecutive
   nights: UID ``buffer-<property pk>-<first night YYYYMMDD>@<host>``, SUMMARY
@@ -229,7 +229,7 @@ def load_feed_data(connection, *, at: datetime | None = None) -> FeedData:
 def buffer_runs(bookings: list[tuple], buffer_days: int) -> list[tuple[date, date, str]]:
     """Buffer nights around ``bookings`` that no stay occupies, merged into runs: (start, end, latest stamp).
 
-    Mirrors ``properties.availability``: a stay keeps ``buffer_days`` nights free
+    Mirrors ``bookings.availability``: a stay keeps ``buffer_days`` nights free
     before its check-in and from its check-out on."""
     if not buffer_days or not bookings:
         return []

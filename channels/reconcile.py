@@ -2,7 +2,7 @@
 
 ``apply_snapshot`` runs in one transaction under the property lock, and every
 change goes through the services (``bookings.services.import_external``,
-``properties.services.replace_channel_blocks``), which write the audit rows and
+``bookings.blocks.replace_channel_blocks``), which write the audit rows and
 the outbox events. Decisions:
 
 * **Keys.** A connection's reservations are keyed by ``(property, source =
@@ -80,12 +80,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings import services as booking_services
+from bookings.blocks import replace_channel_blocks
 from bookings.errors import ExternalBookingConflict
 from bookings.models import Booking, BookingStatus
 from guests.services import GuestInput
 from properties.models import AvailabilityBlock
 from properties.pricing import local_today
-from properties.services import replace_channel_blocks
 
 from .alerts import alert_owner_of_conflict
 from .ical_parse import BLOCK, CANCELLED, RESERVATION, FeedEvent, Snapshot

@@ -7,36 +7,30 @@
   pricing rules but cannot change them.
 * Amenities are a global list: everyone with the view permission sees it, only
   superusers change it.
-* Owner blocks change occupancy, so the admin never saves them itself: adding,
-  changing and deleting go through ``properties.services.create_block`` /
-  ``delete_block`` (property lock + check against bookings + outbox event). The
-  form checks the nights first so that a clash shows as a form error.
 * Changes of prices, fees, pricing rules or date overrides announce
   ``pricing.updated`` in the admin's transaction.
+* The property's page also shows what the apps above add to it — owner blocks,
+  the quote preview and the bookings column (``bookings.block_admin``), channel
+  blocks and connections (``channels.admin``) — through
+  :func:`extend_property_admin`: this app imports none of them.
 """
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django import forms
-from django.contrib import admin, messages
-from django.db import transaction
+from django.contrib import admin
 from django.db.models import NOT_PROVIDED, Count
-from django.http import HttpResponseRedirect
-from django.urls import path
 from django.utils.html import format_html
 
-from channels.admin import ChannelBlockInline, ChannelConnectionInline
-from core.errors import DomainError
 from core.money import format_money
 
-from . import quote_preview, services
-from .availability import occupying_bookings
+from . import services
 from .models import (
     WEEKDAY_NAMES,
     Amenity,
-    AvailabilityBlock,
     DateOverride,
     PricingRule,
     Property,
@@ -93,45 +87,49 @@ class WeekdayFieldsMixin:
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
-def booked_nights_error(prop, start, end) -> str | None:
-    """The message for a block over booked nights, or None (a pre-check; the service re-checks under the lock)."""
-    if prop is None or prop.pk is None or not start or not end or end <= start:
-        return None
-    taken = list(occupying_bookings(prop, start, end).values_list("reference", flat=True)[:5])
-    if taken:
-        return f"These nights are booked ({', '.join(taken)}); cancel or move the bookings first."
-    return None
+# --- what the apps above add to the property's page -------------------------------------------------
 
 
-class AvailabilityBlockForm(forms.ModelForm):
-    class Meta:
-        model = AvailabilityBlock
-        fields = ["property", "start_date", "end_date", "reason", "note"]
+@dataclass(frozen=True)
+class PropertyPageExtension:
+    """A part of the property's admin page contributed by an app above ``properties`` (from its ``admin.py``,
+    with :func:`extend_property_admin`), so that this app never imports it.
 
-    def clean(self):
-        cleaned = super().clean()
-        prop = cleaned.get("property")
-        if prop is None and self.instance.property_id:
-            prop = self.instance.property
-        error = booked_nights_error(prop, cleaned.get("start_date"), cleaned.get("end_date"))
-        if error:
-            raise forms.ValidationError(error, code="dates_unavailable")
-        return cleaned
+    * ``inlines``: appended to the page's own, extensions sorted by ``order`` (then registration). An
+      inline whose rows must change through a service (owner blocks: property lock, check against
+      bookings, outbox) gives its formset a ``save_through_services(request, prop)`` method; the page
+      calls it instead of saving the rows itself.
+    * ``fieldsets``: sections after the property's own; their fields are read-only displays, listed in
+      ``readonly`` as callables ``obj -> html`` (named as the field's CSS class should read).
+    * ``columns``: changelist columns (callables) after the property's own, reading ``annotations`` that
+      the list's queryset gets.
+    * ``urls(model_admin)``: extra URL patterns of the page (wrapped in ``admin_view`` by the caller);
+      ``js`` / ``css``: its assets.
+    """
+
+    order: int = 100
+    inlines: tuple = ()
+    fieldsets: tuple = ()
+    readonly: tuple = ()
+    columns: tuple = ()
+    annotations: dict = field(default_factory=dict)
+    urls: Callable | None = None
+    js: tuple = ()
+    css: tuple = ()
 
 
-def save_block(request, block: AvailabilityBlock, *, change: bool) -> AvailabilityBlock | None:
-    """Create (or replace, for a change) ``block`` through the services; None and a message on a domain error."""
-    try:
-        with transaction.atomic():
-            if change and block.pk:
-                services.delete_block(block_id=block.pk)
-            return services.create_block(
-                property_id=block.property_id, start_date=block.start_date, end_date=block.end_date,
-                reason=block.reason, note=block.note, user=request.user,
-            )
-    except DomainError as exc:
-        messages.error(request, f"The block {block.start_date}–{block.end_date} was not saved: {exc.detail}")
-        return None
+_property_page_extensions: list[PropertyPageExtension] = []
+
+
+def extend_property_admin(extension: PropertyPageExtension) -> PropertyPageExtension:
+    """Add ``extension`` to the property's admin page (call once, at import of the app's ``admin.py``)."""
+    _property_page_extensions.append(extension)
+    _property_page_extensions.sort(key=lambda e: e.order)  # stable: registration order within one order
+    return extension
+
+
+def property_page_extensions() -> list[PropertyPageExtension]:
+    return list(_property_page_extensions)
 
 
 # --- inlines of Property ----------------------------------------------------------------------------
@@ -160,18 +158,6 @@ class PricingRuleInline(WeekdayFieldsMixin, TenantScopedInline, admin.StackedInl
     extra = 0
     fields = [("name", "kind", "active"), ("adjustment", "value", "priority"), "weekend_days",
               ("start_date", "end_date"), ("days", "min_nights")]
-
-
-class AvailabilityBlockInline(TenantScopedInline, admin.TabularInline):
-    model = AvailabilityBlock
-    form = AvailabilityBlockForm
-    extra = 0
-    fields = ["start_date", "end_date", "reason", "note", "created_by"]
-    readonly_fields = ["created_by"]
-
-    def get_queryset(self, request):
-        # Channel blocks are shown read-only by channels.admin.ChannelBlockInline (each sync replaces them).
-        return super().get_queryset(request).filter(connection__isnull=True)
 
 
 def photo_thumbnail(photo, width=120):
@@ -212,14 +198,13 @@ class PropertyAdmin(WeekdayFieldsMixin, TenantScopedAdmin):
     tenant_path = "pk"
     ordering = ["name", "pk"]  # explicit: the count annotations' GROUP BY drops Meta.ordering
     list_display = ["name", "city", "country", "owner", "status", "price", "max_guests", "bedrooms",
-                    "photo_count", "booking_count"]
+                    "photo_count"]
     list_filter = ["status", "city", "country", "currency", "cancellation_policy", "amenities"]
     search_fields = ["name", "slug", "city", "street", "owner__email", "owner__full_name"]
     list_select_related = ["owner"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["amenities", "staff"]
-    inlines = [PropertyPhotoInline, PricingRuleInline, DateOverrideInline, AvailabilityBlockInline,
-               ChannelBlockInline, ChannelConnectionInline]
+    inlines = [PropertyPhotoInline, PricingRuleInline, DateOverrideInline]  # + the extensions' (get_inlines)
     fieldsets = [
         (None, {"fields": ["name", "slug", "status", "owner", "staff", "description", "house_rules"]}),
         ("Address", {"fields": ["street", ("city", "postal_code"), ("region", "country"),
@@ -229,33 +214,37 @@ class PropertyAdmin(WeekdayFieldsMixin, TenantScopedAdmin):
                                "tax_rate", "cancellation_policy", "custom_cancellation_tiers"]}),
         ("Stay rules", {"fields": [("min_stay", "max_stay", "buffer_days"), "checkin_weekdays", "checkout_weekdays",
                                    ("min_lead_days", "max_advance_days"), ("check_in_time", "check_out_time")]}),
-        ("Quote preview", {"fields": ["quote_preview"],
-                           "description": "What a guest would pay for a stay, from the saved prices and rules."}),
-    ]
+    ]  # + the extensions' sections (get_fieldsets)
 
-    class Media:
-        js = ["js/admin-quote-preview.js"]
-        css = {"all": ["admin-extra/quote-preview.css"]}
+    @property
+    def media(self):
+        media = super().media
+        for extension in property_page_extensions():
+            media += forms.Media(js=extension.js, css={"all": extension.css} if extension.css else {})
+        return media
 
     def get_urls(self):
         return [
-            path("<path:object_id>/quote-preview/",
-                 self.admin_site.admin_view(partial(quote_preview.quote_preview_view, self)),
-                 name="properties_property_quote_preview"),
+            *(url for extension in property_page_extensions() if extension.urls for url in extension.urls(self)),
             *super().get_urls(),
         ]
 
-    @admin.display(description="Stay")
-    def quote_preview(self, obj):
-        return quote_preview.picker_html(obj)
+    def get_inlines(self, request, obj):
+        return [*super().get_inlines(request, obj), *(i for e in property_page_extensions() for i in e.inlines)]
+
+    def get_fieldsets(self, request, obj=None):
+        return [*super().get_fieldsets(request, obj), *(f for e in property_page_extensions() for f in e.fieldsets)]
+
+    def get_list_display(self, request):
+        return [*super().get_list_display(request), *(c for e in property_page_extensions() for c in e.columns)]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            n_photos=Count("photos", distinct=True), n_bookings=Count("bookings", distinct=True)
-        )
+        extra = {name: value for e in property_page_extensions() for name, value in e.annotations.items()}
+        return super().get_queryset(request).annotate(n_photos=Count("photos", distinct=True), **extra)
 
     def get_readonly_fields(self, request, obj=None):
-        return ["quote_preview"] if request.user.is_superuser else ["quote_preview", "owner"]
+        extra = [display for e in property_page_extensions() for display in e.readonly]
+        return extra if request.user.is_superuser else [*extra, "owner"]
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "staff":
@@ -274,10 +263,6 @@ class PropertyAdmin(WeekdayFieldsMixin, TenantScopedAdmin):
     def photo_count(self, obj):
         return obj.n_photos
 
-    @admin.display(description="Bookings", ordering="n_bookings")
-    def booking_count(self, obj):
-        return obj.n_bookings
-
     def save_model(self, request, obj, form, change):
         if not change and not request.user.is_superuser:
             obj.owner = request.user
@@ -287,14 +272,9 @@ class PropertyAdmin(WeekdayFieldsMixin, TenantScopedAdmin):
 
     def save_formset(self, request, form, formset, change):
         prop = form.instance
-        if formset.model is AvailabilityBlock:
-            blocks = formset.save(commit=False)
-            for block in formset.deleted_objects:
-                services.delete_block(block_id=block.pk)
-            changed = {obj.pk for obj, _fields in formset.changed_objects}
-            for block in blocks:
-                block.property = prop
-                save_block(request, block, change=block.pk in changed)
+        save_through_services = getattr(formset, "save_through_services", None)
+        if save_through_services is not None:  # an extension's rows that change occupancy (owner blocks)
+            save_through_services(request, prop)
             return
         super().save_formset(request, form, formset, change)
         if formset.model in (PricingRule, DateOverride) and (
@@ -355,56 +335,3 @@ class DateOverrideAdmin(PricingChangeAdmin):
     date_hierarchy = "start_date"
     autocomplete_fields = ["property"]
 
-
-@admin.register(AvailabilityBlock)
-class AvailabilityBlockAdmin(TenantScopedAdmin):
-    form = AvailabilityBlockForm
-    list_display = ["property", "start_date", "end_date", "nights", "reason", "note", "created_by", "created_at"]
-    list_filter = ["reason", "property__city"]
-    search_fields = ["property__name", "note"]
-    list_select_related = ["property", "created_by"]
-    date_hierarchy = "start_date"
-    autocomplete_fields = ["property"]
-    readonly_fields = ["created_by", "created_at", "connection", "tentative", "external_summary"]
-
-    # Channel blocks (``connection`` set) are the platform's: read-only for everyone, never deleted here
-    # (the next sync would put them back; deleting the connection removes them).
-    def get_fields(self, request, obj=None):
-        fields = list(super().get_fields(request, obj))
-        channel = ["connection", "tentative", "external_summary"]
-        return fields if obj is not None and obj.connection_id else [f for f in fields if f not in channel]
-
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and not (obj is not None and obj.connection_id)
-
-    def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and not (obj is not None and obj.connection_id)
-
-    def save_model(self, request, obj, form, change):
-        saved = save_block(request, obj, change=change)
-        if saved is not None:
-            obj.pk, obj.created_by, obj.created_at = saved.pk, saved.created_by, saved.created_at
-
-    def log_addition(self, request, obj, message):
-        if obj.pk is not None:
-            return super().log_addition(request, obj, message)
-        return None
-
-    def response_add(self, request, obj, post_url_continue=None):
-        if obj.pk is None:  # the service refused it (a message says why)
-            return HttpResponseRedirect(request.path)
-        return super().response_add(request, obj, post_url_continue)
-
-    def delete_model(self, request, obj):
-        services.delete_block(block_id=obj.pk)
-
-    def delete_queryset(self, request, queryset):
-        channel = queryset.filter(connection__isnull=False).count()
-        if channel:
-            messages.warning(request, f"{channel} channel block(s) were not deleted: they come from a platform's "
-                                      "calendar and are replaced on every sync.")
-        for block_id in queryset.filter(connection__isnull=True).values_list("pk", flat=True):
-            services.delete_block(block_id=block_id)
-
-
-from . import turnover_admin  # noqa: E402, F401  (registers the turnover tasks list)

@@ -2,7 +2,7 @@
 
 They validate shapes and obvious mistakes (dates in the wrong order or in the
 past, no guests); every rule of a property (minimum stay, weekdays, capacity,
-availability) is decided by ``properties.availability`` and shown as its reasons.
+availability) is decided by ``bookings.availability`` and shown as its reasons.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from datetime import date, timedelta
 from django import forms
 from django.utils import timezone
 
-from .availability import sleeps_at_most
-from .selectors import SORTS
+from .listing import SORTS
+from .stay_rules import sleeps_at_most
 
 MAX_STAY_NIGHTS = 365
 MAX_GUESTS = 50

@@ -368,8 +368,8 @@ class PricingRule(models.Model):
 class TurnoverTask(models.Model):
     """The cleaning between a stay's check-out and the next check-in on the same property.
 
-    Written only by ``properties.turnover`` (the ``turnover`` outbox consumer and
-    :func:`~properties.turnover.mark_done`): one task per stay.
+    Written only by ``bookings.turnover`` (the ``turnover`` outbox consumer and
+    :func:`~bookings.turnover.mark_done`): one task per stay.
     """
 
     class Status(models.TextChoices):

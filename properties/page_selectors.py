@@ -18,9 +18,7 @@ from django.db.models import Prefetch, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 
-from core.money import format_money, round_money
-
-from .availability import (
+from bookings.availability import (
     AVAILABLE,
     BLOCKED,
     BOOKED,
@@ -30,13 +28,15 @@ from .availability import (
     CalendarDay,
     calendar,
     check_availability,
+    nearest_free_stay,
 )
+from bookings.search import SearchPage, SearchQuery, _prefetch_page, search
+from core.money import format_money, round_money
+
 from .models import Amenity, Property, PropertyPhoto
 from .policies import policy_snapshot_for
 from .pricing import Quote, local_today, quote
-from .selectors import SearchPage, SearchQuery, _prefetch_page, search
 
-NEAREST_DATES_WINDOW = 45  # days searched on each side of the requested arrival
 MAX_SUGGESTIONS = 3
 
 
@@ -132,41 +132,6 @@ def empty_state(q: SearchQuery, *, at: datetime | None = None) -> EmptyState:
             url = reverse("properties:detail", args=[best.slug]) + "?" + stay_query(ci, co, guests=q.guests)
             state.nearest = NearestStay(best, ci, co, url)
     return state
-
-
-def nearest_free_stay(prop: Property, check_in: date, nights: int, guests: int, *, at: datetime | None = None,
-                      window: int = NEAREST_DATES_WINDOW, max_checks: int = 3,
-                      forward: bool = False) -> tuple[date, date] | None:
-    """The bookable stay of ``nights`` nights (or the minimum stay, if longer) whose arrival is closest to
-    ``check_in``, within ``window`` days either side (``forward``: on or after ``check_in`` only, so the
-    first free one). One calendar read, then at most ``max_checks`` exact checks (the calendar does not
-    know every rule, e.g. check-out weekdays of longer stays)."""
-    now = at or timezone.now()
-    today = local_today(prop, now)
-    start = max(today, check_in if forward else check_in - timedelta(days=window))
-    longest = max(nights, prop.min_stay, 1)
-    end = check_in + timedelta(days=window + longest + 1)
-    days = calendar(prop, start, end, at=now)
-    by_date = {d.date: d for d in days}
-    candidates = sorted((d for d in days if d.checkin_allowed), key=lambda d: (abs((d.date - check_in).days), d.date))
-    checks = 0
-    for day in candidates:
-        length = max(nights, day.min_stay)
-        nights_free = all(
-            by_date.get(day.date + timedelta(days=i)) is not None
-            and by_date[day.date + timedelta(days=i)].state in (AVAILABLE, NO_CHECK_IN)
-            for i in range(length)
-        )
-        departure = by_date.get(day.date + timedelta(days=length))
-        if not nights_free or departure is None or not departure.checkout_allowed:
-            continue
-        checks += 1
-        co = day.date + timedelta(days=length)
-        if check_availability(prop, day.date, co, guests, at=now).available:
-            return day.date, co
-        if checks >= max_checks:
-            break
-    return None
 
 
 # --- property page ----------------------------------------------------------------------------

@@ -20,12 +20,16 @@ staff member only the properties they are assigned to; a superuser everything.
 The lookup from a model to its ``Property`` (``"property"``, ``"booking__property"``
 …) is written once, in :data:`TENANT_PATHS`; an admin sets ``tenant_path`` only
 to differ (``"pk"`` for the property itself). Models owned by a *user* rather
-than a property (payout methods) override :meth:`TenantScopedMixin.scope_queryset`.
+than a property (payout methods) override :meth:`TenantScopedMixin.scope_queryset`,
+and their app registers which rows a user may *pick* in other models' forms with
+:func:`register_choice_scope` (``payments`` does, for payout methods): this app
+imports no app above it.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 
 from django.contrib import admin
 from django.contrib.admin.filters import (
@@ -83,15 +87,14 @@ def visible_users(user):
     return User.objects.filter(Q(pk=user.pk) | Q(employer=user))
 
 
-def visible_payment_methods(user):
-    """Payout methods of the owners whose properties ``user`` manages (an owner: their own)."""
-    from payments.models import HostPaymentMethod
+# Choices of related models that do not hang off a property, by label: ``user -> queryset`` of the rows
+# ``user`` may pick. Registered by the model's app (register_choice_scope), so this module imports none.
+_CHOICE_SCOPES: dict[str, Callable] = {"guests.user": visible_users}
 
-    if user.is_superuser:
-        return HostPaymentMethod.objects.all()
-    owners = managed_properties(user).values("owner_id")
-    return HostPaymentMethod.objects.filter(Q(owner=user) | Q(owner__in=owners)) if user.is_authenticated else (
-        HostPaymentMethod.objects.none())
+
+def register_choice_scope(label: str, visible: Callable) -> None:
+    """Scope the form choices of the model ``label`` (``"app.model"``, lower case) to ``visible(user)``."""
+    _CHOICE_SCOPES[label.lower()] = visible
 
 
 def scoped_related_queryset(model, user):
@@ -101,10 +104,8 @@ def scoped_related_queryset(model, user):
     if model is Property:
         return managed_properties(user)
     label = model._meta.label_lower
-    if label == "guests.user":
-        return visible_users(user)
-    if label == "payments.hostpaymentmethod":
-        return visible_payment_methods(user)
+    if label in _CHOICE_SCOPES:
+        return _CHOICE_SCOPES[label](user)
     path = TENANT_PATHS.get(label)
     if path is None:
         return None

@@ -1,6 +1,6 @@
 """Server-rendered guest pages: search (the home page) and the property page.
 
-Thin: a form parses the query string, ``properties.selectors`` /
+Thin: a form parses the query string, ``bookings.search`` /
 ``properties.page_selectors`` read, the template renders. Bad input re-renders
 the form with its messages (status 200); it never reaches a selector.
 """
@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 
+from bookings.search import SearchQuery, search
 from guests.countries import country_name
 
 from .forms import SearchForm, parse_month, stay_from_get
@@ -24,7 +25,6 @@ from .page_selectors import (
     stay_quote,
 )
 from .pricing import local_today
-from .selectors import SearchQuery, search
 
 
 def _page_links(current: int, pages: int) -> list[int | None]:

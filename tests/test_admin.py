@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from bookings import blocks as block_services
 from bookings import services
 from bookings.models import (
     Booking,
@@ -65,7 +66,7 @@ def everything(settings, tmp_path, prop, book):
     PropertyPhoto.objects.create(property=prop, image=SimpleUploadedFile("p.png", tiny_png()), alt_text="Front")
     PricingRuleFactory(property=prop)
     DateOverrideFactory(property=prop, nightly_price=Decimal("150"))
-    property_services.create_block(property_id=prop.pk, start_date=future(40), end_date=future(43))
+    block_services.create_block(property_id=prop.pk, start_date=future(40), end_date=future(43))
     booking = book(prop, start=10, nights=3)
     event = OutboxEvent.objects.first()
     OutboxDelivery.objects.create(event=event, consumer="test-consumer")
@@ -220,7 +221,7 @@ def test_owner_block_over_a_booked_range_shows_an_error_and_creates_nothing(prop
 
 def test_service_refusal_after_the_form_check_is_a_message_not_a_500(prop, book, superuser, client_as, monkeypatch):
     """If a booking slips in between the form's check and the locked write, the service's answer is shown."""
-    from properties import admin as properties_admin
+    from bookings import block_admin as properties_admin
 
     monkeypatch.setattr(properties_admin, "booked_nights_error", lambda *args: None)
     book(prop, start=10, nights=3)
@@ -379,7 +380,7 @@ def test_changing_the_base_price_in_the_admin_announces_pricing_updated(prop, su
 def test_moving_a_block_in_the_admin_is_checked_against_bookings(prop, book, superuser, client_as):
     client = client_as(superuser)
     booking = book(prop, start=10, nights=3)
-    block = property_services.create_block(property_id=prop.pk, start_date=future(30), end_date=future(32))
+    block = block_services.create_block(property_id=prop.pk, start_date=future(30), end_date=future(32))
     url = admin_url(AvailabilityBlock, "change", block.pk)
 
     refused = client.post(url, block_form(prop, future(9), future(11)))

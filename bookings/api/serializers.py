@@ -24,10 +24,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from properties.listing import SORTS
 from properties.models import WEEKDAY_NAMES, Property, weekdays_in
-from properties.selectors import MAX_PAGE_SIZE, SORTS
 
 from ..models import Booking, BookingStatus
+from ..search import MAX_PAGE_SIZE
 
 MIN_DATE = date(2000, 1, 1)
 MAX_DATE = date(2200, 12, 31)

@@ -20,15 +20,15 @@ from core.actor import Actor
 from core.errors import DomainError
 from guests.authority import NoPendingMfa, StaffAuthority
 from guests.services import GuestInput
-from properties.availability import calendar, check_availability
 from properties.models import PropertyPhoto
 from properties.pricing import quote
-from properties.selectors import SearchQuery, search
 
 from .. import services
+from ..availability import calendar, check_availability
 from ..errors import HoldMismatch
 from ..idempotency import KEY_PATTERN, MAX_KEY_LENGTH, fingerprint, run_idempotent
 from ..models import Booking, BookingStatus
+from ..search import SearchQuery, search
 from ..tokens import check_booking_access_token, check_hold_release_token
 from . import serializers as s
 from .errors import ErrorSerializer

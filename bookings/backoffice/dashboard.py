@@ -9,7 +9,7 @@ round trips as a small one.
 
 "Today" for arrivals and departures is each *property's* local date (stays are
 in local dates, see ``properties.pricing.local_today``). Turnover tasks use the
-site's date, as the staff task list does (``properties.turnover_admin.DueFilter``),
+site's date, as the staff task list does (``bookings.turnover_admin.DueFilter``),
 so the dashboard and the list it links to agree.
 """
 

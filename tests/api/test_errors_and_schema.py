@@ -9,9 +9,9 @@ from django.test import override_settings
 
 from bookings.api.errors import api_exception_handler, validation_body
 from bookings.api.throttles import CreateRateThrottle
+from bookings.availability import Reason
 from bookings.errors import DatesUnavailable
 from bookings.models import Booking
-from properties.availability import Reason
 
 pytestmark = pytest.mark.django_db
 

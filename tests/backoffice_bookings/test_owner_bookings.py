@@ -2,8 +2,8 @@
 
 import pytest
 
+from bookings import blocks as block_services
 from bookings.models import Booking, BookingEvent, BookingStatus, Source
-from properties import services as property_services
 from properties.models import Property
 from tests.factories import PropertyFactory, future
 
@@ -59,7 +59,7 @@ def test_a_clash_is_a_form_error_and_writes_nothing_even_with_the_override(prop,
     if clash == "booking":
         book(prop, start=11, nights=2)
     elif clash == "block":
-        property_services.create_block(property_id=prop.pk, start_date=future(12), end_date=future(14))
+        block_services.create_block(property_id=prop.pk, start_date=future(12), end_date=future(14))
     else:
         prop.buffer_days = 2
         prop.save()

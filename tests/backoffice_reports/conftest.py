@@ -60,7 +60,7 @@ def world(owner_a, owner_b):
     # Alpha: the night of 1 February costs 150 instead of 100.
     DateOverrideFactory(property=alpha, start_date=date(2024, 2, 1), end_date=date(2024, 2, 2),
                         nightly_price=Decimal("150.00"))
-    # Blocks (test rows: production creates them through properties.services).
+    # Blocks (test rows: production creates them through bookings.blocks).
     BlockFactory(property=alpha, start_date=date(2023, 12, 28), end_date=date(2024, 1, 3))  # 1–2 Jan in the period
     BlockFactory(property=beta, start_date=date(2024, 1, 10), end_date=date(2024, 1, 20))  # 10 nights of January
 

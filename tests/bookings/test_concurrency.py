@@ -13,12 +13,12 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
+from bookings import blocks as block_services
 from bookings import services
 from bookings.errors import DatesUnavailable, HoldMismatch
 from bookings.models import Booking, BookingStatus
 from core.actor import Actor
 from guests.services import GuestInput
-from properties import services as property_services
 from properties.models import AvailabilityBlock
 from tests.factories import PropertyFactory, UserFactory, future
 from tests.parallel import run_in_parallel
@@ -43,7 +43,7 @@ def hold_job(prop_id, start, nights):
 
 
 def block_job(prop_id, start, nights):
-    return lambda: property_services.create_block(property_id=prop_id, start_date=future(start),
+    return lambda: block_services.create_block(property_id=prop_id, start_date=future(start),
                                                   end_date=future(start + nights))
 
 
@@ -265,7 +265,7 @@ def test_the_expiry_job_racing_new_bookings_never_double_books():
 def test_with_the_lock_and_the_check_bypassed_the_constraint_alone_lets_exactly_one_win(monkeypatch):
     """The last line: no property lock, no availability check; the constraint still turns every loser into
     DatesUnavailable (not an IntegrityError, not a 500)."""
-    from properties.availability import AvailabilityResult
+    from bookings.availability import AvailabilityResult
     from properties.models import Property
 
     monkeypatch.setattr(services, "lock_property", lambda property_id, **kw: Property.objects.get(pk=property_id))

@@ -7,11 +7,11 @@ import pytest
 from django.utils import timezone
 
 from bookings import services
+from bookings.availability import check_availability
 from bookings.errors import DatesUnavailable, HoldExpired, InvalidTransition, PropertyUnavailable, StayRuleViolation
 from bookings.models import Booking, BookingEvent, BookingStatus
 from core.actor import Actor
 from core.models import OutboxEvent
-from properties.availability import check_availability
 from tests.factories import BlockFactory, future
 
 pytestmark = pytest.mark.django_db

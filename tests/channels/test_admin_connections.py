@@ -332,7 +332,7 @@ def test_the_changelist_shows_health_badges_and_filters_stale(a, client):
 
 def test_deleting_a_connection_removes_its_channel_blocks_through_the_service(a, client, monkeypatch):
     calls = []
-    monkeypatch.setattr("properties.services.replace_channel_blocks",
+    monkeypatch.setattr("bookings.blocks.replace_channel_blocks",
                         lambda *, connection, blocks: calls.append((connection.pk, blocks)) or 0)
     client.force_login(a.owner)
     response = client.post(admin_url(CC, "delete", a.conn.pk), {"post": "yes"})

@@ -3,11 +3,11 @@
 import pytest
 from django.utils import timezone
 
+from bookings import blocks as block_services
 from bookings.errors import BookingError
 from bookings.models import Booking, BookingStatus
 from channels.conflicts import resolve_conflict
 from channels.models import SyncConflict
-from properties import services as property_services
 from tests.channels.conftest_import import Ev, day, make_connection, stays, sync
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +88,7 @@ def test_cancelling_ours_is_refused_when_it_would_not_free_the_dates(prop, conn,
 
 
 def test_cancelling_ours_needs_a_booking_of_ours(prop, conn, owner):
-    property_services.create_block(property_id=prop.pk, start_date=day(prop, 10), end_date=day(prop, 12))
+    block_services.create_block(property_id=prop.pk, start_date=day(prop, 10), end_date=day(prop, 12))
     sync(conn, [Ev("v", day(prop, 10), day(prop, 12))])
     conflict = SyncConflict.objects.get()
     with pytest.raises(BookingError, match="not with one of our bookings"):

@@ -13,7 +13,9 @@ import pytest
 from django.utils import timezone
 from ical.calendar_stream import IcsCalendarStream
 
+from bookings import blocks as block_services
 from bookings import services
+from bookings.availability import calendar as availability_calendar
 from bookings.models import Booking, BookingStatus
 from channels import ical_export
 from channels.ical_export import (
@@ -29,8 +31,6 @@ from channels.ical_export import (
 from channels.models import ChannelConnection, Platform
 from core.actor import Actor
 from guests.services import GuestInput
-from properties import services as property_services
-from properties.availability import calendar as availability_calendar
 from tests.factories import PropertyFactory, future
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]  # also proven on the embedded SQLite default
@@ -62,7 +62,7 @@ def hold(prop, start, nights, *, minutes=30, at=None):
 
 
 def owner_block(prop, start, nights):
-    return property_services.create_block(property_id=prop.pk, start_date=future(start),
+    return block_services.create_block(property_id=prop.pk, start_date=future(start),
                                           end_date=future(start + nights))
 
 
@@ -116,7 +116,7 @@ def test_the_feed_holds_live_stays_and_owner_blocks_and_both_parsers_read_the_sa
     lapsed_hold = hold(prop, 40, 2, minutes=10, at=timezone.now() - timedelta(hours=1))
     cancelled = services.cancel(booking_id=book(prop, start=50, nights=2).pk, actor=SYSTEM, reason="test")
     block = owner_block(prop, 60, 5)
-    property_services.replace_channel_blocks(connection=airbnb, blocks=[(future(70), future(75), False, "x")])
+    block_services.replace_channel_blocks(connection=airbnb, blocks=[(future(70), future(75), False, "x")])
     booking_com = imported(prop, Platform.BOOKING_COM, "bdc-1", 80, 3)
     recent_past = imported(prop, Platform.EXPEDIA, "exp-recent", -10, 3)  # inside the 30 past days
     old_past = imported(prop, Platform.EXPEDIA, "exp-old", -40, 3)  # ended before the window
@@ -183,7 +183,7 @@ def test_buffer_days_before_and_after_each_stay_merge_into_runs(prop, book):
 
 
 def test_buffer_nights_are_exactly_those_the_availability_calendar_keeps_free(prop, book):
-    """The exported buffer mirrors properties.availability, night by night."""
+    """The exported buffer mirrors bookings.availability, night by night."""
     prop.buffer_days = 3
     prop.save()
     connection = connect(prop, Platform.BOOKING_COM)
@@ -382,7 +382,7 @@ def test_the_etag_stays_while_nothing_changes_and_changes_with_every_kind_of_cha
         property_id=prop.pk, source=Platform.BOOKING_COM, external_id="b1", check_in=future(61),
         check_out=future(63), guest=GuestInput(name="x")))
     change("owner block added", lambda: owner_block(prop, 70, 2))
-    change("owner block removed", lambda: property_services.delete_block(block_id=block.pk))
+    change("owner block removed", lambda: block_services.delete_block(block_id=block.pk))
     change("renamed", lambda: type(prop).objects.filter(pk=prop.pk).update(name="A new name"))
     change("buffer changed", lambda: type(prop).objects.filter(pk=prop.pk).update(buffer_days=2))
     later = timezone.now() + timedelta(minutes=10)
@@ -394,7 +394,7 @@ def test_the_etag_ignores_what_the_feed_does_not_show(prop, digest):
     """Channel blocks are never exported: replacing them leaves the body and the ETag alone."""
     airbnb = connect(prop, Platform.AIRBNB)
     before = snapshot(airbnb)
-    property_services.replace_channel_blocks(connection=airbnb, blocks=[(future(5), future(9), False, "x")])
+    block_services.replace_channel_blocks(connection=airbnb, blocks=[(future(5), future(9), False, "x")])
     assert snapshot(airbnb) == before
 
 
@@ -417,6 +417,6 @@ def test_last_modified_stays_while_nothing_changes_and_moves_forward_on_a_change
     block = owner_block(prop, 10, 2)
     _etag, second = feed_version(connection)
     assert second > first
-    property_services.delete_block(block_id=block.pk)  # back to the first body: still a newer date
+    block_services.delete_block(block_id=block.pk)  # back to the first body: still a newer date
     etag_again, third = feed_version(connection)
     assert etag_again == etag and third > second

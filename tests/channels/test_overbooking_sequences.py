@@ -14,11 +14,11 @@ import pytest
 from django.utils import timezone
 
 from bookings import services
+from bookings.availability import BLOCKED, BOOKED, CHECK_OUT_ONLY, calendar, check_availability
 from bookings.models import Booking, BookingStatus, SentEmail
+from bookings.search import SearchQuery, search
 from channels.models import SyncConflict
 from core.actor import Actor
-from properties.availability import BLOCKED, BOOKED, CHECK_OUT_ONLY, calendar, check_availability
-from properties.selectors import SearchQuery, search
 from tests.channels.conftest_import import Ev, day, exported_nights, lanes, make_connection, nights, sync
 
 pytestmark = [pytest.mark.django_db]
@@ -161,10 +161,10 @@ def test_stays_that_break_our_stay_rules_are_imported_without_a_conflict(prop, b
 
 
 def test_a_stay_on_an_owner_block_is_recorded_and_the_owner_told(prop):
-    from properties import services as property_services
+    from bookings import blocks as block_services
 
     airbnb, vrbo = make_connection(prop, "airbnb"), make_connection(prop, "fewo_direkt")
-    property_services.create_block(property_id=prop.pk, start_date=day(prop, 8), end_date=day(prop, 12))
+    block_services.create_block(property_id=prop.pk, start_date=day(prop, 8), end_date=day(prop, 12))
     result = sync(airbnb, [Ev("hm-z", day(prop, 10), day(prop, 14))])
     assert (result.created, result.conflicts) == (1, 1)
     assert open_conflicts(prop) == {"hm-z": "block"} and alerts() == 1

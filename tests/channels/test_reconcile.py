@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from bookings import blocks as block_services
 from bookings import services
 from bookings.errors import DatesUnavailable
 from bookings.models import Booking, BookingStatus, Source
@@ -13,7 +14,6 @@ from channels.models import SyncConflict
 from channels.reconcile import apply_snapshot
 from core.actor import Actor
 from core.models import OutboxEvent
-from properties import services as property_services
 from properties.models import AvailabilityBlock
 from tests.channels.conftest_import import (
     Ev,
@@ -156,7 +156,7 @@ def test_an_overlap_with_a_direct_booking_is_recorded_as_an_overbooking_and_the_
 
 
 def test_an_overlap_with_an_owner_block_is_recorded_and_is_a_conflict_with_the_block(prop, conn):
-    block = property_services.create_block(property_id=prop.pk, start_date=day(prop, 10), end_date=day(prop, 12))
+    block = block_services.create_block(property_id=prop.pk, start_date=day(prop, 10), end_date=day(prop, 12))
     result = sync(conn, [Ev("clash", day(prop, 9), day(prop, 11))])
     assert (result.created, result.conflicts) == (1, 1)
     conflict = SyncConflict.objects.get()
@@ -348,28 +348,28 @@ def test_replace_channel_blocks_merges_touching_ranges_and_is_silent_when_unchan
     d = lambda n: day(prop, n)  # noqa: E731
     blocks = [(d(5), d(7), False, "A"), (d(7), d(9), False, "A"), (d(8), d(12), False, "B"),
               (d(20), d(21), False, "A"), (d(8), d(10), True, "T")]
-    assert property_services.replace_channel_blocks(connection=conn, blocks=blocks) == 3
+    assert block_services.replace_channel_blocks(connection=conn, blocks=blocks) == 3
     rows = list(AvailabilityBlock.objects.filter(connection=conn).order_by("start_date", "tentative")
                 .values_list("start_date", "end_date", "tentative", "external_summary"))
     assert rows == [(d(5), d(12), False, "A\nB"), (d(8), d(10), True, "T"), (d(20), d(21), False, "A")]
     ids, outbox = set(AvailabilityBlock.objects.values_list("pk", flat=True)), OutboxEvent.objects.count()
     outbox_ids = set(OutboxEvent.objects.values_list("pk", flat=True))
-    assert property_services.replace_channel_blocks(connection=conn, blocks=list(reversed(blocks))) == 3
+    assert block_services.replace_channel_blocks(connection=conn, blocks=list(reversed(blocks))) == 3
     assert set(AvailabilityBlock.objects.values_list("pk", flat=True)) == ids
     assert OutboxEvent.objects.count() == outbox
     # One range changes: only that row is replaced, one availability event covers the change.
-    assert property_services.replace_channel_blocks(connection=conn, blocks=blocks[:4]) == 2
+    assert block_services.replace_channel_blocks(connection=conn, blocks=blocks[:4]) == 2
     assert OutboxEvent.objects.count() == outbox + 1
     event = OutboxEvent.objects.exclude(pk__in=outbox_ids).get()
     assert event.topic == "availability.updated" and event.payload["start"] == d(8).isoformat()
 
 
 def test_replace_channel_blocks_leaves_owner_blocks_and_other_connections_alone(prop, conn):
-    owner_block = property_services.create_block(property_id=prop.pk, start_date=day(prop, 1), end_date=day(prop, 2))
+    owner_block = block_services.create_block(property_id=prop.pk, start_date=day(prop, 1), end_date=day(prop, 2))
     other = make_connection(prop, "fewo_direkt")
-    property_services.replace_channel_blocks(connection=other, blocks=[(day(prop, 3), day(prop, 4), False, "x")])
-    property_services.replace_channel_blocks(connection=conn, blocks=[(day(prop, 5), day(prop, 6), False, "y")])
-    assert property_services.replace_channel_blocks(connection=conn, blocks=[]) == 0
+    block_services.replace_channel_blocks(connection=other, blocks=[(day(prop, 3), day(prop, 4), False, "x")])
+    block_services.replace_channel_blocks(connection=conn, blocks=[(day(prop, 5), day(prop, 6), False, "y")])
+    assert block_services.replace_channel_blocks(connection=conn, blocks=[]) == 0
     assert AvailabilityBlock.objects.filter(pk=owner_block.pk).exists()
     assert channel_blocks(other) == [(day(prop, 3), day(prop, 4), False)]
 

@@ -6,13 +6,13 @@ import pytest
 from django.db import connection
 
 from bookings import services as booking_services
+from bookings.blocks import create_block
 from bookings.models import Booking, BookingStatus
 from bookings.models import PaymentStatus as BP
 from core.actor import Actor
 from payments import services
 from payments.models import Payment, PaymentStatus, Refund
 from payments.providers.stripe import StripeProvider
-from properties.services import create_block
 from tests.payments.conftest import THREE_DS, VISA, intent_dict, let_hold_run_out, take_dates
 
 GUEST = Actor.guest("ada@example.com")

@@ -14,11 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bookings import services
+from bookings.availability import CONFLICT_CODES, check_availability
 from bookings.models import Booking, BookingStatus
 from core.actor import Actor
 from guests.services import GuestInput
-from properties.availability import CONFLICT_CODES, check_availability, stay_rules_for
 from properties.models import AvailabilityBlock, Property, weekday_mask
+from properties.stay_rules import stay_rules_for
 from tests.factories import BlockFactory, DateOverrideFactory, PropertyFactory
 
 pytestmark = pytest.mark.django_db

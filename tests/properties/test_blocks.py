@@ -1,4 +1,4 @@
-"""Owner blocks go through properties.services: checked under the property lock, announced in the outbox."""
+"""Owner blocks go through bookings.blocks: checked under the property lock, announced in the outbox."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import pytest
 from django.utils import timezone
 
 from bookings import services
+from bookings.availability import check_availability
+from bookings.blocks import create_block, delete_block
 from bookings.errors import DatesUnavailable, StayRuleViolation
 from bookings.models import BookingStatus
 from core.actor import Actor
 from core.models import OutboxEvent
 from guests.services import GuestInput
-from properties.availability import check_availability
 from properties.models import AvailabilityBlock
-from properties.services import create_block, delete_block
 from tests.factories import PropertyFactory, UserFactory, future
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bookings import services
-from core.actor import Actor
-from guests.services import GuestInput
-from properties.availability import (
+from bookings.availability import (
     AVAILABLE,
     BLOCKED,
     BOOKED,
@@ -18,6 +16,8 @@ from properties.availability import (
     calendar,
     check_availability,
 )
+from core.actor import Actor
+from guests.services import GuestInput
 from properties.models import weekday_mask
 from tests.factories import BlockFactory, DateOverrideFactory, PropertyFactory
 

@@ -90,7 +90,7 @@ def test_the_picker_opens_on_the_next_bookable_stay_not_on_booked_dates(client, 
     import re
     from datetime import date, timedelta
 
-    from properties.availability import check_availability
+    from bookings.availability import check_availability
     from properties.pricing import local_today
     from tests.factories import BlockFactory
 

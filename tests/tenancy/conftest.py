@@ -4,7 +4,7 @@ Owner A has two properties: ``a_prop`` (staff assigned) and ``a_other`` (not
 assigned to the staff member). Every model our admins show has a row hanging
 off ``a_prop`` and one off owner B's ``b_prop``, written the way the app writes
 them (bookings through ``bookings.services``, manual payments through
-``payments.manual``, blocks through ``properties.services``).
+``payments.manual``, blocks through ``bookings.blocks``).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from bookings import blocks as block_services
 from bookings import services
 from bookings.models import Booking
 from core.actor import Actor
 from core.models import OutboxDelivery, OutboxEvent
 from guests.services import GuestInput
-from properties import services as property_services
 from tests.factories import (
     AmenityFactory,
     DateOverrideFactory,
@@ -79,7 +79,7 @@ def build_tenant(key: str, owner, prop) -> Tenant:
                                    status="succeeded", provider_ref=f"re_{key}")
     photo = PropertyPhoto.objects.create(property=prop, image=SimpleUploadedFile(f"{key}.png", tiny_png()),
                                          alt_text=f"Front {key}")
-    block = property_services.create_block(property_id=prop.pk, start_date=future(40), end_date=future(43))
+    block = block_services.create_block(property_id=prop.pk, start_date=future(40), end_date=future(43))
     task = TurnoverTask.objects.create(property=prop, booking=booking, due_date=timezone.localdate(),
                                        window_end=timezone.localdate())
     from channels.models import ChannelConnection, SyncConflict, SyncRun

@@ -9,12 +9,12 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.models import Booking
+from bookings.turnover import mark_done, sync_turnover_for_booking
 from core import outbox
 from core.actor import Actor
 from core.models import OutboxDelivery, OutboxEvent
 from guests.services import GuestInput
 from properties.models import TurnoverTask
-from properties.turnover import mark_done, sync_turnover_for_booking
 from tests.factories import PropertyFactory, UserFactory, future
 
 pytestmark = pytest.mark.django_db

@@ -25,7 +25,7 @@ happened when the demo starts, so nobody is emailed about it (no "manual payment
 to verify" for payments verified long ago, no "thank you for staying" for stays a
 year old), while the outbox consumers that keep data in step still run. Cleanings
 of stays that ended before today are marked done, each on its own day, through
-``properties.turnover``. What happens after the seed (the reservation that expires
+``bookings.turnover``. What happens after the seed (the reservation that expires
 30 minutes later, a booking you make) notifies as usual.
 """
 
@@ -43,8 +43,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from bookings import services
+from bookings import blocks as block_services
+from bookings import services, turnover
+from bookings.availability import check_availability
 from bookings.models import Booking, Source
+from bookings.turnover import STAY_STATUSES, sync_turnover_for_booking
 from channels.models import ChannelConnection, Platform
 from core import outbox
 from core.actor import Actor
@@ -53,11 +56,9 @@ from guests.services import GuestInput
 from payments import manual
 from payments.models import HostPaymentMethod
 from properties import services as property_services
-from properties import turnover
-from properties.availability import check_availability, stay_rules_for
 from properties.models import Amenity, DateOverride, PricingRule, Property, TurnoverTask, weekday_mask
 from properties.pricing import local_today
-from properties.turnover import STAY_STATUSES, sync_turnover_for_booking
+from properties.stay_rules import stay_rules_for
 
 DEMO_PASSWORD = "demo-pass-1234"  # noqa: S105 - documented demo credentials
 SEED = 20260401
@@ -590,7 +591,7 @@ class Command(BaseCommand):
         if not prop.blocks.exists():
             for block in spec["blocks"]:
                 start, end = date_range(today, block)
-                property_services.create_block(property_id=prop.pk, start_date=start, end_date=end,
+                block_services.create_block(property_id=prop.pk, start_date=start, end_date=end,
                                                reason=block["reason"], note=block["note"], user=prop.owner)
         if not Booking.objects.filter(property=prop).exists():
             for position, kind in enumerate(spec["bookings"]):
@@ -765,7 +766,7 @@ class Command(BaseCommand):
         first = ChannelConnection.objects.filter(property__owner=owner, platform=Platform.AIRBNB).order_by("pk").first()
         if first is not None and not first.channel_blocks.exists():
             horizon = local_today(first.property) + timedelta(days=first.property.max_advance_days or 365)
-            property_services.replace_channel_blocks(
+            block_services.replace_channel_blocks(
                 connection=first, blocks=[(horizon, horizon + timedelta(days=30), False, "Airbnb (Not available)")])
 
     @staticmethod

@@ -13,7 +13,7 @@ booking's current state, so it is idempotent and can run any number of times:
   stay follows when a booking appears, moves or disappears.
 
 It runs from the ``turnover`` outbox consumer (at least once per booking event,
-registered in ``PropertiesConfig.ready``), never from views. Staff mark tasks
+registered in ``BookingsConfig.ready``), never from views. Staff mark tasks
 done with :func:`mark_done` (audited by ``done_by`` / ``done_at``).
 """
 
@@ -25,11 +25,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from bookings.models import Booking, BookingStatus
 from core import outbox
 from core.models import OutboxEvent
+from properties.models import Property, TurnoverTask
 
-from .models import Property, TurnoverTask
+from .models import Booking, BookingStatus
 
 S = BookingStatus
 # Stays that need a cleaning after them (and that count as "the next stay").

@@ -6,7 +6,7 @@ Decisions (where the issue is silent):
 * Buffer (preparation) days are kept between two *stays* (bookings and holds),
   not around owner blocks: a block needs no cleaning.
 * The stay rules in force on the arrival night govern the whole stay (see
-  ``properties.models``).
+  ``properties.stay_rules``).
 * Lead time and the advance window count days between the property's local
   date now and the arrival date; ``min_lead_days = 0`` allows arrival today.
 * Time-based rules are evaluated at read time: a hold or reservation whose
@@ -20,11 +20,15 @@ from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
-from .models import WEEKDAY_NAMES, AvailabilityBlock, DateOverride, weekdays_in
-from .pricing import local_today
+from properties.models import AvailabilityBlock, DateOverride
+from properties.pricing import local_today
+from properties.stay_rules import plural, sleeps_at_most, stay_rules_for, weekdays_phrase
+
+from .models import Booking
 
 # Reasons that mean "the nights are taken" (HTTP 409) rather than "the request breaks a rule" (400).
 CONFLICT_CODES = frozenset({"overlap", "blocked", "buffer"})
+NEAREST_DATES_WINDOW = 45  # days searched on each side of the requested arrival (nearest_free_stay)
 
 
 @dataclass(frozen=True)
@@ -51,57 +55,8 @@ class AvailabilityResult:
         return {r.code for r in self.reasons}
 
 
-@dataclass(frozen=True)
-class StayRules:
-    min_stay: int
-    max_stay: int
-    checkin_weekdays: int
-    checkout_weekdays: int
-
-
-def _pick(overrides, attr):
-    """The value of ``attr`` from the shortest (then newest) override that sets it."""
-    chosen = None
-    for o in overrides:
-        if getattr(o, attr) is None:
-            continue
-        if chosen is None or (o.nights, -o.pk) < (chosen.nights, -chosen.pk):
-            chosen = o
-    return None if chosen is None else getattr(chosen, attr)
-
-
-def stay_rules_for(prop, arrival: date, overrides=None) -> StayRules:
-    """The rules governing a stay arriving on ``arrival``. ``overrides`` may be any
-    iterable of the property's overrides (they are filtered to those covering it)."""
-    if overrides is None:
-        overrides = prop.date_overrides.all()  # uses the caller's prefetch when there is one (bookings.services)
-    covering = [o for o in overrides if o.covers(arrival)]
-
-    def value(attr):
-        picked = _pick(covering, attr)
-        return getattr(prop, attr) if picked is None else picked
-
-    return StayRules(value("min_stay"), value("max_stay"), value("checkin_weekdays"), value("checkout_weekdays"))
-
-
-def _days_phrase(mask: int) -> str:
-    names = [WEEKDAY_NAMES[d] + "s" for d in weekdays_in(mask)]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def sleeps_at_most(prop) -> str:
-    """The capacity rule as guests read it (the stay form's guest fields say the same)."""
-    return f"This property sleeps at most {_plural(prop.max_guests, 'guest')}."
-
-
 def occupying_bookings(prop, start: date, end: date, at: datetime | None = None, exclude_booking_id=None):
     """Bookings and holds occupying any night of [start, end) at ``at``."""
-    from bookings.models import Booking
-
     qs = Booking.objects.filter(property=prop).occupying(at).overlapping(start, end)
     if exclude_booking_id is not None:
         qs = qs.exclude(pk=exclude_booking_id)
@@ -146,21 +101,21 @@ def check_availability(
         if lead < 0:
             reasons.append(Reason("in_past", "Check-in cannot be in the past.", "check_in"))
         elif lead < prop.min_lead_days:
-            reasons.append(Reason("lead_time", f"Bookings must be made at least {_plural(prop.min_lead_days, 'day')} "
+            reasons.append(Reason("lead_time", f"Bookings must be made at least {plural(prop.min_lead_days, 'day')} "
                                                "before arrival.", "check_in"))
         if lead > prop.max_advance_days:
-            reasons.append(Reason("advance_window", f"Arrival can be at most {_plural(prop.max_advance_days, 'day')} "
+            reasons.append(Reason("advance_window", f"Arrival can be at most {plural(prop.max_advance_days, 'day')} "
                                                     "ahead.", "check_in"))
         rules = stay_rules_for(prop, check_in)
         if nights < rules.min_stay:
-            reasons.append(Reason("min_stay", f"Minimum stay is {_plural(rules.min_stay, 'night')}.", "check_out"))
+            reasons.append(Reason("min_stay", f"Minimum stay is {plural(rules.min_stay, 'night')}.", "check_out"))
         if nights > rules.max_stay:
-            reasons.append(Reason("max_stay", f"Maximum stay is {_plural(rules.max_stay, 'night')}.", "check_out"))
+            reasons.append(Reason("max_stay", f"Maximum stay is {plural(rules.max_stay, 'night')}.", "check_out"))
         if not rules.checkin_weekdays & (1 << check_in.weekday()):
-            reasons.append(Reason("checkin_day", f"Check-in on {_days_phrase(rules.checkin_weekdays)} only.",
+            reasons.append(Reason("checkin_day", f"Check-in on {weekdays_phrase(rules.checkin_weekdays)} only.",
                                   "check_in"))
         if not rules.checkout_weekdays & (1 << check_out.weekday()):
-            reasons.append(Reason("checkout_day", f"Check-out on {_days_phrase(rules.checkout_weekdays)} only.",
+            reasons.append(Reason("checkout_day", f"Check-out on {weekdays_phrase(rules.checkout_weekdays)} only.",
                                   "check_out"))
 
     buffer = timedelta(days=prop.buffer_days)
@@ -171,7 +126,7 @@ def check_availability(
     if any(b_in < check_out and b_out > check_in for b_in, b_out in nearby):
         reasons.append(Reason("overlap", "These dates are already booked."))
     elif nearby:
-        reasons.append(Reason("buffer", f"The property needs {_plural(prop.buffer_days, 'day')} free between stays."))
+        reasons.append(Reason("buffer", f"The property needs {plural(prop.buffer_days, 'day')} free between stays."))
     blocks = AvailabilityBlock.objects.filter(property=prop, start_date__lt=check_out, end_date__gt=check_in)
     if ignore_channel_blocks:
         blocks = blocks.filter(connection__isnull=True)
@@ -279,3 +234,37 @@ def calendar(prop, start: date, end: date, at: datetime | None = None) -> list[C
         days.append(CalendarDay(day, state, rules.min_stay, checkin_allowed, checkout_allowed, note))
     return days
 
+
+def nearest_free_stay(prop, check_in: date, nights: int, guests: int, *, at: datetime | None = None,
+                      window: int = NEAREST_DATES_WINDOW, max_checks: int = 3,
+                      forward: bool = False) -> tuple[date, date] | None:
+    """The bookable stay of ``nights`` nights (or the minimum stay, if longer) whose arrival is closest to
+    ``check_in``, within ``window`` days either side (``forward``: on or after ``check_in`` only, so the
+    first free one). One calendar read, then at most ``max_checks`` exact checks (the calendar does not
+    know every rule, e.g. check-out weekdays of longer stays)."""
+    now = at or timezone.now()
+    today = local_today(prop, now)
+    start = max(today, check_in if forward else check_in - timedelta(days=window))
+    longest = max(nights, prop.min_stay, 1)
+    end = check_in + timedelta(days=window + longest + 1)
+    days = calendar(prop, start, end, at=now)
+    by_date = {d.date: d for d in days}
+    candidates = sorted((d for d in days if d.checkin_allowed), key=lambda d: (abs((d.date - check_in).days), d.date))
+    checks = 0
+    for day in candidates:
+        length = max(nights, day.min_stay)
+        nights_free = all(
+            by_date.get(day.date + timedelta(days=i)) is not None
+            and by_date[day.date + timedelta(days=i)].state in (AVAILABLE, NO_CHECK_IN)
+            for i in range(length)
+        )
+        departure = by_date.get(day.date + timedelta(days=length))
+        if not nights_free or departure is None or not departure.checkout_allowed:
+            continue
+        checks += 1
+        co = day.date + timedelta(days=length)
+        if check_availability(prop, day.date, co, guests, at=now).available:
+            return day.date, co
+        if checks >= max_checks:
+            break
+    return None

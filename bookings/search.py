@@ -41,19 +41,13 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from bookings.models import Booking, occupying_q
+from properties.listing import SORTS
+from properties.models import Amenity, AvailabilityBlock, DateOverride, PricingRule, Property, PropertyPhoto
+from properties.pricing import Quote, quote
+from properties.stay_rules import stay_rules_for
 
-from .availability import stay_rules_for
-from .models import Amenity, AvailabilityBlock, DateOverride, PricingRule, Property, PropertyPhoto
-from .pricing import Quote, quote
+from .models import Booking, occupying_q
 
-SORTS = {
-    "price": ("base_price", "id"),
-    "-price": ("-base_price", "id"),
-    "newest": ("-created_at", "-id"),
-    "name": ("name", "id"),
-    "bedrooms": ("-bedrooms", "base_price", "id"),
-}
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 50
 

@@ -1,8 +1,8 @@
-"""The staff list of turnover tasks (admin changelist, imported by ``properties.admin``).
+"""The staff list of turnover tasks (admin changelist, imported by ``bookings.admin``).
 
 Rows are scoped to the user's properties (``Property.objects.managed_by``), the
 default view is this week's tasks (today … today + 6, plus overdue open ones),
-and "Mark done" goes through :func:`properties.turnover.mark_done`. Tasks are
+and "Mark done" goes through :func:`bookings.turnover.mark_done`. Tasks are
 created, moved and removed only by the ``turnover`` outbox consumer: no add or
 delete here, and only the notes are editable.
 """
@@ -16,9 +16,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils import timezone
 
+from properties.models import TurnoverTask
+from properties.tenancy import TenantScopedAdmin
+
 from . import turnover
-from .models import TurnoverTask
-from .tenancy import TenantScopedAdmin
 
 
 class DueFilter(admin.SimpleListFilter):

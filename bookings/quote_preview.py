@@ -21,9 +21,9 @@ from django import forms
 from django.http import Http404
 from django.template.response import TemplateResponse
 
-from .availability import check_availability
-from .page_selectors import nearest_free_stay
-from .pricing import local_today, quote
+from properties.pricing import local_today, quote
+
+from .availability import check_availability, nearest_free_stay
 
 MAX_PREVIEW_NIGHTS = 366
 DEFAULT_LEAD_DAYS = 14  # the preview opens on the first bookable stay from two weeks ahead …
