@@ -73,10 +73,10 @@ def _build_data():
     """The property, its 500 stays, blocks and connections (inside the caller's transaction)."""
     from django.utils import timezone
 
-    from bookings.models import Booking, BookingStatus, Source
+    from bookings.models import AvailabilityBlock, Booking, BookingStatus, Source
     from channels.models import ChannelConnection, Platform
     from guests.models import User
-    from properties.models import AvailabilityBlock, Property
+    from properties.models import Property
 
     now = timezone.now()
     today = timezone.localdate()

@@ -20,11 +20,11 @@ from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
-from properties.models import AvailabilityBlock, DateOverride
+from properties.models import DateOverride
 from properties.pricing import local_today
 from properties.stay_rules import plural, sleeps_at_most, stay_rules_for, weekdays_phrase
 
-from .models import Booking
+from .models import AvailabilityBlock, Booking
 
 # Reasons that mean "the nights are taken" (HTTP 409) rather than "the request breaks a rule" (400).
 CONFLICT_CODES = frozenset({"overlap", "blocked", "buffer"})

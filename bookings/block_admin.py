@@ -27,11 +27,11 @@ from django.urls import path
 
 from core.errors import DomainError
 from properties.admin import PropertyPageExtension, extend_property_admin
-from properties.models import AvailabilityBlock
 from properties.tenancy import TenantScopedAdmin, TenantScopedInline
 
 from . import blocks
 from .availability import occupying_bookings
+from .models import AvailabilityBlock
 from .quote_preview import picker_html, quote_preview_view
 
 

@@ -15,10 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import outbox
-from properties.models import AvailabilityBlock
 
 from .availability import occupying_bookings
 from .errors import DatesUnavailable, StayRuleViolation
+from .models import AvailabilityBlock
 from .services import expire_stale_for_property, lock_property
 
 

@@ -14,7 +14,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.actor import ActorType
+from core.fields import UpwardReference
 from core.models import ImmutableRow
+from properties.models import DateRangeModel, Property
 
 
 class BookingStatus(models.TextChoices):
@@ -303,3 +305,79 @@ class SentEmail(models.Model):
 
     def __str__(self):
         return f"{self.kind} → {self.to}"
+
+
+# --- blocks and turnovers (moved from properties; tables keep their names) -------------------------------
+
+
+class AvailabilityBlock(DateRangeModel):
+    """Nights taken off the market: the owner's own blocks, and a platform's "not available" dates (channel
+    blocks). Written only through ``bookings.blocks`` (owner blocks: checked against bookings under the
+    property lock). Moved here from ``properties`` with state-only migrations: the table keeps its name."""
+
+    class Reason(models.TextChoices):
+        BLOCKED = "blocked", "Blocked"
+        MAINTENANCE = "maintenance", "Maintenance"
+        OWNER_USE = "owner_use", "Owner use"
+        CHANNEL = "channel", "Not available on a channel"
+
+    property = models.ForeignKey(Property, on_delete=models.CASCADE, related_name="blocks")
+    reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.BLOCKED)
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # A *channel block*: a platform's "not available" dates, owned by the connection that imported them and
+    # replaced as a whole on each of its snapshots (channels.reconcile). Null for the owner's own blocks.
+    # The id of a ``channel_sync.ChannelConnection``: channels is a layer above, so no foreign key (core.fields);
+    # channels binds it (``block.connection``, ``connection__platform``) and deletes a connection's blocks
+    # with it (channels.models, pre_delete).
+    connection = UpwardReference(null=True, blank=True, db_index=True)
+    tentative = models.BooleanField(default=False, help_text="Tentative on the platform (e.g. Vrbo 'Provisoire').")
+    external_summary = models.TextField(blank=True, help_text="The event's summary and description as imported.")
+
+    class Meta:
+        db_table = "properties_availabilityblock"
+        ordering = ["start_date", "id"]
+        indexes = [models.Index(fields=["property", "start_date", "end_date"], name="properties__propert_a6b84d_idx")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end_date__gt=models.F("start_date")),
+                                   name="block_range_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_reason_display()} {self.start_date}–{self.end_date}"
+
+
+class TurnoverTask(models.Model):
+    """The cleaning between a stay's check-out and the next check-in on the same property.
+
+    Written only by ``bookings.turnover`` (the ``turnover`` outbox consumer and
+    :func:`~bookings.turnover.mark_done`): one task per stay.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+
+    property = models.ForeignKey(Property, on_delete=models.CASCADE, related_name="turnover_tasks")
+    booking = models.OneToOneField(Booking, on_delete=models.CASCADE, related_name="turnover_task",
+                                   help_text="The stay that ends on the due date.")
+    due_date = models.DateField(db_index=True, help_text="The stay's check-out day.")
+    window_end = models.DateField(help_text="The next stay's check-in on this property, or the day after.")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="turnover_tasks")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="+")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "properties_turnovertask"
+        ordering = ["due_date", "pk"]
+        indexes = [models.Index(fields=["property", "due_date"], name="properties__propert_728bb0_idx")]
+
+    def __str__(self):
+        return f"Turnover {self.due_date} · {self.property}"

@@ -42,11 +42,11 @@ from django.db.models import (
 from django.utils import timezone
 
 from properties.listing import SORTS
-from properties.models import Amenity, AvailabilityBlock, DateOverride, PricingRule, Property, PropertyPhoto
+from properties.models import Amenity, DateOverride, PricingRule, Property, PropertyPhoto
 from properties.pricing import Quote, quote
 from properties.stay_rules import stay_rules_for
 
-from .models import Booking, occupying_q
+from .models import AvailabilityBlock, Booking, occupying_q
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 50

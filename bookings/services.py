@@ -33,7 +33,7 @@ from core import outbox
 from core.actor import Actor
 from core.money import ZERO, round_money
 from guests.services import GuestInput, find_or_create_guest
-from properties.models import AvailabilityBlock, Property
+from properties.models import Property
 from properties.policies import policy_snapshot_for, refund_percent
 from properties.pricing import local_today, quote
 
@@ -52,7 +52,7 @@ from .errors import (
     RefundNotAllowed,
     StayRuleViolation,
 )
-from .models import Booking, BookingStatus, PaymentStatus, Source
+from .models import AvailabilityBlock, Booking, BookingStatus, PaymentStatus, Source
 from .state_machine import apply_transition, booking_payload, record_creation, record_event
 
 S = BookingStatus

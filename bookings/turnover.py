@@ -27,9 +27,9 @@ from django.utils import timezone
 
 from core import outbox
 from core.models import OutboxEvent
-from properties.models import Property, TurnoverTask
+from properties.models import Property
 
-from .models import Booking, BookingStatus
+from .models import Booking, BookingStatus, TurnoverTask
 
 S = BookingStatus
 # Stays that need a cleaning after them (and that count as "the next stay").

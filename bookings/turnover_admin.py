@@ -16,10 +16,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils import timezone
 
-from properties.models import TurnoverTask
 from properties.tenancy import TenantScopedAdmin
 
 from . import turnover
+from .models import TurnoverTask
 
 
 class DueFilter(admin.SimpleListFilter):

@@ -38,10 +38,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
+from bookings import blocks
+from bookings.models import AvailabilityBlock
 from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
 from properties.admin import PropertyPageExtension, extend_property_admin
-from properties.models import AvailabilityBlock
 from properties.tenancy import TenantScopedAdmin, TenantScopedInline
 
 from . import health
@@ -348,8 +349,7 @@ class ChannelBlockInline(ReadOnlyAdminMixin, TenantScopedInline, admin.TabularIn
     verbose_name_plural = "channel blocks (dates a platform marks unavailable; replaced on every sync)"
 
     def get_queryset(self, request):
-        return (super().get_queryset(request).filter(connection__isnull=False, end_date__gte=timezone.localdate())
-                .select_related("connection__property"))
+        return super().get_queryset(request).filter(connection__isnull=False, end_date__gte=timezone.localdate())
 
     @admin.display(description="As imported")
     def summary(self, obj):
@@ -550,11 +550,7 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
 def clear_channel_blocks(connection: ChannelConnection) -> None:
     """Remove the connection's channel blocks through the service (lock + outbox) before it goes away;
     the cascade alone would free the dates without telling the other channels' feeds."""
-    try:
-        from bookings.blocks import replace_channel_blocks
-    except ImportError:  # the import slice is not there: the cascade removes them
-        return
-    replace_channel_blocks(connection=connection, blocks=[])
+    blocks.replace_channel_blocks(connection=connection, blocks=[])
 
 
 # --- runs ----------------------------------------------------------------------------------------------------
@@ -695,7 +691,7 @@ class SyncConflictAdmin(TenantScopedAdmin):
         if obj.other_block_id:
             k = obj.other_block
             return format_html('<a href="{}">{}</a> {} – {}',
-                               reverse("admin:properties_availabilityblock_change", args=[k.pk]),
+                               reverse("admin:bookings_availabilityblock_change", args=[k.pk]),
                                k.get_reason_display(), k.start_date, k.end_date)
         return "— (gone)"
 

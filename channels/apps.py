@@ -7,3 +7,17 @@ class ChannelsConfig(AppConfig):
     name = "channels"
     label = "channel_sync"
     verbose_name = "Channels"
+
+    def ready(self):
+        from django.db.models.signals import pre_delete
+
+        from bookings.models import AvailabilityBlock
+
+        from .models import ChannelConnection, delete_channel_blocks
+
+        # Channel blocks keep their connection's id without a foreign key (bookings is below channels): this
+        # layer makes ``block.connection`` return the connection, ``connection__platform`` readable, and deletes
+        # a connection's blocks with it (see channels.models).
+        AvailabilityBlock._meta.get_field("connection").bind(ChannelConnection, columns=("platform",))
+        pre_delete.connect(delete_channel_blocks, sender=ChannelConnection, dispatch_uid="channels.channel_blocks")
+

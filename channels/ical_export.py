@@ -77,8 +77,7 @@ from django.utils import timezone
 from icalendar import Calendar, Event, vText
 from icalendar.parser import Contentline
 
-from bookings.models import Booking
-from properties.models import AvailabilityBlock
+from bookings.models import AvailabilityBlock, Booking
 from properties.pricing import local_today
 
 PRODID = "-//Stayhold//Channel feed//EN"

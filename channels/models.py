@@ -6,6 +6,16 @@ imports *our* feed for that connection (``/ical/<export token>.ics``; the token
 is encrypted too and found by its digest). See ``channels.sync`` for the import
 cycle, ``channels.ical_export`` for the feed, ``channels.reconcile`` for how a
 snapshot becomes bookings, channel blocks and conflicts.
+
+Channel blocks (``bookings.AvailabilityBlock`` rows with ``connection_id`` set)
+point at their connection without a foreign key (``bookings`` is a layer below;
+``core.fields.UpwardReference``). What the foreign key gave, this app provides
+(bound in ``ChannelsConfig.ready``): ``block.connection`` and the lookup
+``connection__platform``; :attr:`ChannelConnection.channel_blocks`; and the
+cascade — :func:`delete_channel_blocks` runs before any connection is deleted
+(one by one, in bulk, or with its property). The admin removes them through
+``bookings.blocks.replace_channel_blocks`` first (lock + outbox), so the receiver
+usually finds nothing left.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from bookings.models import CHANNEL_SOURCES
+from bookings.models import CHANNEL_SOURCES, AvailabilityBlock
 from core.crypto import EncryptedTextField, token_digest
 
 # The channels a connection can link to: exactly the channel booking sources (one list to extend), so that a
@@ -79,6 +89,11 @@ class ChannelConnection(models.Model):
         if not self.export_token_digest:
             self.rotate_export_token()
         super().save(*args, **kwargs)
+
+    @builtins.property
+    def channel_blocks(self):
+        """This connection's channel blocks (what the foreign key's reverse accessor gave)."""
+        return AvailabilityBlock.objects.filter(connection=self)
 
     @builtins.property  # `property` is the FK field in this class body
     def source(self) -> str:
@@ -163,7 +178,7 @@ class SyncConflict(models.Model):
         help_text="The imported stay as recorded here (empty for conflicts detected before imports always recorded).")
     other_booking = models.ForeignKey("bookings.Booking", null=True, blank=True, on_delete=models.SET_NULL,
                                       related_name="sync_conflicts")
-    other_block = models.ForeignKey("properties.AvailabilityBlock", null=True, blank=True,
+    other_block = models.ForeignKey(AvailabilityBlock, null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="sync_conflicts")
     detail = models.TextField(blank=True, help_text="What the imported stay overlaps.")
     detected_at = models.DateTimeField(default=timezone.now)
@@ -183,3 +198,11 @@ class SyncConflict(models.Model):
 
     def __str__(self):
         return f"{self.connection}: {self.uid} {self.check_in}–{self.check_out}"
+
+
+def delete_channel_blocks(sender, instance, **kwargs):
+    """``pre_delete`` of a connection: its channel blocks go with it (the cascade the foreign key had).
+
+    A plain delete, as the cascade was: a caller that must tell the other feeds (the admin) removes them
+    through ``bookings.blocks.replace_channel_blocks`` before deleting the connection."""
+    AvailabilityBlock.objects.filter(connection=instance).delete()

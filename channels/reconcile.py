@@ -82,9 +82,8 @@ from django.utils import timezone
 from bookings import services as booking_services
 from bookings.blocks import replace_channel_blocks
 from bookings.errors import ExternalBookingConflict
-from bookings.models import Booking, BookingStatus
+from bookings.models import AvailabilityBlock, Booking, BookingStatus
 from guests.services import GuestInput
-from properties.models import AvailabilityBlock
 from properties.pricing import local_today
 
 from .alerts import alert_owner_of_conflict

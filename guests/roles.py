@@ -42,8 +42,8 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
         "properties.propertyphoto": "vacd",
         "properties.pricingrule": "vacd",
         "properties.dateoverride": "vacd",
-        "properties.availabilityblock": "vacd",
-        "properties.turnovertask": "vc",
+        "bookings.availabilityblock": "vacd",
+        "bookings.turnovertask": "vc",
         "properties.amenity": "v",
         "bookings.booking": "va",  # add: owner bookings (through the services); no change form
         "bookings.bookingevent": "v",
@@ -67,8 +67,8 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
         "properties.propertyphoto": "v",
         "properties.pricingrule": "v",
         "properties.dateoverride": "v",
-        "properties.availabilityblock": "vacd",  # maintenance blocks
-        "properties.turnovertask": "vc",
+        "bookings.availabilityblock": "vacd",  # maintenance blocks
+        "bookings.turnovertask": "vc",
         "properties.amenity": "v",
         "bookings.booking": "v",
         "bookings.bookingevent": "v",

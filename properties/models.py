@@ -271,40 +271,6 @@ class DateOverride(DateRangeModel):
         return f"{self.property} {self.start_date}–{self.end_date}"
 
 
-class AvailabilityBlock(DateRangeModel):
-    """Nights the owner takes off the market. Created and removed through
-    ``properties.services`` so that the check against bookings runs under the property lock."""
-
-    class Reason(models.TextChoices):
-        BLOCKED = "blocked", "Blocked"
-        MAINTENANCE = "maintenance", "Maintenance"
-        OWNER_USE = "owner_use", "Owner use"
-        CHANNEL = "channel", "Not available on a channel"
-
-    property = models.ForeignKey(Property, on_delete=models.CASCADE, related_name="blocks")
-    reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.BLOCKED)
-    note = models.CharField(max_length=200, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    # A *channel block*: a platform's "not available" dates, owned by the connection that imported them and
-    # replaced as a whole on each of its snapshots (channels.reconcile). Null for the owner's own blocks.
-    connection = models.ForeignKey("channel_sync.ChannelConnection", null=True, blank=True, on_delete=models.CASCADE,
-                                   related_name="channel_blocks")
-    tentative = models.BooleanField(default=False, help_text="Tentative on the platform (e.g. Vrbo 'Provisoire').")
-    external_summary = models.TextField(blank=True, help_text="The event's summary and description as imported.")
-
-    class Meta:
-        ordering = ["start_date", "id"]
-        indexes = [models.Index(fields=["property", "start_date", "end_date"])]
-        constraints = [
-            models.CheckConstraint(condition=models.Q(end_date__gt=models.F("start_date")),
-                                   name="block_range_valid"),
-        ]
-
-    def __str__(self):
-        return f"{self.get_reason_display()} {self.start_date}–{self.end_date}"
-
-
 class PricingRule(models.Model):
     """A price adjustment. See ``properties.pricing`` for the stacking order."""
 
@@ -363,37 +329,3 @@ class PricingRule(models.Model):
             errors["value"] = "A discount cannot exceed 100%."
         if errors:
             raise ValidationError(errors)
-
-
-class TurnoverTask(models.Model):
-    """The cleaning between a stay's check-out and the next check-in on the same property.
-
-    Written only by ``bookings.turnover`` (the ``turnover`` outbox consumer and
-    :func:`~bookings.turnover.mark_done`): one task per stay.
-    """
-
-    class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        DONE = "done", "Done"
-
-    property = models.ForeignKey(Property, on_delete=models.CASCADE, related_name="turnover_tasks")
-    booking = models.OneToOneField("bookings.Booking", on_delete=models.CASCADE, related_name="turnover_task",
-                                   help_text="The stay that ends on the due date.")
-    due_date = models.DateField(db_index=True, help_text="The stay's check-out day.")
-    window_end = models.DateField(help_text="The next stay's check-in on this property, or the day after.")
-    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                 related_name="turnover_tasks")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
-    done_at = models.DateTimeField(null=True, blank=True)
-    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                related_name="+")
-    notes = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["due_date", "pk"]
-        indexes = [models.Index(fields=["property", "due_date"])]
-
-    def __str__(self):
-        return f"Turnover {self.due_date} · {self.property}"

@@ -6,9 +6,10 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
+from bookings.models import AvailabilityBlock
 from guests.models import Guest, User
 from guests.roles import OWNERS, STAFF
-from properties.models import Amenity, AvailabilityBlock, DateOverride, PricingRule, Property
+from properties.models import Amenity, DateOverride, PricingRule, Property
 
 
 def future(days: int) -> date:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from bookings import blocks as block_services
 from bookings import services
 from bookings.models import (
+    AvailabilityBlock,
     Booking,
     BookingEvent,
     BookingStatus,
@@ -21,7 +22,7 @@ from core.models import OutboxDelivery, OutboxEvent
 from guests.models import Guest
 from guests.services import GuestInput
 from properties import services as property_services
-from properties.models import AvailabilityBlock, PricingRule, PropertyPhoto
+from properties.models import PricingRule, PropertyPhoto
 from tests.factories import (
     AmenityFactory,
     DateOverrideFactory,
@@ -85,7 +86,7 @@ def everything(settings, tmp_path, prop, book):
                                                   currency=booking.currency, code="ADMN2345",
                                                   deadline=booking.expires_at)
     ManualPaymentEvent.objects.create(payment=manual_payment, to_status="pending")
-    from properties.models import TurnoverTask  # normally made by the turnover consumer (test setup only)
+    from bookings.models import TurnoverTask  # normally made by the turnover consumer (test setup only)
 
     TurnoverTask.objects.create(property=prop, booking=booking, due_date=booking.check_out,
                                 window_end=booking.check_out)
@@ -111,7 +112,7 @@ def test_every_model_of_ours_is_registered():
     names = {f"{m._meta.app_label}.{m.__name__}" for m in our_models()}
     assert names >= {
         "guests.User", "guests.Guest", "properties.Amenity", "properties.Property", "properties.PropertyPhoto",
-        "properties.DateOverride", "properties.AvailabilityBlock", "properties.PricingRule", "bookings.Booking",
+        "properties.DateOverride", "bookings.AvailabilityBlock", "properties.PricingRule", "bookings.Booking",
         "bookings.BookingEvent", "core.OutboxEvent", "core.OutboxDelivery", "bookings.IdempotencyKey",
         "channel_sync.ChannelConnection", "channel_sync.SyncRun", "channel_sync.SyncConflict",
     }

@@ -7,10 +7,10 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from bookings.models import Booking, BookingEvent, BookingStatus
+from bookings.models import AvailabilityBlock, Booking, BookingEvent, BookingStatus
 from core.models import OutboxEvent
 from guests.models import Guest, User
-from properties.models import AvailabilityBlock, DateOverride, PricingRule, Property, PropertyPhoto
+from properties.models import DateOverride, PricingRule, Property, PropertyPhoto
 
 pytestmark = pytest.mark.django_db
 S = BookingStatus
@@ -56,9 +56,9 @@ def test_seed_demo_builds_a_consistent_data_set_and_a_second_run_changes_nothing
     assert staff.assigned_properties.exists() and not staff.properties.exists()
     # They can use the admin (which scopes rows to their properties): owners edit, staff view and block.
     owner = owners.first()
-    assert owner.has_perms(["properties.change_property", "properties.add_availabilityblock", "bookings.view_booking"])
+    assert owner.has_perms(["properties.change_property", "bookings.add_availabilityblock", "bookings.view_booking"])
     assert not owner.has_perm("bookings.change_booking")
-    assert staff.has_perms(["properties.view_property", "properties.add_availabilityblock", "bookings.view_booking"])
+    assert staff.has_perms(["properties.view_property", "bookings.add_availabilityblock", "bookings.view_booking"])
     assert not staff.has_perm("properties.change_property")
 
     # Properties: about a dozen, in 4+ cities and currencies, with photos, rules of every kind, overrides, blocks.
@@ -93,8 +93,8 @@ def test_seed_demo_builds_a_consistent_data_set_and_a_second_run_changes_nothing
     # and their cleanings done.
     from datetime import date, timedelta
 
+    from bookings.models import TurnoverTask
     from payments.models import ManualPayment
-    from properties.models import TurnoverTask
 
     year_ago = date.today() - timedelta(days=300)
     past = Booking.objects.filter(status=S.CHECKED_OUT, check_out__lt=date.today() - timedelta(days=20))

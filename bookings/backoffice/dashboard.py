@@ -27,9 +27,10 @@ from django.utils.text import Truncator
 from bookings.models import EXPIRING_STATUSES, Booking, BookingStatus, occupying_q
 from payments.selectors import verification_queue
 from properties.display import short_date
-from properties.models import TurnoverTask
 from properties.pricing import local_today
 from properties.tenancy import scope_to_user
+
+from ..models import TurnoverTask
 
 EXPIRING_WITHIN = timedelta(hours=2)
 UPCOMING_DAYS = 7
@@ -206,7 +207,7 @@ def build_dashboard(user, now=None) -> Dashboard:
     board.sync_problems = sync_problems(user, now)
 
     bookings = reverse("admin:bookings_booking_changelist")
-    tasks_list = reverse("admin:properties_turnovertask_changelist")
+    tasks_list = reverse("admin:bookings_turnovertask_changelist")
     board.links = {
         "arrivals": f"{bookings}?{urlencode({'check_in': today.isoformat()})}",
         "departures": f"{bookings}?{urlencode({'check_out': today.isoformat()})}",

@@ -74,9 +74,10 @@ from django.utils.safestring import mark_safe
 
 from bookings.models import Booking, BookingStatus, Source
 from core.money import CURRENCY_EXPONENTS, ZERO, format_money, round_money
-from properties.models import AvailabilityBlock, Property
+from properties.models import Property
 from properties.tenancy import managed_properties
 
+from ..models import AvailabilityBlock
 from . import charts
 
 PERMISSION = "bookings.view_reports"

@@ -37,7 +37,9 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
 from bookings.models import Booking, BookingStatus, Source, occupying_q
-from properties.models import AvailabilityBlock, Property, TurnoverTask
+from properties.models import Property
+
+from ..models import AvailabilityBlock, TurnoverTask
 
 DEFAULT_DAYS = 60
 MIN_DAYS, MAX_DAYS = 7, 92
@@ -382,8 +384,8 @@ class UrlMakers:
 
     def __init__(self):
         self.booking = self._maker("admin:bookings_booking_change")
-        self.block = self._maker("admin:properties_availabilityblock_change")
-        self.task = self._maker("admin:properties_turnovertask_change")
+        self.block = self._maker("admin:bookings_availabilityblock_change")
+        self.task = self._maker("admin:bookings_turnovertask_change")
         self.property = self._maker("admin:properties_property_change")
 
     @classmethod

@@ -221,8 +221,8 @@ def test_the_roles_grant_what_the_design_says():
                             "payments.verify_manualpayment", "properties.change_pricingrule",
                             "payments.add_hostpaymentmethod", "properties.change_property"])
     assert staff.has_perms(["bookings.checkin_booking", "payments.verify_manualpayment", "bookings.view_booking",
-                            "properties.view_property", "properties.add_availabilityblock",
-                            "properties.change_turnovertask"])
+                            "properties.view_property", "bookings.add_availabilityblock",
+                            "bookings.change_turnovertask"])
     for perm in ("bookings.manage_booking", "bookings.view_reports", "properties.change_pricingrule",
                  "properties.change_dateoverride", "properties.change_property", "payments.view_hostpaymentmethod",
                  "guests.view_user"):

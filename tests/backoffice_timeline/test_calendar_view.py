@@ -8,8 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings.models import Booking, BookingStatus
-from properties.models import AvailabilityBlock, TurnoverTask
+from bookings.models import AvailabilityBlock, Booking, BookingStatus, TurnoverTask
 from tests.factories import BlockFactory, GuestFactory, PropertyFactory, UserFactory
 
 from .conftest import back_office_user, booking_row
@@ -48,13 +47,13 @@ def test_owner_sees_their_bookings_blocks_and_tasks_and_not_another_owners(clien
     for name in ["Alpha Loft", "Alpha Villa", "Alice Arrival", "Villa Visitor", scene["a_stay"].reference]:
         assert name in html
     assert reverse("admin:bookings_booking_change", args=[scene["a_stay"].pk]) in html
-    assert reverse("admin:properties_availabilityblock_change", args=[scene["a_block"].pk]) in html
-    assert reverse("admin:properties_turnovertask_change", args=[scene["a_task"].pk]) in html
+    assert reverse("admin:bookings_availabilityblock_change", args=[scene["a_block"].pk]) in html
+    assert reverse("admin:bookings_turnovertask_change", args=[scene["a_task"].pk]) in html
     assert "src-airbnb" in html
     for leaked in ["Bravo House", "Bob Bravo", scene["b_stay"].reference,
                    reverse("admin:bookings_booking_change", args=[scene["b_stay"].pk]),
-                   reverse("admin:properties_availabilityblock_change", args=[scene["b_block"].pk]),
-                   reverse("admin:properties_turnovertask_change", args=[scene["b_task"].pk])]:
+                   reverse("admin:bookings_availabilityblock_change", args=[scene["b_block"].pk]),
+                   reverse("admin:bookings_turnovertask_change", args=[scene["b_task"].pk])]:
         assert leaked not in html
     assert [r.name for r in response.context["timeline"].rows] == ["Alpha Loft", "Alpha Villa"]
 

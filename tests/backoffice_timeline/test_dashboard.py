@@ -9,11 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings.backoffice.dashboard import build_dashboard, sync_problems
-from bookings.models import BookingStatus
+from bookings.models import BookingStatus, TurnoverTask
 from core.actor import Actor
 from payments import manual
 from payments.models import HostPaymentMethod
-from properties.models import TurnoverTask
 from tests.factories import GuestFactory, PropertyFactory, UserFactory
 
 from .conftest import back_office_user, booking_row
@@ -115,7 +114,7 @@ def test_index_page_shows_the_dashboard_with_links(client, owner_a, scene):
     assert reverse("admin:bookings_booking_change", args=[scene["a_arrival"].pk]) in html
     assert reverse("admin:bookings_booking_change", args=[scene["a_expiring"].pk]) in html
     assert scene["a_payment"].code in html and reverse("admin:payments_manualpayment_queue") in html
-    assert reverse("admin:properties_turnovertask_change", args=[scene["a_task_overdue"].pk]) in html
+    assert reverse("admin:bookings_turnovertask_change", args=[scene["a_task_overdue"].pk]) in html
     assert "No channel connections yet" in html
     assert "Bob Bravo" not in html and scene["b_payment"].code not in html
     assert scene["b_expiring"].reference not in html
@@ -218,9 +217,9 @@ def test_dashboard_dates_carry_the_year_when_it_is_not_this_one(client, owner_a,
                                       due_date=days(-400), window_end=days(-399))
     client.force_login(owner_a)
     html = client.get(INDEX).content.decode()
-    old_link = reverse("admin:properties_turnovertask_change", args=[old.pk])
+    old_link = reverse("admin:bookings_turnovertask_change", args=[old.pk])
     assert f'{old_link}">{old.due_date.day} {old.due_date:%b} {old.due_date.year}</a>' in html
-    today_link = reverse("admin:properties_turnovertask_change", args=[scene["a_task_today"].pk])
+    today_link = reverse("admin:bookings_turnovertask_change", args=[scene["a_task_today"].pk])
     assert f'{today_link}">{today().day} {today():%b}</a>' in html  # this year's: no year
 
 

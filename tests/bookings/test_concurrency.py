@@ -16,10 +16,9 @@ from django.db import connection
 from bookings import blocks as block_services
 from bookings import services
 from bookings.errors import DatesUnavailable, HoldMismatch
-from bookings.models import Booking, BookingStatus
+from bookings.models import AvailabilityBlock, Booking, BookingStatus
 from core.actor import Actor
 from guests.services import GuestInput
-from properties.models import AvailabilityBlock
 from tests.factories import PropertyFactory, UserFactory, future
 from tests.parallel import run_in_parallel
 

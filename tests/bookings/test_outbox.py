@@ -384,8 +384,7 @@ def test_backfilled_history_notifies_nobody_while_the_consumers_keep_their_data_
         django_capture_on_commit_callbacks, mailoutbox):
     """What a backfill writes (seed_demo's history) goes through the real consumers: the turnover task is
     there, every event is delivered, but no email is decided or sent. The same story told live emails."""
-    from bookings.models import SentEmail
-    from properties.models import TurnoverTask
+    from bookings.models import SentEmail, TurnoverTask
 
     def stay(prop):
         booking = reserve(prop, start=5)

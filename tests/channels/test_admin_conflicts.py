@@ -10,9 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings.errors import BookingError
-from bookings.models import Booking, BookingStatus
+from bookings.models import AvailabilityBlock, Booking, BookingStatus
 from channels.models import SyncConflict
-from properties.models import AvailabilityBlock, Property
+from properties.models import Property
 from tests.channels.conftest_admin import a, admin_url, b, root, staff_a  # noqa: F401  (fixtures)
 from tests.factories import future
 

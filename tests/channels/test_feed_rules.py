@@ -16,11 +16,10 @@ import pytest
 from dateutil import rrule as dateutil_rrule
 from django.utils import timezone
 
-from bookings.models import Booking, BookingStatus
+from bookings.models import AvailabilityBlock, Booking, BookingStatus
 from channels.ical_parse import BLOCK, RESERVATION, classify, other_guest_name, parse_feed
 from channels.models import ChannelConnection, SyncRun
 from channels.sync import sync_connection
-from properties.models import AvailabilityBlock
 from properties.pricing import local_today
 from tests.channels.conftest_import import exported_nights
 from tests.channels.conftest_import import nights as nights_of

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bookings.models import Booking, BookingStatus
+from bookings.models import AvailabilityBlock, Booking, BookingStatus
 from channels.fetch import as_utf8, declared_charset
 from channels.models import ChannelConnection, SyncRun
 from channels.sync import sync_connection
-from properties.models import AvailabilityBlock
 from tests.factories import PropertyFactory
 
 pytestmark = pytest.mark.django_db

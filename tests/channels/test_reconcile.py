@@ -8,13 +8,12 @@ from django.utils import timezone
 from bookings import blocks as block_services
 from bookings import services
 from bookings.errors import DatesUnavailable
-from bookings.models import Booking, BookingStatus, Source
+from bookings.models import AvailabilityBlock, Booking, BookingStatus, Source
 from channels.ical_parse import Snapshot
 from channels.models import SyncConflict
 from channels.reconcile import apply_snapshot
 from core.actor import Actor
 from core.models import OutboxEvent
-from properties.models import AvailabilityBlock
 from tests.channels.conftest_import import (
     Ev,
     channel_blocks,

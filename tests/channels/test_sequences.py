@@ -10,11 +10,10 @@ import pytest
 from django.utils import timezone
 
 from bookings import services
-from bookings.models import Booking, BookingStatus
+from bookings.models import AvailabilityBlock, Booking, BookingStatus
 from channels.models import SyncConflict
 from core.actor import Actor
 from core.models import OutboxEvent
-from properties.models import AvailabilityBlock
 from properties.pricing import local_today
 from tests.channels.conftest_import import Ev, channel_blocks, make_connection, stays, sync
 

@@ -11,12 +11,11 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from bookings.models import Booking, BookingStatus
+from bookings.models import AvailabilityBlock, Booking, BookingStatus
 from channels import sync as sync_module
 from channels import tasks
 from channels.models import ChannelConnection, ConnectionStatus, Platform, SyncRun
 from channels.sync import DISPATCH_LEASE, RUN_LEASE, due_connection_ids, next_poll_at, sync_connection
-from properties.models import AvailabilityBlock
 from tests.factories import PropertyFactory, future
 
 pytestmark = pytest.mark.django_db

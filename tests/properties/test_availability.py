@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from bookings import services
 from bookings.availability import CONFLICT_CODES, check_availability
-from bookings.models import Booking, BookingStatus
+from bookings.models import AvailabilityBlock, Booking, BookingStatus
 from core.actor import Actor
 from guests.services import GuestInput
-from properties.models import AvailabilityBlock, Property, weekday_mask
+from properties.models import Property, weekday_mask
 from properties.stay_rules import stay_rules_for
 from tests.factories import BlockFactory, DateOverrideFactory, PropertyFactory
 

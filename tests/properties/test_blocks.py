@@ -11,11 +11,10 @@ from bookings import services
 from bookings.availability import check_availability
 from bookings.blocks import create_block, delete_block
 from bookings.errors import DatesUnavailable, StayRuleViolation
-from bookings.models import BookingStatus
+from bookings.models import AvailabilityBlock, BookingStatus
 from core.actor import Actor
 from core.models import OutboxEvent
 from guests.services import GuestInput
-from properties.models import AvailabilityBlock
 from tests.factories import PropertyFactory, UserFactory, future
 
 pytestmark = pytest.mark.django_db

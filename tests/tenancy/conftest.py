@@ -63,9 +63,10 @@ class World:
 
 
 def build_tenant(key: str, owner, prop) -> Tenant:
+    from bookings.models import TurnoverTask
     from payments import manual
     from payments.models import HostPaymentMethod, Payment, Refund
-    from properties.models import PropertyPhoto, TurnoverTask
+    from properties.models import PropertyPhoto
 
     guest = GuestInput(f"Guest {key.upper()}", f"guest-{key}@example.com")
     booking = services.reserve(property_id=prop.pk, check_in=future(10), check_out=future(13), adults=2, guest=guest,
@@ -95,8 +96,8 @@ def build_tenant(key: str, owner, prop) -> Tenant:
         "properties.propertyphoto": photo,
         "properties.pricingrule": PricingRuleFactory(property=prop, name=f"Weekend {key}"),
         "properties.dateoverride": DateOverrideFactory(property=prop, nightly_price=Decimal("150")),
-        "properties.availabilityblock": block,
-        "properties.turnovertask": task,
+        "bookings.availabilityblock": block,
+        "bookings.turnovertask": task,
         "bookings.booking": booking,
         "bookings.bookingevent": booking.events.first(),
         "guests.guest": booking.guest,

@@ -32,8 +32,8 @@ OWNER = {
     "properties.propertyphoto": ("vacd", ""),
     "properties.pricingrule": ("vacd", ""),
     "properties.dateoverride": ("vacd", ""),
-    "properties.availabilityblock": ("vacd", ""),
-    "properties.turnovertask": ("vc", "ad"),
+    "bookings.availabilityblock": ("vacd", ""),
+    "bookings.turnovertask": ("vc", "ad"),
     "properties.amenity": ("v", "acd"),
     "bookings.booking": ("v", "cd"),
     "bookings.bookingevent": ("v", "acd"),
@@ -52,8 +52,8 @@ STAFF = {
     "properties.propertyphoto": ("v", "acd"),
     "properties.pricingrule": ("v", "acd"),  # no pricing changes
     "properties.dateoverride": ("v", "acd"),
-    "properties.availabilityblock": ("vacd", ""),  # maintenance blocks
-    "properties.turnovertask": ("vc", "ad"),
+    "bookings.availabilityblock": ("vacd", ""),  # maintenance blocks
+    "bookings.turnovertask": ("vc", "ad"),
     "properties.amenity": ("v", "acd"),
     "bookings.booking": ("v", "acd"),
     "bookings.bookingevent": ("v", "acd"),

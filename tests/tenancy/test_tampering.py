@@ -13,8 +13,9 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
+from bookings.models import AvailabilityBlock
 from config.admin_site import is_superuser_only
-from properties.models import AvailabilityBlock, PricingRule, Property
+from properties.models import PricingRule, Property
 from tests.factories import future
 from tests.tenancy.test_permission_matrix import GLOBAL_MODELS, label, registered, row_of, url
 
@@ -49,7 +50,7 @@ def test_add_forms_refuse_another_owners_property_or_booking(world, client):
             assert "Select a valid choice" in str(errors.get(name)), (label(model), name, errors)
             assert model._default_manager.count() == before
             tried.append(f"{label(model)}.{name}")
-    assert {"properties.pricingrule.property", "properties.availabilityblock.property",
+    assert {"properties.pricingrule.property", "bookings.availabilityblock.property",
             "properties.dateoverride.property"} <= set(tried)
 
 
@@ -101,7 +102,7 @@ def test_csv_export_of_selected_ids_exports_only_own_rows(world, client):
     client.force_login(world.a.owner)
     exported = []
     for model, model_admin, mine, theirs in scoped_models(world):
-        query = "?due=all" if label(model) == "properties.turnovertask" else ""  # its list defaults to this week
+        query = "?due=all" if label(model) == "bookings.turnovertask" else ""  # its list defaults to this week
         response = client.post(url(model, "changelist") + query,
                                {"action": "export_csv", "_selected_action": [mine.pk, theirs.pk]})
         if response.status_code != 200 or not response["Content-Type"].startswith("text/csv"):
@@ -136,9 +137,9 @@ def test_delete_action_with_another_owners_ids_deletes_nothing_of_theirs(world, 
 
 
 def test_actions_with_another_owners_ids_change_nothing(world, client):
-    from properties.models import TurnoverTask
+    from bookings.models import TurnoverTask
 
-    task = world.b.rows["properties.turnovertask"]
+    task = world.b.rows["bookings.turnovertask"]
     client.force_login(world.a.owner)
     client.post(url(TurnoverTask, "changelist"), {"action": "mark_done", "_selected_action": [task.pk]})
     client.force_login(world.staff)

@@ -8,18 +8,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings import services
-from bookings.models import Booking
+from bookings.models import Booking, TurnoverTask
 from bookings.turnover import mark_done, sync_turnover_for_booking
 from core import outbox
 from core.actor import Actor
 from core.models import OutboxDelivery, OutboxEvent
 from guests.services import GuestInput
-from properties.models import TurnoverTask
 from tests.factories import PropertyFactory, UserFactory, future
 
 pytestmark = pytest.mark.django_db
 OWNER = Actor.system("test")
-CHANGELIST = reverse("admin:properties_turnovertask_changelist")
+CHANGELIST = reverse("admin:bookings_turnovertask_changelist")
 
 
 @pytest.fixture
@@ -221,7 +220,7 @@ def test_staff_marks_their_task_done_with_the_action(two_owners, client):
 def test_nobody_changes_another_owners_task_by_url_or_tampering(two_owners, client):
     theirs = two_owners["tasks"]["a"]
     client.force_login(two_owners["b"])
-    change = reverse("admin:properties_turnovertask_change", args=[theirs.pk])
+    change = reverse("admin:bookings_turnovertask_change", args=[theirs.pk])
     assert client.get(change).status_code == 302  # "doesn't exist" redirect
     client.post(change, {"notes": "hacked"})
     client.post(CHANGELIST, {"action": "mark_done", "_selected_action": [theirs.pk]})
@@ -234,13 +233,13 @@ def test_nobody_changes_another_owners_task_by_url_or_tampering(two_owners, clie
         two_owners["tasks"]["b"].pk, two_owners["tasks"]["b-later"].pk}
     # their own task: the change page opens, only the notes are editable
     mine = two_owners["tasks"]["b"]
-    assert client.get(reverse("admin:properties_turnovertask_change", args=[mine.pk])).status_code == 200
-    client.post(reverse("admin:properties_turnovertask_change", args=[mine.pk]),
+    assert client.get(reverse("admin:bookings_turnovertask_change", args=[mine.pk])).status_code == 200
+    client.post(reverse("admin:bookings_turnovertask_change", args=[mine.pk]),
                 {"notes": "Key under the mat", "status": "open", "due_date": "2000-01-01"})
     mine.refresh_from_db()
     assert mine.notes == "Key under the mat" and mine.status == "done" and mine.due_date == timezone.localdate()
-    assert client.get(reverse("admin:properties_turnovertask_add")).status_code == 403
-    assert client.get(reverse("admin:properties_turnovertask_delete", args=[mine.pk])).status_code == 403
+    assert client.get(reverse("admin:bookings_turnovertask_add")).status_code == 403
+    assert client.get(reverse("admin:bookings_turnovertask_delete", args=[mine.pk])).status_code == 403
 
 
 def test_list_runs_a_bounded_number_of_queries(two_owners, client, django_assert_max_num_queries):

@@ -46,7 +46,7 @@ from django.utils import timezone
 from bookings import blocks as block_services
 from bookings import services, turnover
 from bookings.availability import check_availability
-from bookings.models import Booking, Source
+from bookings.models import Booking, Source, TurnoverTask
 from bookings.turnover import STAY_STATUSES, sync_turnover_for_booking
 from channels.models import ChannelConnection, Platform
 from core import outbox
@@ -56,7 +56,7 @@ from guests.services import GuestInput
 from payments import manual
 from payments.models import HostPaymentMethod
 from properties import services as property_services
-from properties.models import Amenity, DateOverride, PricingRule, Property, TurnoverTask, weekday_mask
+from properties.models import Amenity, DateOverride, PricingRule, Property, weekday_mask
 from properties.pricing import local_today
 from properties.stay_rules import stay_rules_for
 
