@@ -17,8 +17,8 @@ from core.actor import Actor
 from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
 from core.money import format_money
+from core.tenancy import TenantScopedAdmin
 from properties.models import Property
-from properties.tenancy import TenantScopedAdmin
 
 from . import admin_filters, admin_views, services
 from .models import Booking, BookingEvent, GuestMessage, IdempotencyKey, SentEmail
@@ -82,7 +82,7 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     its permission (``bookings.manage_booking``: confirm, cancel with a refund,
     owner bookings, revoke guest links; ``bookings.checkin_booking``: check in,
     check out, resend the confirmation): not offered without it, 403 when forged.
-    Scoped by :class:`~properties.tenancy.TenantScopedAdmin` (its path in ``TENANT_PATHS``: ``property``).
+    Scoped by :class:`~core.tenancy.TenantScopedAdmin` (its path in ``TENANT_PATHS``: ``property``).
     See ``bookings.admin_views`` for the pages and buttons.
     """
 

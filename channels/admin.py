@@ -16,7 +16,7 @@
 
 Roles (``guests.roles``): Owners change their connections and resolve conflicts
 (cancelling our booking also needs ``bookings.manage_booking``); Staff view them.
-Every admin here is tenant-scoped (``properties.tenancy``): another owner's
+Every admin here is tenant-scoped (``core.tenancy``): another owner's
 connection, run or conflict answers 404 (Django's "does not exist" redirect on
 the standard pages).
 """
@@ -40,8 +40,8 @@ from django.utils.text import Truncator
 
 from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
+from core.tenancy import TenantScopedAdmin, TenantScopedInline
 from properties.models import AvailabilityBlock
-from properties.tenancy import TenantScopedAdmin, TenantScopedInline
 
 from . import health
 from .fetch import FetchError, validate_import_url

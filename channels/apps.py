@@ -7,3 +7,12 @@ class ChannelsConfig(AppConfig):
     name = "channels"
     label = "channel_sync"
     verbose_name = "Channels"
+
+    def ready(self):
+        from core import tenancy
+
+        tenancy.register_paths({
+            "channel_sync.channelconnection": "property",
+            "channel_sync.syncrun": "connection__property",
+            "channel_sync.syncconflict": "property",
+        })

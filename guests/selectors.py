@@ -13,6 +13,19 @@ def verified_emails(user) -> list[str]:
                    .values_list("email", flat=True)})
 
 
+def visible_users(user):
+    """Accounts ``user`` may see and pick in the back office: themselves and the staff they employ."""
+    from django.db.models import Q
+
+    from .models import User
+
+    if user.is_superuser:
+        return User.objects.all()
+    if not user.is_authenticated:
+        return User.objects.none()
+    return User.objects.filter(Q(pk=user.pk) | Q(employer=user))
+
+
 def bookings_for_user(user):
     """Every booking whose guest email is one of the user's VERIFIED addresses (none for an unverified one).
 

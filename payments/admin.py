@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from core.admin import ReadOnlyAdminMixin
 from core.client_address import client_ip
 from core.money import format_money
-from properties.tenancy import TenantScopedAdmin
+from core.tenancy import TenantScopedAdmin
 
 from .models import HostPaymentMethod, ManualPayment, ManualPaymentEvent, Payment, PaymentEvent, Refund, WebhookEvent
 

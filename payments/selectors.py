@@ -86,10 +86,24 @@ def payment_page(booking: Booking, now: datetime) -> PaymentPage:
                        max_attempts=max_attempts, seconds_left=seconds_left, policy=policy)
 
 
+def visible_payment_methods(user):
+    """Payout methods of the owners whose properties ``user`` manages (an owner: their own)."""
+    from properties.tenancy import managed_properties
+
+    from .models import HostPaymentMethod
+
+    if user.is_superuser:
+        return HostPaymentMethod.objects.all()
+    if not user.is_authenticated:
+        return HostPaymentMethod.objects.none()
+    owners = managed_properties(user).values("owner_id")
+    return HostPaymentMethod.objects.filter(Q(owner=user) | Q(owner__in=owners))
+
+
 def verification_queue(user, now: datetime):
     """Manual payments of ``user``'s properties that wait for staff: claimed, flagged and disputed ones, and
     pending ones past their deadline; oldest claim first. The queue page and the dashboard both show this."""
-    from properties.tenancy import scope_to_user
+    from core.tenancy import scope_to_user
 
     from .manual import OPEN
     from .models import ManualPayment, ManualStatus

@@ -5,4 +5,16 @@ class PropertiesConfig(AppConfig):
     name = "properties"
 
     def ready(self):
+        from core import tenancy
+
         from . import turnover  # noqa: F401  (registers the "turnover" outbox consumer)
+        from .tenancy import managed_properties
+
+        tenancy.register_tenant("properties.property", managed_properties)
+        tenancy.register_paths({
+            "properties.propertyphoto": "property",
+            "properties.pricingrule": "property",
+            "properties.dateoverride": "property",
+            "properties.availabilityblock": "property",
+            "properties.turnovertask": "property",
+        })

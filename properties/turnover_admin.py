@@ -16,9 +16,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils import timezone
 
+from core.tenancy import TenantScopedAdmin
+
 from . import turnover
 from .models import TurnoverTask
-from .tenancy import TenantScopedAdmin
 
 
 class DueFilter(admin.SimpleListFilter):

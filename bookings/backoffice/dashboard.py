@@ -25,11 +25,11 @@ from django.utils.http import urlencode
 from django.utils.text import Truncator
 
 from bookings.models import EXPIRING_STATUSES, Booking, BookingStatus, occupying_q
+from core.tenancy import scope_to_user
 from payments.selectors import verification_queue
 from properties.display import short_date
 from properties.models import TurnoverTask
 from properties.pricing import local_today
-from properties.tenancy import scope_to_user
 
 EXPIRING_WITHIN = timedelta(hours=2)
 UPCOMING_DAYS = 7

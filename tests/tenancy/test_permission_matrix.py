@@ -20,7 +20,7 @@ from django.contrib.admin.utils import quote
 from django.urls import NoReverseMatch, reverse
 
 from config.admin_site import is_superuser_only
-from properties.tenancy import TenantScopedAdmin
+from core.tenancy import TenantScopedAdmin
 
 pytestmark = pytest.mark.django_db
 OUR_APPS = {"core", "guests", "properties", "bookings", "payments", "channel_sync"}
