@@ -65,7 +65,7 @@ from django.utils import timezone
 
 from core import outbox
 from core.models import OutboxEvent
-from properties.page_selectors import policy_info
+from properties.policies import policy_snapshot_for
 from properties.pricing import local_today
 
 from .ics import booking_calendar
@@ -256,7 +256,7 @@ def absolute(path: str) -> str:
 
 
 def _context(row: SentEmail) -> dict:
-    from .checkout import payment_url, status_url  # checkout imports the services
+    from .links import payment_url, status_url
 
     booking = Booking.objects.select_related("guest", "property__owner").get(pk=row.booking_id)
     prop = booking.property
@@ -266,7 +266,7 @@ def _context(row: SentEmail) -> dict:
         "booking": booking, "prop": prop, "guest": booking.guest, "kind": row.kind, "owner": row.kind in OWNER_KINDS,
         "portal_url": absolute(status_url(booking)),
         "pay_url": absolute(payment_url(booking)) if live else "",
-        "policy": booking.cancellation_policy or policy_info(prop),
+        "policy": booking.cancellation_policy or policy_snapshot_for(prop),
         "site_url": settings.SITE_URL, "reminder_days": settings.PRE_ARRIVAL_REMINDER_DAYS,
         "admin_url": absolute(f"/admin/bookings/booking/{booking.pk}/change/"),
         "balance": max(booking.total - booking.amount_paid, 0),

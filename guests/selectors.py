@@ -25,16 +25,3 @@ def visible_users(user):
         return User.objects.none()
     return User.objects.filter(Q(pk=user.pk) | Q(employer=user))
 
-
-def bookings_for_user(user):
-    """Every booking whose guest email is one of the user's VERIFIED addresses (none for an unverified one).
-
-    Guest emails are stored lower-cased (``guests.services.find_or_create_guest``)."""
-    from bookings.models import Booking, BookingStatus
-
-    emails = verified_emails(user)
-    if not emails:
-        return Booking.objects.none()
-    return (Booking.objects.filter(guest__email__in=emails).exclude(status__in=(BookingStatus.HELD,
-                                                                                 BookingStatus.RELEASED))
-            .select_related("property", "guest").order_by("-check_in", "-pk"))

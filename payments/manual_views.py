@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from bookings.checkout import payment_url, status_url
+from bookings.links import payment_url, status_url
 from bookings.models import Booking
 from bookings.tokens import booking_access_token, check_booking_access_token
 from core import ratelimit

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Count, F, Q
 
 from bookings.models import Booking, BookingStatus
-from properties.page_selectors import policy_info
+from properties.policies import policy_snapshot_for
 
 from .models import CAPTURED_STATUSES, Payment
 from .models import PaymentStatus as P
@@ -56,7 +56,7 @@ class PaymentPage:
 def payment_page(booking: Booking, now: datetime) -> PaymentPage:
     """The state of ``booking``'s payment page at ``now`` (one query for its attempts, only while payable)."""
     max_attempts = settings.PAYMENT_MAX_ATTEMPTS
-    policy = booking.cancellation_policy or policy_info(booking.property)
+    policy = booking.cancellation_policy or policy_snapshot_for(booking.property)
     due = max(booking.total - booking.amount_paid, Decimal(0))
     seconds_left = 0
     attempts_left = 0

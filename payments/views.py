@@ -62,7 +62,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
-from bookings.checkout import status_url
+from bookings.links import status_url
 from bookings.models import Booking
 from bookings.tokens import booking_access_token, check_booking_access_token
 from core import ratelimit
@@ -70,7 +70,7 @@ from core.actor import Actor
 from core.client_address import client_key
 from core.errors import DomainError
 from guests.countries import country_name
-from properties.page_selectors import stay_query
+from properties.forms import stay_query
 
 from . import selectors, services, webhooks
 from .errors import ProviderError

@@ -21,8 +21,9 @@ from django import forms
 from django.http import Http404
 from django.template.response import TemplateResponse
 
+from bookings.nearest_stay import nearest_free_stay
+
 from .availability import check_availability
-from .page_selectors import nearest_free_stay
 from .pricing import local_today, quote
 
 MAX_PREVIEW_NIGHTS = 366

@@ -1,8 +1,9 @@
 """Reads for the guest pages (search, property page, booking widget).
 
-Built on ``selectors.search``, ``availability.calendar`` / ``check_availability``
-and ``pricing.quote``; every function here runs a fixed number of queries,
-whatever the number of properties or bookings.
+Built on ``properties.selectors.search``, ``properties.availability.calendar`` /
+``check_availability``, ``bookings.nearest_stay`` and ``properties.pricing.quote``;
+every function here runs a fixed number of queries, whatever the number of
+properties or bookings.
 """
 
 from __future__ import annotations
@@ -11,16 +12,15 @@ import calendar as pycalendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import urlencode
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Prefetch, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 
+from bookings.nearest_stay import nearest_free_stay
 from core.money import format_money, round_money
-
-from .availability import (
+from properties.availability import (
     AVAILABLE,
     BLOCKED,
     BOOKED,
@@ -31,12 +31,12 @@ from .availability import (
     calendar,
     check_availability,
 )
-from .models import Amenity, Property, PropertyPhoto
-from .policies import policy_snapshot_for
-from .pricing import Quote, local_today, quote
-from .selectors import SearchPage, SearchQuery, _prefetch_page, search
+from properties.forms import stay_query
+from properties.models import Amenity, Property, PropertyPhoto
+from properties.policies import policy_snapshot_for
+from properties.pricing import Quote, local_today, quote
+from properties.selectors import SearchPage, SearchQuery, _prefetch_page, search
 
-NEAREST_DATES_WINDOW = 45  # days searched on each side of the requested arrival
 MAX_SUGGESTIONS = 3
 
 
@@ -47,21 +47,6 @@ def amenity_choices() -> list[tuple[str, str]]:
 def policy_info(prop: Property) -> dict:
     """The cancellation policy ``prop`` sells now (code, name, summary, tiers), custom tiers included."""
     return policy_snapshot_for(prop)
-
-
-def stay_query(check_in: date | None, check_out: date | None, adults: int | None = None, children: int = 0,
-               guests: int | None = None) -> str:
-    """The query string that carries a stay to the next page."""
-    params = []  # urlencode() of pairs: what QueryDict.urlencode() gives, without its cost (~60 calls a page)
-    if check_in and check_out:
-        params += [("check_in", check_in.isoformat()), ("check_out", check_out.isoformat())]
-    if adults is None and guests:
-        adults = guests
-    if adults:
-        params.append(("adults", str(adults)))
-    if children:
-        params.append(("children", str(children)))
-    return urlencode(params)
 
 
 # --- search -----------------------------------------------------------------------------------
@@ -132,41 +117,6 @@ def empty_state(q: SearchQuery, *, at: datetime | None = None) -> EmptyState:
             url = reverse("properties:detail", args=[best.slug]) + "?" + stay_query(ci, co, guests=q.guests)
             state.nearest = NearestStay(best, ci, co, url)
     return state
-
-
-def nearest_free_stay(prop: Property, check_in: date, nights: int, guests: int, *, at: datetime | None = None,
-                      window: int = NEAREST_DATES_WINDOW, max_checks: int = 3,
-                      forward: bool = False) -> tuple[date, date] | None:
-    """The bookable stay of ``nights`` nights (or the minimum stay, if longer) whose arrival is closest to
-    ``check_in``, within ``window`` days either side (``forward``: on or after ``check_in`` only, so the
-    first free one). One calendar read, then at most ``max_checks`` exact checks (the calendar does not
-    know every rule, e.g. check-out weekdays of longer stays)."""
-    now = at or timezone.now()
-    today = local_today(prop, now)
-    start = max(today, check_in if forward else check_in - timedelta(days=window))
-    longest = max(nights, prop.min_stay, 1)
-    end = check_in + timedelta(days=window + longest + 1)
-    days = calendar(prop, start, end, at=now)
-    by_date = {d.date: d for d in days}
-    candidates = sorted((d for d in days if d.checkin_allowed), key=lambda d: (abs((d.date - check_in).days), d.date))
-    checks = 0
-    for day in candidates:
-        length = max(nights, day.min_stay)
-        nights_free = all(
-            by_date.get(day.date + timedelta(days=i)) is not None
-            and by_date[day.date + timedelta(days=i)].state in (AVAILABLE, NO_CHECK_IN)
-            for i in range(length)
-        )
-        departure = by_date.get(day.date + timedelta(days=length))
-        if not nights_free or departure is None or not departure.checkout_allowed:
-            continue
-        checks += 1
-        co = day.date + timedelta(days=length)
-        if check_availability(prop, day.date, co, guests, at=now).available:
-            return day.date, co
-        if checks >= max_checks:
-            break
-    return None
 
 
 # --- property page ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Guest pages of the booking flow: details → payment (``payments:pay``) → status / confirmation, and the .ics file.
 
-Thin: forms parse, ``bookings.checkout`` runs the reservation once per form
+Thin: forms parse, ``storefront.checkout`` runs the reservation once per form
 token, ``bookings.services`` writes. Pages reached with a booking's access
 token answer 404 for a wrong or missing token, exactly as for an unknown
 reference.
@@ -17,15 +17,17 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from bookings.ics import booking_calendar
+from bookings.links import payment_url, status_url
+from bookings.models import Booking, BookingStatus
+from bookings.tokens import check_booking_access_token
 from guests.countries import country_name
-from properties.forms import stay_from_get
-from properties.page_selectors import policy_info, property_for_page, stay_query, stay_quote
+from properties.forms import stay_from_get, stay_query
 
-from .checkout import payment_url, reserve_from_details, status_url, throttle_reservation
+from .checkout import reserve_from_details, throttle_reservation
 from .forms import GuestDetailsForm
-from .ics import booking_calendar
-from .models import Booking, BookingStatus
-from .tokens import check_booking_access_token
+from .page_selectors import policy_info, property_for_page, stay_quote
+from .portal import portal_context
 
 STAY_FIELDS = ("check_in", "check_out", "adults", "children")
 
@@ -124,9 +126,7 @@ def _booking_context(request, booking: Booking) -> dict:
 @require_GET
 def booking_status(request, reference):
     """The guest's booking page and portal: time left while reserved, the confirmation once confirmed, and the
-    guest's actions (pay, cancel, receipt, message the owner; ``bookings.portal_views``)."""
-    from .portal import portal_context
-
+    guest's actions (pay, cancel, receipt, message the owner; ``storefront.portal_views``)."""
     booking = _guest_booking(request, reference)
     return render(request, "bookings/status.html", {**_booking_context(request, booking), **portal_context(booking)})
 
