@@ -41,6 +41,7 @@ from django.utils.text import Truncator
 from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
 from core.tenancy import TenantScopedAdmin, TenantScopedInline
+from properties.admin import add_property_page_inlines
 from properties.models import AvailabilityBlock
 
 from . import health
@@ -773,3 +774,7 @@ class ResolveConflictForm(forms.Form):
         if not note:
             raise ValidationError("A note is required.")
         return note
+
+
+# The property's page shows the channel blocks (read-only) and the connections, after its own sections.
+add_property_page_inlines(ChannelBlockInline, ChannelConnectionInline)

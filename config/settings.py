@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "payments",
     "channels",
     "storefront",
+    "backoffice",
 ]
 
 MIDDLEWARE = [

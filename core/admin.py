@@ -1,4 +1,4 @@
-"""The admin of the core tables (superusers only, config.admin_site): the outbox, read-only, with "Deliver now"."""
+"""The admin of the core tables (superusers only, backoffice.admin_site): the outbox, read-only, with "Deliver now"."""
 
 from django.contrib import admin, messages
 

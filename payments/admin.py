@@ -2,7 +2,7 @@
 owners refund by cancelling a booking (the booking admin's cancel action refunds in full).
 
 Owners and staff see the payments and refunds of the properties they manage (``TenantScopedAdmin``);
-processed webhook ids only superusers (``config.admin_site.SUPERUSER_ONLY_MODELS``). Payout methods
+processed webhook ids only superusers (``backoffice.admin_site.SUPERUSER_ONLY_MODELS``). Payout methods
 (``HostPaymentMethod``) belong to an owner: only owners (the "Owners" group) and superusers manage them,
 each owner only their own. Manual payment decisions need ``payments.verify_manualpayment``.
 """

@@ -27,7 +27,6 @@ from django.http import HttpResponseRedirect
 from django.urls import path
 from django.utils.html import format_html
 
-from channels.admin import ChannelBlockInline, ChannelConnectionInline
 from core.errors import DomainError
 from core.money import format_money
 from core.tenancy import TenantScopedAdmin, TenantScopedInline
@@ -219,8 +218,9 @@ class PropertyAdmin(WeekdayFieldsMixin, TenantScopedAdmin):
     list_select_related = ["owner"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["amenities", "staff"]
-    inlines = [PropertyPhotoInline, PricingRuleInline, DateOverrideInline, AvailabilityBlockInline,
-               ChannelBlockInline, ChannelConnectionInline]
+    # Apps above properties add their sections after these (add_property_page_inlines): channels its blocks and
+    # connections.
+    inlines = [PropertyPhotoInline, PricingRuleInline, DateOverrideInline, AvailabilityBlockInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "status", "owner", "staff", "description", "house_rules"]}),
         ("Address", {"fields": ["street", ("city", "postal_code"), ("region", "country"),
@@ -302,6 +302,14 @@ class PropertyAdmin(WeekdayFieldsMixin, TenantScopedAdmin):
             formset.new_objects or formset.changed_objects or formset.deleted_objects
         ):
             services.announce_pricing(prop)
+
+
+def add_property_page_inlines(*inlines) -> None:
+    """Add sections to the property's page from an app above properties, which this module never imports.
+
+    Called by that app's admin module at import; admin autodiscovery imports them in INSTALLED_APPS order, which
+    is the order of the sections. Django's admin checks see them (they run after every admin is imported)."""
+    PropertyAdmin.inlines = [*PropertyAdmin.inlines, *inlines]
 
 
 @admin.register(PropertyPhoto)

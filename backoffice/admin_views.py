@@ -1,4 +1,4 @@
-"""The booking back office's own pages and buttons (used by ``bookings.admin.BookingAdmin``).
+"""The booking back office's own pages and buttons (used by ``backoffice.admin.BookingAdmin``).
 
 * :data:`OBJECT_ACTIONS`: what can be done to one booking, each with the
   permission it needs and when it is offered (status, arrival date). The detail
@@ -29,17 +29,19 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from bookings import services
+from bookings.errors import BookingError, DatesUnavailable, StayRuleViolation
+from bookings.models import Booking, BookingStatus
+from bookings.notifications import guest_address
 from core.actor import Actor
 from core.errors import DomainError
 from core.money import format_money
 from guests.services import GuestInput
+from payments.models import ManualPayment, Payment, Refund
+from payments.services import cancel_with_refund, refund_quote
 from properties.pricing import local_today
 
-from . import services
 from .admin_forms import CancelBookingForm, OwnerBookingForm
-from .errors import BookingError, DatesUnavailable, StayRuleViolation
-from .models import Booking, BookingStatus
-from .notifications import guest_address
 
 S = BookingStatus
 MANAGE = "bookings.manage_booking"
@@ -135,8 +137,6 @@ def run_object_action(model_admin, request, object_id, name: str) -> HttpRespons
 
 def cancel_booking(model_admin, request, object_id):
     """GET: the refund choice; POST: cancel with that refund. Bad input re-renders the page and changes nothing."""
-    from payments.services import cancel_with_refund, refund_quote  # payments builds on bookings
-
     if not request.user.has_perm(MANAGE):
         raise PermissionDenied
     booking = scoped_booking(model_admin, request, object_id)
@@ -235,9 +235,6 @@ def quote_snapshot(booking: Booking) -> dict:
 
 def booking_detail(booking: Booking, user) -> dict:
     """Context of the detail page's own sections: four queries at most, whatever the booking holds."""
-    from payments.models import ManualPayment, Payment, Refund
-    from payments.services import refund_quote
-
     cur = booking.currency
     link_payments = user.has_perm("payments.view_payment")
     link_manual = user.has_perm("payments.view_manualpayment")

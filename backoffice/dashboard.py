@@ -1,7 +1,7 @@
 """The owner dashboard shown on the admin index: what needs attention today.
 
 :func:`dashboard_context` is merged into the admin index context by
-``config.admin_site.StayholdAdminSite.index``; ``templates/admin/index.html``
+``backoffice.admin_site.StayholdAdminSite.index``; ``templates/admin/index.html``
 shows it above the app list. Everything is scoped to the properties the user
 manages (``Property.objects.managed_by``; a superuser sees all) and read with a
 fixed number of queries, each list capped, so a large portfolio costs the same
