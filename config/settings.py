@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "channels",
     "storefront",
     "backoffice",
+    "demo",
 ]
 
 MIDDLEWARE = [
