@@ -36,14 +36,13 @@ from properties.pricing import local_today
 from . import services
 from .admin_forms import CancelBookingForm, OwnerBookingForm
 from .errors import BookingError, DatesUnavailable, StayRuleViolation
-from .models import Booking, BookingStatus
+from .models import CANCELLABLE_STATUSES, CONFIRMATION_RESEND_STATUSES, Booking, BookingStatus
 from .notifications import guest_address
 from .state_machine import Actor
 
 S = BookingStatus
 MANAGE = "bookings.manage_booking"
 CHECKIN = "bookings.checkin_booking"
-CANCELLABLE = services.CANCELLABLE  # what payments.services.cancel_with_refund accepts
 
 
 @dataclass(frozen=True)
@@ -83,11 +82,11 @@ def _arrived(booking: Booking) -> bool:
 
 OBJECT_ACTIONS: dict[str, ObjectAction] = {a.name: a for a in (
     ObjectAction("confirm", "Confirm", MANAGE, lambda b: b.status == S.RESERVED, _confirm),
-    ObjectAction("cancel", "Cancel…", MANAGE, lambda b: b.status in CANCELLABLE),
+    ObjectAction("cancel", "Cancel…", MANAGE, lambda b: b.status in CANCELLABLE_STATUSES),
     ObjectAction("check_in", "Check in", CHECKIN, lambda b: b.status == S.CONFIRMED and _arrived(b), _check_in),
     ObjectAction("check_out", "Check out", CHECKIN, lambda b: b.status == S.CHECKED_IN, _check_out),
     ObjectAction("resend_confirmation", "Resend confirmation", CHECKIN,
-                 lambda b: b.status in (S.CONFIRMED, S.CHECKED_IN) and bool(guest_address(b)), _resend),
+                 lambda b: b.status in CONFIRMATION_RESEND_STATUSES and bool(guest_address(b)), _resend),
 )}
 
 
@@ -139,7 +138,7 @@ def cancel_booking(model_admin, request, object_id):
     if not request.user.has_perm(MANAGE):
         raise PermissionDenied
     booking = scoped_booking(model_admin, request, object_id)
-    if booking.status not in CANCELLABLE:
+    if booking.status not in CANCELLABLE_STATUSES:
         messages.error(request, f"{booking.reference} is {booking.get_status_display().lower()}: "
                                 "it can no longer be cancelled.")
         return HttpResponseRedirect(change_url(booking))

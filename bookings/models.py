@@ -26,6 +26,13 @@ class BookingStatus(models.TextChoices):
     RELEASED = "released", "Released"
 
 
+# --- status groups ------------------------------------------------------------------------------------
+# Every named group of booking statuses is defined here, once, and used everywhere (checks, querysets,
+# pages). They belong with the transition table (``bookings.state_machine.TRANSITIONS``), but this module
+# needs them itself (the exclusion constraint, ``is_occupying``, ``balance_due``) and ``state_machine``
+# imports this module, so defining them there would be an import cycle: they sit beside ``BookingStatus``
+# instead, and ``tests/bookings/test_status_groups.py`` checks that they agree with ``TRANSITIONS``.
+
 # Statuses whose rows occupy their nights (the exclusion constraint's WHERE clause).
 OCCUPYING_STATUSES = (
     BookingStatus.HELD,
@@ -35,8 +42,24 @@ OCCUPYING_STATUSES = (
     BookingStatus.CHECKED_OUT,
 )
 # Statuses that stop occupying once ``expires_at`` has passed, whether or not the
-# expiry job has run yet.
+# expiry job has run yet (a hold and an unpaid reservation); only they carry an ``expires_at``.
 EXPIRING_STATUSES = (BookingStatus.HELD, BookingStatus.RESERVED)
+# A sold stay: confirmed, and the statuses a confirmed stay moves on to (checked in, checked out). These count in
+# reports and turnovers, show as "confirmed" to the guest, and a second payment for one is refunded.
+CONFIRMED_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.CHECKED_OUT)
+# Statuses that may move to ``cancelled`` (the transition table's sources of it). Whoever cancels adds
+# their own conditions on top: a guest only before the arrival day and while a reservation still holds its
+# dates (``services.guest_cancellation_refusal``), a channel feed only a future stay that still occupies
+# (``channels.reconcile``); an owner needs nothing more.
+CANCELLABLE_STATUSES = (BookingStatus.INQUIRY, BookingStatus.RESERVED, BookingStatus.CONFIRMED)
+# Statuses a payment received confirms (the transition table's sources of ``confirmed``): a reservation, or an
+# expired one whose dates are still free (``services.confirm_late_payment``; an owner confirms only a reservation).
+CONFIRMABLE_BY_PAYMENT_STATUSES = (BookingStatus.RESERVED, BookingStatus.EXPIRED)
+# Ended without a stay: cancelled, expired or released. Such a booking holds no nights and owes nothing
+# (an expired one may still be revived by a late payment, see above).
+CALLED_OFF_STATUSES = (BookingStatus.CANCELLED, BookingStatus.EXPIRED, BookingStatus.RELEASED)
+# A confirmation email may be resent while the stay is confirmed or under way (not once it is over).
+CONFIRMATION_RESEND_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
 
 
 class PaymentStatus(models.TextChoices):

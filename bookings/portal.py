@@ -21,7 +21,7 @@ from django.utils import timezone
 from properties.money import ZERO
 
 from .errors import BookingError
-from .models import Booking, BookingStatus, GuestMessage
+from .models import CALLED_OFF_STATUSES, Booking, BookingStatus, GuestMessage
 
 S = BookingStatus
 MAX_MESSAGE_LENGTH = 4000
@@ -107,7 +107,7 @@ def receipt(booking: Booking) -> dict:
     return {
         "lines": lines, "payments": payments, "refunds": refunds,
         "balance_due": max(booking.total - booking.amount_paid, ZERO)
-        if booking.status not in (S.CANCELLED, S.EXPIRED, S.RELEASED) else ZERO,
+        if booking.status not in CALLED_OFF_STATUSES else ZERO,
         "net_paid": booking.amount_paid - booking.amount_refunded,
         "issued_at": timezone.now(),
     }

@@ -24,7 +24,7 @@ from properties.page_selectors import policy_info, property_for_page, stay_query
 from .checkout import payment_url, reserve_from_details, status_url, throttle_reservation
 from .forms import GuestDetailsForm
 from .ics import booking_calendar
-from .models import Booking, BookingStatus
+from .models import CONFIRMED_STATUSES, Booking, BookingStatus
 from .tokens import check_booking_access_token
 
 STAY_FIELDS = ("check_in", "check_out", "adults", "children")
@@ -113,8 +113,7 @@ def _booking_context(request, booking: Booking) -> dict:
         "policy": policy, "country_name": country_name(prop.country),
         "expired": booking.status == BookingStatus.EXPIRED
         or (booking.status == BookingStatus.RESERVED and not live),
-        "confirmed": booking.status in (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN,
-                                        BookingStatus.CHECKED_OUT),
+        "confirmed": booking.status in CONFIRMED_STATUSES,
         "cancelled": booking.status == BookingStatus.CANCELLED,
         "property_url_query": stay_query(booking.check_in, booking.check_out, booking.adults, booking.children),
     }

@@ -14,14 +14,13 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Count, F, Q
 
-from bookings.models import Booking, BookingStatus
+from bookings.models import CONFIRMED_STATUSES, Booking, BookingStatus
 from properties.page_selectors import policy_info
 
 from .models import CAPTURED_STATUSES, Payment
 from .models import PaymentStatus as P
 
 S = BookingStatus
-CONFIRMED_STATUSES = (S.CONFIRMED, S.CHECKED_IN, S.CHECKED_OUT)
 
 
 class PageState:

@@ -50,7 +50,7 @@ from django.utils import timezone
 
 from bookings import services as booking_services
 from bookings.errors import BookingError
-from bookings.models import Booking, BookingStatus
+from bookings.models import CONFIRMABLE_BY_PAYMENT_STATUSES, CONFIRMED_STATUSES, Booking, BookingStatus
 from bookings.models import PaymentStatus as BookingPaymentStatus
 from bookings.state_machine import Actor
 from properties.money import ZERO, round_money, to_minor_units
@@ -394,7 +394,7 @@ def handle_intent_succeeded(intent: IntentData, *, actor_label: str = "stripe") 
         booking = Booking.objects.get(pk=payment.booking_id)
         paid_before = payment_totals(booking.pk)[0] - payment.amount
         refund_reason = ""
-        if booking.status in (S.RESERVED, S.EXPIRED):
+        if booking.status in CONFIRMABLE_BY_PAYMENT_STATUSES:
             late = not booking.is_occupying()
             try:
                 booking_services.confirm_late_payment(
@@ -404,7 +404,7 @@ def handle_intent_succeeded(intent: IntentData, *, actor_label: str = "stripe") 
             except BookingError as exc:
                 refund_reason = f"Paid after the reservation expired and its dates were taken ({exc.code})."
                 booking_services.expire(booking_id=booking.pk)
-        elif booking.status in (S.CONFIRMED, S.CHECKED_IN, S.CHECKED_OUT):
+        elif booking.status in CONFIRMED_STATUSES:
             if paid_before >= booking.total:
                 refund_reason = "A second payment for a booking already paid."
         else:

@@ -26,13 +26,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings import outbox
-from bookings.models import Booking, BookingStatus, OutboxEvent
+from bookings.models import CONFIRMED_STATUSES, Booking, BookingStatus, OutboxEvent
 
 from .models import Property, TurnoverTask
 
 S = BookingStatus
-# Stays that need a cleaning after them (and that count as "the next stay").
-STAY_STATUSES = (S.CONFIRMED, S.CHECKED_IN, S.CHECKED_OUT)
 
 
 def default_assignee(prop: Property):
@@ -49,7 +47,7 @@ def sync_turnover_for_booking(booking_id) -> TurnoverTask | None:
         # One sync per property at a time (the booking services take the same lock).
         prop = Property.objects.select_for_update().get(pk=booking.property_id)
         task = TurnoverTask.objects.select_for_update().filter(booking_id=booking.pk).first()
-        if booking.status in STAY_STATUSES:
+        if booking.status in CONFIRMED_STATUSES:
             if task is None:
                 task = TurnoverTask.objects.create(
                     property=prop, booking_id=booking.pk, due_date=booking.check_out,
@@ -71,7 +69,7 @@ def sync_turnover_for_booking(booking_id) -> TurnoverTask | None:
 def recompute_windows(prop: Property) -> int:
     """Set ``window_end`` of every open task of ``prop`` to the next stay's check-in (or the day after)."""
     check_ins = sorted(
-        Booking.objects.filter(property=prop, status__in=STAY_STATUSES).values_list("check_in", "pk")
+        Booking.objects.filter(property=prop, status__in=CONFIRMED_STATUSES).values_list("check_in", "pk")
     )
     changed = []
     for task in TurnoverTask.objects.filter(property=prop, status=TurnoverTask.Status.OPEN):

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.text import Truncator
 
-from bookings.models import EXPIRING_STATUSES, Booking, BookingStatus, occupying_q
+from bookings.models import CONFIRMED_STATUSES, EXPIRING_STATUSES, Booking, BookingStatus, occupying_q
 from payments.selectors import verification_queue
 from properties.display import short_date
 from properties.models import TurnoverTask
@@ -37,7 +37,6 @@ LIST_LIMIT = 10
 ARRIVALS_LIMIT = 50
 
 ARRIVING_STATUSES = (BookingStatus.RESERVED, BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
-DEPARTING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.CHECKED_OUT)
 
 
 @dataclass
@@ -141,7 +140,7 @@ def arrivals_and_departures(user, now) -> tuple[list[Booking], list[Booking]]:
     rows = (scope_to_user(Booking.objects.all(), user, "property")
             .filter(occupying_q(now))
             .filter(Q(check_in__in=days, status__in=ARRIVING_STATUSES)
-                    | Q(check_out__in=days, status__in=DEPARTING_STATUSES))
+                    | Q(check_out__in=days, status__in=CONFIRMED_STATUSES))
             .select_related("property", "guest")
             .only("pk", "reference", "status", "check_in", "check_out", "adults", "children", "source",
                   "property", "property__name", "property__timezone", "property__check_in_time",
@@ -156,7 +155,7 @@ def arrivals_and_departures(user, now) -> tuple[list[Booking], list[Booking]]:
         today = local_days[tz]
         if booking.check_in == today and booking.status in ARRIVING_STATUSES:
             arrivals.append(booking)
-        if booking.check_out == today and booking.status in DEPARTING_STATUSES:
+        if booking.check_out == today and booking.status in CONFIRMED_STATUSES:
             departures.append(booking)
     return arrivals, departures
 
