@@ -270,7 +270,7 @@ def booking_detail(booking: Booking, user) -> dict:
         "refunds": refunds,
         "money": {"total": format_money(booking.total, cur), "paid": format_money(booking.amount_paid, cur),
                   "refunded": format_money(booking.amount_refunded, cur),
-                  "balance": format_money(max(booking.total - booking.amount_paid, Decimal(0)), cur)},
+                  "balance": format_money(booking.balance_due, cur)},
         "booking_actions": [a for a in actions if a.run is not None],
         "can_cancel": any(a.name == "cancel" for a in actions),
         "now": timezone.now(),

@@ -7,6 +7,7 @@ lives in the same table and under the same exclusion constraint as bookings.
 
 import builtins
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -216,6 +217,21 @@ class Booking(models.Model):
     def is_overbooked(self) -> bool:
         """Recorded on nights another stay occupies too (a channel stay the owner must resolve)."""
         return self.overbooking_lane > 0
+
+    @builtins.property  # `property` is the FK field in this class body
+    def balance_due(self) -> Decimal:
+        """What the guest still owes: ``total - amount_paid``, never below zero, and zero once the booking is
+        called off (cancelled, expired or released). Every page, email, API answer and payment uses this.
+
+        Decisions: a negative difference (paid more than the total, e.g. a second payment before its automatic
+        refund) is a credit owed to the guest, returned as a refund, not a negative debt, so the balance is
+        zero. Refunds do not raise it: a refund gives back money the guest is no longer charged, it does not
+        make the stay owe it again (``amount_paid`` counts what was captured, refunded or not). A called-off
+        booking owes nothing: what its cancellation policy keeps was settled when it was cancelled.
+        """
+        if self.status in CALLED_OFF_STATUSES:
+            return Decimal(0)
+        return max(Decimal(self.total) - Decimal(self.amount_paid), Decimal(0))
 
     def is_occupying(self, now=None) -> bool:
         if self.status not in OCCUPYING_STATUSES:

@@ -268,7 +268,7 @@ def _context(row: SentEmail) -> dict:
         "policy": booking.cancellation_policy or policy_info(prop),
         "site_url": settings.SITE_URL, "reminder_days": settings.PRE_ARRIVAL_REMINDER_DAYS,
         "admin_url": absolute(f"/admin/bookings/booking/{booking.pk}/change/"),
-        "balance": max(booking.total - booking.amount_paid, 0),
+        "balance": booking.balance_due,
         "data": row.data,  # e.g. a manual payment's code, amount and deadline
     }
     if row.kind == Kind.OWNER_MESSAGE:

@@ -18,10 +18,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from properties.money import ZERO
-
 from .errors import BookingError
-from .models import CALLED_OFF_STATUSES, Booking, BookingStatus, GuestMessage
+from .models import Booking, BookingStatus, GuestMessage
 
 S = BookingStatus
 MAX_MESSAGE_LENGTH = 4000
@@ -58,7 +56,7 @@ def portal_context(booking: Booking) -> dict:
         **portal_links(booking),
         "can_cancel": can_cancel(booking),
         "guest_messages": list(booking.messages.all()),
-        "balance_due": max(booking.total - booking.amount_paid, ZERO),
+        "balance_due": booking.balance_due,
         "message_max_length": MAX_MESSAGE_LENGTH,
     }
 
@@ -106,8 +104,7 @@ def receipt(booking: Booking) -> dict:
     ]
     return {
         "lines": lines, "payments": payments, "refunds": refunds,
-        "balance_due": max(booking.total - booking.amount_paid, ZERO)
-        if booking.status not in CALLED_OFF_STATUSES else ZERO,
+        "balance_due": booking.balance_due,
         "net_paid": booking.amount_paid - booking.amount_refunded,
         "issued_at": timezone.now(),
     }

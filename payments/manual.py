@@ -154,7 +154,7 @@ def choose_method(*, booking_id, method_id, actor: Actor, at: datetime | None = 
             raise PaymentNotAllowed("This payment method is not available.")
         if booking.status != S.RESERVED or not booking.is_occupying(now):
             raise PaymentNotAllowed("This booking is not waiting for a payment.")
-        due = booking.total - booking.amount_paid
+        due = booking.balance_due
         if due <= 0 or Payment.objects.filter(booking=booking, status=P.SUCCEEDED).exists():
             raise PaymentNotAllowed("This booking is already paid.")
         open_rows = list(ManualPayment.objects.select_for_update().filter(booking=booking, status__in=OPEN))

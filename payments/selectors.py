@@ -1,7 +1,7 @@
 """Read-only answers: for the payment page (``payments.views.pay_page``), what the guest can do now; for staff,
 the manual payments waiting for a decision (:func:`verification_queue`).
 
-Nothing here writes. The amount due is the booking's balance (``total - amount_paid``),
+Nothing here writes. The amount due is the booking's balance (``Booking.balance_due``),
 never anything from the browser.
 """
 
@@ -56,7 +56,7 @@ def payment_page(booking: Booking, now: datetime) -> PaymentPage:
     """The state of ``booking``'s payment page at ``now`` (one query for its attempts, only while payable)."""
     max_attempts = settings.PAYMENT_MAX_ATTEMPTS
     policy = booking.cancellation_policy or policy_info(booking.property)
-    due = max(booking.total - booking.amount_paid, Decimal(0))
+    due = booking.balance_due
     seconds_left = 0
     attempts_left = 0
     if booking.status in CONFIRMED_STATUSES:

@@ -241,7 +241,7 @@ def check_payable(booking: Booking, now: datetime) -> Decimal:
         raise PaymentNotAllowed("This booking is not waiting for a payment.")
     if not booking.is_occupying(now):
         raise PaymentNotAllowed("The reservation has expired; please book again.")
-    due = booking.total - booking.amount_paid
+    due = booking.balance_due
     if due <= 0 or Payment.objects.filter(booking=booking, status__in=CAPTURED_STATUSES).exists():
         raise PaymentNotAllowed("This booking is already paid.")
     if attempts_used(booking) >= settings.PAYMENT_MAX_ATTEMPTS:

@@ -168,7 +168,7 @@ def card_setup(request, reference):
         return JsonResponse(exc.as_dict(), status=exc.http_status)
     return JsonResponse({
         "client_secret": client_secret, "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
-        "js_url": settings.STRIPE_JS_URL, "amount": str(booking.total - booking.amount_paid),
+        "js_url": settings.STRIPE_JS_URL, "amount": str(booking.balance_due),
         "currency": booking.currency, "attempts_left": services.attempts_left(booking),
     })
 
