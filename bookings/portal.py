@@ -4,7 +4,7 @@ Reads (the portal's extra context, the receipt) and the one write that is not a
 booking row (a message to the owner). Cancelling goes through
 ``payments.services.cancel_with_refund``; revoking links through
 ``bookings.services.revoke_guest_links``. Access is checked by the views with
-``bookings.tokens.check_booking_access_token`` (a wrong, forged, expired or
+``bookings.tokens.booking_for_guest_token`` (a wrong, forged, expired or
 revoked token is a 404, like an unknown reference).
 """
 

@@ -25,7 +25,7 @@ from .checkout import payment_url, reserve_from_details, status_url, throttle_re
 from .forms import GuestDetailsForm
 from .ics import booking_calendar
 from .models import CONFIRMED_STATUSES, Booking, BookingStatus
-from .tokens import check_booking_access_token
+from .tokens import booking_for_guest_token
 
 STAY_FIELDS = ("check_in", "check_out", "adults", "children")
 
@@ -94,8 +94,8 @@ def details(request, slug):
 
 
 def _guest_booking(request, reference: str) -> Booking:
-    booking = Booking.objects.select_related("property", "guest").filter(reference=reference).first()
-    if booking is None or not check_booking_access_token(request.GET.get("token", ""), booking):
+    booking = booking_for_guest_token(reference, request.GET.get("token", ""))
+    if booking is None:
         raise Http404("There is no booking with this reference.")
     return booking
 

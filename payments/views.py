@@ -67,7 +67,7 @@ from bookings.checkout import status_url
 from bookings.errors import BookingError
 from bookings.models import Booking
 from bookings.state_machine import Actor
-from bookings.tokens import booking_access_token, check_booking_access_token
+from bookings.tokens import booking_access_token, booking_for_guest_token
 from config.client_address import client_key
 from guests.countries import country_name
 from properties.page_selectors import stay_query
@@ -93,9 +93,9 @@ def _body(request) -> dict:
 
 
 def _guest_booking(request, reference: str, body: dict) -> Booking:
-    booking = Booking.objects.select_related("guest", "property").filter(reference=reference).first()
     token = request.GET.get("token") or body.get("token") or request.headers.get("X-Booking-Token", "")
-    if booking is None or not check_booking_access_token(token, booking):
+    booking = booking_for_guest_token(reference, token)
+    if booking is None:
         raise Http404("No such booking.")
     return booking
 
