@@ -233,6 +233,12 @@ class Booking(models.Model):
             return Decimal(0)
         return max(Decimal(self.total) - Decimal(self.amount_paid), Decimal(0))
 
+    def awaits_payment(self, now=None) -> bool:
+        """A reservation that still holds its dates and waits for the guest's payment (the pay link works, a
+        manual payment may be chosen, the hold may be extended). Once ``expires_at`` has passed it no longer
+        does, whether or not the expiry job has run; a payment that arrives then is a late one."""
+        return self.status == BookingStatus.RESERVED and self.is_occupying(now)
+
     def is_occupying(self, now=None) -> bool:
         if self.status not in OCCUPYING_STATUSES:
             return False

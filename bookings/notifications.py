@@ -260,7 +260,7 @@ def _context(row: SentEmail) -> dict:
     booking = Booking.objects.select_related("guest", "property__owner").get(pk=row.booking_id)
     prop = booking.property
     now = timezone.now()
-    live = booking.status == S.RESERVED and booking.is_occupying(now)
+    live = booking.awaits_payment(now)
     context = {
         "booking": booking, "prop": prop, "guest": booking.guest, "kind": row.kind, "owner": row.kind in OWNER_KINDS,
         "portal_url": absolute(status_url(booking)),

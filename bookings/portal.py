@@ -77,7 +77,7 @@ class MoneyMovement:
 
 def receipt(booking: Booking) -> dict:
     """The receipt's lines (from the quote snapshot), payments and refunds."""
-    from payments.models import CAPTURED_STATUSES, Payment, Refund, RefundStatus
+    from payments.models import CAPTURED_STATUSES, COUNTED_REFUNDS, Payment, Refund
 
     q = booking.quote or {}
     lines = [ReceiptLine(f"{booking.nights} night{'s' if booking.nights != 1 else ''}", booking.subtotal)]
@@ -100,7 +100,7 @@ def receipt(booking: Booking) -> dict:
     refunds = [
         MoneyMovement(r.created_at, "Refund", r.amount, r.get_status_display())
         for r in Refund.objects.filter(payment__booking=booking,
-                                       status__in=(RefundStatus.PENDING, RefundStatus.SUCCEEDED)).order_by("created_at")
+                                       status__in=COUNTED_REFUNDS).order_by("created_at")
     ]
     return {
         "lines": lines, "payments": payments, "refunds": refunds,

@@ -287,7 +287,7 @@ def confirm_late_payment(*, booking_id, actor: Actor, reason: str = "", at: date
     booking, prop = _lock_booking(booking_id)
     if booking.status not in CONFIRMABLE_BY_PAYMENT_STATUSES:
         raise InvalidTransition(booking.status, S.CONFIRMED)
-    if booking.status == S.RESERVED and booking.is_occupying(now):
+    if booking.awaits_payment(now):
         return apply_transition(booking, S.CONFIRMED, actor, reason or "Confirmed.", at=now)
     _ensure_available(prop, booking.check_in, booking.check_out, booking.guests, now, enforce_rules=False,
                       exclude_booking_id=booking.pk)
@@ -446,7 +446,7 @@ def extend_reservation(*, booking_id, until: datetime, actor: Actor, reason: str
     """Hold a live reservation until ``until`` (never shorter), e.g. while a manual payment is on its way."""
     now = at or timezone.now()
     booking, _prop = _lock_booking(booking_id)
-    if booking.status != S.RESERVED or not booking.is_occupying(now):
+    if not booking.awaits_payment(now):
         raise InvalidTransition(booking.status, S.RESERVED)
     if booking.expires_at is None or until > booking.expires_at:
         booking.expires_at = until

@@ -102,7 +102,7 @@ def _guest_booking(request, reference: str) -> Booking:
 
 def _booking_context(request, booking: Booking) -> dict:
     now = timezone.now()
-    live = booking.status == BookingStatus.RESERVED and booking.is_occupying(now)
+    live = booking.awaits_payment(now)
     seconds_left = int((booking.expires_at - now).total_seconds()) if live and booking.expires_at else 0
     prop = booking.property
     policy = booking.cancellation_policy or policy_info(prop)

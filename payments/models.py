@@ -94,6 +94,11 @@ class RefundStatus(models.TextChoices):
     CANCELED = "canceled", "Canceled"
 
 
+# Refunds that count against their payment: requested (money on its way back) or done; a failed or canceled one does
+# not. The receipt lists these, and a payment's ``amount_refunded`` is their sum.
+COUNTED_REFUNDS = (RefundStatus.PENDING, RefundStatus.SUCCEEDED)
+
+
 class Refund(models.Model):
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(max_digits=12, decimal_places=2)

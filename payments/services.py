@@ -56,7 +56,16 @@ from bookings.state_machine import Actor
 from properties.money import ZERO, round_money, to_minor_units
 
 from .errors import PaymentNotAllowed, ProviderError, RefundNotAllowed, TooManyAttempts
-from .models import CAPTURED_STATUSES, OPEN_STATUSES, Payment, Provider, Refund, RefundStatus, WebhookEvent
+from .models import (
+    CAPTURED_STATUSES,
+    COUNTED_REFUNDS,
+    OPEN_STATUSES,
+    Payment,
+    Provider,
+    Refund,
+    RefundStatus,
+    WebhookEvent,
+)
 from .models import PaymentStatus as P
 from .providers import IntentData, RefundData, get_provider
 from .state_machine import advance, record_payment_event
@@ -64,7 +73,6 @@ from .state_machine import advance, record_payment_event
 logger = logging.getLogger(__name__)
 S = BookingStatus
 SYSTEM = Actor.system("payments")
-COUNTED_REFUNDS = (RefundStatus.PENDING, RefundStatus.SUCCEEDED)
 # A requested refund is sent at once (a task queued on commit); the sweeper picks it up after REFUND_RETRY_AFTER if
 # that task was lost, and retries a failed attempt after 1, 2, 4 … 60 minutes. After REFUND_MAX_ATTEMPTS it is marked
 # failed for staff (about two hours in all: well inside Stripe's 24-hour idempotency window).

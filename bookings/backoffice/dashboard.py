@@ -88,7 +88,7 @@ def sync_problems(user, now=None) -> SyncProblems:
     At most 4 queries whatever the portfolio: the two capped lists, a count when a list is full, and whether
     any connection exists (only when there is no problem, for the empty text)."""
     from channels.admin import redact
-    from channels.health import open_conflicts, problem_connections
+    from channels.health import PROBLEM_STATUSES, open_conflicts, problem_connections
 
     now = now or timezone.now()
     problems = SyncProblems()
@@ -99,7 +99,7 @@ def sync_problems(user, now=None) -> SyncProblems:
     if len(rows) > LIST_LIMIT:
         problems.more_connections = connections.count() - LIST_LIMIT
     for conn in rows[:LIST_LIMIT]:
-        if conn.sync_enabled and conn.status in ("failing", "warning"):
+        if conn.sync_enabled and conn.status in PROBLEM_STATUSES:
             kind, label = conn.status, conn.get_status_display()
             detail = Truncator(redact(conn.last_error, conn.import_url)).chars(140) or "See the last runs."
         else:
