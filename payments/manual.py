@@ -42,6 +42,7 @@ from properties.money import round_money
 
 from .errors import PaymentError, PaymentNotAllowed
 from .models import (
+    CAPTURED_STATUSES,
     CODE_ALPHABET,
     HostPaymentMethod,
     ManualPayment,
@@ -155,7 +156,7 @@ def choose_method(*, booking_id, method_id, actor: Actor, at: datetime | None = 
         if not booking.awaits_payment(now):
             raise PaymentNotAllowed("This booking is not waiting for a payment.")
         due = booking.balance_due
-        if due <= 0 or Payment.objects.filter(booking=booking, status=P.SUCCEEDED).exists():
+        if due <= 0 or Payment.objects.filter(booking=booking, status__in=CAPTURED_STATUSES).exists():
             raise PaymentNotAllowed("This booking is already paid.")
         open_rows = list(ManualPayment.objects.select_for_update().filter(booking=booking, status__in=OPEN))
         if any(r.status != M.PENDING for r in open_rows):
