@@ -116,6 +116,8 @@ SUBJECTS = {
 }
 OWNER_KINDS = frozenset({Kind.OWNER_NEW_BOOKING, Kind.OWNER_CANCELLATION, Kind.OWNER_MESSAGE, Kind.STAFF_MANUAL_CLAIM,
                          Kind.OWNER_SYNC_CONFLICT})
+# A booking created in one of these is announced as new: every initial status (state_machine.INITIAL_STATUSES) but
+# a hold, which is not a booking yet. The same members as CANCELLABLE_STATUSES by coincidence, not the same rule.
 NEW_BOOKING_STATUSES = (S.INQUIRY, S.RESERVED, S.CONFIRMED)
 
 

@@ -72,3 +72,9 @@ def test_groups_hold_real_statuses_and_initial_statuses_are_known():
         assert set(group) <= set(S.values)
         assert len(set(group)) == len(group)
     assert set(S.values) >= INITIAL_STATUSES
+
+
+def test_new_booking_emails_go_for_every_initial_status_but_a_hold():
+    from bookings.notifications import NEW_BOOKING_STATUSES
+
+    assert set(NEW_BOOKING_STATUSES) == INITIAL_STATUSES - {S.HELD}
