@@ -452,7 +452,7 @@ def _reserve_in_process(items: list) -> list[tuple[str, float]]:
     from django.db import connection
 
     from bookings.services import reserve
-    from bookings.state_machine import Actor
+    from core.actor import Actor
 
     actor = Actor.system("bench")
     out = []
@@ -493,7 +493,7 @@ def bench_reserve(slots: list, per_thread: int, contested_rounds: int) -> list[R
     from bookings.errors import DatesUnavailable
     from bookings.models import Booking
     from bookings.services import reserve
-    from bookings.state_machine import Actor
+    from core.actor import Actor
 
     actor = Actor.system("bench")
 

@@ -13,27 +13,15 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from core.actor import Actor
+from core.admin import ReadOnlyAdminMixin
+from core.errors import DomainError
+from core.money import format_money
 from properties.models import Property
-from properties.money import format_money
 from properties.tenancy import TenantScopedAdmin
 
-from . import admin_filters, admin_views, outbox, services
-from .errors import BookingError
-from .models import Booking, BookingEvent, GuestMessage, IdempotencyKey, OutboxDelivery, OutboxEvent, SentEmail
-from .state_machine import Actor
-
-
-class ReadOnlyAdminMixin:
-    """View only: no add, change or delete, in any admin (the rows are written by services)."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from . import admin_filters, admin_views, services
+from .models import Booking, BookingEvent, GuestMessage, IdempotencyKey, SentEmail
 
 
 def _managed_property_ids(request):
@@ -223,7 +211,7 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
             try:
                 call(pk)
                 done.append(reference)
-            except BookingError as exc:
+            except DomainError as exc:
                 failed.append(f"{reference}: {exc.detail}")
         if done:
             messages.success(request, f"{verb} {len(done)} booking(s): {', '.join(done)}.")
@@ -280,50 +268,6 @@ class BookingEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     @admin.display(description="Actor")
     def actor_display(self, obj):
         return obj.actor_user or obj.actor_label or obj.get_actor_type_display()
-
-
-class OutboxDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = OutboxDelivery
-    extra = 0
-    fields = readonly_fields = ["consumer", "delivered_at"]
-
-
-@admin.register(OutboxEvent)
-class OutboxEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "topic", "aggregate_type", "aggregate_id", "delivered_at", "attempts", "error"]
-    list_filter = ["topic", "aggregate_type", ("delivered_at", admin.EmptyFieldListFilter)]
-    search_fields = ["id", "aggregate_id", "topic"]
-    date_hierarchy = "created_at"
-    actions = ["deliver_now"]
-    inlines = [OutboxDeliveryInline]
-    readonly_fields = ["id", "topic", "aggregate_type", "aggregate_id", "payload", "created_at", "delivered_at",
-                       "attempts", "last_error"]
-
-    @admin.display(description="Last error")
-    def error(self, obj):
-        return (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
-
-    def has_deliver_permission(self, request):
-        return request.user.is_superuser
-
-    @admin.action(description="Deliver now", permissions=["deliver"])
-    def deliver_now(self, request, queryset):
-        ids = list(queryset.values_list("pk", flat=True))
-        complete = sum(1 for event_id in ids if outbox.deliver(event_id))
-        level = messages.SUCCESS if complete == len(ids) else messages.WARNING
-        self.message_user(request, f"{complete} of {len(ids)} event(s) fully delivered.", level)
-
-
-@admin.register(OutboxDelivery)
-class OutboxDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["delivered_at", "consumer", "event", "topic"]
-    list_filter = ["consumer"]
-    search_fields = ["consumer", "event__id"]
-    list_select_related = ["event"]
-
-    @admin.display(description="Topic", ordering="event__topic")
-    def topic(self, obj):
-        return obj.event.topic
 
 
 @admin.register(IdempotencyKey)

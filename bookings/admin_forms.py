@@ -14,8 +14,8 @@ from decimal import Decimal
 from django import forms
 from django.contrib.admin import widgets as admin_widgets
 
+from core.money import format_money, minor_unit, round_money
 from guests.countries import COUNTRY_CHOICES
-from properties.money import format_money, minor_unit, round_money
 from properties.tenancy import managed_properties
 
 from .forms import clean_phone

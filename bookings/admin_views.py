@@ -29,8 +29,10 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from core.actor import Actor
+from core.errors import DomainError
+from core.money import format_money
 from guests.services import GuestInput
-from properties.money import format_money
 from properties.pricing import local_today
 
 from . import services
@@ -38,7 +40,6 @@ from .admin_forms import CancelBookingForm, OwnerBookingForm
 from .errors import BookingError, DatesUnavailable, StayRuleViolation
 from .models import CANCELLABLE_STATUSES, CONFIRMATION_RESEND_STATUSES, Booking, BookingStatus
 from .notifications import guest_address
-from .state_machine import Actor
 
 S = BookingStatus
 MANAGE = "bookings.manage_booking"
@@ -126,7 +127,7 @@ def run_object_action(model_admin, request, object_id, name: str) -> HttpRespons
     booking = scoped_booking(model_admin, request, object_id)
     try:
         messages.success(request, action.run(booking, Actor.for_user(request.user)))
-    except BookingError as exc:
+    except DomainError as exc:
         messages.error(request, f"{booking.reference}: {exc.detail}")
     return HttpResponseRedirect(change_url(booking))
 
@@ -149,7 +150,7 @@ def cancel_booking(model_admin, request, object_id):
         try:
             result = cancel_with_refund(booking_id=booking.pk, actor=Actor.for_user(request.user),
                                         reason=form.cleaned_data["reason"], refund_amount=amount, by_owner=True)
-        except BookingError as exc:
+        except DomainError as exc:
             messages.error(request, f"Not cancelled: {exc.detail}")
         else:
             refunded = format_money(result.refunded, booking.currency)
@@ -189,7 +190,7 @@ def add_owner_booking(model_admin, request):
         except StayRuleViolation as exc:
             hint = "" if data["override_rules"] else " Tick “Override the stay rules” and give a reason to book anyway."
             form.add_error(None, f"{_reason_text(exc)}{hint}")
-        except BookingError as exc:
+        except DomainError as exc:
             form.add_error(None, exc.detail)
         else:
             state = "confirmed" if booking.status == S.CONFIRMED else "reserved (waiting for the guest's payment)"

@@ -15,14 +15,15 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.urls import reverse
 
-from config.client_address import client_key
+from core import ratelimit
+from core.actor import Actor
+from core.client_address import client_key
+from core.errors import DomainError
 from guests.services import GuestInput
 
-from . import ratelimit, services
-from .errors import BookingError
+from . import services
 from .idempotency import IdempotencyKeyReused, fingerprint, run_idempotent
 from .models import Booking, Source
-from .state_machine import Actor
 from .tokens import booking_access_token
 
 SCOPE = "details-form"
@@ -55,7 +56,7 @@ def reserve_from_details(*, property_id: int, data: dict) -> DetailsOutcome:
                                  country=data["country"]),
                 actor=Actor.guest(data["email"]), source=Source.DIRECT,
             )
-        except BookingError as exc:
+        except DomainError as exc:
             return exc.http_status, exc.as_dict()
         return 201, {"booking_id": booking.pk, "reference": booking.reference}
 

@@ -1,23 +1,14 @@
-"""Domain errors of the booking engine. Each has a stable ``code`` that the API,
-forms and admin map to their own messages; ``reasons`` carries every rule that
-failed (see ``properties.availability.Reason``)."""
+"""Domain errors of the booking engine (``core.errors.DomainError`` is their base, and that of the payment
+errors): each has a stable ``code``; ``reasons`` carries every rule that failed (see
+``properties.availability.Reason``)."""
+
+from core.errors import DomainError
 
 
-class BookingError(Exception):
+class BookingError(DomainError):
     code = "booking_error"
     http_status = 400
     default_detail = "The booking could not be changed."
-
-    def __init__(self, detail: str | None = None, *, reasons=()):
-        self.detail = detail or self.default_detail
-        self.reasons = list(reasons)
-        super().__init__(self.detail)
-
-    def as_dict(self) -> dict:
-        body = {"code": self.code, "detail": self.detail}
-        if self.reasons:
-            body["reasons"] = [reason.as_dict() for reason in self.reasons]
-        return body
 
 
 class DatesUnavailable(BookingError):

@@ -14,6 +14,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.actor import ActorType
+from core.models import ImmutableRow
+
 
 class BookingStatus(models.TextChoices):
     INQUIRY = "inquiry", "Inquiry"
@@ -246,33 +249,6 @@ class Booking(models.Model):
         return not (self.status in EXPIRING_STATUSES and expired)
 
 
-class ActorType(models.TextChoices):
-    USER = "user", "User"
-    GUEST = "guest", "Guest"
-    SYSTEM = "system", "System"
-    CHANNEL = "channel", "Channel"
-    API = "api", "API client"
-
-
-class ImmutableRowError(Exception):
-    pass
-
-
-class ImmutableRow(models.Model):
-    """An audit row: written once, never updated or deleted (DESIGN invariant 4)."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ImmutableRowError(f"{str(self._meta.verbose_name_plural).capitalize()} are immutable.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ImmutableRowError(f"{str(self._meta.verbose_name_plural).capitalize()} are immutable.")
-
-
 class BookingEvent(ImmutableRow):
     """One row per status change: who, when, from, to, why. Never updated or deleted."""
 
@@ -291,43 +267,6 @@ class BookingEvent(ImmutableRow):
     def __str__(self):
         return f"{self.booking_id}: {self.from_status or '∅'} → {self.to_status}"
 
-
-
-class OutboxEvent(models.Model):
-    """A domain event written in the same transaction as the change it describes."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    topic = models.CharField(max_length=50, db_index=True)
-    aggregate_type = models.CharField(max_length=50)
-    aggregate_id = models.CharField(max_length=50)
-    payload = models.JSONField(default=dict)
-    created_at = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["created_at"]
-        indexes = [
-            models.Index(fields=["created_at"], condition=Q(delivered_at__isnull=True), name="outbox_undelivered"),
-        ]
-
-    def __str__(self):
-        return f"{self.topic} {self.aggregate_type}:{self.aggregate_id}"
-
-
-class OutboxDelivery(models.Model):
-    """Which consumer has processed which event: the record of at-least-once delivery."""
-
-    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
-    consumer = models.CharField(max_length=100)
-    delivered_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["event", "consumer"], name="outbox_delivery_once")]
-
-    def __str__(self):
-        return f"{self.consumer} ← {self.event_id}"
 
 
 class IdempotencyKey(models.Model):

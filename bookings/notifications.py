@@ -63,12 +63,13 @@ from django.db.models import Case, F, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from core import outbox
+from core.models import OutboxEvent
 from properties.page_selectors import policy_info
 from properties.pricing import local_today
 
-from . import outbox
 from .ics import booking_calendar
-from .models import Booking, BookingStatus, EmailStatus, GuestMessage, OutboxEvent, PaymentStatus, SentEmail, Source
+from .models import Booking, BookingStatus, EmailStatus, GuestMessage, PaymentStatus, SentEmail, Source
 
 log = logging.getLogger(__name__)
 S = BookingStatus

@@ -14,12 +14,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from properties.money import format_money
+from core.actor import Actor
+from core.errors import DomainError
+from core.money import format_money
 
 from . import portal
 from .checkout import status_url
-from .errors import BookingError, RefundChanged
-from .state_machine import Actor
+from .errors import RefundChanged
 from .views import _booking_context, _guest_booking
 
 MAX_REASON_LENGTH = 1000
@@ -66,7 +67,7 @@ def cancel(request, reference):
                  "left before arrival). Please confirm again.")
         return render(request, "bookings/cancel.html", _cancel_context(request, booking, error=error, reason=reason),
                       status=exc.http_status)
-    except BookingError as exc:
+    except DomainError as exc:
         booking.refresh_from_db()
         return render(request, "bookings/cancel.html",
                       _cancel_context(request, booking, error=exc.detail, reason=reason), status=exc.http_status)
@@ -92,7 +93,7 @@ def message(request, reference):
     booking = _guest_booking(request, reference)
     try:
         portal.post_guest_message(booking_id=booking.pk, body=request.POST.get("body", ""))
-    except BookingError as exc:
+    except DomainError as exc:
         context = _booking_context(request, booking)
         context.update(portal.portal_context(booking))
         context.update({"message_error": exc.detail, "message_body": request.POST.get("body", "")[:5000]})

@@ -29,14 +29,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
+from core import outbox
+from core.actor import Actor
+from core.money import ZERO, round_money
 from guests.services import GuestInput, find_or_create_guest
 from properties.availability import CONFLICT_CODES, Reason, check_availability, occupying_bookings
 from properties.models import AvailabilityBlock, Property
-from properties.money import ZERO, round_money
 from properties.policies import policy_snapshot_for, refund_percent
 from properties.pricing import local_today, quote
 
-from . import outbox
 from .errors import (
     BookingError,
     CancellationNotAllowed,
@@ -62,7 +63,7 @@ from .models import (
     PaymentStatus,
     Source,
 )
-from .state_machine import Actor, apply_transition, booking_payload, record_creation, record_event
+from .state_machine import apply_transition, booking_payload, record_creation, record_event
 
 S = BookingStatus
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I/L

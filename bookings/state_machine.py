@@ -8,13 +8,13 @@ caller's transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.utils import timezone
 
-from . import outbox
+from core import outbox
+from core.actor import Actor
+
 from .errors import InvalidTransition
-from .models import EXPIRING_STATUSES, ActorType, Booking, BookingEvent
+from .models import EXPIRING_STATUSES, Booking, BookingEvent
 from .models import BookingStatus as S
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -32,41 +32,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # The status a booking may be created in, by kind of creation.
 INITIAL_STATUSES = frozenset({S.INQUIRY, S.HELD, S.RESERVED, S.CONFIRMED})
 ENDING_TOPICS = {S.CANCELLED: "booking.cancelled", S.EXPIRED: "booking.cancelled", S.RELEASED: "booking.cancelled"}
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who causes a change: a user, a guest, a channel, an API client or the system."""
-
-    type: str
-    user: object = None
-    label: str = ""
-
-    @classmethod
-    def system(cls, label: str = "") -> Actor:
-        return cls(ActorType.SYSTEM, label=label)
-
-    @classmethod
-    def for_user(cls, user) -> Actor:
-        return cls(ActorType.USER, user=user, label=getattr(user, "email", ""))
-
-    @classmethod
-    def guest(cls, email: str = "") -> Actor:
-        return cls(ActorType.GUEST, label=email)
-
-    @classmethod
-    def guest_of(cls, booking) -> Actor:
-        return cls.guest(booking.guest.email if booking.guest else "")
-
-    @classmethod
-    def channel(cls, source: str) -> Actor:
-        return cls(ActorType.CHANNEL, label=source)
-
-    @classmethod
-    def api(cls, user=None, label: str = "") -> Actor:
-        if user is not None and getattr(user, "is_authenticated", False):
-            return cls(ActorType.USER, user=user, label=user.email)
-        return cls(ActorType.API, label=label)
 
 
 def can_transition(from_status: str, to_status: str) -> bool:

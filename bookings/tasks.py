@@ -4,20 +4,6 @@ from celery import shared_task
 from django.utils import timezone
 
 
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
-def deliver_outbox_event(event_id: str) -> bool:
-    from .outbox import deliver
-
-    return deliver(event_id)
-
-
-@shared_task(acks_late=True)
-def redeliver_outbox() -> int:
-    from .outbox import redeliver_pending
-
-    return redeliver_pending()
-
-
 @shared_task(acks_late=True)
 def expire_stale_bookings() -> int:
     from .services import expire_stale_bookings as expire

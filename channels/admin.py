@@ -38,8 +38,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
-from bookings.admin import ReadOnlyAdminMixin
-from bookings.errors import BookingError
+from core.admin import ReadOnlyAdminMixin
+from core.errors import DomainError
 from properties.models import AvailabilityBlock
 from properties.tenancy import TenantScopedAdmin, TenantScopedInline
 
@@ -743,7 +743,7 @@ class SyncConflictAdmin(TenantScopedAdmin):
             try:
                 resolve_conflict(conflict_id=conflict.pk, resolution=resolution, user=request.user,
                                  note=form.cleaned_data["note"])
-            except (BookingError, ValidationError, ValueError) as exc:
+            except (DomainError, ValidationError, ValueError) as exc:
                 detail = getattr(exc, "detail", None) or "; ".join(getattr(exc, "messages", [])) or str(exc)
                 messages.error(request, f"Not resolved: {detail}")
             else:
@@ -752,8 +752,8 @@ class SyncConflictAdmin(TenantScopedAdmin):
         label, text = RESOLUTIONS[resolution]
         refund = None
         if resolution == R.CANCELLED_OURS and conflict.other_booking_id:
+            from core.money import format_money
             from payments.services import refund_quote
-            from properties.money import format_money
 
             quote_ = refund_quote(conflict.other_booking)
             refund = format_money(quote_.refundable, quote_.currency)

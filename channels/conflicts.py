@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from bookings.errors import BookingError
 from bookings.services import lock_property
-from bookings.state_machine import Actor
+from core.actor import Actor
 
 from .ical_parse import classify
 from .models import SyncConflict

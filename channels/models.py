@@ -20,8 +20,7 @@ from django.db import models
 from django.utils import timezone
 
 from bookings.models import CHANNEL_SOURCES
-
-from .crypto import EncryptedTextField, token_digest
+from core.crypto import EncryptedTextField, token_digest
 
 # The channels a connection can link to: exactly the channel booking sources (one list to extend), so that a
 # connection's imported stays have ``source == connection.platform``.

@@ -27,7 +27,8 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
-from .crypto import token_digest
+from core.crypto import token_digest
+
 from .ical_export import feed_source, last_modified_for, render
 from .models import ChannelConnection
 

@@ -42,9 +42,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from guests import authority
 
 # Whole apps, and single models, that only superusers see in the admin.
-SUPERUSER_ONLY_APPS = {"auth", "django_celery_beat", "account", "mfa", "sessions", "sites", "socialaccount",
+SUPERUSER_ONLY_APPS = {"core", "auth", "django_celery_beat", "account", "mfa", "sessions", "sites", "socialaccount",
                        "usersessions"}
-SUPERUSER_ONLY_MODELS = {"bookings.outboxevent", "bookings.outboxdelivery", "bookings.idempotencykey",
+SUPERUSER_ONLY_MODELS = {"bookings.idempotencykey",
                          "payments.webhookevent"}
 
 

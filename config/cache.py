@@ -1,7 +1,7 @@
 """The cache backend: Redis, and each process's own memory while Redis cannot be reached.
 
 Decision (issue 11): the database is the source of truth; the cache holds only rate-limit counters (DRF's
-create throttle, ``bookings.ratelimit``, allauth's login limits and used TOTP codes) and short-lived caches
+create throttle, ``core.ratelimit``, allauth's login limits and used TOTP codes) and short-lived caches
 (the iCal feeds' Last-Modified). None of that is worth failing a booking or a login for, so when a Redis call
 fails with a connection error or a timeout, :class:`ResilientRedisCache`
 

@@ -18,7 +18,7 @@ def trusted_proxies_are_addresses(app_configs, **kwargs):
     """A bad TRUSTED_PROXIES entry is refused at start (``migrate`` and ``check`` run the checks)."""
     from django.core.exceptions import ImproperlyConfigured
 
-    from .client_address import trusted_proxies
+    from core.client_address import trusted_proxies
 
     try:
         networks, _unix = trusted_proxies()

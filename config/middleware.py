@@ -1,7 +1,7 @@
 """A request that really cannot be served answers 503, never a bare 500 page.
 
 The cache falls back to memory when Redis is unreachable (``config.cache``) and Celery publishing after commit
-is logged and left to the sweeper (``bookings.outbox``), so Redis being down should not reach a view. Should a
+is logged and left to the sweeper (``core.outbox``), so Redis being down should not reach a view. Should a
 Redis or broker connection error still escape a view (a cache configured without the fallback, a new direct
 use of Redis), :class:`ServiceUnavailableMiddleware` turns it into
 

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "core",
     "guests",
     "properties",
     "bookings",
@@ -108,7 +109,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # Redis down must not fail a booking or a login (the database is the source of truth): a call that gets no
 # connection within REDIS_TIMEOUT_SECONDS fails fast; the cache then serves from each process's memory for
 # REDIS_RETRY_SECONDS before trying Redis again (config.cache), and a task that cannot be published after commit
-# is logged and left to the outbox sweeper (bookings.outbox). README "When Redis is down".
+# is logged and left to the outbox sweeper (core.outbox). README "When Redis is down".
 REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
 REDIS_RETRY_SECONDS = env.float("REDIS_RETRY_SECONDS", default=5.0)
 if REDIS_URL:
@@ -253,7 +254,7 @@ STORAGES = {
 # --- Client addresses ---------------------------------------------------------------
 # The proxies in front of the app (IPs or CIDR networks; "unix" for a proxy on gunicorn's Unix socket). Only
 # requests from them have their X-Forwarded-For read; the client is its right-most address that is not one of
-# them (config.client_address). Default none: a directly exposed gunicorn uses REMOTE_ADDR. Every rate limit
+# them (core.client_address). Default none: a directly exposed gunicorn uses REMOTE_ADDR. Every rate limit
 # and audit row uses it. README "Client addresses behind a proxy".
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 

@@ -3,7 +3,7 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from django.urls import reverse
 
-from config.client_address import client_ip
+from core.client_address import client_ip
 
 
 class AccountAdapter(DefaultAccountAdapter):

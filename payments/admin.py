@@ -15,9 +15,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from bookings.admin import ReadOnlyAdminMixin
-from config.client_address import client_ip
-from properties.money import format_money
+from core.admin import ReadOnlyAdminMixin
+from core.client_address import client_ip
+from core.money import format_money
 from properties.tenancy import TenantScopedAdmin
 
 from .models import HostPaymentMethod, ManualPayment, ManualPaymentEvent, Payment, PaymentEvent, Refund, WebhookEvent

@@ -1,10 +1,10 @@
-"""Payment errors: ``BookingError`` subclasses, so views map them like every other domain error."""
+"""Payment errors: ``core.errors.DomainError`` subclasses, so views map them like every other domain error."""
 
-from bookings.errors import BookingError
 from bookings.errors import RefundNotAllowed as RefundNotAllowed  # decided with the cancellation (bookings.services)
+from core.errors import DomainError
 
 
-class PaymentError(BookingError):
+class PaymentError(DomainError):
     code = "payment_error"
     http_status = 400
     default_detail = "The payment could not be processed."

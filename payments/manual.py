@@ -32,13 +32,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings import services as booking_services
-from bookings.errors import BookingError
 from bookings.models import Booking, BookingStatus
 from bookings.notifications import Kind, Planned, absolute, guest_address, queue
-from bookings.state_machine import Actor
 from bookings.tokens import booking_access_token
+from core.actor import Actor
+from core.errors import DomainError
+from core.money import round_money
 from properties.display import local_datetime
-from properties.money import round_money
 
 from .errors import PaymentError, PaymentNotAllowed
 from .models import (
@@ -291,7 +291,7 @@ def verify(*, mp_id, action: str, user, note: str = "", amount_received: Decimal
                 booking_services.confirm(booking_id=booking.pk, actor=actor, reason=reason, at=now)
             else:
                 booking_services.confirm_late_payment(booking_id=booking.pk, actor=actor, reason=reason, at=now)
-        except BookingError as exc:
+        except DomainError as exc:
             raise ManualPaymentError(
                 f"The booking cannot be confirmed ({exc.detail}). Reject or dispute the payment and return the "
                 "money to the guest.") from exc

@@ -18,13 +18,13 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from bookings import ratelimit
 from bookings.checkout import payment_url, status_url
-from bookings.errors import BookingError
 from bookings.models import Booking
-from bookings.state_machine import Actor
 from bookings.tokens import booking_access_token, booking_for_guest_token
-from config.client_address import client_ip, client_key
+from core import ratelimit
+from core.actor import Actor
+from core.client_address import client_ip, client_key
+from core.errors import DomainError
 from guests.authority import may_use_staff_authority, staff_page
 from properties.models import Property
 
@@ -61,7 +61,7 @@ def choose(request, reference):
     try:
         mp = manual.choose_method(booking_id=booking.pk, method_id=request.POST.get("method", ""),
                                   actor=Actor.guest_of(booking))
-    except (BookingError, ValueError) as exc:
+    except (DomainError, ValueError) as exc:
         messages.error(request, getattr(exc, "detail", "This payment method is not available."))
         return redirect(payment_url(booking))
     return redirect(manual.instructions_url(mp))
@@ -89,7 +89,7 @@ def instructions(request, reference, code):
             except manual.InvalidProof as exc:
                 form.add_error("proof", exc.detail)
                 status = 400
-            except BookingError as exc:
+            except DomainError as exc:
                 form.add_error(None, exc.detail)
                 status = 409
             else:

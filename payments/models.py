@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from bookings.models import ImmutableRow, ImmutableRowError  # noqa: F401  (ImmutableRowError re-exported)
+from core.models import ImmutableRow
 
 
 class Provider(models.TextChoices):

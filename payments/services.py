@@ -49,11 +49,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bookings import services as booking_services
-from bookings.errors import BookingError
 from bookings.models import CONFIRMABLE_BY_PAYMENT_STATUSES, CONFIRMED_STATUSES, Booking, BookingStatus
 from bookings.models import PaymentStatus as BookingPaymentStatus
-from bookings.state_machine import Actor
-from properties.money import ZERO, round_money, to_minor_units
+from core.actor import Actor
+from core.errors import DomainError
+from core.money import ZERO, round_money, to_minor_units
 
 from .errors import PaymentNotAllowed, ProviderError, RefundNotAllowed, TooManyAttempts
 from .models import (
@@ -409,7 +409,7 @@ def handle_intent_succeeded(intent: IntentData, *, actor_label: str = "stripe") 
                     booking_id=booking.pk, actor=SYSTEM,
                     reason="Paid after the hold ran out; dates still free." if late else "Paid by card.",
                 )
-            except BookingError as exc:
+            except DomainError as exc:
                 refund_reason = f"Paid after the reservation expired and its dates were taken ({exc.code})."
                 booking_services.expire(booking_id=booking.pk)
         elif booking.status in CONFIRMED_STATUSES:

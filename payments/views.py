@@ -62,13 +62,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
-from bookings import ratelimit
 from bookings.checkout import status_url
-from bookings.errors import BookingError
 from bookings.models import Booking
-from bookings.state_machine import Actor
 from bookings.tokens import booking_access_token, booking_for_guest_token
-from config.client_address import client_key
+from core import ratelimit
+from core.actor import Actor
+from core.client_address import client_key
+from core.errors import DomainError
 from guests.countries import country_name
 from properties.page_selectors import stay_query
 
@@ -164,7 +164,7 @@ def card_setup(request, reference):
     try:
         services.check_payable(booking, timezone.now())
         setup_id, client_secret = get_provider().create_setup(booking)
-    except BookingError as exc:
+    except DomainError as exc:
         return JsonResponse(exc.as_dict(), status=exc.http_status)
     return JsonResponse({
         "client_secret": client_secret, "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
@@ -187,7 +187,7 @@ def card_payment(request, reference):
     try:
         result = services.start_card_payment(booking_id=booking.pk, payment_method_id=payment_method_id[:255],
                                              actor=Actor.guest_of(booking))
-    except BookingError as exc:
+    except DomainError as exc:
         return JsonResponse(exc.as_dict(), status=exc.http_status)
     return JsonResponse(result.as_dict())
 
@@ -198,7 +198,7 @@ def payment_return(request, reference):
     booking = _guest_booking(request, reference, body)
     try:
         booking = services.sync_from_provider(booking_id=booking.pk)
-    except BookingError as exc:
+    except DomainError as exc:
         return JsonResponse(exc.as_dict(), status=exc.http_status)
     return JsonResponse({
         "booking_status": booking.status, "payment_status": booking.payment_status,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from properties.money import CURRENCY_EXPONENTS
+from core.money import CURRENCY_EXPONENTS
 
 from . import services
 from .providers.stripe import from_minor_units, intent_data, refund_data

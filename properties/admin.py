@@ -27,8 +27,9 @@ from django.http import HttpResponseRedirect
 from django.urls import path
 from django.utils.html import format_html
 
-from bookings.errors import BookingError
 from channels.admin import ChannelBlockInline, ChannelConnectionInline
+from core.errors import DomainError
+from core.money import format_money
 
 from . import quote_preview, services
 from .availability import occupying_bookings
@@ -43,7 +44,6 @@ from .models import (
     weekday_mask,
     weekdays_in,
 )
-from .money import format_money
 from .tenancy import TenantScopedAdmin, TenantScopedInline, managed_properties
 
 WEEKDAY_FIELDS = ("checkin_weekdays", "checkout_weekdays", "weekend_days")
@@ -129,7 +129,7 @@ def save_block(request, block: AvailabilityBlock, *, change: bool) -> Availabili
                 property_id=block.property_id, start_date=block.start_date, end_date=block.end_date,
                 reason=block.reason, note=block.note, user=request.user,
             )
-    except BookingError as exc:
+    except DomainError as exc:
         messages.error(request, f"The block {block.start_date}–{block.end_date} was not saved: {exc.detail}")
         return None
 

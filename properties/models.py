@@ -17,8 +17,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.text import slugify
 
+from core.money import CURRENCY_CHOICES
+
 from .images import PhotoField
-from .money import CURRENCY_CHOICES
 from .policies import CANCELLATION_POLICY_CHOICES, CUSTOM, CUSTOM_TIERS_HELP, clean_tiers
 
 WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]

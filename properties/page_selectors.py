@@ -18,6 +18,8 @@ from django.db.models import Prefetch, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 
+from core.money import format_money, round_money
+
 from .availability import (
     AVAILABLE,
     BLOCKED,
@@ -30,7 +32,6 @@ from .availability import (
     check_availability,
 )
 from .models import Amenity, Property, PropertyPhoto
-from .money import format_money, round_money
 from .policies import policy_snapshot_for
 from .pricing import Quote, local_today, quote
 from .selectors import SearchPage, SearchQuery, _prefetch_page, search

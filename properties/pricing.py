@@ -30,7 +30,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from .money import ZERO, round_money
+from core.money import ZERO, round_money
 
 KIND_ORDER = ("seasonal", "weekend", "length_of_stay", "early_bird", "last_minute")
 NIGHT_KINDS = ("seasonal", "weekend")

@@ -13,9 +13,9 @@ from datetime import date
 from django.db import transaction
 from django.utils import timezone
 
-from bookings import outbox
 from bookings.errors import DatesUnavailable, StayRuleViolation
 from bookings.services import expire_stale_for_property, lock_property
+from core import outbox
 
 from .availability import occupying_bookings
 from .models import AvailabilityBlock

@@ -25,8 +25,9 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from bookings import outbox
-from bookings.models import CONFIRMED_STATUSES, Booking, BookingStatus, OutboxEvent
+from bookings.models import CONFIRMED_STATUSES, Booking, BookingStatus
+from core import outbox
+from core.models import OutboxEvent
 
 from .models import Property, TurnoverTask
 

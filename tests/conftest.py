@@ -4,7 +4,7 @@ from datetime import datetime
 import pytest
 
 from bookings import services
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.services import GuestInput
 from payments.localstripe_server import LocalStripe
 from tests.factories import OwnerFactory, PropertyFactory, future

@@ -14,10 +14,9 @@ from bookings.models import (
     BookingEvent,
     BookingStatus,
     IdempotencyKey,
-    OutboxDelivery,
-    OutboxEvent,
 )
-from bookings.state_machine import Actor
+from core.actor import Actor
+from core.models import OutboxDelivery, OutboxEvent
 from guests.models import Guest
 from guests.services import GuestInput
 from properties import services as property_services
@@ -33,7 +32,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 S = BookingStatus
-OUR_APPS = {"guests", "properties", "bookings", "payments", "channel_sync"}
+OUR_APPS = {"core", "guests", "properties", "bookings", "payments", "channel_sync"}
 
 
 def tiny_png() -> bytes:
@@ -112,7 +111,7 @@ def test_every_model_of_ours_is_registered():
     assert names >= {
         "guests.User", "guests.Guest", "properties.Amenity", "properties.Property", "properties.PropertyPhoto",
         "properties.DateOverride", "properties.AvailabilityBlock", "properties.PricingRule", "bookings.Booking",
-        "bookings.BookingEvent", "bookings.OutboxEvent", "bookings.OutboxDelivery", "bookings.IdempotencyKey",
+        "bookings.BookingEvent", "core.OutboxEvent", "core.OutboxDelivery", "bookings.IdempotencyKey",
         "channel_sync.ChannelConnection", "channel_sync.SyncRun", "channel_sync.SyncConflict",
     }
 
@@ -298,7 +297,7 @@ def test_user_admin_creates_an_email_login_user(superuser, client_as):
 
 
 def test_outbox_deliver_now_action_delivers_through_the_outbox(prop, superuser, client_as):
-    from bookings import outbox
+    from core import outbox
 
     seen = []
     outbox.consumer("admin-test", topics=["pricing.updated"])(lambda event: seen.append(event.pk))

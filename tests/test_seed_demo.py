@@ -7,7 +7,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from bookings.models import Booking, BookingEvent, BookingStatus, OutboxEvent
+from bookings.models import Booking, BookingEvent, BookingStatus
+from core.models import OutboxEvent
 from guests.models import Guest, User
 from properties.models import AvailabilityBlock, DateOverride, PricingRule, Property, PropertyPhoto
 

@@ -26,8 +26,8 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from bookings.errors import BookingError
 from config.security import request_too_large_body
+from core.errors import DomainError
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -92,7 +92,7 @@ CODES = {
 
 def api_exception_handler(exc, context):
     """DRF's ``EXCEPTION_HANDLER``: map every known error to ``{"code", "detail", …}``."""
-    if isinstance(exc, BookingError):
+    if isinstance(exc, DomainError):
         set_rollback()
         return Response(exc.as_dict(), status=exc.http_status)
     if isinstance(exc, RequestDataTooBig):

@@ -1,7 +1,7 @@
 """Throttling for the endpoints that create holds and bookings.
 
 They are open to anonymous guests, so each client (the user id when signed in,
-else its address, ``config.client_address.client_key``) may create at most
+else its address, ``core.client_address.client_key``) may create at most
 ``API_THROTTLE_CREATE`` (e.g. ``60/min``) holds and bookings together. The rate
 is read from settings on every request, so tests and deployments can change it
 without a restart of the module.
@@ -15,7 +15,7 @@ which reads that header only from ``TRUSTED_PROXIES``.
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from config.client_address import client_key
+from core.client_address import client_key
 
 
 class CreateRateThrottle(SimpleRateThrottle):

@@ -16,6 +16,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.actor import Actor
+from core.errors import DomainError
 from guests.authority import NoPendingMfa, StaffAuthority
 from guests.services import GuestInput
 from properties.availability import calendar, check_availability
@@ -24,10 +26,9 @@ from properties.pricing import quote
 from properties.selectors import SearchQuery, search
 
 from .. import services
-from ..errors import BookingError, HoldMismatch
+from ..errors import HoldMismatch
 from ..idempotency import KEY_PATTERN, MAX_KEY_LENGTH, fingerprint, run_idempotent
 from ..models import Booking, BookingStatus
-from ..state_machine import Actor
 from ..tokens import booking_for_guest_token, check_hold_release_token
 from . import serializers as s
 from .errors import ErrorSerializer
@@ -91,7 +92,7 @@ def _create_response(request, scope: str, handler) -> Response:
     def guarded():
         try:
             return handler()
-        except BookingError as exc:  # stored with the key, so a retry gets the same answer
+        except DomainError as exc:  # stored with the key, so a retry gets the same answer
             return exc.http_status, exc.as_dict()
 
     key = request.headers.get("Idempotency-Key")

@@ -73,8 +73,8 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from bookings.models import CONFIRMED_STATUSES, Booking, BookingStatus, Source
+from core.money import CURRENCY_EXPONENTS, ZERO, format_money, round_money
 from properties.models import AvailabilityBlock, Property
-from properties.money import CURRENCY_EXPONENTS, ZERO, format_money, round_money
 from properties.tenancy import managed_properties
 
 from . import charts

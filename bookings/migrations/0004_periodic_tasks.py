@@ -5,7 +5,7 @@ from django.db import migrations
 JOBS = [
     # (name, task, every, period)
     ("Expire holds and reservations", "bookings.tasks.expire_stale_bookings", 1, "minutes"),
-    ("Redeliver outbox events", "bookings.tasks.redeliver_outbox", 1, "minutes"),
+    ("Redeliver outbox events", "bookings.tasks.redeliver_outbox", 1, "minutes"),  # core.tasks since core 0001
     ("Clean idempotency keys", "bookings.tasks.clean_idempotency_keys", 1, "hours"),
 ]
 

@@ -22,7 +22,7 @@ import stripe
 from django.conf import settings
 
 from config.stripe_mode import OFF
-from properties.money import CURRENCY_EXPONENTS, to_minor_units
+from core.money import CURRENCY_EXPONENTS, to_minor_units
 
 from ..errors import ProviderError
 from .base import IntentData, RefundData

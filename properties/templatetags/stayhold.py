@@ -4,8 +4,8 @@ from django import template
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
+from core.money import format_money
 from properties import display
-from properties.money import format_money
 
 register = template.Library()
 

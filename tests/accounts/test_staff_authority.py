@@ -20,7 +20,7 @@ from django.urls import reverse
 
 from bookings import services
 from bookings.models import Booking, BookingStatus
-from bookings.state_machine import Actor
+from core.actor import Actor
 from payments import manual
 from payments.models import HostPaymentMethod
 from properties.models import Property

@@ -28,8 +28,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from bookings import services
 from bookings.models import Booking
-from bookings.state_machine import Actor
 from config.wsgi import application
+from core.actor import Actor
 from guests.services import GuestInput
 from properties.models import Property
 from tests.api.contract import documented_rejections_only, undocumented_rejection

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from bookings.models import Booking, BookingStatus, IdempotencyKey
 from bookings.services import cancel
-from bookings.state_machine import Actor
+from core.actor import Actor
 from tests.factories import UserFactory
 
 S = BookingStatus

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from bookings.models import Booking
-from bookings.state_machine import Actor
+from core.actor import Actor
 from payments import manual
 from payments.models import HostPaymentMethod
 from tests.factories import OwnerFactory, PropertyFactory, StaffFactory

@@ -6,7 +6,7 @@ from django.core import mail
 from bookings import services
 from bookings.models import BookingEvent, SentEmail
 from bookings.models import BookingStatus as S
-from bookings.state_machine import Actor
+from core.actor import Actor
 
 from .conftest import do_url, reload, url
 

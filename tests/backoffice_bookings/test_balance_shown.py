@@ -9,8 +9,8 @@ import pytest
 from bookings import services
 from bookings.admin import BookingAdmin
 from bookings.models import Booking
-from bookings.state_machine import Actor
-from properties.money import format_money
+from core.actor import Actor
+from core.money import format_money
 
 from .conftest import url
 

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 
 from bookings.models import BookingEvent, BookingStatus
+from core.money import format_money
 from payments.models import Refund
 from payments.services import refund_quote
-from properties.money import format_money
 from tests.factories import PropertyFactory
 
 from .conftest import reload, url
@@ -112,7 +112,7 @@ def test_bad_input_re_renders_the_page_and_changes_nothing(paid_strict, owner, a
 
 
 def test_custom_amount_above_what_is_refundable_after_a_partial_refund(paid_strict, owner, as_user):
-    from bookings.state_machine import Actor
+    from core.actor import Actor
     from payments.services import refund_booking
 
     refund_booking(booking_id=paid_strict.pk, amount=Decimal("100"), actor=Actor.for_user(owner), reason="Goodwill")
@@ -139,7 +139,7 @@ def test_cancelling_an_unpaid_reservation(prop, book, owner, as_user):
 
 def test_a_booking_that_can_no_longer_be_cancelled_is_a_message(prop, book, owner, as_user):
     from bookings import services
-    from bookings.state_machine import Actor
+    from core.actor import Actor
 
     booking = book(prop)
     services.cancel(booking_id=booking.pk, actor=Actor.system("test"), reason="test")

@@ -7,7 +7,7 @@ import pytest
 
 from bookings import services
 from bookings.models import Booking
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.services import GuestInput
 from properties.models import Property
 from tests.factories import PropertyFactory, future
@@ -99,9 +99,9 @@ def test_filters_by_status_payment_status_and_source(prop, book, owner, as_user)
 
 
 def test_detail_page_shows_the_quote_policy_payments_refunds_audit_and_emails(prop, paid, owner, as_user):
+    from core.money import format_money
     from payments.models import ManualPayment, Payment
     from payments.services import refund_booking
-    from properties.money import format_money
 
     booking = paid(prop)
     refund_booking(booking_id=booking.pk, amount=Decimal("12.50"), actor=Actor.for_user(owner), reason="Broken tap")

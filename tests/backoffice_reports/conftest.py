@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from bookings import services
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.services import GuestInput
 from properties.models import Property
 from tests.factories import BlockFactory, DateOverrideFactory, PropertyFactory, StaffFactory

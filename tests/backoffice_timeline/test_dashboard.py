@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from bookings.backoffice.dashboard import build_dashboard, sync_problems
 from bookings.models import BookingStatus
-from bookings.state_machine import Actor
+from core.actor import Actor
 from payments import manual
 from payments.models import HostPaymentMethod
 from properties.models import TurnoverTask

@@ -16,7 +16,7 @@ from django.db import connection
 from bookings import services
 from bookings.errors import DatesUnavailable, HoldMismatch
 from bookings.models import Booking, BookingStatus
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.services import GuestInput
 from properties import services as property_services
 from properties.models import AvailabilityBlock

@@ -28,10 +28,12 @@ from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from bookings import notifications, outbox, services
-from bookings.models import OutboxDelivery, OutboxEvent, SentEmail
+from bookings import notifications, services
+from bookings.models import SentEmail
 from bookings.notifications import Kind
-from bookings.state_machine import Actor
+from core import outbox
+from core.actor import Actor
+from core.models import OutboxDelivery, OutboxEvent
 from guests.services import GuestInput
 from tests.bookings.test_outbox import _redis_broker, _redis_up
 from tests.factories import OwnerFactory, PropertyFactory, future

@@ -9,8 +9,8 @@ import pytest
 
 from bookings import services, tokens
 from bookings.models import Booking
-from bookings.state_machine import Actor
 from bookings.tokens import booking_access_token, booking_for_guest_token, hold_release_token
+from core.actor import Actor
 
 pytestmark = pytest.mark.django_db
 

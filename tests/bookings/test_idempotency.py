@@ -23,7 +23,7 @@ from bookings.idempotency import (
     run_idempotent,
 )
 from bookings.models import Booking, IdempotencyKey
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.models import Guest
 from guests.services import GuestInput
 from tests.factories import PropertyFactory, future
@@ -333,8 +333,8 @@ def test_a_request_waiting_on_a_key_whose_first_request_crashes_runs_its_own_han
 
 @pytest.mark.django_db(transaction=True)
 def test_a_4xx_answer_discards_the_outbox_events_of_its_rolled_back_writes(monkeypatch):
-    from bookings import outbox
-    from bookings.models import OutboxEvent
+    from core import outbox
+    from core.models import OutboxEvent
 
     monkeypatch.setattr(outbox, "_consumers", {})
     seen = []

@@ -7,8 +7,9 @@ import pytest
 
 from bookings import services
 from bookings.errors import BookingError, DatesUnavailable, ExternalBookingConflict
-from bookings.models import Booking, BookingEvent, BookingStatus, OutboxEvent, PaymentStatus, Source
-from bookings.state_machine import Actor
+from bookings.models import Booking, BookingEvent, BookingStatus, PaymentStatus, Source
+from core.actor import Actor
+from core.models import OutboxEvent
 from guests.services import GuestInput
 from tests.factories import BlockFactory, PropertyFactory, future
 

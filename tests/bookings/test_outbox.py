@@ -11,9 +11,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from bookings import outbox, services
-from bookings.models import Booking, OutboxDelivery, OutboxEvent
-from bookings.state_machine import Actor
+from bookings import services
+from bookings.models import Booking
+from core import outbox
+from core.actor import Actor
+from core.models import OutboxDelivery, OutboxEvent
 from guests.services import GuestInput
 from tests.factories import PropertyFactory, future
 from tests.parallel import run_in_parallel
@@ -246,7 +248,7 @@ def test_redeliver_pending_retries_failures_until_they_succeed(consumers):
 
 @pytest.mark.django_db
 def test_the_celery_tasks_wrap_deliver_and_redeliver(consumers):
-    from bookings.tasks import deliver_outbox_event, redeliver_outbox
+    from core.tasks import deliver_outbox_event, redeliver_outbox
 
     rec = consumers("email")
     event = outbox.emit("booking.created", "booking", 1, {})
@@ -282,7 +284,7 @@ def test_commit_triggers_delivery_and_rollback_does_not(consumers):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_broker_failure_does_not_fail_the_change_and_the_sweeper_delivers(consumers, monkeypatch):
-    from bookings import tasks
+    from core import tasks
 
     rec = consumers("email")
 

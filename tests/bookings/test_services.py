@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.errors import DatesUnavailable, HoldExpired, InvalidTransition, PropertyUnavailable, StayRuleViolation
-from bookings.models import Booking, BookingEvent, BookingStatus, OutboxEvent
-from bookings.state_machine import Actor
+from bookings.models import Booking, BookingEvent, BookingStatus
+from core.actor import Actor
+from core.models import OutboxEvent
 from properties.availability import check_availability
 from tests.factories import BlockFactory, future
 
@@ -184,7 +185,7 @@ def test_expiry_job_expires_only_stale_rows(prop, book):
 
 
 def test_audit_rows_are_immutable(prop, book):
-    from bookings.models import ImmutableRowError
+    from core.models import ImmutableRowError
 
     event = book(prop).events.get()
     event.reason = "rewritten"
@@ -192,6 +193,12 @@ def test_audit_rows_are_immutable(prop, book):
         event.save()
     with pytest.raises(ImmutableRowError):
         event.delete()
+    # Nor in bulk: a queryset cannot update or delete them either.
+    with pytest.raises(ImmutableRowError):
+        BookingEvent.objects.filter(pk=event.pk).update(reason="rewritten")
+    with pytest.raises(ImmutableRowError):
+        BookingEvent.objects.filter(pk=event.pk).delete()
+    assert BookingEvent.objects.get(pk=event.pk).reason != "rewritten"
 
 
 def test_exclusion_constraint_is_the_last_line(prop, book):

@@ -11,8 +11,10 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.errors import InvalidTransition, StayRuleViolation
-from bookings.models import ActorType, Booking, BookingEvent, BookingStatus, OutboxEvent
-from bookings.state_machine import TRANSITIONS, Actor, apply_transition, can_transition
+from bookings.models import Booking, BookingEvent, BookingStatus
+from bookings.state_machine import TRANSITIONS, apply_transition, can_transition
+from core.actor import Actor, ActorType
+from core.models import OutboxEvent
 from tests.factories import GuestFactory, PropertyFactory, UserFactory, future
 
 pytestmark = pytest.mark.django_db

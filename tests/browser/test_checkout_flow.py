@@ -17,8 +17,8 @@ from playwright.sync_api import expect
 from bookings.checkout import payment_url
 from bookings.models import Booking, BookingStatus
 from bookings.models import PaymentStatus as BookingPaymentStatus
+from core.money import format_money
 from payments.models import Payment, PaymentStatus, WebhookEvent
-from properties.money import format_money
 from tests.browser.conftest import Steps, wait_for
 from tests.factories import AmenityFactory, PropertyFactory, future
 from tests.payments.conftest import DECLINED, THREE_DS, VISA, let_hold_run_out

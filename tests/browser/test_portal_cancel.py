@@ -14,9 +14,9 @@ from playwright.sync_api import expect
 from bookings.checkout import status_url
 from bookings.models import Booking, BookingStatus
 from bookings.models import PaymentStatus as BookingPaymentStatus
-from bookings.state_machine import Actor
+from core.actor import Actor
+from core.money import format_money
 from payments import services as payment_services
-from properties.money import format_money
 from tests.browser.conftest import Steps
 from tests.factories import PropertyFactory
 from tests.payments.conftest import VISA, card  # noqa: F401  (fixture)

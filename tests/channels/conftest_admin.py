@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings import services
-from bookings.state_machine import Actor
 from channels.models import ChannelConnection, Platform, SyncConflict, SyncRun
+from core.actor import Actor
 from guests.services import GuestInput
 from tests.factories import OwnerFactory, PropertyFactory, StaffFactory, SuperuserFactory, future
 

@@ -11,11 +11,12 @@ from datetime import date, datetime, timedelta
 import icalendar
 from django.utils import timezone
 
-from bookings.models import Booking, BookingEvent, OutboxEvent
+from bookings.models import Booking, BookingEvent
 from channels.ical_export import build_feed
 from channels.ical_parse import parse_feed
 from channels.models import ChannelConnection
 from channels.reconcile import apply_snapshot
+from core.models import OutboxEvent
 from properties.models import AvailabilityBlock
 from properties.pricing import local_today
 

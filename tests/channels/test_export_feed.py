@@ -15,7 +15,6 @@ from ical.calendar_stream import IcsCalendarStream
 
 from bookings import services
 from bookings.models import Booking, BookingStatus
-from bookings.state_machine import Actor
 from channels import ical_export
 from channels.ical_export import (
     EXPORT_FUTURE_DAYS,
@@ -28,6 +27,7 @@ from channels.ical_export import (
     render_with_icalendar,
 )
 from channels.models import ChannelConnection, Platform
+from core.actor import Actor
 from guests.services import GuestInput
 from properties import services as property_services
 from properties.availability import calendar as availability_calendar

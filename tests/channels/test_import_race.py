@@ -13,10 +13,10 @@ from django.utils import timezone
 from bookings import services
 from bookings.errors import DatesUnavailable
 from bookings.models import Booking, BookingStatus, SentEmail
-from bookings.state_machine import Actor
 from channels.ical_parse import parse_feed
 from channels.models import SyncConflict
 from channels.reconcile import apply_snapshot
+from core.actor import Actor
 from guests.services import GuestInput
 from tests.channels.conftest_import import Ev, day, exported_nights, ics, make_connection, nights
 from tests.factories import PropertyFactory

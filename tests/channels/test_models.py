@@ -3,8 +3,8 @@
 import pytest
 from django.db import connection as db
 
-from channels.crypto import decrypt, encrypt, token_digest
 from channels.models import ChannelConnection, Platform
+from core.crypto import decrypt, encrypt, token_digest
 from tests.factories import PropertyFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]  # also proven on the embedded SQLite default

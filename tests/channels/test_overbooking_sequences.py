@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.models import Booking, BookingStatus, SentEmail
-from bookings.state_machine import Actor
 from channels.models import SyncConflict
+from core.actor import Actor
 from properties.availability import BLOCKED, BOOKED, CHECK_OUT_ONLY, calendar, check_availability
 from properties.selectors import SearchQuery, search
 from tests.channels.conftest_import import Ev, day, exported_nights, lanes, make_connection, nights, sync

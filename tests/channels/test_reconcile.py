@@ -7,11 +7,12 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.errors import DatesUnavailable
-from bookings.models import Booking, BookingStatus, OutboxEvent, Source
-from bookings.state_machine import Actor
+from bookings.models import Booking, BookingStatus, Source
 from channels.ical_parse import Snapshot
 from channels.models import SyncConflict
 from channels.reconcile import apply_snapshot
+from core.actor import Actor
+from core.models import OutboxEvent
 from properties import services as property_services
 from properties.models import AvailabilityBlock
 from tests.channels.conftest_import import (

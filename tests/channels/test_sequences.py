@@ -10,9 +10,10 @@ import pytest
 from django.utils import timezone
 
 from bookings import services
-from bookings.models import Booking, BookingStatus, OutboxEvent
-from bookings.state_machine import Actor
+from bookings.models import Booking, BookingStatus
 from channels.models import SyncConflict
+from core.actor import Actor
+from core.models import OutboxEvent
 from properties.models import AvailabilityBlock
 from properties.pricing import local_today
 from tests.channels.conftest_import import Ev, channel_blocks, make_connection, stays, sync

@@ -1,5 +1,5 @@
 """Issue 11 item 3: one client-address function for every limiter; X-Forwarded-For is read only from
-TRUSTED_PROXIES (config.client_address)."""
+TRUSTED_PROXIES (core.client_address)."""
 
 import pytest
 from django.core.management import call_command
@@ -7,7 +7,7 @@ from django.core.management.base import SystemCheckError
 from django.test import Client, RequestFactory
 
 from bookings.models import Booking
-from config.client_address import client_ip, client_key
+from core.client_address import client_ip, client_key
 from payments import manual_views
 from payments import views as payment_views
 from tests.factories import PropertyFactory, future

@@ -16,9 +16,10 @@ from django.core.cache import cache
 from django.test import Client
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bookings import outbox
-from bookings.models import Booking, BookingStatus, OutboxEvent
+from bookings.models import Booking, BookingStatus
 from config.celery import app as celery_app
+from core import outbox
+from core.models import OutboxEvent
 from tests.factories import PropertyFactory, future
 from tests.limits.conftest import login, too_many_logins
 

@@ -3,7 +3,7 @@ import io
 import pytest
 from PIL import Image
 
-from bookings.state_machine import Actor
+from core.actor import Actor
 from payments import manual
 from payments.models import HostPaymentMethod
 from tests.factories import OwnerFactory, PropertyFactory, StaffFactory

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from bookings.state_machine import Actor
+from core.actor import Actor
 from payments import manual
 from payments.errors import PaymentNotAllowed
 from payments.models import CAPTURED_STATUSES, ManualPayment, Payment

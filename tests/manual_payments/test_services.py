@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from bookings import services as booking_services
 from bookings.models import Booking, BookingStatus, PaymentStatus, SentEmail
-from bookings.state_machine import Actor
+from core.actor import Actor
 from payments import manual
 from payments.models import CODE_ALPHABET, ManualPayment, ManualPaymentEvent, Payment
 from payments.models import ManualStatus as M

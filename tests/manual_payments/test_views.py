@@ -4,8 +4,8 @@ from django.urls import reverse
 
 from bookings.checkout import payment_url
 from bookings.models import BookingStatus
-from bookings.state_machine import Actor
 from bookings.tokens import booking_access_token
+from core.actor import Actor
 from payments import manual
 from payments.models import HostPaymentMethod, ManualPayment
 from payments.models import ManualStatus as M

@@ -9,8 +9,8 @@ from icalendar import Calendar
 
 from bookings import services
 from bookings.models import Booking
-from bookings.state_machine import Actor
 from bookings.tokens import booking_access_token, hold_release_token
+from core.actor import Actor
 from tests.factories import PropertyFactory
 from tests.pages.conftest import text
 

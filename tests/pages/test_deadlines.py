@@ -15,7 +15,7 @@ from bookings import notifications
 from bookings.checkout import payment_url, status_url
 from bookings.models import Booking, SentEmail
 from bookings.notifications import Kind, Planned
-from bookings.state_machine import Actor
+from core.actor import Actor
 from payments import manual
 from payments.models import HostPaymentMethod
 from properties.display import local_datetime

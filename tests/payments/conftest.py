@@ -21,8 +21,8 @@ import requests
 from django.utils import timezone
 
 from bookings import services as booking_services
-from bookings.state_machine import Actor
 from bookings.tokens import booking_access_token
+from core.actor import Actor
 from payments.providers.stripe import StripeProvider
 
 WEBHOOK_SECRET = "whsec_test_secret"  # noqa: S105

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from bookings.models import BookingStatus
 from bookings.models import PaymentStatus as BP
-from bookings.state_machine import Actor
+from core.actor import Actor
 from payments import services
 from payments.models import Payment, Refund, WebhookEvent
 from tests.factories import OwnerFactory, PropertyFactory, UserFactory

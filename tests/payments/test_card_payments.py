@@ -4,9 +4,10 @@ from decimal import Decimal
 
 import pytest
 
-from bookings.models import Booking, BookingEvent, BookingStatus, OutboxEvent
+from bookings.models import Booking, BookingEvent, BookingStatus
 from bookings.models import PaymentStatus as BP
-from bookings.state_machine import Actor
+from core.actor import Actor
+from core.models import OutboxEvent
 from payments import services
 from payments.errors import PaymentNotAllowed, TooManyAttempts
 from payments.models import Payment, PaymentEvent, PaymentStatus

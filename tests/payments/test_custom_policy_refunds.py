@@ -8,7 +8,7 @@ import pytest
 from bookings.models import BookingStatus
 from bookings.models import PaymentStatus as BP
 from bookings.services import check_in_datetime
-from bookings.state_machine import Actor
+from core.actor import Actor
 from payments import services
 from tests.factories import PropertyFactory
 from tests.payments.conftest import VISA

@@ -8,7 +8,7 @@ from django.db import connection
 from bookings import services as booking_services
 from bookings.models import Booking, BookingStatus
 from bookings.models import PaymentStatus as BP
-from bookings.state_machine import Actor
+from core.actor import Actor
 from payments import services
 from payments.models import Payment, PaymentStatus, Refund
 from payments.providers.stripe import StripeProvider

@@ -17,7 +17,7 @@ from django.db import connection, connections
 from django.db.utils import OperationalError
 
 from bookings.models import Booking, BookingStatus
-from bookings.state_machine import Actor
+from core.actor import Actor
 from payments import services
 from payments.models import Payment, PaymentStatus, Refund, RefundStatus
 from payments.providers.stripe import StripeProvider

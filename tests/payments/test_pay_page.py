@@ -8,11 +8,11 @@ from django.urls import reverse
 from bookings import services as booking_services
 from bookings.checkout import payment_url
 from bookings.models import Booking, BookingStatus
-from bookings.state_machine import Actor
 from bookings.tokens import check_booking_access_token
+from core.actor import Actor
+from core.money import format_money
 from payments import services
 from payments.models import Payment
-from properties.money import format_money
 from tests.pages.conftest import text
 from tests.payments.conftest import DECLINED, VISA, let_hold_run_out, token
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from bookings.models import BookingStatus
-from bookings.state_machine import Actor
+from core.actor import Actor
 from payments import services, tasks
 from payments.models import Payment, Refund, RefundStatus
 from payments.providers.stripe import StripeProvider

@@ -7,10 +7,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bookings.errors import InvalidTransition
-from bookings.models import BookingStatus, OutboxEvent
+from bookings.models import BookingStatus
 from bookings.models import PaymentStatus as BP
 from bookings.services import check_in_datetime
-from bookings.state_machine import Actor
+from core.actor import Actor
+from core.models import OutboxEvent
 from payments import services
 from payments.errors import RefundNotAllowed
 from payments.models import Payment, PaymentStatus, Refund

@@ -4,7 +4,8 @@ import itertools
 
 import pytest
 
-from payments.models import ImmutableRowError, Payment, PaymentEvent
+from core.models import ImmutableRowError
+from payments.models import Payment, PaymentEvent
 from payments.models import PaymentStatus as P
 from payments.state_machine import TRANSITIONS, InvalidPaymentTransition, advance, apply_payment_transition
 

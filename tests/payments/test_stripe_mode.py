@@ -19,8 +19,8 @@ from django.core.exceptions import ImproperlyConfigured
 import config
 from bookings.models import BookingStatus
 from bookings.models import PaymentStatus as BP
-from bookings.state_machine import Actor
 from config.stripe_mode import LIVE, LOCAL, OFF, stripe_mode_from_env, stripe_settings
+from core.actor import Actor
 from payments import services
 from payments.models import HostPaymentMethod, Payment, PaymentStatus, WebhookEvent
 from tests.pages.conftest import text

@@ -10,7 +10,7 @@ import pytest
 
 from bookings.models import BookingEvent, BookingStatus
 from bookings.models import PaymentStatus as BP
-from bookings.state_machine import Actor
+from core.actor import Actor
 from payments import services
 from payments.localstripe_server import register_webhook, unregister_webhook
 from payments.models import Payment, PaymentEvent, PaymentStatus, Refund, WebhookEvent

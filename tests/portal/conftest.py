@@ -3,7 +3,7 @@
 import pytest
 
 from bookings import services
-from bookings.state_machine import Actor
+from core.actor import Actor
 from payments import services as payment_services
 from tests.factories import PropertyFactory
 from tests.payments.conftest import VISA, card, stripe_settings  # noqa: F401  (fixtures)

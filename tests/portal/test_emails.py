@@ -11,11 +11,13 @@ from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 from icalendar import Calendar
 
-from bookings import notifications, outbox, services
-from bookings.models import Booking, BookingStatus, OutboxDelivery, OutboxEvent, SentEmail
+from bookings import notifications, services
+from bookings.models import Booking, BookingStatus, SentEmail
 from bookings.notifications import Kind
-from bookings.state_machine import Actor
 from bookings.tokens import check_booking_access_token
+from core import outbox
+from core.actor import Actor
+from core.models import OutboxDelivery, OutboxEvent
 from guests.services import GuestInput
 from payments import services as payment_services
 from tests.factories import PropertyFactory, future

@@ -14,8 +14,8 @@ from django.utils import timezone
 from bookings import services
 from bookings.models import BookingEvent, BookingStatus, GuestMessage
 from bookings.models import PaymentStatus as BP
-from bookings.state_machine import Actor
 from bookings.tokens import booking_access_token, check_booking_access_token, hold_release_token
+from core.actor import Actor
 from payments.errors import ProviderError
 from payments.models import Refund
 from tests.factories import PropertyFactory, UserFactory

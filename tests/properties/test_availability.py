@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bookings import services
 from bookings.models import Booking, BookingStatus
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.services import GuestInput
 from properties.availability import CONFLICT_CODES, check_availability, stay_rules_for
 from properties.models import AvailabilityBlock, Property, weekday_mask

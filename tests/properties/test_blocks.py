@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.errors import DatesUnavailable, StayRuleViolation
-from bookings.models import BookingStatus, OutboxEvent
-from bookings.state_machine import Actor
+from bookings.models import BookingStatus
+from core.actor import Actor
+from core.models import OutboxEvent
 from guests.services import GuestInput
 from properties.availability import check_availability
 from properties.models import AvailabilityBlock

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bookings import services
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.services import GuestInput
 from properties.availability import (
     AVAILABLE,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from properties.money import CURRENCY_EXPONENTS, minor_unit
+from core.money import CURRENCY_EXPONENTS, minor_unit
 from properties.pricing import KIND_ORDER, PriceOverride, PricingSpec, RuleSpec, compute_quote
 
 # No deadline and no "too slow" health check: CI machines are busy, and the generated specs are rich.

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from bookings import services
-from bookings.state_machine import Actor
+from core.actor import Actor
 from guests.services import GuestInput
 from properties.models import Property, PropertyPhoto, weekday_mask
 from properties.selectors import SearchQuery, search

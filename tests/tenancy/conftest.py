@@ -18,8 +18,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from bookings import services
-from bookings.models import Booking, OutboxDelivery, OutboxEvent
-from bookings.state_machine import Actor
+from bookings.models import Booking
+from core.actor import Actor
+from core.models import OutboxDelivery, OutboxEvent
 from guests.services import GuestInput
 from properties import services as property_services
 from tests.factories import (
@@ -133,8 +134,8 @@ def world(db, settings, tmp_path) -> World:
 
     shared = {
         "properties.amenity": amenity,
-        "bookings.outboxevent": event,
-        "bookings.outboxdelivery": OutboxDelivery.objects.first(),
+        "core.outboxevent": event,
+        "core.outboxdelivery": OutboxDelivery.objects.first(),
         "bookings.idempotencykey": IdempotencyKey.objects.create(scope="t", key="k", request_hash="0" * 64),
         "payments.webhookevent": WebhookEvent.objects.create(event_id="evt_t", type="x"),
     }

@@ -23,7 +23,7 @@ from config.admin_site import is_superuser_only
 from properties.tenancy import TenantScopedAdmin
 
 pytestmark = pytest.mark.django_db
-OUR_APPS = {"guests", "properties", "bookings", "payments", "channel_sync"}
+OUR_APPS = {"core", "guests", "properties", "bookings", "payments", "channel_sync"}
 
 # What each role must (first string) and must not (second string) be able to do: view, add, change, delete.
 # Letters in neither string are left to the admin of that model (e.g. the booking admin's owner bookings).

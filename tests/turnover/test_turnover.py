@@ -7,9 +7,11 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings import outbox, services
-from bookings.models import Booking, OutboxDelivery, OutboxEvent
-from bookings.state_machine import Actor
+from bookings import services
+from bookings.models import Booking
+from core import outbox
+from core.actor import Actor
+from core.models import OutboxDelivery, OutboxEvent
 from guests.services import GuestInput
 from properties.models import TurnoverTask
 from properties.turnover import mark_done, sync_turnover_for_booking

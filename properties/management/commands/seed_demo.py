@@ -20,7 +20,7 @@ Keys: users by email, properties by slug; a property's photos, rules, overrides,
 blocks and bookings are created only when it has none of that kind yet. Dates
 are relative to today and random choices use a fixed seed.
 
-Everything is written as a backfill (``bookings.outbox.backfill``): it has already
+Everything is written as a backfill (``core.outbox.backfill``): it has already
 happened when the demo starts, so nobody is emailed about it (no "manual payment
 to verify" for payments verified long ago, no "thank you for staying" for stays a
 year old), while the outbox consumers that keep data in step still run. Cleanings
@@ -43,10 +43,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from bookings import outbox, services
+from bookings import services
 from bookings.models import CONFIRMED_STATUSES, Booking, Source
-from bookings.state_machine import Actor
 from channels.models import ChannelConnection, Platform
+from core import outbox
+from core.actor import Actor
 from guests.models import User
 from guests.services import GuestInput
 from payments import manual

@@ -1,7 +1,7 @@
 """A fixed-window rate limit kept in the cache (Redis in production), for the HTML and JSON
 endpoints that DRF's throttles do not cover (reservation form, card and manual payments).
 
-Callers name the client with ``config.client_address.client_key`` (the one client-address function; it reads
+Callers name the client with ``core.client_address.client_key`` (the one client-address function; it reads
 ``X-Forwarded-For`` only from ``TRUSTED_PROXIES``). While Redis is unreachable the cache backend
 (``config.cache``) counts in each process's memory, so the limits still hold per process."""
 

@@ -1,10 +1,10 @@
-"""The transactional outbox.
+"""The transactional outbox: how a lower layer tells the layers above it what happened, without importing them.
 
-:func:`emit` writes an :class:`~bookings.models.OutboxEvent` in the caller's
+:func:`emit` writes an :class:`~core.models.OutboxEvent` in the caller's
 transaction and, once that transaction commits, queues its delivery on Celery.
 :func:`deliver` hands the event to every registered consumer interested in its
 topic that has not processed it yet, recording each success in
-:class:`~bookings.models.OutboxDelivery`; a consumer that fails is retried by the
+:class:`~core.models.OutboxDelivery`; a consumer that fails is retried by the
 sweeper (:func:`redeliver_pending`). Delivery is therefore at least once per
 consumer, and consumers must be idempotent (they get the event's id).
 

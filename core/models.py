@@ -1,0 +1,84 @@
+"""Building blocks for models: immutable audit rows, and the transactional outbox's two tables (``core.outbox``).
+
+The outbox tables were created by the ``bookings`` app and keep their names (``db_table``): they moved here
+with state-only migrations (``core/migrations/0001_initial.py``)."""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ImmutableRowError(Exception):
+    pass
+
+
+def _refuse(model) -> None:
+    raise ImmutableRowError(f"{str(model._meta.verbose_name_plural).capitalize()} are immutable.")
+
+
+class ImmutableQuerySet(models.QuerySet):
+    """Audit rows cannot be changed or removed in bulk either."""
+
+    def update(self, **kwargs):
+        _refuse(self.model)
+
+    def delete(self):
+        _refuse(self.model)
+
+
+class ImmutableRow(models.Model):
+    """An audit row: written once, never updated or deleted, one by one or in bulk."""
+
+    objects = ImmutableQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            _refuse(self)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        _refuse(self)
+
+
+class OutboxEvent(models.Model):
+    """A domain event written in the same transaction as the change it describes."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    topic = models.CharField(max_length=50, db_index=True)
+    aggregate_type = models.CharField(max_length=50)
+    aggregate_id = models.CharField(max_length=50)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "bookings_outboxevent"
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(delivered_at__isnull=True), name="outbox_undelivered"),
+        ]
+
+    def __str__(self):
+        return f"{self.topic} {self.aggregate_type}:{self.aggregate_id}"
+
+
+class OutboxDelivery(models.Model):
+    """Which consumer has processed which event: the record of at-least-once delivery."""
+
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
+    consumer = models.CharField(max_length=100)
+    delivered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "bookings_outboxdelivery"
+        constraints = [models.UniqueConstraint(fields=["event", "consumer"], name="outbox_delivery_once")]
+
+    def __str__(self):
+        return f"{self.consumer} ← {self.event_id}"
