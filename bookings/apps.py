@@ -5,6 +5,4 @@ class BookingsConfig(AppConfig):
     name = "bookings"
 
     def ready(self):
-        from config import checks  # noqa: F401  (registers the deploy checks)
-
         from . import notifications  # noqa: F401  (registers the "emails" outbox consumer)
