@@ -224,8 +224,8 @@ def reserve(*, property_id, check_in: date, check_out: date, adults: int, childr
 
     if hold_id is not None:
         booking = Booking.objects.filter(pk=hold_id, property=prop).first()
-        same_stay = booking is not None and (booking.check_in, booking.check_out) == (check_in, check_out)
-        if not same_stay or booking.status != S.HELD:
+        if booking is None or (booking.check_in, booking.check_out) != (check_in, check_out) or (
+                booking.status != S.HELD):
             raise HoldMismatch()
         if not booking.is_occupying(now):
             raise HoldExpired()

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -302,8 +303,8 @@ def start_card_payment(*, booking_id, payment_method_id: str, actor: Actor, at: 
     apply_intent(intent, actor_label="card payment")
     payment.refresh_from_db()
     booking = Booking.objects.get(pk=booking_id)
-    status = {P.SUCCEEDED: "succeeded", P.REQUIRES_ACTION: "requires_action", P.PENDING: "pending"}.get(
-        payment.status, "failed")
+    outcomes: dict[str, str] = {P.SUCCEEDED: "succeeded", P.REQUIRES_ACTION: "requires_action", P.PENDING: "pending"}
+    status = outcomes.get(payment.status, "failed")
     if payment.status in CAPTURED_STATUSES:
         # Refunded at once: the booking could not be confirmed (its dates were taken meanwhile).
         status = "refunded" if payment.status == P.REFUNDED else "succeeded"
@@ -317,12 +318,13 @@ def start_card_payment(*, booking_id, payment_method_id: str, actor: Actor, at: 
 
 def apply_intent(intent: IntentData, *, actor_label: str = "stripe") -> Payment | None:
     """Apply what the provider says about an intent (from a response, a retrieval or a webhook)."""
-    handler = {
+    handlers: dict[str, Callable[..., Payment | None]] = {
         P.SUCCEEDED: handle_intent_succeeded,
         P.FAILED: handle_intent_failed,
         P.CANCELED: handle_intent_canceled,
         P.REQUIRES_ACTION: _handle_requires_action,
-    }.get(intent.status)
+    }
+    handler = handlers.get(intent.status)
     if handler is None:  # still pending
         pk = _find_payment_id(intent)
         return Payment.objects.filter(pk=pk).first() if pk else None
@@ -430,7 +432,7 @@ def handle_intent_failed(intent: IntentData, *, actor_label: str = "stripe") -> 
     pk = _find_payment_id(intent)
     if pk is None:
         return None
-    to_cancel: list[tuple[str, str]] = []
+    to_cancel: list[tuple[str | None, str]] = []  # (provider ref, currency); refs may be unset
     with transaction.atomic():
         payment = _lock_payment(pk)
         _claim_ref(payment, intent)
@@ -729,7 +731,7 @@ def handle_refund(refund: RefundData, *, actor_label: str = "stripe") -> Refund 
     return row
 
 
-def handle_charge_refunded(*, payment_ref: str, amount_refunded: Decimal, refunds: list[RefundData] = (),
+def handle_charge_refunded(*, payment_ref: str, amount_refunded: Decimal, refunds: Sequence[RefundData] = (),
                            actor_label: str = "stripe") -> Payment | None:
     """``charge.refunded``: the charge's refunded total at the provider. Adds what this app did not record."""
     for refund in refunds:
