@@ -101,7 +101,7 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
 
     @admin.display(description="Balance due")
     def balance_display(self, obj):
-        return format_money(max(obj.total - obj.amount_paid, 0), obj.currency)
+        return format_money(obj.balance_due, obj.currency)
 
     # --- pages ---------------------------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ class BookingsConfig(AppConfig):
     name = "bookings"
 
     def ready(self):
-        from config import checks  # noqa: F401  (registers the deploy checks)
         from core import tenancy
 
         from . import notifications  # noqa: F401  (registers the "emails" outbox consumer)

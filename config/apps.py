@@ -6,3 +6,7 @@ class StayholdAdminConfig(AdminConfig):
     ``admin.site``."""
 
     default_site = "backoffice.admin_site.StayholdAdminSite"
+
+    def ready(self):
+        super().ready()
+        from . import checks  # noqa: F401  (registers the deploy checks; config is the one app that sees every layer)

@@ -22,7 +22,7 @@ class ReadOnlyAdminMixin:
 class OutboxDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OutboxDelivery
     extra = 0
-    fields = readonly_fields = ["consumer", "delivered_at"]
+    fields = readonly_fields = ("consumer", "delivered_at")
 
 
 @admin.register(OutboxEvent)

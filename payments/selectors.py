@@ -1,7 +1,7 @@
 """Read-only answers: for the payment page (``payments.views.pay_page``), what the guest can do now; for staff,
 the manual payments waiting for a decision (:func:`verification_queue`).
 
-Nothing here writes. The amount due is the booking's balance (``total - amount_paid``),
+Nothing here writes. The amount due is the booking's balance (``Booking.balance_due``),
 never anything from the browser.
 """
 
@@ -14,14 +14,13 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Count, F, Q
 
-from bookings.models import Booking, BookingStatus
+from bookings.models import CONFIRMED_STATUSES, Booking, BookingStatus
 from properties.policies import policy_snapshot_for
 
 from .models import CAPTURED_STATUSES, Payment
 from .models import PaymentStatus as P
 
 S = BookingStatus
-CONFIRMED_STATUSES = (S.CONFIRMED, S.CHECKED_IN, S.CHECKED_OUT)
 
 
 class PageState:
@@ -57,7 +56,7 @@ def payment_page(booking: Booking, now: datetime) -> PaymentPage:
     """The state of ``booking``'s payment page at ``now`` (one query for its attempts, only while payable)."""
     max_attempts = settings.PAYMENT_MAX_ATTEMPTS
     policy = booking.cancellation_policy or policy_snapshot_for(booking.property)
-    due = max(booking.total - booking.amount_paid, Decimal(0))
+    due = booking.balance_due
     seconds_left = 0
     attempts_left = 0
     if booking.status in CONFIRMED_STATUSES:

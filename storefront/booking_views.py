@@ -19,8 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from bookings.ics import booking_calendar
 from bookings.links import payment_url, status_url
-from bookings.models import Booking, BookingStatus
-from bookings.tokens import check_booking_access_token
+from bookings.models import CONFIRMED_STATUSES, Booking, BookingStatus
+from bookings.tokens import booking_for_guest_token
 from guests.countries import country_name
 from properties.forms import stay_from_get, stay_query
 
@@ -96,15 +96,15 @@ def details(request, slug):
 
 
 def _guest_booking(request, reference: str) -> Booking:
-    booking = Booking.objects.select_related("property", "guest").filter(reference=reference).first()
-    if booking is None or not check_booking_access_token(request.GET.get("token", ""), booking):
+    booking = booking_for_guest_token(reference, request.GET.get("token", ""))
+    if booking is None:
         raise Http404("There is no booking with this reference.")
     return booking
 
 
 def _booking_context(request, booking: Booking) -> dict:
     now = timezone.now()
-    live = booking.status == BookingStatus.RESERVED and booking.is_occupying(now)
+    live = booking.awaits_payment(now)
     seconds_left = int((booking.expires_at - now).total_seconds()) if live and booking.expires_at else 0
     prop = booking.property
     policy = booking.cancellation_policy or policy_info(prop)
@@ -115,8 +115,7 @@ def _booking_context(request, booking: Booking) -> dict:
         "policy": policy, "country_name": country_name(prop.country),
         "expired": booking.status == BookingStatus.EXPIRED
         or (booking.status == BookingStatus.RESERVED and not live),
-        "confirmed": booking.status in (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN,
-                                        BookingStatus.CHECKED_OUT),
+        "confirmed": booking.status in CONFIRMED_STATUSES,
         "cancelled": booking.status == BookingStatus.CANCELLED,
         "property_url_query": stay_query(booking.check_in, booking.check_out, booking.adults, booking.children),
     }

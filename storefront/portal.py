@@ -5,7 +5,7 @@ list of bookings (:func:`bookings_for_user`). The writes are the domains':
 cancelling goes through ``payments.services.cancel_with_refund``, a message to
 the owner through ``bookings.guest_messages.post_guest_message``, revoking links
 through ``bookings.services.revoke_guest_links``. Access is checked by the views with
-``bookings.tokens.check_booking_access_token`` (a wrong, forged, expired or
+``bookings.tokens.booking_for_guest_token`` (a wrong, forged, expired or
 revoked token is a 404, like an unknown reference).
 """
 
@@ -19,7 +19,6 @@ from django.utils import timezone
 from bookings.guest_messages import MAX_MESSAGE_LENGTH
 from bookings.links import status_url
 from bookings.models import Booking, BookingStatus
-from core.money import ZERO
 from guests.selectors import verified_emails
 
 S = BookingStatus
@@ -48,7 +47,7 @@ def portal_context(booking: Booking) -> dict:
         **portal_links(booking),
         "can_cancel": can_cancel(booking),
         "guest_messages": list(booking.messages.all()),
-        "balance_due": max(booking.total - booking.amount_paid, ZERO),
+        "balance_due": booking.balance_due,
         "message_max_length": MAX_MESSAGE_LENGTH,
     }
 
@@ -69,7 +68,7 @@ class MoneyMovement:
 
 def receipt(booking: Booking) -> dict:
     """The receipt's lines (from the quote snapshot), payments and refunds."""
-    from payments.models import CAPTURED_STATUSES, Payment, Refund, RefundStatus
+    from payments.models import CAPTURED_STATUSES, COUNTED_REFUNDS, Payment, Refund
 
     q = booking.quote or {}
     lines = [ReceiptLine(f"{booking.nights} night{'s' if booking.nights != 1 else ''}", booking.subtotal)]
@@ -92,12 +91,11 @@ def receipt(booking: Booking) -> dict:
     refunds = [
         MoneyMovement(r.created_at, "Refund", r.amount, r.get_status_display())
         for r in Refund.objects.filter(payment__booking=booking,
-                                       status__in=(RefundStatus.PENDING, RefundStatus.SUCCEEDED)).order_by("created_at")
+                                       status__in=COUNTED_REFUNDS).order_by("created_at")
     ]
     return {
         "lines": lines, "payments": payments, "refunds": refunds,
-        "balance_due": max(booking.total - booking.amount_paid, ZERO)
-        if booking.status not in (S.CANCELLED, S.EXPIRED, S.RELEASED) else ZERO,
+        "balance_due": booking.balance_due,
         "net_paid": booking.amount_paid - booking.amount_refunded,
         "issued_at": timezone.now(),
     }

@@ -44,7 +44,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings import services
-from bookings.models import Booking, Source
+from bookings.models import CONFIRMED_STATUSES, Booking, Source
 from channels.models import ChannelConnection, Platform
 from core import outbox
 from core.actor import Actor
@@ -57,7 +57,7 @@ from properties import turnover
 from properties.availability import check_availability, stay_rules_for
 from properties.models import Amenity, DateOverride, PricingRule, Property, TurnoverTask, weekday_mask
 from properties.pricing import local_today
-from properties.turnover import STAY_STATUSES, sync_turnover_for_booking
+from properties.turnover import sync_turnover_for_booking
 
 DEMO_PASSWORD = "demo-pass-1234"  # noqa: S105 - documented demo credentials
 SEED = 20260401
@@ -601,7 +601,7 @@ class Command(BaseCommand):
             # Turnover tasks of the stays, now rather than when the outbox is delivered (the consumer makes them
             # too; the sync is idempotent), and the cleanings of the stays that have ended done. Only for the
             # bookings made here: a later run leaves the tasks of a demo in use alone.
-            stays = Booking.objects.filter(property=prop, status__in=STAY_STATUSES)
+            stays = Booking.objects.filter(property=prop, status__in=CONFIRMED_STATUSES)
             for booking_id in stays.values_list("pk", flat=True):
                 sync_turnover_for_booking(booking_id)
             self.close_past_turnovers(prop)
