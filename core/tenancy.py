@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.admin.filters import (
@@ -50,7 +51,7 @@ from django.utils import timezone
 # Filled by the apps' AppConfig.ready (see the module docstring).
 TENANT_PATHS: dict[str, str] = {}  # model label → lookup to its tenant
 _CHOICES: dict[str, Callable] = {}  # model label → function(user) giving the rows ``user`` may pick
-_tenant: dict[str, object] = {}  # "label" and "managed": the tenant model and function(user) → its managed rows
+_tenant: dict[str, Any] = {}  # "label" and "managed": the tenant model and function(user) → its managed rows
 
 
 def register_tenant(model_label: str, managed: Callable) -> None:
@@ -114,7 +115,13 @@ def scoped_related_queryset(model, user):
     return scope_to_user(model._default_manager.all(), user, path)
 
 
-class TenantScopedMixin:
+if TYPE_CHECKING:  # the mixin is only ever mixed into a model admin or an inline
+    _AdminBase = admin.options.BaseModelAdmin
+else:
+    _AdminBase = object
+
+
+class TenantScopedMixin(_AdminBase):
     """Queryset and relation-choice scoping, shared by model admins and inlines."""
 
     tenant_path: str | None = None  # None: the model's entry in TENANT_PATHS
@@ -154,7 +161,8 @@ class TenantScopedAdmin(TenantScopedMixin, admin.ModelAdmin):
 
     def get_list_filter(self, request):
         """Relational filters list only the related rows that appear in the (scoped) list."""
-        filters = []
+        filters: list[Any] = []
+        entry: Any
         for entry in super().get_list_filter(request):
             if isinstance(entry, str) and _is_relation_path(self.model, entry):
                 entry = (entry, RelatedOnlyFieldListFilter)
@@ -168,8 +176,9 @@ class TenantScopedAdmin(TenantScopedMixin, admin.ModelAdmin):
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        if self.has_view_permission(request):
-            func, name, description = self.get_action(type(self).export_csv)
+        export = self.get_action(type(self).export_csv)
+        if self.has_view_permission(request) and export is not None:
+            func, name, description = export
             actions.setdefault(name, (func, name, description))
         return actions
 

@@ -6,8 +6,8 @@ the admin. Now both say a called-off booking owes nothing."""
 
 import pytest
 
+from backoffice.admin import BookingAdmin
 from bookings import services
-from bookings.admin import BookingAdmin
 from bookings.models import Booking
 from core.actor import Actor
 from core.money import format_money
