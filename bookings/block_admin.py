@@ -26,8 +26,8 @@ from django.http import HttpResponseRedirect
 from django.urls import path
 
 from core.errors import DomainError
+from core.tenancy import TenantScopedAdmin, TenantScopedInline
 from properties.admin import PropertyPageExtension, extend_property_admin
-from properties.tenancy import TenantScopedAdmin, TenantScopedInline
 
 from . import blocks
 from .availability import occupying_bookings

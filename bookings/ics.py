@@ -13,7 +13,7 @@ from icalendar import Calendar, Event
 
 from guests.countries import country_name
 
-from .models import Booking, BookingStatus
+from .models import CALLED_OFF_STATUSES, Booking, BookingStatus
 
 PRODID = "-//Stayhold//Guest booking//EN"
 
@@ -44,7 +44,7 @@ def booking_calendar(booking: Booking, *, url: str = "") -> bytes:
         lines.append(f"Your booking: {url}")
         event.add("url", url)
     event.add("description", "\n".join(lines))
-    cancelled = booking.status in (BookingStatus.CANCELLED, BookingStatus.EXPIRED, BookingStatus.RELEASED)
+    cancelled = booking.status in CALLED_OFF_STATUSES
     tentative = booking.status in (BookingStatus.HELD, BookingStatus.RESERVED, BookingStatus.INQUIRY)
     event.add("status", "CANCELLED" if cancelled else "TENTATIVE" if tentative else "CONFIRMED")
     event.add("transp", "OPAQUE")

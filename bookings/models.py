@@ -7,6 +7,7 @@ lives in the same table and under the same exclusion constraint as bookings.
 
 import builtins
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -31,6 +32,13 @@ class BookingStatus(models.TextChoices):
     RELEASED = "released", "Released"
 
 
+# --- status groups ------------------------------------------------------------------------------------
+# Every named group of booking statuses is defined here, once, and used everywhere (checks, querysets,
+# pages). They belong with the transition table (``bookings.state_machine.TRANSITIONS``), but this module
+# needs them itself (the exclusion constraint, ``is_occupying``, ``balance_due``) and ``state_machine``
+# imports this module, so defining them there would be an import cycle: they sit beside ``BookingStatus``
+# instead, and ``tests/bookings/test_status_groups.py`` checks that they agree with ``TRANSITIONS``.
+
 # Statuses whose rows occupy their nights (the exclusion constraint's WHERE clause).
 OCCUPYING_STATUSES = (
     BookingStatus.HELD,
@@ -40,8 +48,24 @@ OCCUPYING_STATUSES = (
     BookingStatus.CHECKED_OUT,
 )
 # Statuses that stop occupying once ``expires_at`` has passed, whether or not the
-# expiry job has run yet.
+# expiry job has run yet (a hold and an unpaid reservation); only they carry an ``expires_at``.
 EXPIRING_STATUSES = (BookingStatus.HELD, BookingStatus.RESERVED)
+# A sold stay: confirmed, and the statuses a confirmed stay moves on to (checked in, checked out). These count in
+# reports and turnovers, show as "confirmed" to the guest, and a second payment for one is refunded.
+CONFIRMED_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.CHECKED_OUT)
+# Statuses that may move to ``cancelled`` (the transition table's sources of it). Whoever cancels adds
+# their own conditions on top: a guest only before the arrival day and while a reservation still holds its
+# dates (``services.guest_cancellation_refusal``), a channel feed only a future stay that still occupies
+# (``channels.reconcile``); an owner needs nothing more.
+CANCELLABLE_STATUSES = (BookingStatus.INQUIRY, BookingStatus.RESERVED, BookingStatus.CONFIRMED)
+# Statuses a payment received confirms (the transition table's sources of ``confirmed``): a reservation, or an
+# expired one whose dates are still free (``services.confirm_late_payment``; an owner confirms only a reservation).
+CONFIRMABLE_BY_PAYMENT_STATUSES = (BookingStatus.RESERVED, BookingStatus.EXPIRED)
+# Ended without a stay: cancelled, expired or released. Such a booking holds no nights and owes nothing
+# (an expired one may still be revived by a late payment, see above).
+CALLED_OFF_STATUSES = (BookingStatus.CANCELLED, BookingStatus.EXPIRED, BookingStatus.RELEASED)
+# A confirmation email may be resent while the stay is confirmed or under way (not once it is over).
+CONFIRMATION_RESEND_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
 
 
 class PaymentStatus(models.TextChoices):
@@ -198,6 +222,27 @@ class Booking(models.Model):
     def is_overbooked(self) -> bool:
         """Recorded on nights another stay occupies too (a channel stay the owner must resolve)."""
         return self.overbooking_lane > 0
+
+    @builtins.property  # `property` is the FK field in this class body
+    def balance_due(self) -> Decimal:
+        """What the guest still owes: ``total - amount_paid``, never below zero, and zero once the booking is
+        called off (cancelled, expired or released). Every page, email, API answer and payment uses this.
+
+        Decisions: a negative difference (paid more than the total, e.g. a second payment before its automatic
+        refund) is a credit owed to the guest, returned as a refund, not a negative debt, so the balance is
+        zero. Refunds do not raise it: a refund gives back money the guest is no longer charged, it does not
+        make the stay owe it again (``amount_paid`` counts what was captured, refunded or not). A called-off
+        booking owes nothing: what its cancellation policy keeps was settled when it was cancelled.
+        """
+        if self.status in CALLED_OFF_STATUSES:
+            return Decimal(0)
+        return max(Decimal(self.total) - Decimal(self.amount_paid), Decimal(0))
+
+    def awaits_payment(self, now=None) -> bool:
+        """A reservation that still holds its dates and waits for the guest's payment (the pay link works, a
+        manual payment may be chosen, the hold may be extended). Once ``expires_at`` has passed it no longer
+        does, whether or not the expiry job has run; a payment that arrives then is a late one."""
+        return self.status == BookingStatus.RESERVED and self.is_occupying(now)
 
     def is_occupying(self, now=None) -> bool:
         if self.status not in OCCUPYING_STATUSES:

@@ -65,7 +65,7 @@ from django.utils import timezone
 
 from core import outbox
 from core.models import OutboxEvent
-from properties.page_selectors import policy_info
+from properties.policies import policy_snapshot_for
 from properties.pricing import local_today
 
 from .ics import booking_calendar
@@ -117,6 +117,8 @@ SUBJECTS = {
 }
 OWNER_KINDS = frozenset({Kind.OWNER_NEW_BOOKING, Kind.OWNER_CANCELLATION, Kind.OWNER_MESSAGE, Kind.STAFF_MANUAL_CLAIM,
                          Kind.OWNER_SYNC_CONFLICT})
+# A booking created in one of these is announced as new: every initial status (state_machine.INITIAL_STATUSES) but
+# a hold, which is not a booking yet. The same members as CANCELLABLE_STATUSES by coincidence, not the same rule.
 NEW_BOOKING_STATUSES = (S.INQUIRY, S.RESERVED, S.CONFIRMED)
 
 
@@ -256,20 +258,20 @@ def absolute(path: str) -> str:
 
 
 def _context(row: SentEmail) -> dict:
-    from .checkout import payment_url, status_url  # checkout imports the services
+    from .links import payment_url, status_url
 
     booking = Booking.objects.select_related("guest", "property__owner").get(pk=row.booking_id)
     prop = booking.property
     now = timezone.now()
-    live = booking.status == S.RESERVED and booking.is_occupying(now)
+    live = booking.awaits_payment(now)
     context = {
         "booking": booking, "prop": prop, "guest": booking.guest, "kind": row.kind, "owner": row.kind in OWNER_KINDS,
         "portal_url": absolute(status_url(booking)),
         "pay_url": absolute(payment_url(booking)) if live else "",
-        "policy": booking.cancellation_policy or policy_info(prop),
+        "policy": booking.cancellation_policy or policy_snapshot_for(prop),
         "site_url": settings.SITE_URL, "reminder_days": settings.PRE_ARRIVAL_REMINDER_DAYS,
         "admin_url": absolute(f"/admin/bookings/booking/{booking.pk}/change/"),
-        "balance": max(booking.total - booking.amount_paid, 0),
+        "balance": booking.balance_due,
         "data": row.data,  # e.g. a manual payment's code, amount and deadline
     }
     if row.kind == Kind.OWNER_MESSAGE:

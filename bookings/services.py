@@ -52,7 +52,18 @@ from .errors import (
     RefundNotAllowed,
     StayRuleViolation,
 )
-from .models import AvailabilityBlock, Booking, BookingStatus, PaymentStatus, Source
+from .models import (
+    CALLED_OFF_STATUSES,
+    CANCELLABLE_STATUSES,
+    CONFIRMABLE_BY_PAYMENT_STATUSES,
+    CONFIRMATION_RESEND_STATUSES,
+    EXPIRING_STATUSES,
+    AvailabilityBlock,
+    Booking,
+    BookingStatus,
+    PaymentStatus,
+    Source,
+)
 from .state_machine import apply_transition, booking_payload, record_creation, record_event
 
 S = BookingStatus
@@ -214,8 +225,8 @@ def reserve(*, property_id, check_in: date, check_out: date, adults: int, childr
 
     if hold_id is not None:
         booking = Booking.objects.filter(pk=hold_id, property=prop).first()
-        same_stay = booking is not None and (booking.check_in, booking.check_out) == (check_in, check_out)
-        if not same_stay or booking.status != S.HELD:
+        if booking is None or (booking.check_in, booking.check_out) != (check_in, check_out) or (
+                booking.status != S.HELD):
             raise HoldMismatch()
         if not booking.is_occupying(now):
             raise HoldExpired()
@@ -276,9 +287,9 @@ def confirm_late_payment(*, booking_id, actor: Actor, reason: str = "", at: date
     """
     now = at or timezone.now()
     booking, prop = _lock_booking(booking_id)
-    if booking.status not in (S.RESERVED, S.EXPIRED):
+    if booking.status not in CONFIRMABLE_BY_PAYMENT_STATUSES:
         raise InvalidTransition(booking.status, S.CONFIRMED)
-    if booking.status == S.RESERVED and booking.is_occupying(now):
+    if booking.awaits_payment(now):
         return apply_transition(booking, S.CONFIRMED, actor, reason or "Confirmed.", at=now)
     _ensure_available(prop, booking.check_in, booking.check_out, booking.guests, now, enforce_rules=False,
                       exclude_booking_id=booking.pk)
@@ -324,8 +335,6 @@ def cancel(*, booking_id, actor: Actor, reason: str, at: datetime | None = None)
 
 # --- cancellation with a refund: who may cancel, and what it refunds --------------------------------
 
-CANCELLABLE = (S.RESERVED, S.CONFIRMED, S.INQUIRY)
-
 
 @dataclass(frozen=True)
 class RefundTerms:
@@ -370,7 +379,7 @@ def guest_cancellation_refusal(booking: Booking, prop: Property, now: datetime) 
     Guests cancel reserved, confirmed or inquiry bookings (a reservation only while
     it still holds its dates) before the arrival day in the property's time zone.
     From the arrival day on, only the owner cancels."""
-    if booking.status not in CANCELLABLE:
+    if booking.status not in CANCELLABLE_STATUSES:
         return f"This booking is {booking.get_status_display().lower()}: it can no longer be cancelled."
     if booking.status == S.RESERVED and not booking.is_occupying(now):
         return "This reservation has expired: there is nothing left to cancel."
@@ -402,7 +411,7 @@ def cancel_with_terms(*, booking_id, actor: Actor, reason: str,
     if refund_amount is not None and not by_owner:
         raise RefundNotAllowed("A guest's refund follows the cancellation policy.")
     booking, prop = _lock_booking(booking_id)
-    if booking.status not in CANCELLABLE:
+    if booking.status not in CANCELLABLE_STATUSES:
         raise InvalidTransition(booking.status, S.CANCELLED)
     if not by_owner:
         refusal = guest_cancellation_refusal(booking, prop, now)
@@ -428,7 +437,7 @@ def expire(*, booking_id, at: datetime | None = None) -> Booking:
     """Expire one hold or reservation if its time has run out (idempotent: otherwise unchanged)."""
     now = at or timezone.now()
     booking, _prop = _lock_booking(booking_id)
-    if booking.status in (S.HELD, S.RESERVED) and booking.expires_at and booking.expires_at <= now:
+    if booking.status in EXPIRING_STATUSES and booking.expires_at and booking.expires_at <= now:
         apply_transition(booking, S.EXPIRED, Actor.system("expiry"), "Hold time ran out.", at=now)
     return booking
 
@@ -439,7 +448,7 @@ def extend_reservation(*, booking_id, until: datetime, actor: Actor, reason: str
     """Hold a live reservation until ``until`` (never shorter), e.g. while a manual payment is on its way."""
     now = at or timezone.now()
     booking, _prop = _lock_booking(booking_id)
-    if booking.status != S.RESERVED or not booking.is_occupying(now):
+    if not booking.awaits_payment(now):
         raise InvalidTransition(booking.status, S.RESERVED)
     if booking.expires_at is None or until > booking.expires_at:
         booking.expires_at = until
@@ -544,7 +553,7 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
     existing = Booking.objects.filter(property=prop, source=source, external_id=external_id).first()
 
     if cancelled:
-        if existing is None or existing.status in (S.CANCELLED, S.EXPIRED, S.RELEASED):
+        if existing is None or existing.status in CALLED_OFF_STATUSES:
             if existing is None:
                 raise BookingError("There is no such channel booking to cancel.")
             return ImportResult(existing, "unchanged")
@@ -553,7 +562,7 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
                          extra_fields=("cancellation_reason",))
         return ImportResult(existing, "cancelled")
 
-    if existing is not None and existing.status in (S.CANCELLED, S.EXPIRED, S.RELEASED):
+    if existing is not None and existing.status in CALLED_OFF_STATUSES:
         raise ExternalBookingConflict("This channel booking was cancelled and cannot be re-opened under the same id.")
     expire_stale_for_property(prop, now)
     stays, blocks = _overlaps(prop, check_in, check_out, now, existing.pk if existing else None)
@@ -670,7 +679,7 @@ def resend_confirmation(*, booking_id, actor: Actor, at: datetime | None = None)
     from .notifications import Kind, Planned, guest_address, queue
 
     booking, _prop = _lock_booking(booking_id)
-    if booking.status not in (S.CONFIRMED, S.CHECKED_IN):
+    if booking.status not in CONFIRMATION_RESEND_STATUSES:
         raise BookingError("Only a confirmed booking has a confirmation to resend.")
     to = guest_address(booking)
     if not to:

@@ -14,7 +14,7 @@ from core import outbox
 from core.actor import Actor
 
 from .errors import InvalidTransition
-from .models import Booking, BookingEvent
+from .models import EXPIRING_STATUSES, Booking, BookingEvent
 from .models import BookingStatus as S
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -78,7 +78,7 @@ def apply_transition(booking: Booking, to_status: str, actor: Actor, reason: str
     booking.status = to_status
     setattr(booking, f"{to_status}_at", now)
     fields = ["status", f"{to_status}_at", "updated_at", *extra_fields]
-    if to_status not in (S.HELD, S.RESERVED):
+    if to_status not in EXPIRING_STATUSES:
         booking.expires_at = None
         fields.append("expires_at")
     booking.save(update_fields=fields)

@@ -13,11 +13,16 @@ opens booking B. They carry a timestamp and expire after ``*_MAX_AGE``. A
 booking token also carries the booking's ``access_version``, so bumping that
 number revokes every link issued for the booking before.
 Rotating ``SECRET_KEY`` invalidates all of them.
+
+Every page or endpoint that opens a booking by its guest token does it through
+:func:`booking_for_guest_token`; each reads the token from its own place.
 """
 
 from __future__ import annotations
 
 from django.core import signing
+
+from .models import Booking
 
 BOOKING_SALT = "stayhold.bookings.access-token"
 HOLD_SALT = "stayhold.bookings.hold-release-token"
@@ -49,13 +54,34 @@ def booking_access_token(booking) -> str:
 
 def check_booking_access_token(token, booking) -> bool:
     """Whether ``token`` was issued for ``booking``, has not expired and has not been revoked."""
-    data = _load(token, BOOKING_SALT, BOOKING_TOKEN_MAX_AGE)
+    return _grants(_load(token, BOOKING_SALT, BOOKING_TOKEN_MAX_AGE), booking)
+
+
+def _grants(data, booking) -> bool:
     return (
         isinstance(data, dict)
         and data.get("b") == booking.pk
         and data.get("r") == booking.reference
         and data.get("v", 0) == (getattr(booking, "access_version", 0) or 0)
     )
+
+
+def booking_for_guest_token(reference: str, token, queryset=None):
+    """The booking ``reference`` if ``token`` is its guest access token (valid, unexpired, not revoked), else None.
+
+    The one guest-token lookup: the status page and portal (``?token=``), the payment pages (query string, JSON
+    body or ``X-Booking-Token``), the manual-payment pages (query string or form) and the API read each take the
+    token from their own place and ask here. A caller answers None with a 404, exactly as for an unknown
+    reference, so references cannot be probed. A token that is missing, malformed, forged, expired or issued
+    for another reference costs no query. ``queryset`` (default: bookings with their property and guest)
+    lets a caller choose what comes with the booking."""
+    data = _load(token, BOOKING_SALT, BOOKING_TOKEN_MAX_AGE)
+    if not isinstance(data, dict) or data.get("r") != reference:
+        return None
+    if queryset is None:
+        queryset = Booking.objects.select_related("property", "guest")
+    booking = queryset.filter(reference=reference).first()
+    return booking if booking is not None and _grants(data, booking) else None
 
 
 def hold_release_token(hold) -> str:

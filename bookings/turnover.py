@@ -29,11 +29,9 @@ from core import outbox
 from core.models import OutboxEvent
 from properties.models import Property
 
-from .models import Booking, BookingStatus, TurnoverTask
+from .models import CONFIRMED_STATUSES, Booking, BookingStatus, TurnoverTask
 
 S = BookingStatus
-# Stays that need a cleaning after them (and that count as "the next stay").
-STAY_STATUSES = (S.CONFIRMED, S.CHECKED_IN, S.CHECKED_OUT)
 
 
 def default_assignee(prop: Property):
@@ -50,7 +48,7 @@ def sync_turnover_for_booking(booking_id) -> TurnoverTask | None:
         # One sync per property at a time (the booking services take the same lock).
         prop = Property.objects.select_for_update().get(pk=booking.property_id)
         task = TurnoverTask.objects.select_for_update().filter(booking_id=booking.pk).first()
-        if booking.status in STAY_STATUSES:
+        if booking.status in CONFIRMED_STATUSES:
             if task is None:
                 task = TurnoverTask.objects.create(
                     property=prop, booking_id=booking.pk, due_date=booking.check_out,
@@ -72,7 +70,7 @@ def sync_turnover_for_booking(booking_id) -> TurnoverTask | None:
 def recompute_windows(prop: Property) -> int:
     """Set ``window_end`` of every open task of ``prop`` to the next stay's check-in (or the day after)."""
     check_ins = sorted(
-        Booking.objects.filter(property=prop, status__in=STAY_STATUSES).values_list("check_in", "pk")
+        Booking.objects.filter(property=prop, status__in=CONFIRMED_STATUSES).values_list("check_in", "pk")
     )
     changed = []
     for task in TurnoverTask.objects.filter(property=prop, status=TurnoverTask.Status.OPEN):

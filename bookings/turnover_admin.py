@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils import timezone
 
-from properties.tenancy import TenantScopedAdmin
+from core.tenancy import TenantScopedAdmin
 
 from . import turnover
 from .models import TurnoverTask

@@ -16,7 +16,7 @@
 
 Roles (``guests.roles``): Owners change their connections and resolve conflicts
 (cancelling our booking also needs ``bookings.manage_booking``); Staff view them.
-Every admin here is tenant-scoped (``properties.tenancy``): another owner's
+Every admin here is tenant-scoped (``core.tenancy``): another owner's
 connection, run or conflict answers 404 (Django's "does not exist" redirect on
 the standard pages).
 """
@@ -42,8 +42,8 @@ from bookings import blocks
 from bookings.models import AvailabilityBlock
 from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
+from core.tenancy import TenantScopedAdmin, TenantScopedInline
 from properties.admin import PropertyPageExtension, extend_property_admin
-from properties.tenancy import TenantScopedAdmin, TenantScopedInline
 
 from . import health
 from .fetch import FetchError, validate_import_url
@@ -773,3 +773,6 @@ class ResolveConflictForm(forms.Form):
         if not note:
             raise ValidationError("A note is required.")
         return note
+
+
+# The property's page shows the channel blocks (read-only) and the connections, after its own sections.

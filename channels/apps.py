@@ -12,6 +12,7 @@ class ChannelsConfig(AppConfig):
         from django.db.models.signals import pre_delete
 
         from bookings.models import AvailabilityBlock
+        from core import tenancy
 
         from .models import ChannelConnection, delete_channel_blocks
 
@@ -21,3 +22,8 @@ class ChannelsConfig(AppConfig):
         AvailabilityBlock._meta.get_field("connection").bind(ChannelConnection, columns=("platform",))
         pre_delete.connect(delete_channel_blocks, sender=ChannelConnection, dispatch_uid="channels.channel_blocks")
 
+        tenancy.register_paths({
+            "channel_sync.channelconnection": "property",
+            "channel_sync.syncrun": "connection__property",
+            "channel_sync.syncconflict": "property",
+        })

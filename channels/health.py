@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.db.models import F, Q
 from django.utils import timezone
 
-from properties.tenancy import scope_to_user
+from core.tenancy import scope_to_user
 
 from .models import ChannelConnection, ConnectionStatus, SyncConflict
 

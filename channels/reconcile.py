@@ -82,7 +82,7 @@ from django.utils import timezone
 from bookings import services as booking_services
 from bookings.blocks import replace_channel_blocks
 from bookings.errors import ExternalBookingConflict
-from bookings.models import AvailabilityBlock, Booking, BookingStatus
+from bookings.models import CANCELLABLE_STATUSES, OCCUPYING_STATUSES, AvailabilityBlock, Booking, BookingStatus
 from guests.services import GuestInput
 from properties.pricing import local_today
 
@@ -91,8 +91,6 @@ from .ical_parse import BLOCK, CANCELLED, RESERVATION, FeedEvent, Snapshot
 from .models import SyncConflict
 
 S = BookingStatus
-LIVE_STATUSES = (S.HELD, S.RESERVED, S.CONFIRMED, S.CHECKED_IN, S.CHECKED_OUT)
-CANCELLABLE_STATUSES = (S.RESERVED, S.CONFIRMED)
 REOPEN_SEPARATOR = "~"
 SETTLED = (SyncConflict.Resolution.RELOCATED, SyncConflict.Resolution.ACCEPTED_OVERBOOKING,
            SyncConflict.Resolution.DECLINED_IMPORTED)
@@ -166,10 +164,13 @@ class _Reconciler:
     # --- what the snapshot says ---------------------------------------------------------------
 
     def live_booking(self, uid: str) -> Booking | None:
-        live = [b for b in self.by_uid.get(uid, []) if b.status in LIVE_STATUSES and b.is_occupying(self.now)]
+        live = [b for b in self.by_uid.get(uid, []) if b.status in OCCUPYING_STATUSES and b.is_occupying(self.now)]
         return live[-1] if live else None
 
     def cancellable(self, booking: Booking) -> bool:
+        """Whether the snapshot may cancel this imported stay: its status is one the state machine lets cancel
+        (``CANCELLABLE_STATUSES``, the same rule as for guests and owners), it has not begun and it still
+        occupies its nights. Imports are created confirmed, so in practice this is a future confirmed stay."""
         return booking.status in CANCELLABLE_STATUSES and booking.check_in > self.today and booking.is_occupying(
             self.now)
 

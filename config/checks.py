@@ -33,9 +33,9 @@ def trusted_proxies_are_addresses(app_configs, **kwargs):
 
 @register(Tags.security, deploy=True)
 def stripe_is_configured(app_configs, **kwargs):
-    """Stripe in production (``config/stripe_mode.py``): real keys, no published secret, card payment off only on
+    """Stripe in production (``payments/stripe_mode.py``): real keys, no published secret, card payment off only on
     purpose. With ``DEBUG`` on the local fake Stripe is the default and nothing is reported."""
-    from .stripe_mode import LIVE, LOCAL, LOCAL_WEBHOOK_SECRET, OFF
+    from payments.stripe_mode import LIVE, LOCAL, LOCAL_WEBHOOK_SECRET, OFF
 
     mode = settings.STRIPE_MODE
     keys = {"STRIPE_SECRET_KEY": settings.STRIPE_SECRET_KEY, "STRIPE_PUBLISHABLE_KEY": settings.STRIPE_PUBLISHABLE_KEY,

@@ -18,6 +18,8 @@ from csp.middleware import CSPMiddleware as BaseCSPMiddleware
 from django.conf import settings
 from django.http import JsonResponse
 
+from bookings.api.errors import request_too_large_body
+
 # What Stripe.js needs (Stripe's CSP guide): the script and its helper frames from js.stripe.com, 3-D Secure
 # frames from hooks.stripe.com, API calls to api.stripe.com.
 STRIPE_JS_ORIGIN = "https://js.stripe.com"
@@ -87,12 +89,6 @@ class CSPMiddleware(BaseCSPMiddleware):
 
 def api_request(request) -> bool:
     return request.path_info.startswith("/api/")
-
-
-def request_too_large_body() -> dict:
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    detail = f"The request body is too large: at most {limit} bytes." if limit else "The request body is too large."
-    return {"code": "request_too_large", "detail": detail}
 
 
 class RequestTooLargeMiddleware:

@@ -14,7 +14,7 @@ from pathlib import Path
 import environ
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
-from .stripe_mode import stripe_settings
+from payments.stripe_mode import stripe_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "bookings",
     "payments",
     "channels",
+    "storefront",
+    "backoffice",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -352,7 +355,7 @@ LOGGING = {
 }
 
 # --- Payments -------------------------------------------------------------------------
-# STRIPE_MODE (config/stripe_mode.py): "local" = localstripe, the fake Stripe server that `make run` starts on
+# STRIPE_MODE (payments/stripe_mode.py): "local" = localstripe, the fake Stripe server that `make run` starts on
 # 127.0.0.1:STRIPE_LOCAL_PORT (payments/localstripe_server.py) with keys published in this repository, so booking
 # and paying work offline; "live" = real Stripe with STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY and
 # STRIPE_WEBHOOK_SECRET; "off" = no card payment, the webhook refuses every event. Unset: live with a secret key,

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from config import views as site_views
 from config.media import media_urlpatterns
 from guests import views as guest_views
+from storefront import portal_views
 
 handler403 = "config.views.permission_denied"  # the admin's layout under /admin/, the site's elsewhere
 
@@ -19,11 +20,10 @@ urlpatterns = [
     # allauth's TOTP activation, which also marks the session as MFA-authenticated (guests.authority)
     path("accounts/2fa/totp/activate/", guest_views.activate_totp, name="mfa_activate_totp"),
     path("accounts/", include("allauth.urls")),  # optional guest accounts: sign-up, login, email verification
-    path("account/bookings/", guest_views.my_bookings, name="my-bookings"),
+    path("account/bookings/", portal_views.my_bookings, name="my-bookings"),
     path("payments/", include("payments.urls")),  # the payment page, its JSON endpoints and the Stripe webhook
     path("ical/", include("channels.urls")),  # iCal export feeds for the channels (no session, no CSRF cookie)
-    path("", include("bookings.urls")),  # guest pages of the booking flow: /book/, /bookings/
-    path("", include("properties.urls")),
+    path("", include("storefront.urls")),  # the guest pages: search, property page, /book/, /bookings/
 ]
 # Uploaded photos, in production too (config.media): on the local disk the app serves them itself. First, so that
 # no page route can shadow MEDIA_URL.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import models
 
@@ -20,7 +21,7 @@ class Actor:
     """Who causes a change: a user, a guest, a channel, an API client or the system."""
 
     type: str
-    user: object = None
+    user: Any = None  # a guests.User (core knows no domain model)
     label: str = ""
 
     @classmethod

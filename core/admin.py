@@ -1,4 +1,4 @@
-"""The admin of the core tables (superusers only, config.admin_site): the outbox, read-only, with "Deliver now"."""
+"""The admin of the core tables (superusers only, backoffice.admin_site): the outbox, read-only, with "Deliver now"."""
 
 from django.contrib import admin, messages
 
@@ -22,7 +22,7 @@ class ReadOnlyAdminMixin:
 class OutboxDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OutboxDelivery
     extra = 0
-    fields = readonly_fields = ["consumer", "delivered_at"]
+    fields = readonly_fields = ("consumer", "delivered_at")
 
 
 @admin.register(OutboxEvent)

@@ -14,7 +14,7 @@ class DomainError(Exception):
         super().__init__(self.detail)
 
     def as_dict(self) -> dict:
-        body = {"code": self.code, "detail": self.detail}
+        body: dict[str, object] = {"code": self.code, "detail": self.detail}
         if self.reasons:
             body["reasons"] = [reason.as_dict() for reason in self.reasons]
         return body

@@ -100,7 +100,7 @@ def _target_column(field: UpwardReference, target, column: str) -> type[Transfor
         def output_field(self):
             return target_field
 
-        def as_sql(self, compiler, connection):
+        def as_sql(self, compiler, connection, *args, **kwargs):
             lhs, params = compiler.compile(self.lhs)
             quote = connection.ops.quote_name
             # Only quoted identifiers from the model's own metadata go into the text; values stay parameters.

@@ -22,10 +22,11 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 
-from properties.tenancy import TenantScopedAdmin, visible_users
+from core.tenancy import TenantScopedAdmin
 
 from . import services
 from .models import Guest, User
+from .selectors import visible_users
 
 
 class UserCreationForm(AdminUserCreationForm):

@@ -7,6 +7,12 @@ class GuestsConfig(AppConfig):
     verbose_name = "Guests and accounts"
 
     def ready(self):
+        from core import tenancy
+
         from . import roles, signals  # noqa: F401  (signals: allauth receivers)
+        from .selectors import visible_users
+
+        tenancy.register_choices("guests.user", visible_users)
+        tenancy.register_paths({"guests.guest": "bookings__property"})
 
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="guests.sync_roles")

@@ -1,7 +1,7 @@
 """Staff authority: the one place that decides whether *this session* may use back-office powers.
 
 Owner, staff and superuser powers (reading other people's bookings, changing their status, opening payment
-proofs, the admin and its exports) are reachable from three doors: the admin (``config.admin_site``), the REST
+proofs, the admin and its exports) are reachable from three doors: the admin (``backoffice.admin_site``), the REST
 API (``bookings.api``) and plain views (``payments.manual_views.proof``). Each door asks :func:`refusal`, so a rule
 added here holds everywhere. A session may use staff authority when
 

@@ -19,7 +19,7 @@ every install has them and a changed table below reaches existing databases:
   see the connection's secret URLs).
 
 Superusers need no group. *Which rows* a role sees is not a permission: the
-admin scopes every queryset to the user's properties (``properties.tenancy``).
+admin scopes every queryset to the user's properties (``core.tenancy``).
 
 Syncing makes each group's permissions exactly the table's (a permission removed
 here is removed from the group), and never touches users' memberships.

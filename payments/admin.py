@@ -2,14 +2,13 @@
 owners refund by cancelling a booking (the booking admin's cancel action refunds in full).
 
 Owners and staff see the payments and refunds of the properties they manage (``TenantScopedAdmin``);
-processed webhook ids only superusers (``config.admin_site.SUPERUSER_ONLY_MODELS``). Payout methods
+processed webhook ids only superusers (``backoffice.admin_site.SUPERUSER_ONLY_MODELS``). Payout methods
 (``HostPaymentMethod``) belong to an owner: only owners (the "Owners" group) and superusers manage them,
 each owner only their own. Manual payment decisions need ``payments.verify_manualpayment``.
 """
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,7 +18,7 @@ from django.views.decorators.http import require_POST
 from core.admin import ReadOnlyAdminMixin
 from core.client_address import client_ip
 from core.money import format_money
-from properties.tenancy import TenantScopedAdmin, managed_properties, register_choice_scope
+from core.tenancy import TenantScopedAdmin
 
 from .models import HostPaymentMethod, ManualPayment, ManualPaymentEvent, Payment, PaymentEvent, Refund, WebhookEvent
 
@@ -80,20 +79,6 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 # --- manual payments ------------------------------------------------------------------------------------
-
-
-def visible_payment_methods(user):
-    """Payout methods of the owners whose properties ``user`` manages (an owner: their own): the choices of a
-    payout method in other forms (a manual payment's), registered with ``properties.tenancy``."""
-    if user.is_superuser:
-        return HostPaymentMethod.objects.all()
-    if not user.is_authenticated:
-        return HostPaymentMethod.objects.none()
-    owners = managed_properties(user).values("owner_id")
-    return HostPaymentMethod.objects.filter(Q(owner=user) | Q(owner__in=owners))
-
-
-register_choice_scope("payments.hostpaymentmethod", visible_payment_methods)
 
 
 @admin.register(HostPaymentMethod)

@@ -3,3 +3,17 @@ from django.apps import AppConfig
 
 class PaymentsConfig(AppConfig):
     name = "payments"
+
+    def ready(self):
+        from core import tenancy
+
+        from .selectors import visible_payment_methods
+
+        tenancy.register_choices("payments.hostpaymentmethod", visible_payment_methods)
+        tenancy.register_paths({
+            "payments.payment": "booking__property",
+            "payments.paymentevent": "payment__booking__property",
+            "payments.refund": "payment__booking__property",
+            "payments.manualpayment": "booking__property",
+            "payments.manualpaymentevent": "payment__booking__property",
+        })

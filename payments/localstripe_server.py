@@ -7,7 +7,7 @@ off, so each start is clean and two servers never share a file.
 
 * ``python -m payments.localstripe_server`` (``make run``, Procfile.dev): serves on
   ``STRIPE_LOCAL_PORT`` (8420) in ``STRIPE_MODE=local`` (the default with ``DEBUG`` on and
-  no ``STRIPE_SECRET_KEY``, see ``config/stripe_mode.py``) and registers the app's webhook
+  no ``STRIPE_SECRET_KEY``, see ``payments/stripe_mode.py``) and registers the app's webhook
   (``http://127.0.0.1:$WEB_PORT/payments/stripe/webhook``, signed with ``STRIPE_WEBHOOK_SECRET``).
   In any other mode it only idles, so that honcho keeps the other processes running.
 * :class:`LocalStripe` runs it in a background thread (the tests' session fixture).

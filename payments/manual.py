@@ -42,6 +42,7 @@ from properties.display import local_datetime
 
 from .errors import PaymentError, PaymentNotAllowed
 from .models import (
+    CAPTURED_STATUSES,
     CODE_ALPHABET,
     HostPaymentMethod,
     ManualPayment,
@@ -152,10 +153,10 @@ def choose_method(*, booking_id, method_id, actor: Actor, at: datetime | None = 
         method = methods_for(booking).filter(pk=method_id).first()
         if method is None:
             raise PaymentNotAllowed("This payment method is not available.")
-        if booking.status != S.RESERVED or not booking.is_occupying(now):
+        if not booking.awaits_payment(now):
             raise PaymentNotAllowed("This booking is not waiting for a payment.")
-        due = booking.total - booking.amount_paid
-        if due <= 0 or Payment.objects.filter(booking=booking, status=P.SUCCEEDED).exists():
+        due = booking.balance_due
+        if due <= 0 or Payment.objects.filter(booking=booking, status__in=CAPTURED_STATUSES).exists():
             raise PaymentNotAllowed("This booking is already paid.")
         open_rows = list(ManualPayment.objects.select_for_update().filter(booking=booking, status__in=OPEN))
         if any(r.status != M.PENDING for r in open_rows):
@@ -286,7 +287,7 @@ def verify(*, mp_id, action: str, user, note: str = "", amount_received: Decimal
         actor = Actor.for_user(user)
         reason = f"Manual payment {mp.code} ({mp.method.get_kind_display()}) verified by {label}."
         try:
-            if booking.status == S.RESERVED and booking.is_occupying(now):
+            if booking.awaits_payment(now):
                 booking_services.confirm(booking_id=booking.pk, actor=actor, reason=reason, at=now)
             else:
                 booking_services.confirm_late_payment(booking_id=booking.pk, actor=actor, reason=reason, at=now)

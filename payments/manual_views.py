@@ -18,9 +18,9 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from bookings.checkout import payment_url, status_url
+from bookings.links import payment_url, status_url
 from bookings.models import Booking
-from bookings.tokens import booking_access_token, check_booking_access_token
+from bookings.tokens import booking_access_token, booking_for_guest_token
 from core import ratelimit
 from core.actor import Actor
 from core.client_address import client_ip, client_key
@@ -41,9 +41,9 @@ class ClaimForm(forms.Form):
 
 
 def _booking(request, reference) -> Booking:
-    booking = Booking.objects.select_related("guest", "property__owner").filter(reference=reference).first()
     token = request.GET.get("token") or request.POST.get("token", "")
-    if booking is None or not check_booking_access_token(token, booking):
+    booking = booking_for_guest_token(reference, token, Booking.objects.select_related("guest", "property__owner"))
+    if booking is None:
         raise Http404("No such booking.")
     return booking
 

@@ -37,6 +37,8 @@ OPEN_STATUSES = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
 
 
 class Payment(models.Model):
+    mismatch = ""  # not a field: why apply_intent refused a succeeded intent (payments.services), for the caller
+
     booking = models.ForeignKey("bookings.Booking", on_delete=models.PROTECT, related_name="payments")
     provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.STRIPE)
     attempt = models.PositiveSmallIntegerField(help_text="1 for the first attempt on this booking, 2 for the next …")
@@ -92,6 +94,11 @@ class RefundStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     CANCELED = "canceled", "Canceled"
+
+
+# Refunds that count against their payment: requested (money on its way back) or done; a failed or canceled one does
+# not. The receipt lists these, and a payment's ``amount_refunded`` is their sum.
+COUNTED_REFUNDS = (RefundStatus.PENDING, RefundStatus.SUCCEEDED)
 
 
 class Refund(models.Model):

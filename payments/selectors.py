@@ -1,7 +1,7 @@
 """Read-only answers: for the payment page (``payments.views.pay_page``), what the guest can do now; for staff,
 the manual payments waiting for a decision (:func:`verification_queue`).
 
-Nothing here writes. The amount due is the booking's balance (``total - amount_paid``),
+Nothing here writes. The amount due is the booking's balance (``Booking.balance_due``),
 never anything from the browser.
 """
 
@@ -14,14 +14,13 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Count, F, Q
 
-from bookings.models import Booking, BookingStatus
-from properties.page_selectors import policy_info
+from bookings.models import CONFIRMED_STATUSES, Booking, BookingStatus
+from properties.policies import policy_snapshot_for
 
 from .models import CAPTURED_STATUSES, Payment
 from .models import PaymentStatus as P
 
 S = BookingStatus
-CONFIRMED_STATUSES = (S.CONFIRMED, S.CHECKED_IN, S.CHECKED_OUT)
 
 
 class PageState:
@@ -56,8 +55,8 @@ class PaymentPage:
 def payment_page(booking: Booking, now: datetime) -> PaymentPage:
     """The state of ``booking``'s payment page at ``now`` (one query for its attempts, only while payable)."""
     max_attempts = settings.PAYMENT_MAX_ATTEMPTS
-    policy = booking.cancellation_policy or policy_info(booking.property)
-    due = max(booking.total - booking.amount_paid, Decimal(0))
+    policy = booking.cancellation_policy or policy_snapshot_for(booking.property)
+    due = booking.balance_due
     seconds_left = 0
     attempts_left = 0
     if booking.status in CONFIRMED_STATUSES:
@@ -86,10 +85,24 @@ def payment_page(booking: Booking, now: datetime) -> PaymentPage:
                        max_attempts=max_attempts, seconds_left=seconds_left, policy=policy)
 
 
+def visible_payment_methods(user):
+    """Payout methods of the owners whose properties ``user`` manages (an owner: their own)."""
+    from properties.tenancy import managed_properties
+
+    from .models import HostPaymentMethod
+
+    if user.is_superuser:
+        return HostPaymentMethod.objects.all()
+    if not user.is_authenticated:
+        return HostPaymentMethod.objects.none()
+    owners = managed_properties(user).values("owner_id")
+    return HostPaymentMethod.objects.filter(Q(owner=user) | Q(owner__in=owners))
+
+
 def verification_queue(user, now: datetime):
     """Manual payments of ``user``'s properties that wait for staff: claimed, flagged and disputed ones, and
     pending ones past their deadline; oldest claim first. The queue page and the dashboard both show this."""
-    from properties.tenancy import scope_to_user
+    from core.tenancy import scope_to_user
 
     from .manual import OPEN
     from .models import ManualPayment, ManualStatus

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -49,14 +50,23 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bookings import services as booking_services
-from bookings.models import Booking, BookingStatus
+from bookings.models import CONFIRMABLE_BY_PAYMENT_STATUSES, CONFIRMED_STATUSES, Booking, BookingStatus
 from bookings.models import PaymentStatus as BookingPaymentStatus
 from core.actor import Actor
 from core.errors import DomainError
 from core.money import ZERO, round_money, to_minor_units
 
 from .errors import PaymentNotAllowed, ProviderError, RefundNotAllowed, TooManyAttempts
-from .models import CAPTURED_STATUSES, OPEN_STATUSES, Payment, Provider, Refund, RefundStatus, WebhookEvent
+from .models import (
+    CAPTURED_STATUSES,
+    COUNTED_REFUNDS,
+    OPEN_STATUSES,
+    Payment,
+    Provider,
+    Refund,
+    RefundStatus,
+    WebhookEvent,
+)
 from .models import PaymentStatus as P
 from .providers import IntentData, RefundData, get_provider
 from .state_machine import advance, record_payment_event
@@ -64,7 +74,6 @@ from .state_machine import advance, record_payment_event
 logger = logging.getLogger(__name__)
 S = BookingStatus
 SYSTEM = Actor.system("payments")
-COUNTED_REFUNDS = (RefundStatus.PENDING, RefundStatus.SUCCEEDED)
 # A requested refund is sent at once (a task queued on commit); the sweeper picks it up after REFUND_RETRY_AFTER if
 # that task was lost, and retries a failed attempt after 1, 2, 4 … 60 minutes. After REFUND_MAX_ATTEMPTS it is marked
 # failed for staff (about two hours in all: well inside Stripe's 24-hour idempotency window).
@@ -241,7 +250,7 @@ def check_payable(booking: Booking, now: datetime) -> Decimal:
         raise PaymentNotAllowed("This booking is not waiting for a payment.")
     if not booking.is_occupying(now):
         raise PaymentNotAllowed("The reservation has expired; please book again.")
-    due = booking.total - booking.amount_paid
+    due = booking.balance_due
     if due <= 0 or Payment.objects.filter(booking=booking, status__in=CAPTURED_STATUSES).exists():
         raise PaymentNotAllowed("This booking is already paid.")
     if attempts_used(booking) >= settings.PAYMENT_MAX_ATTEMPTS:
@@ -294,8 +303,8 @@ def start_card_payment(*, booking_id, payment_method_id: str, actor: Actor, at: 
     apply_intent(intent, actor_label="card payment")
     payment.refresh_from_db()
     booking = Booking.objects.get(pk=booking_id)
-    status = {P.SUCCEEDED: "succeeded", P.REQUIRES_ACTION: "requires_action", P.PENDING: "pending"}.get(
-        payment.status, "failed")
+    outcomes: dict[str, str] = {P.SUCCEEDED: "succeeded", P.REQUIRES_ACTION: "requires_action", P.PENDING: "pending"}
+    status = outcomes.get(payment.status, "failed")
     if payment.status in CAPTURED_STATUSES:
         # Refunded at once: the booking could not be confirmed (its dates were taken meanwhile).
         status = "refunded" if payment.status == P.REFUNDED else "succeeded"
@@ -309,12 +318,13 @@ def start_card_payment(*, booking_id, payment_method_id: str, actor: Actor, at: 
 
 def apply_intent(intent: IntentData, *, actor_label: str = "stripe") -> Payment | None:
     """Apply what the provider says about an intent (from a response, a retrieval or a webhook)."""
-    handler = {
+    handlers: dict[str, Callable[..., Payment | None]] = {
         P.SUCCEEDED: handle_intent_succeeded,
         P.FAILED: handle_intent_failed,
         P.CANCELED: handle_intent_canceled,
         P.REQUIRES_ACTION: _handle_requires_action,
-    }.get(intent.status)
+    }
+    handler = handlers.get(intent.status)
     if handler is None:  # still pending
         pk = _find_payment_id(intent)
         return Payment.objects.filter(pk=pk).first() if pk else None
@@ -394,7 +404,7 @@ def handle_intent_succeeded(intent: IntentData, *, actor_label: str = "stripe") 
         booking = Booking.objects.get(pk=payment.booking_id)
         paid_before = payment_totals(booking.pk)[0] - payment.amount
         refund_reason = ""
-        if booking.status in (S.RESERVED, S.EXPIRED):
+        if booking.status in CONFIRMABLE_BY_PAYMENT_STATUSES:
             late = not booking.is_occupying()
             try:
                 booking_services.confirm_late_payment(
@@ -404,7 +414,7 @@ def handle_intent_succeeded(intent: IntentData, *, actor_label: str = "stripe") 
             except DomainError as exc:
                 refund_reason = f"Paid after the reservation expired and its dates were taken ({exc.code})."
                 booking_services.expire(booking_id=booking.pk)
-        elif booking.status in (S.CONFIRMED, S.CHECKED_IN, S.CHECKED_OUT):
+        elif booking.status in CONFIRMED_STATUSES:
             if paid_before >= booking.total:
                 refund_reason = "A second payment for a booking already paid."
         else:
@@ -422,7 +432,7 @@ def handle_intent_failed(intent: IntentData, *, actor_label: str = "stripe") -> 
     pk = _find_payment_id(intent)
     if pk is None:
         return None
-    to_cancel: list[tuple[str, str]] = []
+    to_cancel: list[tuple[str | None, str]] = []  # (provider ref, currency); refs may be unset
     with transaction.atomic():
         payment = _lock_payment(pk)
         _claim_ref(payment, intent)
@@ -721,7 +731,7 @@ def handle_refund(refund: RefundData, *, actor_label: str = "stripe") -> Refund 
     return row
 
 
-def handle_charge_refunded(*, payment_ref: str, amount_refunded: Decimal, refunds: list[RefundData] = (),
+def handle_charge_refunded(*, payment_ref: str, amount_refunded: Decimal, refunds: Sequence[RefundData] = (),
                            actor_label: str = "stripe") -> Payment | None:
     """``charge.refunded``: the charge's refunded total at the provider. Adds what this app did not record."""
     for refund in refunds:

@@ -62,15 +62,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
-from bookings.checkout import status_url
+from bookings.links import status_url
 from bookings.models import Booking
-from bookings.tokens import booking_access_token, check_booking_access_token
+from bookings.tokens import booking_access_token, booking_for_guest_token
 from core import ratelimit
 from core.actor import Actor
 from core.client_address import client_key
 from core.errors import DomainError
 from guests.countries import country_name
-from properties.page_selectors import stay_query
+from properties.forms import stay_query
 
 from . import selectors, services, webhooks
 from .errors import ProviderError
@@ -93,9 +93,9 @@ def _body(request) -> dict:
 
 
 def _guest_booking(request, reference: str, body: dict) -> Booking:
-    booking = Booking.objects.select_related("guest", "property").filter(reference=reference).first()
     token = request.GET.get("token") or body.get("token") or request.headers.get("X-Booking-Token", "")
-    if booking is None or not check_booking_access_token(token, booking):
+    booking = booking_for_guest_token(reference, token)
+    if booking is None:
         raise Http404("No such booking.")
     return booking
 
@@ -168,7 +168,7 @@ def card_setup(request, reference):
         return JsonResponse(exc.as_dict(), status=exc.http_status)
     return JsonResponse({
         "client_secret": client_secret, "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
-        "js_url": settings.STRIPE_JS_URL, "amount": str(booking.total - booking.amount_paid),
+        "js_url": settings.STRIPE_JS_URL, "amount": str(booking.balance_due),
         "currency": booking.currency, "attempts_left": services.attempts_left(booking),
     })
 

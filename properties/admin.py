@@ -2,7 +2,7 @@
 
 * Owners and staff (non-superusers) see only the properties they own or are
   assigned to, and only their rows of everything else (DESIGN invariant 8):
-  every admin here is a ``properties.tenancy.TenantScopedAdmin``. What they may
+  every admin here is a ``core.tenancy.TenantScopedAdmin``. What they may
   do is their group's permissions (``guests.roles``): staff see prices and
   pricing rules but cannot change them.
 * Amenities are a global list: everyone with the view permission sees it, only
@@ -26,6 +26,7 @@ from django.db.models import NOT_PROVIDED, Count
 from django.utils.html import format_html
 
 from core.money import format_money
+from core.tenancy import TenantScopedAdmin, TenantScopedInline
 
 from . import services
 from .models import (
@@ -38,7 +39,7 @@ from .models import (
     weekday_mask,
     weekdays_in,
 )
-from .tenancy import TenantScopedAdmin, TenantScopedInline, managed_properties
+from .tenancy import managed_properties
 
 WEEKDAY_FIELDS = ("checkin_weekdays", "checkout_weekdays", "weekend_days")
 # Property fields whose change alters quotes.

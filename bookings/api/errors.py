@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
@@ -26,7 +27,6 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from config.security import request_too_large_body
 from core.errors import DomainError
 
 
@@ -123,3 +123,11 @@ def api_exception_handler(exc, context):
         if wait is not None:
             headers["Retry-After"] = str(wait)
     return Response(body, status=exc.status_code, headers=headers)
+
+
+def request_too_large_body() -> dict:
+    """The API's answer to a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (also sent by
+    ``config.security.RequestTooLargeMiddleware`` before the body is read)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    detail = f"The request body is too large: at most {limit} bytes." if limit else "The request body is too large."
+    return {"code": "request_too_large", "detail": detail}

@@ -29,7 +29,7 @@ from ..errors import HoldMismatch
 from ..idempotency import KEY_PATTERN, MAX_KEY_LENGTH, fingerprint, run_idempotent
 from ..models import Booking, BookingStatus
 from ..search import SearchQuery, search
-from ..tokens import check_booking_access_token, check_hold_release_token
+from ..tokens import booking_for_guest_token, check_hold_release_token
 from . import serializers as s
 from .errors import ErrorSerializer
 from .parsers import SafeJSONParser
@@ -342,14 +342,13 @@ class BookingDetailView(ApiView):
         unknown reference, so references cannot be probed. A session that has not proved its second factor
         where the account needs one gets 403 ``mfa_required`` for every reference.
         """
-        booking = Booking.objects.select_related("property", "guest").filter(reference=reference).first()
+        managed = manageable_bookings(request.user).filter(reference=reference).values_list("pk", flat=True).first()
+        if managed is not None:
+            booking = Booking.objects.select_related("property", "guest").prefetch_related("events").get(pk=managed)
+            return Response(_booking_detail(booking, manager=True))
+        booking = booking_for_guest_token(reference, _token(request, "X-Booking-Token"))
         if booking is not None:
-            if manageable_bookings(request.user).filter(pk=booking.pk).exists():
-                booking = Booking.objects.select_related("property", "guest").prefetch_related("events").get(
-                    pk=booking.pk)
-                return Response(_booking_detail(booking, manager=True))
-            if check_booking_access_token(_token(request, "X-Booking-Token"), booking):
-                return Response(_booking_detail(booking, manager=False))
+            return Response(_booking_detail(booking, manager=False))
         raise exceptions.NotFound("There is no booking with this reference.")
 
 

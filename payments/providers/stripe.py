@@ -21,10 +21,10 @@ from decimal import Decimal
 import stripe
 from django.conf import settings
 
-from config.stripe_mode import OFF
 from core.money import CURRENCY_EXPONENTS, to_minor_units
 
 from ..errors import ProviderError
+from ..stripe_mode import OFF
 from .base import IntentData, RefundData
 
 STATUS_MAP = {
@@ -41,7 +41,7 @@ REFUND_STATUS_MAP = {"succeeded": "succeeded", "pending": "pending", "requires_a
 
 
 def card_payments_enabled() -> bool:
-    """Whether guests can pay by card: ``STRIPE_MODE`` is not ``off`` and both API keys are set (config.stripe_mode)."""
+    """Whether guests can pay by card: ``STRIPE_MODE`` is not ``off`` and both API keys are set (stripe_mode)."""
     return settings.STRIPE_MODE != OFF and bool(settings.STRIPE_SECRET_KEY and settings.STRIPE_PUBLISHABLE_KEY)
 
 

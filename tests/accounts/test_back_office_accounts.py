@@ -301,7 +301,7 @@ def test_seeded_demo_users_can_sign_in_and_the_admin_with_the_documented_totp(cl
 
     from django.core.management import call_command
 
-    from properties.management.commands.seed_demo import DEMO_ADMIN_TOTP_SECRET, DEMO_PASSWORD
+    from demo.management.commands.seed_demo import DEMO_ADMIN_TOTP_SECRET, DEMO_PASSWORD
 
     settings.MFA_REQUIRED_FOR_SUPERUSERS = True
     settings.MEDIA_ROOT = tmp_path

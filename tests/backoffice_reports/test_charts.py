@@ -6,7 +6,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from bookings.backoffice import charts
+from backoffice import charts
 
 NS = "{http://www.w3.org/2000/svg}"
 

@@ -30,7 +30,7 @@ from decimal import Decimal
 
 import pytest
 
-from bookings.backoffice.reports import build_report
+from backoffice.reports import build_report
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 D = Decimal

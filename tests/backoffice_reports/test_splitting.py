@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from bookings.backoffice.reports import compute_report, night_prices, split_evenly
+from backoffice.reports import compute_report, night_prices, split_evenly
 from bookings.models import BookingStatus
 from properties.models import Property
 

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings.backoffice.dashboard import build_dashboard, sync_problems
+from backoffice.dashboard import build_dashboard, sync_problems
 from bookings.models import BookingStatus, TurnoverTask
 from core.actor import Actor
 from payments import manual

@@ -5,7 +5,7 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from bookings.backoffice.timeline import (
+from backoffice.timeline import (
     FIRST_DAY_COLUMN,
     FIRST_PROPERTY_ROW,
     Placement,

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import expect
 
-from bookings.checkout import payment_url
+from bookings.links import payment_url
 from bookings.models import Booking, BookingStatus
 from bookings.models import PaymentStatus as BookingPaymentStatus
 from core.money import format_money

@@ -16,7 +16,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
-from bookings.checkout import status_url
+from bookings.links import status_url
 from properties.models import PropertyPhoto
 from tests.browser.conftest import CHROMIUM_ARGS, Steps, csp_violation
 from tests.browser.test_staff_verifies_manual_payment import signed_in

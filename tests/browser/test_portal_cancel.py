@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
-from bookings.checkout import status_url
+from bookings.links import status_url
 from bookings.models import Booking, BookingStatus
 from bookings.models import PaymentStatus as BookingPaymentStatus
 from core.actor import Actor

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
 
-from bookings.checkout import status_url
+from bookings.links import status_url
 from bookings.models import Booking, BookingStatus
 from payments.models import HostPaymentMethod, ManualPayment
 from tests.browser.conftest import Steps

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings.backoffice.dashboard import sync_problems
+from backoffice.dashboard import sync_problems
 from channels.health import stale_ids
 from channels.models import ChannelConnection, ConnectionStatus, Platform, SyncConflict
 from tests.channels.conftest_admin import SECRET_TOKEN_A, a, admin_url, b, staff_a  # noqa: F401  (fixtures)

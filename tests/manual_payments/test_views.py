@@ -2,7 +2,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from bookings.checkout import payment_url
+from bookings.links import payment_url
 from bookings.models import BookingStatus
 from bookings.tokens import booking_access_token
 from core.actor import Actor

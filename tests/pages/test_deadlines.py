@@ -12,7 +12,7 @@ from django.core import mail
 from django.utils import timezone
 
 from bookings import notifications
-from bookings.checkout import payment_url, status_url
+from bookings.links import payment_url, status_url
 from bookings.models import Booking, SentEmail
 from bookings.notifications import Kind, Planned
 from core.actor import Actor

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from bookings import services as booking_services
-from bookings.checkout import payment_url
+from bookings.links import payment_url
 from bookings.models import Booking, BookingStatus
 from bookings.tokens import check_booking_access_token
 from core.actor import Actor

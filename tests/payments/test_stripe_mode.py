@@ -19,10 +19,10 @@ from django.core.exceptions import ImproperlyConfigured
 import config
 from bookings.models import BookingStatus
 from bookings.models import PaymentStatus as BP
-from config.stripe_mode import LIVE, LOCAL, OFF, stripe_mode_from_env, stripe_settings
 from core.actor import Actor
 from payments import services
 from payments.models import HostPaymentMethod, Payment, PaymentStatus, WebhookEvent
+from payments.stripe_mode import LIVE, LOCAL, OFF, stripe_mode_from_env, stripe_settings
 from tests.pages.conftest import text
 from tests.payments.conftest import THREE_DS, WEBHOOK_SECRET, event, sign, token
 

@@ -19,8 +19,8 @@ from django.contrib import admin
 from django.contrib.admin.utils import quote
 from django.urls import NoReverseMatch, reverse
 
-from config.admin_site import is_superuser_only
-from properties.tenancy import TenantScopedAdmin
+from backoffice.admin_site import is_superuser_only
+from core.tenancy import TenantScopedAdmin
 
 pytestmark = pytest.mark.django_db
 OUR_APPS = {"core", "guests", "properties", "bookings", "payments", "channel_sync"}

@@ -13,8 +13,8 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
+from backoffice.admin_site import is_superuser_only
 from bookings.models import AvailabilityBlock
-from config.admin_site import is_superuser_only
 from properties.models import PricingRule, Property
 from tests.factories import future
 from tests.tenancy.test_permission_matrix import GLOBAL_MODELS, label, registered, row_of, url

@@ -1,8 +1,10 @@
-"""The guest portal's actions behind the booking page (``bookings:status``): cancel, receipt, message the owner.
+"""The guest portal's actions behind the booking page (``bookings:status``): cancel, receipt, message the owner;
+and the signed-in guest's list of their bookings (``my-bookings``).
 
 Thin: the magic link's token is checked exactly as on the booking page (a wrong,
-forged, expired or revoked token is a 404), ``bookings.portal`` reads and
-writes messages, ``payments.services`` cancels with the refund of the policy.
+forged, expired or revoked token is a 404), ``storefront.portal`` reads,
+``bookings.guest_messages`` writes messages, ``payments.services`` cancels with
+the refund of the policy.
 """
 
 from __future__ import annotations
@@ -10,18 +12,21 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from bookings.errors import RefundChanged
+from bookings.guest_messages import post_guest_message
+from bookings.links import status_url
 from core.actor import Actor
 from core.errors import DomainError
 from core.money import format_money
+from guests.selectors import verified_emails
 
 from . import portal
-from .checkout import status_url
-from .errors import RefundChanged
-from .views import _booking_context, _guest_booking
+from .booking_views import _booking_context, _guest_booking
 
 MAX_REASON_LENGTH = 1000
 
@@ -92,7 +97,7 @@ def message(request, reference):
     """POST (CSRF): a message to the owner; back to the booking page."""
     booking = _guest_booking(request, reference)
     try:
-        portal.post_guest_message(booking_id=booking.pk, body=request.POST.get("body", ""))
+        post_guest_message(booking_id=booking.pk, body=request.POST.get("body", ""))
     except DomainError as exc:
         context = _booking_context(request, booking)
         context.update(portal.portal_context(booking))
@@ -100,3 +105,12 @@ def message(request, reference):
         return render(request, "bookings/status.html", context, status=exc.http_status)
     messages.success(request, "Your message was sent to the owner. They will answer by email.")
     return redirect(f"{status_url(booking)}#messages")
+
+
+@never_cache
+@login_required(login_url="account_login")
+def my_bookings(request):
+    """All bookings made with one of the signed-in guest's verified email addresses, each linked to its portal."""
+    bookings = list(portal.bookings_for_user(request.user))
+    rows = [{"booking": b, "portal_url": status_url(b)} for b in bookings]
+    return render(request, "guests/my_bookings.html", {"rows": rows, "emails": verified_emails(request.user)})

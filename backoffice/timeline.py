@@ -36,10 +36,16 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
-from bookings.models import Booking, BookingStatus, Source, occupying_q
+from bookings.models import (
+    EXPIRING_STATUSES,
+    AvailabilityBlock,
+    Booking,
+    BookingStatus,
+    Source,
+    TurnoverTask,
+    occupying_q,
+)
 from properties.models import Property
-
-from ..models import AvailabilityBlock, TurnoverTask
 
 DEFAULT_DAYS = 60
 MIN_DAYS, MAX_DAYS = 7, 92
@@ -54,7 +60,6 @@ FIRST_PROPERTY_ROW = 3
 # Shortest bar (in nights) that gets a visible label; shorter ones rely on the tooltip.
 LABEL_MIN_NIGHTS = 2
 
-HOLD_STATUSES = frozenset({BookingStatus.HELD, BookingStatus.RESERVED})
 KNOWN_SOURCES = frozenset(Source.values)
 
 
@@ -230,7 +235,7 @@ def booking_bar(booking, placement: Placement, url: str) -> Bar:
     guest = booking.guest_name or ""
     source = booking.source if booking.source in KNOWN_SOURCES else "other"
     css = ["bar", "bar-booking", f"src-{source}", f"st-{booking.status}"]
-    if booking.status in HOLD_STATUSES:
+    if booking.status in EXPIRING_STATUSES:
         css.append("bar-hold")
     overbooked = booking.overbooking_lane > 0
     if overbooked:

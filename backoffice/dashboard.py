@@ -1,7 +1,7 @@
 """The owner dashboard shown on the admin index: what needs attention today.
 
 :func:`dashboard_context` is merged into the admin index context by
-``config.admin_site.StayholdAdminSite.index``; ``templates/admin/index.html``
+``backoffice.admin_site.StayholdAdminSite.index``; ``templates/admin/index.html``
 shows it above the app list. Everything is scoped to the properties the user
 manages (``Property.objects.managed_by``; a superuser sees all) and read with a
 fixed number of queries, each list capped, so a large portfolio costs the same
@@ -24,13 +24,11 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.text import Truncator
 
-from bookings.models import EXPIRING_STATUSES, Booking, BookingStatus, occupying_q
+from bookings.models import CONFIRMED_STATUSES, EXPIRING_STATUSES, Booking, BookingStatus, TurnoverTask, occupying_q
+from core.tenancy import scope_to_user
 from payments.selectors import verification_queue
 from properties.display import short_date
 from properties.pricing import local_today
-from properties.tenancy import scope_to_user
-
-from ..models import TurnoverTask
 
 EXPIRING_WITHIN = timedelta(hours=2)
 UPCOMING_DAYS = 7
@@ -38,7 +36,6 @@ LIST_LIMIT = 10
 ARRIVALS_LIMIT = 50
 
 ARRIVING_STATUSES = (BookingStatus.RESERVED, BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
-DEPARTING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.CHECKED_OUT)
 
 
 @dataclass
@@ -90,7 +87,7 @@ def sync_problems(user, now=None) -> SyncProblems:
     At most 4 queries whatever the portfolio: the two capped lists, a count when a list is full, and whether
     any connection exists (only when there is no problem, for the empty text)."""
     from channels.admin import redact
-    from channels.health import open_conflicts, problem_connections
+    from channels.health import PROBLEM_STATUSES, open_conflicts, problem_connections
 
     now = now or timezone.now()
     problems = SyncProblems()
@@ -101,7 +98,7 @@ def sync_problems(user, now=None) -> SyncProblems:
     if len(rows) > LIST_LIMIT:
         problems.more_connections = connections.count() - LIST_LIMIT
     for conn in rows[:LIST_LIMIT]:
-        if conn.sync_enabled and conn.status in ("failing", "warning"):
+        if conn.sync_enabled and conn.status in PROBLEM_STATUSES:
             kind, label = conn.status, conn.get_status_display()
             detail = Truncator(redact(conn.last_error, conn.import_url)).chars(140) or "See the last runs."
         else:
@@ -142,7 +139,7 @@ def arrivals_and_departures(user, now) -> tuple[list[Booking], list[Booking]]:
     rows = (scope_to_user(Booking.objects.all(), user, "property")
             .filter(occupying_q(now))
             .filter(Q(check_in__in=days, status__in=ARRIVING_STATUSES)
-                    | Q(check_out__in=days, status__in=DEPARTING_STATUSES))
+                    | Q(check_out__in=days, status__in=CONFIRMED_STATUSES))
             .select_related("property", "guest")
             .only("pk", "reference", "status", "check_in", "check_out", "adults", "children", "source",
                   "property", "property__name", "property__timezone", "property__check_in_time",
@@ -157,7 +154,7 @@ def arrivals_and_departures(user, now) -> tuple[list[Booking], list[Booking]]:
         today = local_days[tz]
         if booking.check_in == today and booking.status in ARRIVING_STATUSES:
             arrivals.append(booking)
-        if booking.check_out == today and booking.status in DEPARTING_STATUSES:
+        if booking.check_out == today and booking.status in CONFIRMED_STATUSES:
             departures.append(booking)
     return arrivals, departures
 

@@ -1,6 +1,6 @@
 """Guest pages of the booking flow: details → payment (``payments:pay``) → status / confirmation, and the .ics file.
 
-Thin: forms parse, ``bookings.checkout`` runs the reservation once per form
+Thin: forms parse, ``storefront.checkout`` runs the reservation once per form
 token, ``bookings.services`` writes. Pages reached with a booking's access
 token answer 404 for a wrong or missing token, exactly as for an unknown
 reference.
@@ -17,15 +17,17 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from bookings.ics import booking_calendar
+from bookings.links import payment_url, status_url
+from bookings.models import CONFIRMED_STATUSES, Booking, BookingStatus
+from bookings.tokens import booking_for_guest_token
 from guests.countries import country_name
-from properties.forms import stay_from_get
-from properties.page_selectors import policy_info, property_for_page, stay_query, stay_quote
+from properties.forms import stay_from_get, stay_query
 
-from .checkout import payment_url, reserve_from_details, status_url, throttle_reservation
+from .checkout import reserve_from_details, throttle_reservation
 from .forms import GuestDetailsForm
-from .ics import booking_calendar
-from .models import Booking, BookingStatus
-from .tokens import check_booking_access_token
+from .page_selectors import policy_info, property_for_page, stay_quote
+from .portal import portal_context
 
 STAY_FIELDS = ("check_in", "check_out", "adults", "children")
 
@@ -94,15 +96,15 @@ def details(request, slug):
 
 
 def _guest_booking(request, reference: str) -> Booking:
-    booking = Booking.objects.select_related("property", "guest").filter(reference=reference).first()
-    if booking is None or not check_booking_access_token(request.GET.get("token", ""), booking):
+    booking = booking_for_guest_token(reference, request.GET.get("token", ""))
+    if booking is None:
         raise Http404("There is no booking with this reference.")
     return booking
 
 
 def _booking_context(request, booking: Booking) -> dict:
     now = timezone.now()
-    live = booking.status == BookingStatus.RESERVED and booking.is_occupying(now)
+    live = booking.awaits_payment(now)
     seconds_left = int((booking.expires_at - now).total_seconds()) if live and booking.expires_at else 0
     prop = booking.property
     policy = booking.cancellation_policy or policy_info(prop)
@@ -113,8 +115,7 @@ def _booking_context(request, booking: Booking) -> dict:
         "policy": policy, "country_name": country_name(prop.country),
         "expired": booking.status == BookingStatus.EXPIRED
         or (booking.status == BookingStatus.RESERVED and not live),
-        "confirmed": booking.status in (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN,
-                                        BookingStatus.CHECKED_OUT),
+        "confirmed": booking.status in CONFIRMED_STATUSES,
         "cancelled": booking.status == BookingStatus.CANCELLED,
         "property_url_query": stay_query(booking.check_in, booking.check_out, booking.adults, booking.children),
     }
@@ -124,9 +125,7 @@ def _booking_context(request, booking: Booking) -> dict:
 @require_GET
 def booking_status(request, reference):
     """The guest's booking page and portal: time left while reserved, the confirmation once confirmed, and the
-    guest's actions (pay, cancel, receipt, message the owner; ``bookings.portal_views``)."""
-    from .portal import portal_context
-
+    guest's actions (pay, cancel, receipt, message the owner; ``storefront.portal_views``)."""
     booking = _guest_booking(request, reference)
     return render(request, "bookings/status.html", {**_booking_context(request, booking), **portal_context(booking)})
 

@@ -6,9 +6,9 @@ every ``@admin.register`` lands here and ``admin.site`` is this site.
 Back-office pages live under the admin's URL space and behind its login and
 permission checks (``admin_view``):
 
-* ``/admin/`` — the owner dashboard (``bookings.backoffice.dashboard``)
-* ``/admin/calendar/`` — the multi-property timeline (``bookings.backoffice.timeline``)
-* ``/admin/reports/`` — occupancy, ADR, RevPAR, revenue (``bookings.backoffice.reports``)
+* ``/admin/`` — the owner dashboard (``backoffice.dashboard``)
+* ``/admin/calendar/`` — the multi-property timeline (``backoffice.timeline``)
+* ``/admin/reports/`` — occupancy, ADR, RevPAR, revenue (``backoffice.reports``)
 
 Accounts (see ``guests.roles`` for the roles):
 
@@ -116,7 +116,7 @@ class StayholdAdminSite(admin.AdminSite):
         return HttpResponseRedirect(f"{reverse('account_login')}?{urlencode({REDIRECT_FIELD_NAME: next_url})}")
 
     def get_urls(self):
-        from bookings.backoffice import reports, timeline
+        from . import reports, timeline
 
         return [
             path("calendar/", self.admin_view(timeline.calendar_view), name="calendar"),
@@ -126,7 +126,7 @@ class StayholdAdminSite(admin.AdminSite):
         ]
 
     def index(self, request, extra_context=None):
-        from bookings.backoffice import dashboard
+        from . import dashboard
 
         extra_context = {**(extra_context or {}), **dashboard.dashboard_context(request)}
         return super().index(request, extra_context)

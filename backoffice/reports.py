@@ -72,18 +72,16 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from bookings.models import Booking, BookingStatus, Source
+from bookings.models import CONFIRMED_STATUSES, AvailabilityBlock, Booking, BookingStatus, Source
 from core.money import CURRENCY_EXPONENTS, ZERO, format_money, round_money
 from properties.models import Property
 from properties.tenancy import managed_properties
 
-from ..models import AvailabilityBlock
 from . import charts
 
 PERMISSION = "bookings.view_reports"
 MAX_MONTHS = 36
-# Bookings whose nights, money and count are reported; cancelled ones count as cancellations only.
-REPORTED_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.CHECKED_OUT)
+# Reports count confirmed stays (CONFIRMED_STATUSES: nights, money, count); cancelled ones count as cancellations only.
 SOURCE_LABELS = dict(Source.choices)
 SOURCE_ORDER = [s.value for s in Source]
 
@@ -346,7 +344,7 @@ def compute_report(months: list[date], properties: list[Property], bookings: lis
                 else:
                     cell.bookings += 1
             currencies.add(currency)
-        if row["status"] not in REPORTED_STATUSES:
+        if row["status"] not in CONFIRMED_STATUSES:
             continue
         nights = (row["check_out"] - arrival).days
         fees = split_evenly(Decimal(row["fees"]), nights, currency)
@@ -411,7 +409,7 @@ def report_rows(properties: list[Property], filters: ReportFilters) -> tuple[lis
     ids = [p.pk for p in properties]
     bookings = Booking.objects.filter(
         property_id__in=ids,
-        status__in=(*REPORTED_STATUSES, BookingStatus.CANCELLED),
+        status__in=(*CONFIRMED_STATUSES, BookingStatus.CANCELLED),
         check_in__lt=filters.end,
         check_out__gt=filters.start,
     )

@@ -1,8 +1,9 @@
 """Reads for the guest pages (search, property page, booking widget).
 
-Built on ``selectors.search``, ``availability.calendar`` / ``check_availability``
-and ``pricing.quote``; every function here runs a fixed number of queries,
-whatever the number of properties or bookings.
+Built on ``bookings.search.search``, ``bookings.availability.calendar`` /
+``check_availability`` / ``nearest_free_stay`` and ``properties.pricing.quote``;
+every function here runs a fixed number of queries, whatever the number of
+properties or bookings.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import calendar as pycalendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import urlencode
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Prefetch, prefetch_related_objects
@@ -32,10 +32,10 @@ from bookings.availability import (
 )
 from bookings.search import SearchPage, SearchQuery, _prefetch_page, search
 from core.money import format_money, round_money
-
-from .models import Amenity, Property, PropertyPhoto
-from .policies import policy_snapshot_for
-from .pricing import Quote, local_today, quote
+from properties.forms import stay_query
+from properties.models import Amenity, Property, PropertyPhoto
+from properties.policies import policy_snapshot_for
+from properties.pricing import Quote, local_today, quote
 
 MAX_SUGGESTIONS = 3
 
@@ -47,21 +47,6 @@ def amenity_choices() -> list[tuple[str, str]]:
 def policy_info(prop: Property) -> dict:
     """The cancellation policy ``prop`` sells now (code, name, summary, tiers), custom tiers included."""
     return policy_snapshot_for(prop)
-
-
-def stay_query(check_in: date | None, check_out: date | None, adults: int | None = None, children: int = 0,
-               guests: int | None = None) -> str:
-    """The query string that carries a stay to the next page."""
-    params = []  # urlencode() of pairs: what QueryDict.urlencode() gives, without its cost (~60 calls a page)
-    if check_in and check_out:
-        params += [("check_in", check_in.isoformat()), ("check_out", check_out.isoformat())]
-    if adults is None and guests:
-        adults = guests
-    if adults:
-        params.append(("adults", str(adults)))
-    if children:
-        params.append(("children", str(children)))
-    return urlencode(params)
 
 
 # --- search -----------------------------------------------------------------------------------

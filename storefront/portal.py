@@ -1,41 +1,30 @@
 """The guest portal: what a guest holding a booking's magic link may see and do.
 
-Reads (the portal's extra context, the receipt) and the one write that is not a
-booking row (a message to the owner). Cancelling goes through
-``payments.services.cancel_with_refund``; revoking links through
-``bookings.services.revoke_guest_links``. Access is checked by the views with
-``bookings.tokens.check_booking_access_token`` (a wrong, forged, expired or
+Reads only: the portal's extra context, the receipt, and the guest account's
+list of bookings (:func:`bookings_for_user`). The writes are the domains':
+cancelling goes through ``payments.services.cancel_with_refund``, a message to
+the owner through ``bookings.guest_messages.post_guest_message``, revoking links
+through ``bookings.services.revoke_guest_links``. Access is checked by the views with
+``bookings.tokens.booking_for_guest_token`` (a wrong, forged, expired or
 revoked token is a 404, like an unknown reference).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from core.money import ZERO
-
-from .errors import BookingError
-from .models import Booking, BookingStatus, GuestMessage
+from bookings.guest_messages import MAX_MESSAGE_LENGTH
+from bookings.links import status_url
+from bookings.models import Booking, BookingStatus
+from guests.selectors import verified_emails
 
 S = BookingStatus
-MAX_MESSAGE_LENGTH = 4000
-
-
-class MessageNotAllowed(BookingError):
-    code = "message_not_allowed"
-    http_status = 400
-    default_detail = "This message cannot be sent."
 
 
 def portal_links(booking: Booking) -> dict:
-    from .checkout import status_url
-
     return {
         "cancel_url": status_url(booking, "bookings:cancel"),
         "receipt_url": status_url(booking, "bookings:receipt"),
@@ -47,7 +36,7 @@ def can_cancel(booking: Booking, now=None) -> bool:
     """Whether the page offers the guest to cancel: the booking service's own rule
     (``guest_cancellation_refusal``: before the arrival day, property-local), which it
     enforces again under the property lock when the guest confirms."""
-    from .services import guest_cancellation_refusal
+    from bookings.services import guest_cancellation_refusal
 
     return not guest_cancellation_refusal(booking, booking.property, now or timezone.now())
 
@@ -58,7 +47,7 @@ def portal_context(booking: Booking) -> dict:
         **portal_links(booking),
         "can_cancel": can_cancel(booking),
         "guest_messages": list(booking.messages.all()),
-        "balance_due": max(booking.total - booking.amount_paid, ZERO),
+        "balance_due": booking.balance_due,
         "message_max_length": MAX_MESSAGE_LENGTH,
     }
 
@@ -79,7 +68,7 @@ class MoneyMovement:
 
 def receipt(booking: Booking) -> dict:
     """The receipt's lines (from the quote snapshot), payments and refunds."""
-    from payments.models import CAPTURED_STATUSES, Payment, Refund, RefundStatus
+    from payments.models import CAPTURED_STATUSES, COUNTED_REFUNDS, Payment, Refund
 
     q = booking.quote or {}
     lines = [ReceiptLine(f"{booking.nights} night{'s' if booking.nights != 1 else ''}", booking.subtotal)]
@@ -102,34 +91,23 @@ def receipt(booking: Booking) -> dict:
     refunds = [
         MoneyMovement(r.created_at, "Refund", r.amount, r.get_status_display())
         for r in Refund.objects.filter(payment__booking=booking,
-                                       status__in=(RefundStatus.PENDING, RefundStatus.SUCCEEDED)).order_by("created_at")
+                                       status__in=COUNTED_REFUNDS).order_by("created_at")
     ]
     return {
         "lines": lines, "payments": payments, "refunds": refunds,
-        "balance_due": max(booking.total - booking.amount_paid, ZERO)
-        if booking.status not in (S.CANCELLED, S.EXPIRED, S.RELEASED) else ZERO,
+        "balance_due": booking.balance_due,
         "net_paid": booking.amount_paid - booking.amount_refunded,
         "issued_at": timezone.now(),
     }
 
 
-def post_guest_message(*, booking_id, body: str, at=None) -> GuestMessage:
-    """A message from the guest to the owner: stored, shown in the admin, emailed to the owner (once)."""
-    from .notifications import notify_owner_of_message
+def bookings_for_user(user):
+    """Every booking whose guest email is one of the user's VERIFIED addresses (none for an unverified one).
 
-    now = at or timezone.now()
-    body = (body or "").strip()
-    if not body:
-        raise MessageNotAllowed("Please write a message.")
-    if len(body) > MAX_MESSAGE_LENGTH:
-        raise MessageNotAllowed(f"Please keep the message under {MAX_MESSAGE_LENGTH} characters.")
-    with transaction.atomic():
-        booking = (Booking.objects.select_for_update(of=("self",))
-                   .select_related("guest", "property__owner").get(pk=booking_id))
-        recent = booking.messages.filter(created_at__gt=now - timedelta(hours=1)).count()
-        if recent >= settings.GUEST_MESSAGES_PER_HOUR:
-            raise MessageNotAllowed("You have sent several messages in the last hour; please wait a little.")
-        sender = (booking.guest.email or booking.guest.name) if booking.guest else "Guest"
-        message = GuestMessage.objects.create(booking=booking, sender=sender, body=body, created_at=now)
-        notify_owner_of_message(message)
-    return message
+    Guest emails are stored lower-cased (``guests.services.find_or_create_guest``)."""
+    emails = verified_emails(user)
+    if not emails:
+        return Booking.objects.none()
+    return (Booking.objects.filter(guest__email__in=emails).exclude(status__in=(BookingStatus.HELD,
+                                                                                 BookingStatus.RELEASED))
+            .select_related("property", "guest").order_by("-check_in", "-pk"))

@@ -1,4 +1,4 @@
-"""The booking back office's own pages and buttons (used by ``bookings.admin.BookingAdmin``).
+"""The booking back office's own pages and buttons (used by ``backoffice.admin.BookingAdmin``).
 
 * :data:`OBJECT_ACTIONS`: what can be done to one booking, each with the
   permission it needs and when it is offered (status, arrival date). The detail
@@ -29,22 +29,23 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from bookings import services
+from bookings.errors import BookingError, DatesUnavailable, StayRuleViolation
+from bookings.models import CANCELLABLE_STATUSES, CONFIRMATION_RESEND_STATUSES, Booking, BookingStatus
+from bookings.notifications import guest_address
 from core.actor import Actor
 from core.errors import DomainError
 from core.money import format_money
 from guests.services import GuestInput
+from payments.models import ManualPayment, Payment, Refund
+from payments.services import cancel_with_refund, refund_quote
 from properties.pricing import local_today
 
-from . import services
 from .admin_forms import CancelBookingForm, OwnerBookingForm
-from .errors import BookingError, DatesUnavailable, StayRuleViolation
-from .models import Booking, BookingStatus
-from .notifications import guest_address
 
 S = BookingStatus
 MANAGE = "bookings.manage_booking"
 CHECKIN = "bookings.checkin_booking"
-CANCELLABLE = services.CANCELLABLE  # what payments.services.cancel_with_refund accepts
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,11 @@ def _arrived(booking: Booking) -> bool:
 
 OBJECT_ACTIONS: dict[str, ObjectAction] = {a.name: a for a in (
     ObjectAction("confirm", "Confirm", MANAGE, lambda b: b.status == S.RESERVED, _confirm),
-    ObjectAction("cancel", "Cancel…", MANAGE, lambda b: b.status in CANCELLABLE),
+    ObjectAction("cancel", "Cancel…", MANAGE, lambda b: b.status in CANCELLABLE_STATUSES),
     ObjectAction("check_in", "Check in", CHECKIN, lambda b: b.status == S.CONFIRMED and _arrived(b), _check_in),
     ObjectAction("check_out", "Check out", CHECKIN, lambda b: b.status == S.CHECKED_IN, _check_out),
     ObjectAction("resend_confirmation", "Resend confirmation", CHECKIN,
-                 lambda b: b.status in (S.CONFIRMED, S.CHECKED_IN) and bool(guest_address(b)), _resend),
+                 lambda b: b.status in CONFIRMATION_RESEND_STATUSES and bool(guest_address(b)), _resend),
 )}
 
 
@@ -135,12 +136,10 @@ def run_object_action(model_admin, request, object_id, name: str) -> HttpRespons
 
 def cancel_booking(model_admin, request, object_id):
     """GET: the refund choice; POST: cancel with that refund. Bad input re-renders the page and changes nothing."""
-    from payments.services import cancel_with_refund, refund_quote  # payments builds on bookings
-
     if not request.user.has_perm(MANAGE):
         raise PermissionDenied
     booking = scoped_booking(model_admin, request, object_id)
-    if booking.status not in CANCELLABLE:
+    if booking.status not in CANCELLABLE_STATUSES:
         messages.error(request, f"{booking.reference} is {booking.get_status_display().lower()}: "
                                 "it can no longer be cancelled.")
         return HttpResponseRedirect(change_url(booking))
@@ -235,9 +234,6 @@ def quote_snapshot(booking: Booking) -> dict:
 
 def booking_detail(booking: Booking, user) -> dict:
     """Context of the detail page's own sections: four queries at most, whatever the booking holds."""
-    from payments.models import ManualPayment, Payment, Refund
-    from payments.services import refund_quote
-
     cur = booking.currency
     link_payments = user.has_perm("payments.view_payment")
     link_manual = user.has_perm("payments.view_manualpayment")
@@ -272,7 +268,7 @@ def booking_detail(booking: Booking, user) -> dict:
         "refunds": refunds,
         "money": {"total": format_money(booking.total, cur), "paid": format_money(booking.amount_paid, cur),
                   "refunded": format_money(booking.amount_refunded, cur),
-                  "balance": format_money(max(booking.total - booking.amount_paid, Decimal(0)), cur)},
+                  "balance": format_money(booking.balance_due, cur)},
         "booking_actions": [a for a in actions if a.run is not None],
         "can_cancel": any(a.name == "cancel" for a in actions),
         "now": timezone.now(),

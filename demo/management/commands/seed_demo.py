@@ -46,8 +46,8 @@ from django.utils import timezone
 from bookings import blocks as block_services
 from bookings import services, turnover
 from bookings.availability import check_availability
-from bookings.models import Booking, Source, TurnoverTask
-from bookings.turnover import STAY_STATUSES, sync_turnover_for_booking
+from bookings.models import CONFIRMED_STATUSES, Booking, Source, TurnoverTask
+from bookings.turnover import sync_turnover_for_booking
 from channels.models import ChannelConnection, Platform
 from core import outbox
 from core.actor import Actor
@@ -602,7 +602,7 @@ class Command(BaseCommand):
             # Turnover tasks of the stays, now rather than when the outbox is delivered (the consumer makes them
             # too; the sync is idempotent), and the cleanings of the stays that have ended done. Only for the
             # bookings made here: a later run leaves the tasks of a demo in use alone.
-            stays = Booking.objects.filter(property=prop, status__in=STAY_STATUSES)
+            stays = Booking.objects.filter(property=prop, status__in=CONFIRMED_STATUSES)
             for booking_id in stays.values_list("pk", flat=True):
                 sync_turnover_for_booking(booking_id)
             self.close_past_turnovers(prop)

@@ -1,6 +1,6 @@
 """The guest pages' booking step: a submitted details form becomes a reservation, once.
 
-``reserve_from_details`` runs ``services.reserve`` under the form's one-time token
+``reserve_from_details`` runs ``bookings.services.reserve`` under the form's one-time token
 (``bookings.idempotency``, scope ``details-form``): a double-submitted form replays
 the first outcome (the same booking, or the same domain error) instead of
 creating a second booking. Only the stay and the guest's details are read from the
@@ -10,21 +10,17 @@ form; the property comes from the URL and the price from ``reserve``'s own quote
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
 from django.conf import settings
-from django.urls import reverse
 
+from bookings import services
+from bookings.idempotency import IdempotencyKeyReused, fingerprint, run_idempotent
+from bookings.models import Booking, Source
 from core import ratelimit
 from core.actor import Actor
 from core.client_address import client_key
 from core.errors import DomainError
 from guests.services import GuestInput
-
-from . import services
-from .idempotency import IdempotencyKeyReused, fingerprint, run_idempotent
-from .models import Booking, Source
-from .tokens import booking_access_token
 
 SCOPE = "details-form"
 
@@ -73,15 +69,6 @@ def reserve_from_details(*, property_id: int, data: dict) -> DetailsOutcome:
                               replayed=stored.replayed)
     booking = Booking.objects.select_related("property").get(pk=stored.body["booking_id"])
     return DetailsOutcome(booking=booking, replayed=stored.replayed)
-
-
-def payment_url(booking: Booking) -> str:
-    """Where the guest pays: ``/payments/<reference>/pay/?token=<booking access token>`` (``payments:pay``)."""
-    return f"{reverse('payments:pay', args=[booking.reference])}?{urlencode({'token': booking_access_token(booking)})}"
-
-
-def status_url(booking: Booking, name: str = "bookings:status") -> str:
-    return f"{reverse(name, args=[booking.reference])}?{urlencode({'token': booking_access_token(booking)})}"
 
 
 # --- throttling -------------------------------------------------------------------------------

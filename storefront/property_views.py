@@ -1,7 +1,7 @@
 """Server-rendered guest pages: search (the home page) and the property page.
 
 Thin: a form parses the query string, ``bookings.search`` /
-``properties.page_selectors`` read, the template renders. Bad input re-renders
+``storefront.page_selectors`` read, the template renders. Bad input re-renders
 the form with its messages (status 200); it never reaches a selector.
 """
 
@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from bookings.search import SearchQuery, search
 from guests.countries import country_name
+from properties.forms import SearchForm, parse_month, stay_from_get, stay_query
+from properties.models import ALL_WEEKDAYS, describe_weekdays
+from properties.pricing import local_today
 
-from .forms import SearchForm, parse_month, stay_from_get
-from .models import ALL_WEEKDAYS, describe_weekdays
 from .page_selectors import (
     amenity_choices,
     empty_state,
@@ -21,10 +22,8 @@ from .page_selectors import (
     property_calendar,
     property_for_page,
     result_cards,
-    stay_query,
     stay_quote,
 )
-from .pricing import local_today
 
 
 def _page_links(current: int, pages: int) -> list[int | None]:

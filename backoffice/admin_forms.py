@@ -16,9 +16,8 @@ from django.contrib.admin import widgets as admin_widgets
 
 from core.money import format_money, minor_unit, round_money
 from guests.countries import COUNTRY_CHOICES
+from guests.forms import clean_phone
 from properties.tenancy import managed_properties
-
-from .forms import clean_phone
 
 POLICY, FULL, CUSTOM = "policy", "full", "custom"
 

@@ -10,7 +10,7 @@ from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from properties.management.commands.seed_demo import DEMO_ADMIN_TOTP_SECRET
+from .seed_demo import DEMO_ADMIN_TOTP_SECRET
 
 
 class Command(BaseCommand):

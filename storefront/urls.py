@@ -1,0 +1,34 @@
+"""The guest pages, mounted at the site root by config/urls.py.
+
+Two URL namespaces, the names the templates and emails have always used: ``properties:`` (search, the property
+page: ``property_views``) and ``bookings:`` (the booking details form, the booking's page, its .ics file and the
+guest portal's actions: ``booking_views``, ``portal_views``). The payment step is ``payments:pay``
+(/payments/<reference>/pay/), see payments/views.py; the guest's list of bookings (``my-bookings``) is routed by
+config/urls.py.
+"""
+
+from django.urls import include, path, re_path
+
+from . import booking_views, portal_views, property_views
+
+REFERENCE = r"(?P<reference>[A-Za-z0-9-]{1,40})"
+
+booking_patterns = [
+    path("book/<slug:slug>/", booking_views.details, name="details"),
+    re_path(rf"^bookings/{REFERENCE}/$", booking_views.booking_status, name="status"),
+    re_path(rf"^bookings/{REFERENCE}/calendar\.ics$", booking_views.booking_calendar_file, name="calendar"),
+    # the guest portal's actions (storefront/portal_views.py), each behind the booking's magic link
+    re_path(rf"^bookings/{REFERENCE}/cancel/?$", portal_views.cancel, name="cancel"),
+    re_path(rf"^bookings/{REFERENCE}/receipt/?$", portal_views.receipt, name="receipt"),
+    re_path(rf"^bookings/{REFERENCE}/messages/?$", portal_views.message, name="message"),
+]
+
+property_patterns = [
+    path("", property_views.home, name="home"),
+    path("properties/<slug:slug>/", property_views.property_detail, name="detail"),
+]
+
+urlpatterns = [
+    path("", include((booking_patterns, "bookings"))),
+    path("", include((property_patterns, "properties"))),
+]
