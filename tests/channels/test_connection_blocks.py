@@ -8,7 +8,7 @@ import pytest
 from django.db.models import F
 from django.urls import reverse
 
-from bookings.backoffice.timeline import timeline_rows
+from backoffice.timeline import timeline_rows
 from bookings.blocks import create_block, replace_channel_blocks
 from bookings.models import AvailabilityBlock
 from channels.models import ChannelConnection, Platform, SyncConflict
