@@ -28,7 +28,7 @@ from .models import IdempotencyKey
 
 MAX_KEY_LENGTH = 255
 # 1 to 255 visible ASCII characters, spaces only between them (HTTP would strip them at the ends). The OpenAPI
-# schema states the same pattern (bookings.api.views.IDEMPOTENCY_HEADER).
+# schema states the same pattern (api.views.IDEMPOTENCY_HEADER).
 KEY_PATTERN = re.compile(rf"\A[!-~]([ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?\Z")
 
 

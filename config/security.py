@@ -18,7 +18,7 @@ from csp.middleware import CSPMiddleware as BaseCSPMiddleware
 from django.conf import settings
 from django.http import JsonResponse
 
-from bookings.api.errors import request_too_large_body
+from api.errors import request_too_large_body
 
 # What Stripe.js needs (Stripe's CSP guide): the script and its helper frames from js.stripe.com, 3-D Secure
 # frames from hooks.stripe.com, API calls to api.stripe.com.

@@ -309,7 +309,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "bookings.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"create": API_THROTTLE_CREATE},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -325,14 +325,14 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PropertyStatusEnum": "properties.models.Property.Status",
         "BookingStatusEnum": "bookings.models.BookingStatus",
-        "StatusChangeEnum": "bookings.api.serializers.STATUS_CHANGE_CHOICES",
+        "StatusChangeEnum": "api.serializers.STATUS_CHANGE_CHOICES",
     },
     # PATCH /bookings/{reference}/status requires "status": no "Patched…" copy with every field optional.
     "COMPONENT_SPLIT_PATCH": False,
-    # Relative example dates and the 414 of the server in front (bookings/api/schema.py).
+    # Relative example dates and the 414 of the server in front (api/schema.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "bookings.api.schema.postprocess",
+        "api.schema.postprocess",
     ],
 }
 

@@ -12,7 +12,7 @@ handler403 = "config.views.permission_denied"  # the admin's layout under /admin
 urlpatterns = [
     path("favicon.ico", site_views.favicon, name="favicon"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("bookings.api.urls")),
+    path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI with its script and styles as files (the Content-Security-Policy allows nothing inline)
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/swagger_ui.html"),

@@ -6,7 +6,7 @@
 * :func:`permission_denied` (``handler403``) — a refused request gets the layout of the part of the site
   it was made in: under ``/admin/`` the back office's (header, user links, breadcrumbs), elsewhere the
   guest site's, each with a plain message; never Django's bare "403 Forbidden". The API answers its own
-  JSON 403s (``bookings.api.errors``).
+  JSON 403s (``api.errors``).
 """
 
 from __future__ import annotations

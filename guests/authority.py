@@ -2,7 +2,7 @@
 
 Owner, staff and superuser powers (reading other people's bookings, changing their status, opening payment
 proofs, the admin and its exports) are reachable from three doors: the admin (``backoffice.admin_site``), the REST
-API (``bookings.api``) and plain views (``payments.manual_views.proof``). Each door asks :func:`refusal`, so a rule
+API (``api``) and plain views (``payments.manual_views.proof``). Each door asks :func:`refusal`, so a rule
 added here holds everywhere. A session may use staff authority when
 
 * it is signed in (``request.user``), with an active account, and

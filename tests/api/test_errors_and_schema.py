@@ -7,8 +7,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.test import override_settings
 
-from bookings.api.errors import api_exception_handler, validation_body
-from bookings.api.throttles import CreateRateThrottle
+from api.errors import api_exception_handler, validation_body
+from api.throttles import CreateRateThrottle
 from bookings.availability import Reason
 from bookings.errors import DatesUnavailable
 from bookings.models import Booking

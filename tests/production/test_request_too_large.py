@@ -5,7 +5,7 @@ import json
 import pytest
 from django.core.exceptions import RequestDataTooBig
 
-from bookings.api.errors import api_exception_handler
+from api.errors import api_exception_handler
 from tests.factories import future
 
 pytestmark = pytest.mark.django_db

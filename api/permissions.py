@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from django.db.models import Q
 
+from bookings.models import Booking
 from properties.models import Property
-
-from ..models import Booking
 
 
 def manages_property(user, property_id) -> bool:

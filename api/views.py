@@ -2,7 +2,7 @@
 
 No business rule lives here: availability, prices and transitions are decided by
 ``properties`` and ``bookings.services``; their domain errors become JSON by
-``bookings.api.errors.api_exception_handler``.
+``api.errors.api_exception_handler``.
 """
 
 from __future__ import annotations
@@ -16,20 +16,21 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bookings import services
+from bookings.availability import calendar, check_availability
+from bookings.errors import HoldMismatch
+from bookings.idempotency import KEY_PATTERN, MAX_KEY_LENGTH, fingerprint, run_idempotent
+from bookings.models import Booking, BookingStatus
+from bookings.search import SearchQuery, search
+from bookings.tokens import booking_for_guest_token, check_hold_release_token
 from core.actor import Actor
 from core.errors import DomainError
 from guests.authority import NoPendingMfa, StaffAuthority
 from guests.services import GuestInput
+from payments.services import cancel_with_refund
 from properties.models import PropertyPhoto
 from properties.pricing import quote
 
-from .. import services
-from ..availability import calendar, check_availability
-from ..errors import HoldMismatch
-from ..idempotency import KEY_PATTERN, MAX_KEY_LENGTH, fingerprint, run_idempotent
-from ..models import Booking, BookingStatus
-from ..search import SearchQuery, search
-from ..tokens import booking_for_guest_token, check_hold_release_token
 from . import serializers as s
 from .errors import ErrorSerializer
 from .parsers import SafeJSONParser
@@ -279,7 +280,7 @@ class BookingCreateView(ApiView):
         responses={201: s.BookingCreatedSerializer, 400: ErrorSerializer, 409: ErrorSerializer,
                    422: ErrorSerializer, 429: ErrorSerializer},
         examples=[OpenApiExample("Direct booking", request_only=True, value={
-            # Dates relative to the day the schema is served (bookings.api.schema), so the example never rots.
+            # Dates relative to the day the schema is served (api.schema), so the example never rots.
             "property_id": 1, "check_in": days_from_today(60), "check_out": days_from_today(64), "adults": 2,
             "children": 0,
             "guest": {"name": "Ada Lovelace", "email": "ada@example.com", "phone": "+44 20 7946 0000",
@@ -352,17 +353,11 @@ class BookingDetailView(ApiView):
         raise exceptions.NotFound("There is no booking with this reference.")
 
 
-def _cancel_with_refund(**kwargs):
-    from payments.services import cancel_with_refund  # payments builds on bookings
-
-    return cancel_with_refund(**kwargs)
-
-
 STATUS_SERVICES = {
     BookingStatus.CONFIRMED: lambda booking, actor, reason: services.confirm(
         booking_id=booking.pk, actor=actor, reason=reason),
     # An owner's cancellation refunds everything paid (payments.services; no-op refund when unpaid).
-    BookingStatus.CANCELLED: lambda booking, actor, reason: _cancel_with_refund(
+    BookingStatus.CANCELLED: lambda booking, actor, reason: cancel_with_refund(
         booking_id=booking.pk, actor=actor, reason=reason or f"Cancelled by {actor.label or 'staff'}.", by_owner=True),
     BookingStatus.CHECKED_IN: lambda booking, actor, reason: services.check_in(booking_id=booking.pk, actor=actor),
     BookingStatus.CHECKED_OUT: lambda booking, actor, reason: services.check_out(booking_id=booking.pk, actor=actor),

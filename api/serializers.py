@@ -24,11 +24,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from bookings.models import Booking, BookingStatus
+from bookings.search import MAX_PAGE_SIZE
+from bookings.tokens import booking_access_token, hold_release_token
 from properties.listing import SORTS
 from properties.models import WEEKDAY_NAMES, Property, weekdays_in
-
-from ..models import Booking, BookingStatus
-from ..search import MAX_PAGE_SIZE
 
 MIN_DATE = date(2000, 1, 1)
 MAX_DATE = date(2200, 12, 31)
@@ -496,8 +496,6 @@ class HoldSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_release_token(self, booking) -> str:
-        from ..tokens import hold_release_token
-
         return hold_release_token(booking)
 
 
@@ -515,8 +513,6 @@ class BookingCreatedSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_access_token(self, booking) -> str:
-        from ..tokens import booking_access_token
-
         return booking_access_token(booking)
 
 
