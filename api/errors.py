@@ -1,4 +1,4 @@
-"""One error shape for the whole API (DESIGN rule 6).
+"""One error shape for the whole API (docs/architecture.md, Rule 3).
 
 Every error body is a JSON object with a machine-readable ``code`` and a human
 ``detail``; some add more:

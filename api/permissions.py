@@ -1,4 +1,4 @@
-"""Who may do what through the API (DESIGN invariant 8).
+"""Who may do what through the API (docs/architecture.md, Invariant 8).
 
 * Reading active properties, searching, quoting, availability: anyone.
 * Creating holds and bookings: anyone (throttled, see ``throttles``).

@@ -28,7 +28,7 @@ from . import admin_views
 class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     """The owner's bookings: list, detail and the actions, all through the services.
 
-    View-only as a form (no admin form writes a booking row, DESIGN rule 1). The
+    View-only as a form (no admin form writes a booking row, docs/architecture.md, Rule 1). The
     changes are buttons on the detail page and changelist actions, each needing
     its permission (``bookings.manage_booking``: confirm, cancel with a refund,
     owner bookings, revoke guest links; ``bookings.checkin_booking``: check in,

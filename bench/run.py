@@ -727,7 +727,7 @@ def bench_http(db_url: str, slots: list, per_client: int, workers: int) -> list[
 
 # --- guest pages over HTTP -----------------------------------------------------------------------
 
-PAGE_GOALS_MS = {"search": 30, "property": 20}  # p95, issue 3 section 8
+PAGE_GOALS_MS = {"search": 30, "property": 20}  # p95 goals of the guest pages, in ms (README "Benchmarks")
 
 
 @dataclass

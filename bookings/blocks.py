@@ -93,7 +93,7 @@ def replace_channel_blocks(*, connection, blocks: list[tuple[date, date, bool, s
     desired = merge_block_ranges(blocks)
     prop = lock_property(connection.property_id)
     existing = list(AvailabilityBlock.objects.filter(connection=connection).order_by("start_date", "pk"))
-    unmatched = {}
+    unmatched: dict[tuple, list[AvailabilityBlock]] = {}
     for block in existing:
         unmatched.setdefault((block.start_date, block.end_date, block.tentative, block.external_summary),
                              []).append(block)
@@ -104,7 +104,7 @@ def replace_channel_blocks(*, connection, blocks: list[tuple[date, date, bool, s
             continue
         label = "Tentative" if tentative else "Not available"
         to_create.append(AvailabilityBlock(
-            property=prop, connection=connection, start_date=start, end_date=end, tentative=tentative,
+            property=prop, connection_id=connection.pk, start_date=start, end_date=end, tentative=tentative,
             external_summary=summary, reason=AvailabilityBlock.Reason.CHANNEL,
             note=f"{label} on {connection.get_platform_display()}"[:200]))
     to_delete = [block for rows in unmatched.values() for block in rows]

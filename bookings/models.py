@@ -94,7 +94,7 @@ CHANNEL_SOURCES = (Source.AIRBNB, Source.BOOKING_COM, Source.EXPEDIA, Source.FEW
 
 def occupying_q(now=None, prefix: str = "") -> Q:
     """Rows that occupy their nights at ``now``: an expired hold or reservation is free
-    even before the expiry job has marked it (DESIGN invariant 3)."""
+    even before the expiry job has marked it (docs/architecture.md, Invariant 3)."""
     now = now or timezone.now()
     p = prefix
     return Q(**{f"{p}status__in": OCCUPYING_STATUSES}) & ~Q(
@@ -196,7 +196,7 @@ class Booking(models.Model):
             ),
             # The exclusion constraint against double-booking is created on
             # PostgreSQL by migration 0002 (raw SQL: its column order matters
-            # for search speed; see DESIGN.md "Measured facts").
+            # for search speed; see docs/architecture.md "Measured facts").
         ]
         indexes = [
             models.Index(fields=["property", "check_in"]),

@@ -56,7 +56,7 @@ class RangeOverlaps(Func):
     """``[check_in, check_out)`` of the row overlaps the constant ``[start, end)``.
 
     On PostgreSQL this is written exactly like the exclusion constraint's GiST
-    expression, so the planner answers it from that index (DESIGN.md, "Measured facts").
+    expression, so the planner answers it from that index (docs/architecture.md, "Measured facts").
     """
 
     output_field = BooleanField()

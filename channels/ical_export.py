@@ -17,8 +17,10 @@ exclusive, RFC 5545 §3.6.1):
   ``booking-<pk>@<host>``, SUMMARY "Reserved".
 * **Owner blocks** (``AvailabilityBlock`` with no connection). UID
   ``block-<pk>@<host>``, SUMMARY "Blocked". Channel blocks (the platforms' own
-  "not available" dates) are **never** exported: re-exporting them to other
-  platforms creates echo loops that never clear (see the issue-5 decisions).
+  "not available" dates) are **never** exported: platforms re-export what they
+  import, so a block sent from A to B comes back from B as B's block, is sent to
+  A, and so on: an echo loop that outlives the original block and never clears.
+  (The README's channel section says what this leaves to the host.)
 * **Buffer days** — ``Property.buffer_days`` nights before *and* after each stay,
   exactly as ``bookings.availability`` keeps them free (a new stay may not
   come within ``buffer_days`` of an existing one on either side). Nights already

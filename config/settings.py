@@ -302,7 +302,7 @@ API_THROTTLE_CREATE = env.str("API_THROTTLE_CREATE", default="60/min")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Session only: the login (allauth) is where throttling, email verification and MFA apply, and HTTP Basic
-        # would bypass all three. Machine clients get scoped API keys in a later issue.
+        # would bypass all three. Machine clients (API keys) are not offered: no API client needs one yet.
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],

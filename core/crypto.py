@@ -1,4 +1,4 @@
-"""Secrets at rest: channel import URLs and export tokens are encrypted in the database (DESIGN rule 7).
+"""Secrets at rest: channel import URLs and export tokens are encrypted in the database (docs/architecture.md, Rule 5).
 
 An iCal import URL *is* a credential (anyone holding it reads the host's
 calendar), and so is our export token. ``EncryptedTextField`` stores Fernet

@@ -1,7 +1,7 @@
 """Admin for properties and what hangs off them (the basic back office).
 
 * Owners and staff (non-superusers) see only the properties they own or are
-  assigned to, and only their rows of everything else (DESIGN invariant 8):
+  assigned to, and only their rows of everything else (docs/architecture.md, Invariant 8):
   every admin here is a ``core.tenancy.TenantScopedAdmin``. What they may
   do is their group's permissions (``guests.roles``): staff see prices and
   pricing rules but cannot change them.

@@ -4,7 +4,7 @@ of one property may share a night.
 The date range comes *first* in the GiST index: that order lets the search
 ("which properties are free for these nights?") scan the index by date, ~5 ms at
 10,000 properties / 500,000 bookings, where (property_id, range) takes 30 ms
-(DESIGN.md, "Measured facts"). ``[)`` bounds let a check-out day be the next
+(docs/architecture.md, "Measured facts"). ``[)`` bounds let a check-out day be the next
 check-in day. SQLite has no such constraint; there the booking services,
 serialized by BEGIN IMMEDIATE, are the guard.
 """
