@@ -11,7 +11,7 @@
   may change the connection (owners) see it.
 * **Runs** are a read-only log. **Conflicts** are read-only rows with a page per
   resolution: each asks for a note and goes through
-  ``channels.conflicts.resolve_conflict`` (the booking services underneath);
+  ``channels.services.resolve_conflict`` (the booking services underneath);
   resolved conflicts offer nothing more.
 
 Roles (``guests.roles``): Owners change their connections and resolve conflicts
@@ -45,7 +45,7 @@ from core.errors import DomainError
 from core.tenancy import TenantScopedAdmin, TenantScopedInline
 from properties.admin import PropertyPageExtension, extend_property_admin
 
-from . import health
+from . import health, services
 from .fetch import FetchError, validate_import_url
 from .models import ChannelConnection, ConnectionStatus, SyncConflict, SyncRun
 from .platforms import guide_for
@@ -217,29 +217,9 @@ class ChannelConnectionForm(forms.ModelForm):
             self.instance.import_url = ""
 
     def save(self, commit=True):
-        """Keep the sync bookkeeping consistent with what changed (status, next poll, conditional-GET state)."""
-        connection = self.instance
-        now = timezone.now()
-        if connection.pk is None or {"import_url", "clear_import_url"} & set(self.changed_data):
-            # A new address must not be fetched with the old one's ETag; fetch it at the next beat.
-            connection.etag, connection.last_modified, connection.next_poll_at = "", "", now
-        if connection.pk is not None and "sync_enabled" in self.changed_data:
-            apply_paused(connection, paused=not connection.sync_enabled, now=now)
-        elif connection.pk is None and not connection.sync_enabled:
-            connection.status = ConnectionStatus.PAUSED
+        """Keep the sync bookkeeping consistent with what changed (``channels.services.prepare_connection_save``)."""
+        services.prepare_connection_save(self.instance, changed=set(self.changed_data))
         return super().save(commit)
-
-
-def apply_paused(connection: ChannelConnection, *, paused: bool, now=None) -> list[str]:
-    """Pause or resume ``connection`` in memory; returns the fields to save."""
-    connection.sync_enabled = not paused
-    if paused:
-        connection.status, connection.next_poll_at = ConnectionStatus.PAUSED, None
-    else:
-        if connection.status == ConnectionStatus.PAUSED:
-            connection.status = ConnectionStatus.OK
-        connection.next_poll_at = now or timezone.now()  # due at the next beat
-    return ["sync_enabled", "status", "next_poll_at", "updated_at"]
 
 
 # --- read-only pieces shared by the inline and the admin ---------------------------------------------------
@@ -492,8 +472,7 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
         connection = self.changeable_connection(request, object_id)
         guide = guide_for(connection.platform)
         if request.method == "POST":
-            connection.rotate_export_token()
-            connection.save(update_fields=["export_token", "export_token_digest", "updated_at"])
+            services.rotate_export_url(connection)
             self.log_change(request, connection, [{"changed": {"fields": ["export URL (rotated)"]}}])
             messages.success(request, f"New export URL created; the old one stops working now. Paste the new one "
                                       f"into {guide.name} (replace the old calendar there).")
@@ -507,7 +486,7 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         connection = self.changeable_connection(request, object_id)
-        connection.save(update_fields=apply_paused(connection, paused=paused))
+        services.set_paused(connection, paused=paused)
         self.log_change(request, connection, "Paused syncing." if paused else "Resumed syncing.")
         messages.success(request, f"{connection}: syncing {'paused' if paused else 'resumed'}.")
         return self._back(connection)
@@ -738,10 +717,9 @@ class SyncConflictAdmin(TenantScopedAdmin):
             raise PermissionDenied
         form = ResolveConflictForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            from .conflicts import resolve_conflict
 
             try:
-                resolve_conflict(conflict_id=conflict.pk, resolution=resolution, user=request.user,
+                services.resolve_conflict(conflict_id=conflict.pk, resolution=resolution, user=request.user,
                                  note=form.cleaned_data["note"])
             except (DomainError, ValidationError, ValueError) as exc:
                 detail = getattr(exc, "detail", None) or "; ".join(getattr(exc, "messages", [])) or str(exc)

@@ -109,7 +109,7 @@ def test_a_refused_resolution_is_a_message_and_changes_nothing(a, client, monkey
     def refuse(**kwargs):
         raise BookingError("Cancelling it would not free these dates.")
 
-    monkeypatch.setattr("channels.conflicts.resolve_conflict", refuse)
+    monkeypatch.setattr("channels.services.resolve_conflict", refuse)
     client.force_login(a.owner)
     response = client.post(resolve_url(a.conflict, "cancelled_ours"), {"note": "try"})
     assert response.status_code == 200

@@ -1,4 +1,4 @@
-"""channels.conflicts.resolve_conflict: the owner's ways out of a SyncConflict, each audited."""
+"""channels.services.resolve_conflict: the owner's ways out of a SyncConflict, each audited."""
 
 import pytest
 from django.utils import timezone
@@ -6,8 +6,8 @@ from django.utils import timezone
 from bookings import blocks as block_services
 from bookings.errors import BookingError
 from bookings.models import Booking, BookingStatus
-from channels.conflicts import resolve_conflict
 from channels.models import SyncConflict
+from channels.services import resolve_conflict
 from tests.channels.conftest_import import Ev, day, make_connection, stays, sync
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,8 @@
-"""Resolving a :class:`~channels.models.SyncConflict`: the owner decides, the services act, the row remembers.
+"""The channel writes outside the import pipeline: resolving a conflict, pausing or resuming a connection,
+rotating its export URL, and the bookkeeping of a saved connection. (The import pipeline writes through
+``channels.sync`` → ``channels.reconcile`` → the booking services.) Admin views and forms call these.
+
+Resolving a :class:`~channels.models.SyncConflict`: the owner decides, the services act, the row remembers.
 
 A conflict is an overbooking: an imported stay, recorded and occupying its
 nights, that overlaps another stay or an owner block (``channels.reconcile``).
@@ -32,7 +36,7 @@ from bookings.services import lock_property
 from core.actor import Actor
 
 from .ical_parse import classify
-from .models import SyncConflict
+from .models import ChannelConnection, ConnectionStatus, SyncConflict
 from .reconcile import import_stay, overlapped
 
 R = SyncConflict.Resolution
@@ -88,3 +92,45 @@ def _cancel_ours_and_import(conflict: SyncConflict, prop, user, note: str, now: 
     if outcome.collides:
         raise BookingError(f"Cancelling {other.reference} would not free these dates: the stay also overlaps "
                            f"{overlapped(outcome)}. Nothing was changed.")
+
+
+# --- connections ------------------------------------------------------------------------------------------
+
+
+def apply_paused(connection: ChannelConnection, *, paused: bool, now: datetime | None = None) -> list[str]:
+    """Pause or resume ``connection`` in memory (a paused one is not fetched; a resumed one is due at the next
+    beat); returns the fields to save."""
+    connection.sync_enabled = not paused
+    if paused:
+        connection.status, connection.next_poll_at = ConnectionStatus.PAUSED, None
+    else:
+        if connection.status == ConnectionStatus.PAUSED:
+            connection.status = ConnectionStatus.OK
+        connection.next_poll_at = now or timezone.now()
+    return ["sync_enabled", "status", "next_poll_at", "updated_at"]
+
+
+def set_paused(connection: ChannelConnection, *, paused: bool, now: datetime | None = None) -> ChannelConnection:
+    """Pause or resume syncing and save it."""
+    connection.save(update_fields=apply_paused(connection, paused=paused, now=now))
+    return connection
+
+
+def rotate_export_url(connection: ChannelConnection) -> ChannelConnection:
+    """A new export token: the old feed URL answers 404 from now on."""
+    connection.rotate_export_token()
+    connection.save(update_fields=["export_token", "export_token_digest", "updated_at"])
+    return connection
+
+
+def prepare_connection_save(connection: ChannelConnection, *, changed: set[str], now: datetime | None = None) -> None:
+    """Keep the sync bookkeeping consistent with what a form changed (in memory; the form saves): a new import
+    address is fetched at the next beat without the old one's ETag; switching syncing off or on pauses or
+    resumes; a new connection created paused shows Paused."""
+    now = now or timezone.now()
+    if connection.pk is None or {"import_url", "clear_import_url"} & changed:
+        connection.etag, connection.last_modified, connection.next_poll_at = "", "", now
+    if connection.pk is not None and "sync_enabled" in changed:
+        apply_paused(connection, paused=not connection.sync_enabled, now=now)
+    elif connection.pk is None and not connection.sync_enabled:
+        connection.status = ConnectionStatus.PAUSED
