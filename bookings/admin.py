@@ -30,7 +30,7 @@ class BookingEventInline(BookingChildInline):
     """The audit trail, oldest first: who changed what, when and why."""
 
     model = BookingEvent
-    fields = ["created_at", "from_status", "to_status", "actor_type", "actor_user", "actor_label", "reason"]
+    fields = ["created_at", "from_status", "to_status", "actor_type", "actor_user", "actor_label", "reason", "cause"]
     readonly_fields = fields
     verbose_name = "audit trail entry"
     verbose_name_plural = "audit trail"

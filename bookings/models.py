@@ -14,9 +14,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from core.actor import ActorType
 from core.fields import UpwardReference
-from core.models import ImmutableRow
+from core.models import AuditRow
 from properties.models import DateRangeModel, Property
 
 
@@ -251,20 +250,13 @@ class Booking(models.Model):
         return not (self.status in EXPIRING_STATUSES and expired)
 
 
-class BookingEvent(ImmutableRow):
-    """One row per status change: who, when, from, to, why. Never updated or deleted."""
+class BookingEvent(AuditRow):
+    """One row per status change of a booking (``core.models.AuditRow``). Never updated or deleted."""
 
     booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="events")
-    from_status = models.CharField(max_length=20, blank=True, help_text="Blank when the booking was created.")
-    to_status = models.CharField(max_length=20)
-    actor_type = models.CharField(max_length=10, choices=ActorType.choices)
-    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    actor_label = models.CharField(max_length=200, blank=True, help_text="e.g. the channel or the guest's email")
-    reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(AuditRow.Meta):
+        pass
 
     def __str__(self):
         return f"{self.booking_id}: {self.from_status or '∅'} → {self.to_status}"

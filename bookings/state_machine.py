@@ -53,11 +53,8 @@ def booking_payload(booking: Booking) -> dict:
 
 
 def record_event(booking: Booking, from_status: str, to_status: str, actor: Actor, reason: str = "", *, at=None):
-    BookingEvent.objects.create(
-        booking=booking, from_status=from_status, to_status=to_status, actor_type=actor.type,
-        actor_user=actor.user if actor.user is not None and actor.user.pk else None,
-        actor_label=actor.label[:200], reason=reason, created_at=at or timezone.now(),
-    )
+    BookingEvent.objects.create(booking=booking, from_status=from_status, to_status=to_status, reason=reason,
+                                created_at=at or timezone.now(), **BookingEvent.actor_fields(actor))
 
 
 def record_creation(booking: Booking, actor: Actor, reason: str = "", *, at=None) -> None:

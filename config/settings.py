@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.RequestCauseMiddleware",  # X-Request-ID in and out; the cause of the audit rows written
     "django.middleware.security.SecurityMiddleware",
     "config.security.CSPMiddleware",
     "config.security.RequestTooLargeMiddleware",  # JSON 413 for oversized /api/ bodies, before anything reads them

@@ -5,9 +5,13 @@ with state-only migrations (``core/migrations/0001_initial.py``)."""
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from .actor import Actor, ActorType
+from .context import current_cause
 
 
 class ImmutableRowError(Exception):
@@ -43,6 +47,38 @@ class ImmutableRow(models.Model):
 
     def delete(self, *args, **kwargs):
         _refuse(self)
+
+
+class AuditRow(ImmutableRow):
+    """The one audit format of every state machine (bookings, card payments, manual payments): who (a user, a
+    guest, a channel, an API client or the system, with the user kept when there is one), when, from, to, why,
+    and the request or task that caused it. ``cause`` defaults to :func:`core.context.current_cause`."""
+
+    from_status = models.CharField(max_length=20, blank=True, help_text="Blank when the row was created.")
+    to_status = models.CharField(max_length=20)
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices, default=ActorType.SYSTEM)
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    actor_label = models.CharField(max_length=200, blank=True, help_text="e.g. the channel or the guest's email")
+    reason = models.TextField(blank=True)
+    cause = models.CharField(max_length=100, blank=True,
+                             help_text="The request (request <id>) or task (task <name> <id>) that caused it.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+        ordering = ["created_at", "id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is None and not self.cause:
+            self.cause = current_cause()
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def actor_fields(actor: Actor) -> dict:
+        """The row's who, from an :class:`~core.actor.Actor`."""
+        user = actor.user if actor.user is not None and getattr(actor.user, "pk", None) else None
+        return {"actor_type": actor.type, "actor_user": user, "actor_label": actor.label[:200]}
 
 
 class OutboxEvent(models.Model):

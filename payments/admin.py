@@ -26,7 +26,7 @@ from .models import HostPaymentMethod, ManualPayment, ManualPaymentEvent, Paymen
 class PaymentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PaymentEvent
     extra = 0
-    fields = ["created_at", "from_status", "to_status", "actor_label", "reason"]
+    fields = ["created_at", "from_status", "to_status", "actor_type", "actor_user", "actor_label", "reason", "cause"]
     readonly_fields = fields
     can_delete = False
 
@@ -108,7 +108,8 @@ class HostPaymentMethodAdmin(TenantScopedAdmin):
 class ManualPaymentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ManualPaymentEvent
     extra = 0
-    fields = ["created_at", "from_status", "to_status", "actor_label", "ip", "note"]
+    fields = ["created_at", "from_status", "to_status", "actor_type", "actor_user", "actor_label", "ip", "reason",
+              "cause"]
     readonly_fields = fields
     can_delete = False
 

@@ -35,7 +35,7 @@ from bookings import services as booking_services
 from bookings.models import Booking, BookingStatus
 from bookings.notifications import Kind, Planned, absolute, guest_address, queue
 from bookings.tokens import booking_access_token
-from core.actor import Actor
+from core.actor import Actor, ActorType
 from core.errors import DomainError
 from core.money import round_money
 from properties.display import local_datetime
@@ -94,11 +94,15 @@ def can_transition(from_status: str, to_status: str) -> bool:
 
 def _record(mp: ManualPayment, from_status: str, to_status: str, *, user=None, label: str = "", ip=None,
             note: str = "", at=None) -> ManualPaymentEvent:
+    if user is not None and getattr(user, "pk", None):
+        actor = Actor(ActorType.USER, user=user, label=label or user.email)
+    elif "@" in label:
+        actor = Actor.guest(label)  # the guest who chose or claimed the payment
+    else:
+        actor = Actor.system(label)
     return ManualPaymentEvent.objects.create(
-        payment=mp, from_status=from_status, to_status=to_status,
-        actor=user if user is not None and getattr(user, "pk", None) else None,
-        actor_label=(label or (getattr(user, "email", "") if user is not None else ""))[:200], ip=ip or None,
-        note=note, created_at=at or timezone.now())
+        payment=mp, from_status=from_status, to_status=to_status, ip=ip or None, reason=note,
+        created_at=at or timezone.now(), **ManualPaymentEvent.actor_fields(actor))
 
 
 def apply_manual_transition(mp: ManualPayment, to_status: str, *, user=None, label: str = "", ip=None,
@@ -304,7 +308,7 @@ def verify(*, mp_id, action: str, user, note: str = "", amount_received: Decimal
         from .services import _sync_booking
         from .state_machine import record_payment_event
 
-        record_payment_event(payment, "", P.SUCCEEDED, label, reason, at=now)
+        record_payment_event(payment, "", P.SUCCEEDED, actor, reason, at=now)
         _sync_booking(booking.pk, actor, f"Manual payment {mp.amount} {mp.currency} received ({mp.code}).")
         return apply_manual_transition(mp, M.CONFIRMED, user=user, ip=ip, note=note or "Confirmed.", at=now,
                                        extra_fields=extra)

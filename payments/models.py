@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from core.models import ImmutableRow
+from core.models import AuditRow
 
 
 class Provider(models.TextChoices):
@@ -71,18 +71,13 @@ class Payment(models.Model):
         return self.amount - self.amount_refunded if self.status in CAPTURED_STATUSES else 0
 
 
-class PaymentEvent(ImmutableRow):
-    """One row per status change (or noted fact, from == to) of a payment. Never updated or deleted."""
+class PaymentEvent(AuditRow):
+    """One row per status change (or noted fact, from == to) of a payment (``core.models.AuditRow``)."""
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="events")
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20)
-    actor_label = models.CharField(max_length=200, blank=True, help_text="e.g. 'stripe webhook', a user's email")
-    reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(AuditRow.Meta):
+        pass
 
     def __str__(self):
         return f"{self.payment_id}: {self.from_status or '∅'} → {self.to_status}"
@@ -236,21 +231,15 @@ class ManualPayment(models.Model):
         return f"{self.code} {self.amount} {self.currency} ({self.status})"
 
 
-class ManualPaymentEvent(ImmutableRow):
-    """One row per status change (or noted fact) of a manual payment. Never updated or deleted."""
+class ManualPaymentEvent(AuditRow):
+    """One row per status change (or noted fact) of a manual payment (``core.models.AuditRow``), with the
+    address the change came from."""
 
     payment = models.ForeignKey(ManualPayment, on_delete=models.PROTECT, related_name="events")
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
-    actor_label = models.CharField(max_length=200, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(AuditRow.Meta):
+        pass
 
     def __str__(self):
         return f"{self.payment_id}: {self.from_status or '∅'} → {self.to_status}"

@@ -283,7 +283,7 @@ def start_card_payment(*, booking_id, payment_method_id: str, actor: Actor, at: 
             booking=booking, provider=Provider.STRIPE, attempt=attempt, amount=due, currency=booking.currency,
             idempotency_key=f"stayhold-{booking.reference}-{attempt}-{uuid.uuid4().hex[:12]}", created_at=now,
         )
-        record_payment_event(payment, "", P.PENDING, actor.label or actor.type,
+        record_payment_event(payment, "", P.PENDING, actor,
                              f"Card payment attempt {attempt} of {settings.PAYMENT_MAX_ATTEMPTS}.", at=now)
 
     try:

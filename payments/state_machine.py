@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from bookings.errors import BookingError
+from core.actor import Actor
 
 from .models import Payment, PaymentEvent
 from .models import PaymentStatus as P
@@ -40,13 +41,18 @@ def can_transition(from_status: str, to_status: str) -> bool:
     return to_status in TRANSITIONS.get(from_status, frozenset())
 
 
-def record_payment_event(payment: Payment, from_status: str, to_status: str, actor: str, reason: str = "",
+def as_actor(actor: Actor | str) -> Actor:
+    """Who acts: an :class:`~core.actor.Actor`, or a label for the system (a provider's webhook, a sweeper)."""
+    return actor if isinstance(actor, Actor) else Actor.system(actor)
+
+
+def record_payment_event(payment: Payment, from_status: str, to_status: str, actor: Actor | str, reason: str = "",
                          *, at=None) -> PaymentEvent:
-    return PaymentEvent.objects.create(payment=payment, from_status=from_status, to_status=to_status,
-                                       actor_label=actor[:200], reason=reason, created_at=at or timezone.now())
+    return PaymentEvent.objects.create(payment=payment, from_status=from_status, to_status=to_status, reason=reason,
+                                       created_at=at or timezone.now(), **PaymentEvent.actor_fields(as_actor(actor)))
 
 
-def apply_payment_transition(payment: Payment, to_status: str, actor: str, reason: str = "", *, at=None,
+def apply_payment_transition(payment: Payment, to_status: str, actor: Actor | str, reason: str = "", *, at=None,
                              extra_fields: tuple[str, ...] = ()) -> Payment:
     """Move ``payment`` to ``to_status`` (caller holds its row lock, inside a transaction)."""
     from_status = payment.status
@@ -63,7 +69,7 @@ def apply_payment_transition(payment: Payment, to_status: str, actor: str, reaso
     return payment
 
 
-def advance(payment: Payment, to_status: str, actor: str, reason: str = "", **kwargs) -> bool:
+def advance(payment: Payment, to_status: str, actor: Actor | str, reason: str = "", **kwargs) -> bool:
     """Apply the transition if it is legal; a backwards or repeated one changes nothing. Returns whether it moved."""
     if not can_transition(payment.status, to_status):
         return False

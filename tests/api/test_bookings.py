@@ -37,6 +37,12 @@ def test_create_booking(api, prop, booking_body):
     assert (event.actor_type, event.actor_label, event.to_status) == ("api", "ada@example.com", "reserved")
 
 
+def test_the_request_that_created_a_booking_is_its_audit_rows_cause(api, prop, booking_body):
+    response = api.post("/api/v1/bookings", booking_body(prop), format="json", HTTP_X_REQUEST_ID="req-7f3a")
+    assert response.status_code == 201 and response["X-Request-ID"] == "req-7f3a"
+    assert BookingEvent.objects.get(booking__reference=response.json()["reference"]).cause == "request req-7f3a"
+
+
 def test_signed_in_user_is_recorded_as_the_actor(api, booking_body, prop):
     user = UserFactory(email="agent@example.com")
     api.force_authenticate(user)

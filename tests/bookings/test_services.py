@@ -225,3 +225,44 @@ def test_the_exclusion_constraint_forbids_overlaps_within_a_lane_and_keeps_our_s
     with pytest.raises(IntegrityError), transaction.atomic():
         Booking.objects.create(reference="DIRECT-2", overbooking_lane=2, **{**dates, "source": "direct"})
     Booking.objects.create(reference="LANE-2-C", external_id="C", overbooking_lane=2, **dates)
+
+
+def test_every_audit_row_has_one_format_with_its_cause(prop, book, client):
+    """Bookings, card payments and manual payments share core.models.AuditRow: who (kind, user, label), when,
+    from, to, why, and the request or task that caused it."""
+    from core.context import caused_by
+    from core.models import AuditRow
+    from payments.models import ManualPaymentEvent, PaymentEvent
+
+    for model in (BookingEvent, PaymentEvent, ManualPaymentEvent):
+        assert issubclass(model, AuditRow)
+        names = {f.name for f in model._meta.get_fields()}
+        assert {"from_status", "to_status", "actor_type", "actor_user", "actor_label", "reason", "cause",
+                "created_at"} <= names
+    with caused_by("task bookings.tasks.expire_stale_bookings 42"):
+        booking = book(prop)
+    assert booking.events.get().cause == "task bookings.tasks.expire_stale_bookings 42"
+    assert book(prop, start=30).events.get().cause == ""  # outside a request or task: no cause
+
+
+def test_a_request_id_comes_back_and_its_cause_ends_with_it(prop, client):
+    from core.context import current_cause
+
+    response = client.get("/", HTTP_X_REQUEST_ID="abc-123")
+    assert response["X-Request-ID"] == "abc-123"
+    forged = client.get("/", HTTP_X_REQUEST_ID="<script>")
+    assert forged["X-Request-ID"] != "<script>" and len(forged["X-Request-ID"]) == 32  # a new id instead
+    assert current_cause() == ""  # the request's cause does not leak past it
+
+
+def test_a_celery_task_is_the_cause_of_what_it_writes(prop):
+    from bookings.tasks import expire_stale_bookings
+    from core.context import current_cause
+
+    stale = services.hold(property_id=prop.pk, check_in=future(10), check_out=future(13), adults=2,
+                          actor=Actor.system("test"), at=timezone.now() - timedelta(hours=2))
+    result = expire_stale_bookings.apply()  # runs in this process, with Celery's task signals
+    assert result.get() == 1
+    expired = stale.events.get(to_status=S.EXPIRED)
+    assert expired.cause.startswith("task bookings.tasks.expire_stale_bookings ") and result.id in expired.cause
+    assert current_cause() == ""  # the worker's next task starts without it

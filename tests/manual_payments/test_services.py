@@ -69,7 +69,7 @@ def test_full_lifecycle_confirms_booking_and_emails(reserved, mp, staffer, owner
     assert SentEmail.objects.filter(booking=reserved, kind="confirmation").exists()
     assert list(mp.events.values_list("to_status", flat=True)) == [M.PENDING, M.CLAIMED, M.CONFIRMED]
     event = mp.events.last()
-    assert event.actor == staffer and event.ip == "10.0.0.2"
+    assert event.actor_user == staffer and event.actor_type == "user" and event.ip == "10.0.0.2"
     with pytest.raises(Exception):
         event.save()
 
@@ -80,7 +80,7 @@ def test_amount_mismatch_is_flagged_not_confirmed(reserved, mp, staffer):
     mp.refresh_from_db()
     reserved.refresh_from_db()
     assert mp.status == M.FLAGGED and mp.amount_received == mp.amount - Decimal("1.00")
-    assert "mismatch" in mp.events.last().note
+    assert "mismatch" in mp.events.last().reason
     assert reserved.status == BookingStatus.RESERVED and reserved.amount_paid == 0
     assert not Payment.objects.exists()
 
@@ -93,7 +93,7 @@ def test_reject_dispute_flag_need_a_note_and_are_audited(mp, staffer):
     manual.verify(mp_id=mp.pk, action="reject", user=staffer, note="never arrived")
     mp.refresh_from_db()
     assert mp.status == M.REJECTED
-    assert [e.note for e in mp.events.all()][-2:] == ["not in account yet", "never arrived"]
+    assert [e.reason for e in mp.events.all()][-2:] == ["not in account yet", "never arrived"]
     with pytest.raises(manual.InvalidManualTransition):
         manual.verify(mp_id=mp.pk, action="confirm", user=staffer, amount_received=mp.amount)
 
