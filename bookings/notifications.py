@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
+from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.utils import DNS_NAME
@@ -192,8 +193,6 @@ def queue(booking: Booking | None, planned: Planned, *, event_id=None, data: dic
 
 
 def queue_send(sent_email_id) -> None:
-    from .tasks import send_email
-
     try:
         send_email.delay(sent_email_id)
     except Exception:  # the broker being down must not fail the caller: the sweeper sends it later
@@ -379,6 +378,14 @@ def send(sent_email_id) -> bool:
     SentEmail.objects.filter(pk=sent_email_id, status__in=(EmailStatus.SENDING, EmailStatus.UNKNOWN)).update(
         status=EmailStatus.SENT, sent_at=timezone.now(), last_error="")
     return True
+
+
+# Queued by :func:`queue_send` after commit. Defined here, beside what it runs, so that this module never imports
+# ``bookings.tasks`` (which imports it); the name is the one queued messages carry.
+@shared_task(name="bookings.tasks.send_email", acks_late=True, autoretry_for=(Exception,), retry_backoff=True,
+             max_retries=5)
+def send_email(sent_email_id: int) -> bool:
+    return send(sent_email_id)
 
 
 def _close_quietly(connection) -> None:

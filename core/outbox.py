@@ -29,6 +29,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
+from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -103,8 +104,6 @@ def emit(topic: str, aggregate_type: str, aggregate_id, payload: dict) -> Outbox
 
 
 def _queue_delivery(event_id) -> None:
-    from .tasks import deliver_outbox_event
-
     try:
         deliver_outbox_event.delay(str(event_id))
     except Exception:  # the broker being down must not fail the request: the sweeper delivers later
@@ -136,6 +135,14 @@ def deliver(event_id) -> bool:
             event.delivered_at = timezone.now()
         event.save(update_fields=["attempts", "last_error", "delivered_at"])
         return not errors
+
+
+# Queued by :func:`emit` after commit. It is defined here, beside what it runs, so that this module never
+# imports ``core.tasks`` (which holds the sweeper and imports this module); the name is the one queued messages carry.
+@shared_task(name="core.tasks.deliver_outbox_event", acks_late=True, autoretry_for=(Exception,), retry_backoff=True,
+             max_retries=5)
+def deliver_outbox_event(event_id: str) -> bool:
+    return deliver(event_id)
 
 
 def redeliver_pending(limit: int = 500) -> int:

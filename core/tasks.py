@@ -1,17 +1,16 @@
-"""Celery tasks of the outbox: deliver one event after its commit, and the sweeper (beat, every minute)."""
+"""Celery tasks of the outbox: the sweeper (beat, every minute) and, re-exported, the delivery of one event.
+
+``deliver_outbox_event`` is defined in :mod:`core.outbox`, which queues it after commit: the dependency points one
+way, tasks → outbox.
+"""
 
 from celery import shared_task
 
+from .outbox import deliver_outbox_event, redeliver_pending
 
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
-def deliver_outbox_event(event_id: str) -> bool:
-    from .outbox import deliver
-
-    return deliver(event_id)
+__all__ = ["deliver_outbox_event", "redeliver_outbox"]
 
 
 @shared_task(acks_late=True)
 def redeliver_outbox() -> int:
-    from .outbox import redeliver_pending
-
     return redeliver_pending()

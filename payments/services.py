@@ -45,8 +45,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from celery import shared_task
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from bookings import services as booking_services
@@ -65,7 +66,6 @@ from .models import (
     Provider,
     Refund,
     RefundStatus,
-    WebhookEvent,
 )
 from .models import PaymentStatus as P
 from .providers import IntentData, RefundData, get_provider
@@ -225,8 +225,6 @@ def after_commit(task, *args) -> None:
 
 def _request_refund(payment: Payment, amount: Decimal, *, reason: str, actor: Actor) -> Refund:
     """Record a refund of ``amount`` as ``pending`` (caller holds the locks); it is sent after commit."""
-    from .tasks import execute_refund as execute_refund_task
-
     amount = round_money(amount, payment.currency)
     if amount <= 0 or amount > payment.refundable:
         raise RefundNotAllowed(f"At most {payment.refundable} {payment.currency} of this payment can be refunded.")
@@ -464,8 +462,6 @@ def handle_intent_failed(intent: IntentData, *, actor_label: str = "stripe") -> 
 
 
 def _cancel_after_commit(refs, actor_label: str) -> None:
-    from .tasks import cancel_intents as cancel_intents_task
-
     refs = [[ref, currency] for ref, currency in refs if ref]
     if refs:
         after_commit(cancel_intents_task, refs, actor_label)
@@ -769,23 +765,18 @@ def handle_dispute(*, payment_ref: str, amount: Decimal, reason: str, dispute_id
     return payment
 
 
-# --- webhooks -------------------------------------------------------------------------------------------------
+# --- queued after commit ------------------------------------------------------------------------------------------
+# The provider calls that must not run under a lock, as Celery tasks. They are defined here, beside what they run,
+# so that this module never imports ``payments.tasks`` (which imports it); the names are the ones queued messages
+# and the beat schedule carry.
 
 
-def process_webhook_event(*, event_id: str, event_type: str, obj: dict, provider_name: str = Provider.STRIPE) -> str:
-    """Apply one verified provider event at most once: its id is recorded in the same transaction as its effect.
+@shared_task(name="payments.tasks.execute_refund", acks_late=True)
+def execute_refund_task(refund_id: int) -> str:
+    row = execute_refund(refund_id)
+    return row.status if row is not None else "skipped"
 
-    Returns the outcome ("duplicate", "ignored", or what the handler did)."""
-    from .webhooks import HANDLERS
 
-    handler = HANDLERS.get(event_type)
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = WebhookEvent.objects.create(provider=provider_name, event_id=event_id, type=event_type)
-        except IntegrityError:
-            return "duplicate"
-        outcome = handler(obj) if handler else "ignored"
-        record.outcome = outcome[:200]
-        record.save(update_fields=["outcome"])
-    return outcome
+@shared_task(name="payments.tasks.cancel_intents", acks_late=True)
+def cancel_intents_task(refs: list, actor_label: str) -> int:
+    return cancel_intents(refs, actor_label=actor_label)

@@ -39,7 +39,7 @@ booking's balance, never anything from the request.
 
 ``POST /payments/stripe/webhook``: Stripe events, signature checked with ``STRIPE_WEBHOOK_SECRET``
 (400 ``bad_signature`` if missing, bad or stale), each event applied at most once
-(``payments.services.process_webhook_event``). A validly signed event that is malformed or of a type this app
+(``payments.webhooks.process_webhook_event``). A validly signed event that is malformed or of a type this app
 does not handle gets 200 ``{"received": true, "outcome": "ignored…"}`` and a log line. With card payment not set
 up (``STRIPE_MODE=off``, or no webhook secret) every event gets 503 ``card_payment_not_set_up`` and changes nothing.
 
@@ -227,7 +227,7 @@ def stripe_webhook(request):
         logger.warning("Stripe event ignored, malformed: %r", str(exc))
         return JsonResponse({"received": True, "outcome": f"ignored: malformed ({exc})"})
     try:
-        outcome = services.process_webhook_event(event_id=event_id, event_type=event_type, obj=obj)
+        outcome = webhooks.process_webhook_event(event_id=event_id, event_type=event_type, obj=obj)
     except ProviderError as exc:  # e.g. an automatic refund failed: nothing was recorded, Stripe retries
         logger.warning("Stripe event %s %s not applied: %s", event_type, event_id, exc.detail)
         return JsonResponse({"received": False, "detail": exc.detail}, status=503)

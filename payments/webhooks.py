@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import json
 
+from django.db import IntegrityError, transaction
+
 from core.money import CURRENCY_EXPONENTS
 
 from . import services
+from .models import Provider, WebhookEvent
 from .providers.stripe import from_minor_units, intent_data, refund_data
 
 ACTOR = "stripe webhook"
@@ -174,3 +177,20 @@ HANDLERS = {
     "charge.refund.updated": refund_changed,
     "charge.dispute.created": dispute_created,
 }
+
+
+def process_webhook_event(*, event_id: str, event_type: str, obj: dict, provider_name: str = Provider.STRIPE) -> str:
+    """Apply one verified provider event at most once: its id is recorded in the same transaction as its effect.
+
+    Returns the outcome ("duplicate", "ignored", or what the handler did)."""
+    handler = HANDLERS.get(event_type)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = WebhookEvent.objects.create(provider=provider_name, event_id=event_id, type=event_type)
+        except IntegrityError:
+            return "duplicate"
+        outcome = handler(obj) if handler else "ignored"
+        record.outcome = outcome[:200]
+        record.save(update_fields=["outcome"])
+    return outcome

@@ -10,7 +10,7 @@ from bookings.blocks import create_block
 from bookings.models import Booking, BookingStatus
 from bookings.models import PaymentStatus as BP
 from core.actor import Actor
-from payments import services
+from payments import services, webhooks
 from payments.models import Payment, PaymentStatus, Refund
 from payments.providers.stripe import StripeProvider
 from tests.payments.conftest import THREE_DS, VISA, intent_dict, let_hold_run_out, take_dates
@@ -185,9 +185,9 @@ def test_webhook_and_return_path_at_the_same_time_confirm_once(reserved, card, a
 
     calls = [lambda: services.sync_from_provider(booking_id=booking.pk),
              lambda: services.handle_intent_succeeded(intent),
-             lambda: services.process_webhook_event(event_id="evt_same", event_type="payment_intent.succeeded",
+             lambda: webhooks.process_webhook_event(event_id="evt_same", event_type="payment_intent.succeeded",
                                                     obj=intent_dict(intent.id)),
-             lambda: services.process_webhook_event(event_id="evt_same", event_type="payment_intent.succeeded",
+             lambda: webhooks.process_webhook_event(event_id="evt_same", event_type="payment_intent.succeeded",
                                                     obj=intent_dict(intent.id))]
     threads = [threading.Thread(target=run, args=(fn,)) for fn in calls]
     for t in threads:
