@@ -24,7 +24,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from bookings.models import Booking, BookingStatus
+from bookings.models import HAND_MOVE_PERMISSIONS, Booking
 from bookings.search import MAX_PAGE_SIZE
 from bookings.tokens import booking_access_token, hold_release_token
 from properties.listing import SORTS
@@ -304,10 +304,7 @@ class BookingCreateSerializer(StayInputSerializer):
         return attrs
 
 
-STATUS_CHANGE_CHOICES = [
-    (st.value, st.label)
-    for st in (BookingStatus.CONFIRMED, BookingStatus.CANCELLED, BookingStatus.CHECKED_IN, BookingStatus.CHECKED_OUT)
-]
+STATUS_CHANGE_CHOICES = [(st.value, st.label) for st in HAND_MOVE_PERMISSIONS]
 
 
 class StatusChangeSerializer(serializers.Serializer):

@@ -20,7 +20,7 @@ from bookings import services
 from bookings.availability import calendar, check_availability
 from bookings.errors import HoldMismatch
 from bookings.idempotency import KEY_PATTERN, MAX_KEY_LENGTH, fingerprint, run_idempotent
-from bookings.models import Booking, BookingStatus
+from bookings.models import HAND_MOVE_PERMISSIONS, Booking, BookingStatus
 from bookings.search import SearchQuery, search
 from bookings.tokens import booking_for_guest_token, check_hold_release_token
 from core.actor import Actor
@@ -366,14 +366,6 @@ STATUS_SERVICES = {
 
 # The same role permissions as the admin's buttons (guests.roles): staff check guests in and out; confirming and
 # cancelling (which refunds) are the owner's.
-STATUS_PERMISSIONS = {
-    BookingStatus.CONFIRMED: "bookings.manage_booking",
-    BookingStatus.CANCELLED: "bookings.manage_booking",
-    BookingStatus.CHECKED_IN: "bookings.checkin_booking",
-    BookingStatus.CHECKED_OUT: "bookings.checkin_booking",
-}
-
-
 class BookingStatusView(ApiView):
     permission_classes = [StaffAuthority]
 
@@ -400,7 +392,7 @@ class BookingStatusView(ApiView):
                 raise exceptions.NotFound("There is no booking with this reference.")
             raise exceptions.PermissionDenied("You do not manage a booking with this reference.")
         data, _ = _parse(s.StatusChangeSerializer, request.data, request)
-        needed = STATUS_PERMISSIONS[data["status"]]
+        needed = HAND_MOVE_PERMISSIONS[data["status"]]
         if not request.user.has_perm(needed):
             raise exceptions.PermissionDenied(f"Your role may not set this status (needs the {needed} permission).")
         STATUS_SERVICES[data["status"]](booking, Actor.for_user(request.user), data["reason"])

@@ -14,7 +14,7 @@ from django.utils.http import urlencode
 
 from bookings import admin_filters, services
 from bookings.admin import BookingEventInline, GuestMessageInline, SentEmailInline
-from bookings.models import Booking
+from bookings.models import CHECKIN_BOOKING, MANAGE_BOOKING, Booking
 from core.actor import Actor
 from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
@@ -22,6 +22,7 @@ from core.money import format_money
 from core.tenancy import TenantScopedAdmin
 
 from . import admin_views
+from . import quote_preview as _quote_preview  # noqa: F401  (adds itself to the property's page)
 
 
 @admin.register(Booking)
@@ -150,11 +151,11 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
 
     def has_manage_permission(self, request):
         """Confirm, cancel and refund, owner bookings, guest links: Owners (and superusers)."""
-        return request.user.has_perm(admin_views.MANAGE)
+        return request.user.has_perm(MANAGE_BOOKING)
 
     def has_checkin_permission(self, request):
         """Check in, check out, resend the confirmation: Owners and Staff."""
-        return request.user.has_perm(admin_views.CHECKIN)
+        return request.user.has_perm(CHECKIN_BOOKING)
 
     def _run(self, request, queryset, verb, call):
         done, failed = [], []

@@ -31,7 +31,15 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.errors import BookingError, DatesUnavailable, StayRuleViolation
-from bookings.models import CANCELLABLE_STATUSES, CONFIRMATION_RESEND_STATUSES, Booking, BookingStatus
+from bookings.models import (
+    CANCELLABLE_STATUSES,
+    CHECKIN_BOOKING,
+    CONFIRMATION_RESEND_STATUSES,
+    HAND_MOVE_PERMISSIONS,
+    MANAGE_BOOKING,
+    Booking,
+    BookingStatus,
+)
 from bookings.notifications import guest_address
 from core.actor import Actor
 from core.errors import DomainError
@@ -44,8 +52,6 @@ from properties.pricing import local_today
 from .admin_forms import CancelBookingForm, OwnerBookingForm
 
 S = BookingStatus
-MANAGE = "bookings.manage_booking"
-CHECKIN = "bookings.checkin_booking"
 
 
 @dataclass(frozen=True)
@@ -84,11 +90,13 @@ def _arrived(booking: Booking) -> bool:
 
 
 OBJECT_ACTIONS: dict[str, ObjectAction] = {a.name: a for a in (
-    ObjectAction("confirm", "Confirm", MANAGE, lambda b: b.status == S.RESERVED, _confirm),
-    ObjectAction("cancel", "Cancel…", MANAGE, lambda b: b.status in CANCELLABLE_STATUSES),
-    ObjectAction("check_in", "Check in", CHECKIN, lambda b: b.status == S.CONFIRMED and _arrived(b), _check_in),
-    ObjectAction("check_out", "Check out", CHECKIN, lambda b: b.status == S.CHECKED_IN, _check_out),
-    ObjectAction("resend_confirmation", "Resend confirmation", CHECKIN,
+    ObjectAction("confirm", "Confirm", HAND_MOVE_PERMISSIONS[S.CONFIRMED], lambda b: b.status == S.RESERVED, _confirm),
+    ObjectAction("cancel", "Cancel…", HAND_MOVE_PERMISSIONS[S.CANCELLED], lambda b: b.status in CANCELLABLE_STATUSES),
+    ObjectAction("check_in", "Check in", HAND_MOVE_PERMISSIONS[S.CHECKED_IN],
+                 lambda b: b.status == S.CONFIRMED and _arrived(b), _check_in),
+    ObjectAction("check_out", "Check out", HAND_MOVE_PERMISSIONS[S.CHECKED_OUT], lambda b: b.status == S.CHECKED_IN,
+                 _check_out),
+    ObjectAction("resend_confirmation", "Resend confirmation", CHECKIN_BOOKING,
                  lambda b: b.status in CONFIRMATION_RESEND_STATUSES and bool(guest_address(b)), _resend),
 )}
 
@@ -136,7 +144,7 @@ def run_object_action(model_admin, request, object_id, name: str) -> HttpRespons
 
 def cancel_booking(model_admin, request, object_id):
     """GET: the refund choice; POST: cancel with that refund. Bad input re-renders the page and changes nothing."""
-    if not request.user.has_perm(MANAGE):
+    if not request.user.has_perm(MANAGE_BOOKING):
         raise PermissionDenied
     booking = scoped_booking(model_admin, request, object_id)
     if booking.status not in CANCELLABLE_STATUSES:
@@ -170,7 +178,7 @@ def _reason_text(exc: BookingError) -> str:
 
 def add_owner_booking(model_admin, request):
     """The "Add booking" page: a booking taken by the owner, through ``services.create_owner_booking``."""
-    if not request.user.has_perm(MANAGE):
+    if not request.user.has_perm(MANAGE_BOOKING):
         raise PermissionDenied
     form = OwnerBookingForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():

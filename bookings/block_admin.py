@@ -9,13 +9,11 @@
   the connection removes them, ``channels``); the page shows them through
   ``channels.admin.ChannelBlockInline``.
 * The property's page (``properties.admin.PropertyAdmin``) gets from here, through
-  ``extend_property_admin``: the owner blocks inline, the live quote preview
-  (``bookings.quote_preview``) and the "Bookings" column of its list.
+  ``extend_property_admin``: the owner blocks inline and the "Bookings" column of its list (the live quote
+  preview comes from ``backoffice.quote_preview``).
 """
 
 from __future__ import annotations
-
-from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
@@ -23,7 +21,6 @@ from django.db import transaction
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
-from django.urls import path
 
 from core.errors import DomainError
 from core.tenancy import TenantScopedAdmin, TenantScopedInline
@@ -32,7 +29,6 @@ from properties.admin import PropertyPageExtension, extend_property_admin
 from . import blocks
 from .availability import occupying_bookings
 from .models import AvailabilityBlock
-from .quote_preview import picker_html, quote_preview_view
 
 
 def booked_nights_error(prop, start, end) -> str | None:
@@ -156,32 +152,14 @@ class AvailabilityBlockAdmin(TenantScopedAdmin):
 # --- the property's page ------------------------------------------------------------------------------
 
 
-@admin.display(description="Stay")
-def quote_preview(obj):  # a read-only field of the page (its row's CSS class: "field-quote_preview")
-    return picker_html(obj)
-
-
 @admin.display(description="Bookings", ordering="n_bookings")
 def booking_count(obj):
     return obj.n_bookings
 
 
-def property_page_urls(model_admin):
-    return [path("<path:object_id>/quote-preview/",
-                 model_admin.admin_site.admin_view(partial(quote_preview_view, model_admin)),
-                 name="properties_property_quote_preview")]
-
-
 extend_property_admin(PropertyPageExtension(
     order=10,
     inlines=(AvailabilityBlockInline,),
-    fieldsets=(("Quote preview", {
-        "fields": [quote_preview], "description": "What a guest would pay for a stay, from the saved prices and rules.",
-    }),),
-    readonly=(quote_preview,),
     columns=(booking_count,),
     annotations={"n_bookings": Count("bookings", distinct=True)},
-    urls=property_page_urls,
-    js=("js/admin-quote-preview.js",),
-    css=("admin-extra/quote-preview.css",),
 ))

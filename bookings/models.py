@@ -1,8 +1,9 @@
-"""Bookings, holds, their audit trail, the outbox and idempotency keys.
+"""Occupancy: bookings and holds with their status groups and audit trail, availability blocks, turnover tasks,
+and what the booking path keeps beside them (idempotency keys, guest messages, the emails sent).
 
-Rows in this module are written only by ``bookings.services`` (and the outbox /
-idempotency helpers it uses). A hold is a booking row in status ``held``: it
-lives in the same table and under the same exclusion constraint as bookings.
+Bookings are written only by ``bookings.services``, blocks by ``bookings.blocks``, turnover tasks by
+``bookings.turnover``. A hold is a booking row in status ``held``: it lives in the same table and under the same
+exclusion constraint as bookings.
 """
 
 import builtins
@@ -65,6 +66,18 @@ CONFIRMABLE_BY_PAYMENT_STATUSES = (BookingStatus.RESERVED, BookingStatus.EXPIRED
 CALLED_OFF_STATUSES = (BookingStatus.CANCELLED, BookingStatus.EXPIRED, BookingStatus.RELEASED)
 # A confirmation email may be resent while the stay is confirmed or under way (not once it is over).
 CONFIRMATION_RESEND_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
+
+# The permissions of ``Booking.Meta.permissions``, and which one a person needs to move a booking by hand to each
+# status (the admin's buttons and actions, ``PATCH /api/v1/bookings/{reference}/status``): owners confirm and
+# cancel, owners and staff check guests in and out.
+MANAGE_BOOKING = "bookings.manage_booking"
+CHECKIN_BOOKING = "bookings.checkin_booking"
+HAND_MOVE_PERMISSIONS = {
+    BookingStatus.CONFIRMED: MANAGE_BOOKING,
+    BookingStatus.CANCELLED: MANAGE_BOOKING,
+    BookingStatus.CHECKED_IN: CHECKIN_BOOKING,
+    BookingStatus.CHECKED_OUT: CHECKIN_BOOKING,
+}
 
 
 class PaymentStatus(models.TextChoices):
@@ -243,11 +256,14 @@ class Booking(models.Model):
         does, whether or not the expiry job has run; a payment that arrives then is a late one."""
         return self.status == BookingStatus.RESERVED and self.is_occupying(now)
 
+    def time_ran_out(self, now=None) -> bool:
+        """A hold or reservation whose ``expires_at`` has passed: it no longer occupies its nights, whether or not
+        the expiry job has marked it ``expired`` yet (the same rule as ``occupying_q`` and ``stale()`` in SQL)."""
+        return (self.status in EXPIRING_STATUSES and self.expires_at is not None
+                and self.expires_at <= (now or timezone.now()))
+
     def is_occupying(self, now=None) -> bool:
-        if self.status not in OCCUPYING_STATUSES:
-            return False
-        expired = self.expires_at is not None and self.expires_at <= (now or timezone.now())
-        return not (self.status in EXPIRING_STATUSES and expired)
+        return self.status in OCCUPYING_STATUSES and not self.time_ran_out(now)
 
 
 class BookingEvent(AuditRow):

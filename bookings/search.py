@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection, connections
+from django.db import connections
 from django.db.models import (
     BooleanField,
     Count,
@@ -309,12 +309,3 @@ def _prefetch_page(rows: list[Property], alias: str, *, pricing: bool) -> None:
             related._result_cache = items
             related._prefetch_done = True
             cache[relation] = related
-
-
-def explain_search_sql(q: SearchQuery) -> str:  # pragma: no cover - a diagnostic for benchmarks
-    qs = Property.objects.active().filter(max_guests__gte=q.guests)
-    qs = _available_filter(qs, q, timezone.now())
-    with connection.cursor() as cur:
-        sql, params = qs.values("id").query.sql_with_params()
-        cur.execute("EXPLAIN ANALYZE " + sql, params)
-        return "\n".join(r[0] for r in cur.fetchall())

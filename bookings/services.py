@@ -57,7 +57,6 @@ from .models import (
     CANCELLABLE_STATUSES,
     CONFIRMABLE_BY_PAYMENT_STATUSES,
     CONFIRMATION_RESEND_STATUSES,
-    EXPIRING_STATUSES,
     AvailabilityBlock,
     Booking,
     BookingStatus,
@@ -437,7 +436,7 @@ def expire(*, booking_id, at: datetime | None = None) -> Booking:
     """Expire one hold or reservation if its time has run out (idempotent: otherwise unchanged)."""
     now = at or timezone.now()
     booking, _prop = _lock_booking(booking_id)
-    if booking.status in EXPIRING_STATUSES and booking.expires_at and booking.expires_at <= now:
+    if booking.time_ran_out(now):
         apply_transition(booking, S.EXPIRED, Actor.system("expiry"), "Hold time ran out.", at=now)
     return booking
 

@@ -38,8 +38,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
-from bookings import blocks
-from bookings.models import AvailabilityBlock
+from bookings.models import MANAGE_BOOKING, AvailabilityBlock
 from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
 from core.tenancy import TenantScopedAdmin, TenantScopedInline
@@ -54,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 CHANGE_CONNECTION = "channel_sync.change_channelconnection"
 RESOLVE_CONFLICT = "channel_sync.change_syncconflict"
-MANAGE_BOOKING = "bookings.manage_booking"
 RUNS_SHOWN = 20
 CONFLICTS_SHOWN = 50
 ERROR_SHORT = 120
@@ -517,19 +515,11 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
         return deleted, counts, {p for p in perms_needed if str(p) not in owned}, protected
 
     def delete_model(self, request, obj):
-        clear_channel_blocks(obj)
-        super().delete_model(request, obj)
+        services.delete_connection(obj)
 
     def delete_queryset(self, request, queryset):
         for connection in queryset:
-            clear_channel_blocks(connection)
-        super().delete_queryset(request, queryset)
-
-
-def clear_channel_blocks(connection: ChannelConnection) -> None:
-    """Remove the connection's channel blocks through the service (lock + outbox) before it goes away;
-    the cascade alone would free the dates without telling the other channels' feeds."""
-    blocks.replace_channel_blocks(connection=connection, blocks=[])
+            services.delete_connection(connection)
 
 
 # --- runs ----------------------------------------------------------------------------------------------------

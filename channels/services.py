@@ -1,5 +1,5 @@
 """The channel writes outside the import pipeline: resolving a conflict, pausing or resuming a connection,
-rotating its export URL, and the bookkeeping of a saved connection. (The import pipeline writes through
+rotating its export URL, the bookkeeping of a saved connection, and deleting one. (The import pipeline writes through
 ``channels.sync`` → ``channels.reconcile`` → the booking services.) Admin views and forms call these.
 
 Resolving a :class:`~channels.models.SyncConflict`: the owner decides, the services act, the row remembers.
@@ -31,6 +31,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from bookings import blocks
 from bookings.errors import BookingError
 from bookings.services import lock_property
 from core.actor import Actor
@@ -134,3 +135,11 @@ def prepare_connection_save(connection: ChannelConnection, *, changed: set[str],
         apply_paused(connection, paused=not connection.sync_enabled, now=now)
     elif connection.pk is None and not connection.sync_enabled:
         connection.status = ConnectionStatus.PAUSED
+
+
+def delete_connection(connection: ChannelConnection) -> None:
+    """Delete a connection with its runs and conflicts. Its channel blocks go first, through the booking service
+    (property lock + outbox), so that the other platforms' feeds learn the nights are free; the cascade alone
+    (``channels.models``' ``pre_delete``) would free them without telling anyone."""
+    blocks.replace_channel_blocks(connection=connection, blocks=[])
+    connection.delete()

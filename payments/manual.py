@@ -42,7 +42,6 @@ from properties.display import local_datetime
 
 from .errors import PaymentError, PaymentNotAllowed
 from .models import (
-    CAPTURED_STATUSES,
     CODE_ALPHABET,
     HostPaymentMethod,
     ManualPayment,
@@ -52,6 +51,8 @@ from .models import (
 )
 from .models import ManualStatus as M
 from .models import PaymentStatus as P
+from .services import amount_to_pay, sync_booking_totals
+from .state_machine import record_payment_event
 
 S = BookingStatus
 
@@ -157,11 +158,7 @@ def choose_method(*, booking_id, method_id, actor: Actor, at: datetime | None = 
         method = methods_for(booking).filter(pk=method_id).first()
         if method is None:
             raise PaymentNotAllowed("This payment method is not available.")
-        if not booking.awaits_payment(now):
-            raise PaymentNotAllowed("This booking is not waiting for a payment.")
-        due = booking.balance_due
-        if due <= 0 or Payment.objects.filter(booking=booking, status__in=CAPTURED_STATUSES).exists():
-            raise PaymentNotAllowed("This booking is already paid.")
+        due = amount_to_pay(booking, now)
         open_rows = list(ManualPayment.objects.select_for_update().filter(booking=booking, status__in=OPEN))
         if any(r.status != M.PENDING for r in open_rows):
             raise PaymentNotAllowed("You already told us a payment is on its way; we are checking it.")
@@ -305,11 +302,8 @@ def verify(*, mp_id, action: str, user, note: str = "", amount_received: Decimal
             booking=booking, provider=Provider.MANUAL, attempt=attempt, amount=mp.amount, currency=mp.currency,
             status=P.SUCCEEDED, provider_ref=f"manual-{mp.code}", idempotency_key=f"stayhold-manual-{mp.code}",
             created_at=now, succeeded_at=now)
-        from .services import _sync_booking
-        from .state_machine import record_payment_event
-
         record_payment_event(payment, "", P.SUCCEEDED, actor, reason, at=now)
-        _sync_booking(booking.pk, actor, f"Manual payment {mp.amount} {mp.currency} received ({mp.code}).")
+        sync_booking_totals(booking.pk, actor, f"Manual payment {mp.amount} {mp.currency} received ({mp.code}).")
         return apply_manual_transition(mp, M.CONFIRMED, user=user, ip=ip, note=note or "Confirmed.", at=now,
                                        extra_fields=extra)
 

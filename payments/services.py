@@ -171,7 +171,7 @@ def payment_totals(booking_id) -> tuple[Decimal, Decimal]:
     return paid, refunded
 
 
-def _sync_booking(booking_id, actor: Actor, reason: str, *, always_record: bool = False) -> Booking:
+def sync_booking_totals(booking_id, actor: Actor, reason: str, *, always_record: bool = False) -> Booking:
     """Write the booking's money totals and payment status, derived from its payment rows."""
     booking = Booking.objects.get(pk=booking_id)
     paid, refunded = payment_totals(booking_id)
@@ -243,7 +243,9 @@ def _request_refund(payment: Payment, amount: Decimal, *, reason: str, actor: Ac
 # --- card payments -------------------------------------------------------------------------------------
 
 
-def check_payable(booking: Booking, now: datetime) -> Decimal:
+def amount_to_pay(booking: Booking, now: datetime) -> Decimal:
+    """What the guest may pay now, by card or by a manual method: the balance of a reservation that still holds
+    its dates and has no captured payment. Raises :class:`PaymentNotAllowed` saying why not."""
     if booking.status != S.RESERVED:
         raise PaymentNotAllowed("This booking is not waiting for a payment.")
     if not booking.is_occupying(now):
@@ -251,6 +253,12 @@ def check_payable(booking: Booking, now: datetime) -> Decimal:
     due = booking.balance_due
     if due <= 0 or Payment.objects.filter(booking=booking, status__in=CAPTURED_STATUSES).exists():
         raise PaymentNotAllowed("This booking is already paid.")
+    return due
+
+
+def check_payable(booking: Booking, now: datetime) -> Decimal:
+    """:func:`amount_to_pay`, for one more card attempt (at most ``PAYMENT_MAX_ATTEMPTS`` per booking)."""
+    due = amount_to_pay(booking, now)
     if attempts_used(booking) >= settings.PAYMENT_MAX_ATTEMPTS:
         raise TooManyAttempts()
     return due
@@ -419,7 +427,7 @@ def handle_intent_succeeded(intent: IntentData, *, actor_label: str = "stripe") 
             refund_reason = f"The booking is {booking.status}; the payment is returned."
         if refund_reason:
             _request_refund(payment, payment.refundable, reason=refund_reason, actor=SYSTEM)
-        _sync_booking(payment.booking_id, SYSTEM,
+        sync_booking_totals(payment.booking_id, SYSTEM,
                       f"Card payment {payment.amount} {payment.currency} received ({intent.id})."
                       + (f" Refunded automatically: {refund_reason}" if refund_reason else ""))
     return payment
@@ -454,7 +462,8 @@ def handle_intent_failed(intent: IntentData, *, actor_label: str = "stripe") -> 
                 to_cancel += list(Payment.objects.filter(booking=booking, status__in=OPEN_STATUSES,
                                                          provider_ref__isnull=False)
                                   .values_list("provider_ref", "currency"))
-        _sync_booking(booking.pk, SYSTEM, f"Card payment attempt {payment.attempt} failed: {payment.failure_code}.")
+        sync_booking_totals(booking.pk, SYSTEM,
+                            f"Card payment attempt {payment.attempt} failed: {payment.failure_code}.")
         # A failed intent could be retried in the browser with another card; each attempt is its own intent here.
         # Cancelled after commit: this may run inside a webhook's transaction.
         _cancel_after_commit(to_cancel, "released")
@@ -490,7 +499,7 @@ def handle_intent_canceled(intent: IntentData, *, actor_label: str = "stripe") -
         _claim_ref(payment, intent)
         if payment.status in OPEN_STATUSES:
             advance(payment, P.CANCELED, actor_label, f"Intent {intent.id} canceled.")
-            _sync_booking(payment.booking_id, SYSTEM, f"Card payment attempt {payment.attempt} canceled.")
+            sync_booking_totals(payment.booking_id, SYSTEM, f"Card payment attempt {payment.attempt} canceled.")
     return payment
 
 
@@ -556,7 +565,7 @@ def cancel_with_refund(*, booking_id, actor: Actor, reason: str, refund_amount: 
         who = "owner" if by_owner else "guest"
         refunds = _request_refunds(booking, decided.refund, actor=actor, reason=f"Cancelled by the {who}: {reason}")
         if refunds:
-            _sync_booking(booking.pk, actor, f"Refund of {decided.refund} {booking.currency} requested on "
+            sync_booking_totals(booking.pk, actor, f"Refund of {decided.refund} {booking.currency} requested on "
                                              f"cancellation ({decided.terms.percent}% policy amount "
                                              f"{decided.terms.amount}).")
         _cancel_after_commit(Payment.objects.filter(booking_id=booking.pk, status__in=OPEN_STATUSES,
@@ -579,7 +588,7 @@ def refund_booking(*, booking_id, amount: Decimal, actor: Actor, reason: str) ->
         if amount <= 0 or amount > paid - refunded:
             raise RefundNotAllowed(f"At most {paid - refunded} {booking.currency} can be refunded.")
         refunds = _request_refunds(booking, amount, reason=reason, actor=actor)
-        _sync_booking(booking.pk, actor, f"Refund of {amount} {booking.currency} requested: {reason}")
+        sync_booking_totals(booking.pk, actor, f"Refund of {amount} {booking.currency} requested: {reason}")
     return refunds
 
 
@@ -657,7 +666,7 @@ def _refund_attempt_failed(row: Refund, exc: ProviderError) -> Refund:
         row.status, row.last_error = RefundStatus.FAILED, error
         row.save(update_fields=["status", "last_error", "updated_at"])
         _refresh_refunded(payment, payment.provider, f"Refund #{row.pk} failed: {error}")
-        _sync_booking(payment.booking_id, SYSTEM, f"Refund of {row.amount} {row.currency} failed after "
+        sync_booking_totals(payment.booking_id, SYSTEM, f"Refund of {row.amount} {row.currency} failed after "
                                                   f"{row.attempts} attempt(s): {error} Nothing was refunded; "
                                                   "refund it again or by another way.", always_record=True)
     logger.error("Refund %s of %s %s (booking %s) failed: %s", row.pk, row.amount, row.currency, payment.booking_id,
@@ -696,7 +705,7 @@ def _record_refund_data(payment: Payment, row: Refund, data: RefundData, *, acto
     row.save(update_fields=[*fields, "updated_at"])
     if "status" in fields:
         _refresh_refunded(payment, actor_label, f"Refund {data.id} is {data.status}.")
-        _sync_booking(payment.booking_id, SYSTEM, f"Refund {data.id} {data.status}.")
+        sync_booking_totals(payment.booking_id, SYSTEM, f"Refund {data.id} {data.status}.")
     return row
 
 
@@ -723,7 +732,7 @@ def handle_refund(refund: RefundData, *, actor_label: str = "stripe") -> Refund 
                                     status=refund.status, provider_ref=refund.id, actor_label=actor_label,
                                     reason="Refunded at the provider.")
         _refresh_refunded(payment, actor_label, f"Refund {refund.id} is {refund.status}.")
-        _sync_booking(payment.booking_id, SYSTEM, f"Refund {refund.id} {refund.status}.")
+        sync_booking_totals(payment.booking_id, SYSTEM, f"Refund {refund.id} {refund.status}.")
     return row
 
 
@@ -743,7 +752,8 @@ def handle_charge_refunded(*, payment_ref: str, amount_refunded: Decimal, refund
                                   status=RefundStatus.SUCCEEDED, actor_label=actor_label,
                                   reason="Refunded at the provider (charge.refunded).")
             _refresh_refunded(payment, actor_label, "Refund made at the provider.")
-            _sync_booking(payment.booking_id, SYSTEM, f"Refund of {missing} {payment.currency} made at the provider.")
+            sync_booking_totals(payment.booking_id, SYSTEM,
+                                f"Refund of {missing} {payment.currency} made at the provider.")
     return payment
 
 
@@ -761,7 +771,7 @@ def handle_dispute(*, payment_ref: str, amount: Decimal, reason: str, dispute_id
         payment.save(update_fields=["disputed", "updated_at"])
         note = f"Dispute {dispute_id} opened for {amount} {payment.currency}: {reason or 'no reason given'}."
         record_payment_event(payment, payment.status, payment.status, actor_label, note)
-        _sync_booking(payment.booking_id, SYSTEM, note, always_record=True)
+        sync_booking_totals(payment.booking_id, SYSTEM, note, always_record=True)
     return payment
 
 

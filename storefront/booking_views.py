@@ -26,8 +26,8 @@ from properties.forms import stay_from_get, stay_query
 
 from .checkout import reserve_from_details, throttle_reservation
 from .forms import GuestDetailsForm
-from .page_selectors import policy_info, property_for_page, stay_quote
 from .portal import portal_context
+from .selectors import policy_info, property_for_page, stay_quote
 
 STAY_FIELDS = ("check_in", "check_out", "adults", "children")
 

@@ -1,7 +1,7 @@
 """Server-rendered guest pages: search (the home page) and the property page.
 
 Thin: a form parses the query string, ``bookings.search`` /
-``storefront.page_selectors`` read, the template renders. Bad input re-renders
+``storefront.selectors`` read, the template renders. Bad input re-renders
 the form with its messages (status 200); it never reaches a selector.
 """
 
@@ -15,7 +15,7 @@ from properties.forms import SearchForm, parse_month, stay_from_get, stay_query
 from properties.models import ALL_WEEKDAYS, describe_weekdays
 from properties.pricing import local_today
 
-from .page_selectors import (
+from .selectors import (
     amenity_choices,
     empty_state,
     policy_info,

@@ -51,7 +51,7 @@ def query_with(context, **changes):
 
 @register.simple_tag
 def calendar_day(cell):
-    """One day of the property calendar (``storefront.page_selectors.CalendarCell``): a link when a stay can start
+    """One day of the property calendar (``storefront.selectors.CalendarCell``): a link when a stay can start
     that day, else a span. A tag rather than template markup because a page shows ~60 days and the
     same markup spelled out in the template cost ~10 ms a page; the output is the same."""
     label = conditional_escape(cell.label)

@@ -338,6 +338,20 @@ def test_a_manager_without_a_role_cannot_change_the_status(api, prop, create_boo
     assert Booking.objects.get(reference=ref).status == S.RESERVED
 
 
+def test_the_api_and_the_admin_ask_one_table_which_role_moves_a_booking_where(db):
+    """``bookings.models.HAND_MOVE_PERMISSIONS`` is the one rule: the API's accepted statuses, its permission check
+    and the admin's buttons all read it (they were three copies)."""
+    from api.serializers import StatusChangeSerializer
+    from api.views import STATUS_SERVICES
+    from backoffice.admin_views import OBJECT_ACTIONS
+    from bookings.models import HAND_MOVE_PERMISSIONS
+
+    assert set(StatusChangeSerializer().fields["status"].choices) == set(HAND_MOVE_PERMISSIONS) == set(STATUS_SERVICES)
+    by_button = {"confirm": S.CONFIRMED, "cancel": S.CANCELLED, "check_in": S.CHECKED_IN, "check_out": S.CHECKED_OUT}
+    assert {name: OBJECT_ACTIONS[name].permission for name in by_button} == {
+        name: HAND_MOVE_PERMISSIONS[status] for name, status in by_button.items()}
+
+
 def test_illegal_transition_is_409_and_changes_nothing(api, owner, prop, create_booking):
     ref = create_booking(prop)["reference"]
     api.force_authenticate(owner)

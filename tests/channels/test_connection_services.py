@@ -44,3 +44,21 @@ def test_a_new_import_address_forgets_the_old_etag_and_is_due_now(conn):
     kept = ChannelConnection.objects.get(pk=conn.pk)
     services.prepare_connection_save(kept, changed={"name"}, now=now)
     assert kept.etag == '"v1"'  # nothing about the address changed
+
+
+def test_deleting_a_connection_frees_its_nights_through_the_booking_service(conn):
+    """``services.delete_connection``: the channel blocks go through ``bookings.blocks`` (one availability.updated
+    event for the other platforms' feeds), then the connection with its runs."""
+    from bookings.blocks import replace_channel_blocks
+    from bookings.models import AvailabilityBlock
+    from core.models import OutboxEvent
+    from tests.factories import future
+
+    replace_channel_blocks(connection=conn, blocks=[(future(5), future(8), False, "Not available")])
+    events = OutboxEvent.objects.filter(topic="availability.updated").count()
+
+    services.delete_connection(conn)
+
+    assert not ChannelConnection.objects.filter(pk=conn.pk).exists()
+    assert not AvailabilityBlock.objects.filter(property=conn.property).exists()
+    assert OutboxEvent.objects.filter(topic="availability.updated").count() == events + 1

@@ -6,6 +6,7 @@ partially refunded or refunded), and the payment page shows such a booking as "p
 refunded (in part or in full) still accepted a manual payment. Both now use ``CAPTURED_STATUSES``: money was
 received for this reservation, and what happens to it is staff's call, not a second payment's."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -33,4 +34,16 @@ def test_a_reservation_with_money_received_takes_no_manual_payment(reserved, zel
     with pytest.raises(PaymentNotAllowed, match="already paid"):
         check_payable(reserved, timezone.now())
     assert payment_page(reserved, timezone.now()).state == PageState.PROCESSING
+    assert not ManualPayment.objects.exists()
+
+
+def test_card_and_manual_payments_refuse_an_expired_reservation_with_the_same_words(reserved, zelle):
+    """Both ask ``payments.services.amount_to_pay``. The manual copy used to say "not waiting for a payment" to a
+    guest whose reservation had run out (job not yet run), where the card page told them to book again."""
+    later = reserved.expires_at + timedelta(minutes=1)
+
+    with pytest.raises(PaymentNotAllowed, match="has expired; please book again"):
+        manual.choose_method(booking_id=reserved.pk, method_id=zelle.pk, actor=GUEST, at=later)
+    with pytest.raises(PaymentNotAllowed, match="has expired; please book again"):
+        check_payable(reserved, later)
     assert not ManualPayment.objects.exists()

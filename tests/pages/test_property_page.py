@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from properties.models import Property, weekday_mask
-from storefront.page_selectors import add_months
+from storefront.selectors import add_months
 from tests.factories import (
     AmenityFactory,
     BlockFactory,

@@ -11,19 +11,28 @@ Served at ``/admin/properties/property/<id>/quote-preview/`` through the
 property admin (so its scoping applies: another owner's property is a 404) as an
 HTML fragment that ``static/js/admin-quote-preview.js`` swaps in as the inputs
 change; without JavaScript the "Preview" link opens the same fragment.
+
+It lives in the back office, the layer above both ``properties`` (the quote) and ``bookings`` (availability), and
+adds itself to the property's page through ``properties.admin.extend_property_admin`` (imported by
+``backoffice.admin``).
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import partial
 
 from django import forms
+from django.contrib import admin
 from django.http import Http404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
 
+from bookings.availability import check_availability, nearest_free_stay
+from properties.admin import PropertyPageExtension, extend_property_admin
 from properties.pricing import local_today, quote
-
-from .availability import check_availability, nearest_free_stay
 
 MAX_PREVIEW_NIGHTS = 366
 DEFAULT_LEAD_DAYS = 14  # the preview opens on the first bookable stay from two weeks ahead …
@@ -83,10 +92,6 @@ def picker_html(prop) -> str:
 
     Its inputs carry no ``name`` (they are inside the admin's form and must not be
     submitted with it); the script reads them and fetches the fragment."""
-    from django.urls import reverse
-    from django.utils.html import format_html
-    from django.utils.http import urlencode
-
     if prop is None or prop.pk is None:
         return "Save the property first, then preview a quote here."
     stay = default_stay(prop)
@@ -105,3 +110,29 @@ def picker_html(prop) -> str:
         url=url, ci=stay["check_in"].isoformat(), co=stay["check_out"].isoformat(), adults=stay["adults"],
         query=urlencode({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in stay.items()}),
     )
+
+
+# --- on the property's page ---------------------------------------------------------------------------------
+
+
+@admin.display(description="Stay")
+def quote_preview(obj):  # a read-only field of the page (its row's CSS class: "field-quote_preview")
+    return picker_html(obj)
+
+
+def property_page_urls(model_admin):
+    return [path("<path:object_id>/quote-preview/",
+                 model_admin.admin_site.admin_view(partial(quote_preview_view, model_admin)),
+                 name="properties_property_quote_preview")]
+
+
+extend_property_admin(PropertyPageExtension(
+    order=10,
+    fieldsets=(("Quote preview", {
+        "fields": [quote_preview], "description": "What a guest would pay for a stay, from the saved prices and rules.",
+    }),),
+    readonly=(quote_preview,),
+    urls=property_page_urls,
+    js=("js/admin-quote-preview.js",),
+    css=("admin-extra/quote-preview.css",),
+))
