@@ -31,7 +31,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 # The status a booking may be created in, by kind of creation.
 INITIAL_STATUSES = frozenset({S.INQUIRY, S.HELD, S.RESERVED, S.CONFIRMED})
-ENDING_TOPICS = {S.CANCELLED: "booking.cancelled", S.EXPIRED: "booking.cancelled", S.RELEASED: "booking.cancelled"}
+ENDING_TOPICS: dict[str, str] = {
+    S.CANCELLED: "booking.cancelled", S.EXPIRED: "booking.cancelled", S.RELEASED: "booking.cancelled"}
 
 
 def can_transition(from_status: str, to_status: str) -> bool:

@@ -202,7 +202,7 @@ def _finish(conn: ChannelConnection, run: SyncRun, outcome: _Outcome, now: datet
     failures = conn.consecutive_failures + 1 if kind == SyncRun.Outcome.ERROR else (
         0 if succeeded else conn.consecutive_failures)
     last_success_at = now if succeeded else conn.last_success_at
-    updates = {"consecutive_failures": failures, "last_success_at": last_success_at}
+    updates: dict[str, object] = {"consecutive_failures": failures, "last_success_at": last_success_at}
     if kind == SyncRun.Outcome.OK:
         updates.update(etag=outcome.etag, last_modified=outcome.last_modified,
                        last_counts={**outcome.counts, "events": outcome.events_seen, "warnings": outcome.warnings},

@@ -273,7 +273,7 @@ def verify(*, mp_id, action: str, user, note: str = "", amount_received: Decimal
         if not can_transition(mp.status, target):
             raise InvalidManualTransition(mp.status, target)
         mp.verified_by, mp.verified_at, mp.verified_from_ip = user, now, ip
-        extra = ("verified_by", "verified_at", "verified_from_ip")
+        extra: tuple[str, ...] = ("verified_by", "verified_at", "verified_from_ip")
         if action != "confirm":
             return apply_manual_transition(mp, target, user=user, ip=ip, note=note, at=now, extra_fields=extra)
         if amount_received is None:

@@ -100,7 +100,7 @@ def parse_event(payload: bytes | str) -> tuple[str, str, dict]:
     if not isinstance(event, dict):
         raise MalformedEvent("not a JSON object")
     event_id, event_type, data = event.get("id"), event.get("type"), event.get("data")
-    if not _fits(event_id, "id"):
+    if not isinstance(event_id, str) or not _fits(event_id, "id"):
         raise MalformedEvent("no event id")
     if not isinstance(event_type, str) or not 0 < len(event_type) <= 100:
         raise MalformedEvent(f"event {event_id}: no event type")
@@ -125,7 +125,7 @@ def _outcome(payment, what: str) -> str:
 
 def intent_succeeded(obj: dict) -> str:
     payment = services.handle_intent_succeeded(intent_data(obj), actor_label=ACTOR)
-    if getattr(payment, "mismatch", ""):
+    if payment is not None and payment.mismatch:
         return f"mismatch: payment {payment.pk} flagged, nothing applied ({payment.mismatch})"
     return _outcome(payment, "succeeded")
 

@@ -52,7 +52,8 @@ class RuleSpec:
 
     def matches_night(self, night: date) -> bool:
         if self.kind == "seasonal":
-            return bool(self.start_date and self.end_date) and self.start_date <= night < self.end_date
+            return self.start_date is not None and self.end_date is not None and (
+                self.start_date <= night < self.end_date)
         if self.kind == "weekend":
             return bool(self.weekend_days & (1 << night.weekday()))
         return False

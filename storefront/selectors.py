@@ -109,7 +109,7 @@ def empty_state(q: SearchQuery, *, at: datetime | None = None) -> EmptyState:
                                  min_price=q.min_price, max_price=q.max_price, sort=q.sort,
                                  page_size=MAX_SUGGESTIONS), at=now)
     state = EmptyState(same_place=result_cards(undated, q.guests), same_place_total=undated.total)
-    if q.has_dates and undated.results:
+    if q.check_in is not None and q.check_out is not None and undated.results:
         best = undated.results[0].property
         found = nearest_free_stay(best, q.check_in, (q.check_out - q.check_in).days, q.guests, at=now)
         if found is not None:
