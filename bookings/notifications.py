@@ -98,6 +98,7 @@ class Kind:
     MANUAL_PAYMENT_REMINDER = "manual_payment_reminder"
     STAFF_MANUAL_CLAIM = "staff_manual_claim"
     OWNER_SYNC_CONFLICT = "owner_sync_conflict"  # about no booking: everything it says is in SentEmail.data
+    OWNER_CHANNEL_PAUSED = "owner_channel_paused"  # the same: a channel connection's updates are paused
 
 
 SUBJECTS = {
@@ -115,9 +116,10 @@ SUBJECTS = {
     Kind.MANUAL_PAYMENT_REMINDER: "Reminder: send your payment for {ref} ({prop})",
     Kind.STAFF_MANUAL_CLAIM: "Manual payment to verify: {ref} ({prop})",
     Kind.OWNER_SYNC_CONFLICT: "Calendar conflict at {prop}: a {platform} stay {dates} overlaps {other}",
+    Kind.OWNER_CHANNEL_PAUSED: "Updates to {platform} for {prop} are paused: {error}",
 }
 OWNER_KINDS = frozenset({Kind.OWNER_NEW_BOOKING, Kind.OWNER_CANCELLATION, Kind.OWNER_MESSAGE, Kind.STAFF_MANUAL_CLAIM,
-                         Kind.OWNER_SYNC_CONFLICT})
+                         Kind.OWNER_SYNC_CONFLICT, Kind.OWNER_CHANNEL_PAUSED})
 # A booking created in one of these is announced as new: every initial status (state_machine.INITIAL_STATUSES) but
 # a hold, which is not a booking yet. The same members as CANCELLABLE_STATUSES by coincidence, not the same rule.
 NEW_BOOKING_STATUSES = (S.INQUIRY, S.RESERVED, S.CONFIRMED)

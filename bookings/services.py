@@ -577,6 +577,8 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
         if same and lane >= existing.overbooking_lane:
             return ImportResult(existing, "unchanged", stays, blocks)
         old, old_lane = f"{existing.check_in}–{existing.check_out}", existing.overbooking_lane
+        moved_from = {"previous_check_in": existing.check_in.isoformat(),
+                      "previous_check_out": existing.check_out.isoformat()}
         existing.check_in, existing.check_out = check_in, check_out
         existing.adults, existing.children = adults, children
         existing.overbooking_lane = lane
@@ -597,7 +599,8 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
         note = _overbooking_note(stays, blocks)
         record_event(existing, existing.status, existing.status, actor,
                      f"Dates changed on the channel: {old} → {check_in}–{check_out}.{note}", at=now)
-        outbox.emit("booking.updated", "booking", existing.pk, booking_payload(existing))
+        # The old nights are free again: consumers that track nights (channel pushes) need both ranges.
+        outbox.emit("booking.updated", "booking", existing.pk, {**booking_payload(existing), **moved_from})
         return ImportResult(existing, "changed", stays, blocks)
 
     booking = Booking(

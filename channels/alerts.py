@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from bookings.notifications import Kind, Planned, absolute, queue
 
-from .models import SyncConflict
+from .models import ChannelConnection, SyncConflict
 
 
 def alert_owner_of_conflict(conflict: SyncConflict):
@@ -30,7 +30,8 @@ def alert_owner_of_conflict(conflict: SyncConflict):
         other = "a booking"
     data = {
         "prop": prop.name,
-        "platform": conflict.connection.get_platform_display(),
+        "platform": (conflict.imported_booking.get_source_display() if conflict.imported_booking_id
+                     else conflict.connection.get_platform_display()),
         "dates": f"{conflict.check_in:%d %b} – {conflict.check_out:%d %b %Y}",
         "other": other,
         "summary": conflict.summary[:200],
@@ -39,3 +40,21 @@ def alert_owner_of_conflict(conflict: SyncConflict):
     }
     planned = Planned(Kind.OWNER_SYNC_CONFLICT, owner_email, f"{Kind.OWNER_SYNC_CONFLICT}:{conflict.pk}")
     return queue(None, planned, data=data)
+
+
+def alert_owner_of_breaker(connection: ChannelConnection):
+    """Tell the owner that pushes to a platform stopped after repeated failures (once per opening of the breaker):
+    until they resume, nights sold here may stay open there."""
+    prop = connection.property
+    owner_email = (prop.owner.email or "").strip()
+    if not owner_email:
+        return None
+    data = {
+        "prop": prop.name,
+        "platform": connection.get_platform_display(),
+        "error": (connection.last_error or "the platform refused the updates")[:200],
+        "admin_url": absolute(reverse("admin:channel_sync_channelconnection_change", args=[connection.pk])),
+    }
+    opened = connection.breaker_opened_at.isoformat() if connection.breaker_opened_at else ""
+    key = f"{Kind.OWNER_CHANNEL_PAUSED}:{connection.pk}:{opened}"
+    return queue(None, Planned(Kind.OWNER_CHANNEL_PAUSED, owner_email, key), data=data)

@@ -14,6 +14,7 @@ class ChannelsConfig(AppConfig):
         from bookings.models import AvailabilityBlock
         from core import tenancy
 
+        from . import api_sync  # noqa: F401  (registers the "channel_api" outbox consumer)
         from .models import ChannelConnection, delete_channel_blocks
 
         # Channel blocks keep their connection's id without a foreign key (bookings is below channels): this
@@ -26,4 +27,6 @@ class ChannelsConfig(AppConfig):
             "channel_sync.channelconnection": "property",
             "channel_sync.syncrun": "connection__property",
             "channel_sync.syncconflict": "property",
+            "channel_sync.arichange": "connection__property",
+            "channel_sync.inboundmessage": "connection__property",
         })

@@ -1,4 +1,6 @@
-"""Channel connections (iCal, per property and platform), their sync runs and conflicts.
+"""Channel connections (per property and platform, by iCal or by a platform's API), their sync runs and conflicts,
+and for API connections the queue of availability/rate changes to push (:class:`AriChange`) and the inbound
+reservation messages already applied (:class:`InboundMessage`).
 
 A connection links one property to one platform calendar: we *import* the
 platform's iCal export (``import_url``, a secret, encrypted) and the platform
@@ -21,6 +23,7 @@ usually finds nothing left.
 from __future__ import annotations
 
 import builtins
+import json
 import secrets
 from datetime import timedelta
 
@@ -32,9 +35,28 @@ from django.utils import timezone
 from bookings.models import CHANNEL_SOURCES, AvailabilityBlock
 from core.crypto import EncryptedTextField, token_digest
 
-# The channels a connection can link to: exactly the channel booking sources (one list to extend), so that a
-# connection's imported stays have ``source == connection.platform``.
-Platform = models.TextChoices("Platform", [(source.name, (source.value, source.label)) for source in CHANNEL_SOURCES])
+# The channels a connection can link to: the channel booking sources (one list to extend), so that an iCal
+# connection's imported stays have ``source == connection.platform``; plus Channex, a channel manager that reaches
+# several of them (each reservation it delivers carries its own platform, which becomes the booking's source).
+CHANNEX = "channex"
+Platform = models.TextChoices("Platform", [(source.name, (source.value, source.label)) for source in CHANNEL_SOURCES]
+                              + [("CHANNEX", (CHANNEX, "Channex (Airbnb, Vrbo, Booking.com, Expedia, Google)"))])
+
+
+class Transport(models.TextChoices):
+    """How a connection talks to its platform: the platform reads our iCal feed and we read theirs, or an adapter
+    of ``channels.adapters`` pushes availability and rates and receives reservations through the platform's API."""
+
+    ICAL = "ical", "iCal feeds"
+    CHANNEX = "channex", "Channex API"
+    BOOKING_COM = "booking_com", "Booking.com connectivity API"
+    GOOGLE_VR = "google_vr", "Google Vacation Rentals (ARI push)"
+
+
+class BreakerState(models.TextChoices):
+    CLOSED = "closed", "Closed (pushing)"
+    OPEN = "open", "Open (paused after repeated failures)"
+    HALF_OPEN = "half_open", "Half-open (trying one push)"
 
 
 class ConnectionStatus(models.TextChoices):
@@ -71,6 +93,28 @@ class ChannelConnection(models.Model):
     # Cancellations the safety nets hold back (channels.reconcile): {external_id: consecutive snapshots that left
     # the stay out while being held}. Cleared when a snapshot applies without holding anything.
     held_cancellations = models.JSONField(default=dict, blank=True)
+
+    # --- API connections (transport other than iCal; channels.adapters) ---------------------------------------
+    transport = models.CharField(max_length=20, choices=Transport.choices, default=Transport.ICAL)
+    credentials = EncryptedTextField(
+        blank=True, help_text="The platform's API credentials as JSON (kept encrypted, never shown back in full).")
+    remote_property_id = models.CharField("platform's property id", max_length=100, blank=True)
+    remote_room_type_id = models.CharField("platform's room type id", max_length=100, blank=True)
+    remote_rate_plan_id = models.CharField("platform's rate plan id", max_length=100, blank=True)
+    # The secret the platform sends back with its webhooks (encrypted; found by its digest).
+    inbound_token = EncryptedTextField(editable=False, default="")
+    inbound_token_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    last_push_at = models.DateTimeField(null=True, blank=True)
+    last_pull_at = models.DateTimeField(null=True, blank=True)
+    # One worker pushes a connection at a time (a lease, so that a worker that dies frees it by itself).
+    push_lease_until = models.DateTimeField(null=True, blank=True)
+    push_retry_at = models.DateTimeField(null=True, blank=True)  # backoff: no push before
+    push_failures = models.PositiveIntegerField(default=0)  # consecutive failed pushes
+    breaker_state = models.CharField(max_length=10, choices=BreakerState.choices, default=BreakerState.CLOSED)
+    breaker_opened_at = models.DateTimeField(null=True, blank=True)
+    full_sync_requested_at = models.DateTimeField(null=True, blank=True)
+    last_full_sync_at = models.DateTimeField(null=True, blank=True)
+    last_reconciled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -104,6 +148,27 @@ class ChannelConnection(models.Model):
         """A new export token (the old feed URL answers 404 from now on). Saves nothing."""
         token = new_export_token()
         self.export_token, self.export_token_digest = token, token_digest(token)
+        return token
+
+    @builtins.property
+    def is_api(self) -> bool:
+        return self.transport != Transport.ICAL
+
+    def credential(self, key: str) -> str:
+        """One of the API credentials (``credentials`` holds them as encrypted JSON)."""
+        try:
+            values = json.loads(self.credentials or "{}")
+        except ValueError:
+            return ""
+        return str(values.get(key, "")) if isinstance(values, dict) else ""
+
+    def set_credentials(self, values: dict[str, str]) -> None:
+        self.credentials = json.dumps({k: v for k, v in values.items() if v})
+
+    def rotate_inbound_token(self) -> str:
+        """A new webhook secret (the platform must be told it: ``channels.api_sync`` registers the webhook)."""
+        token = new_export_token()
+        self.inbound_token, self.inbound_token_digest = token, token_digest(token)
         return token
 
     def is_stale(self, now=None) -> bool:
@@ -198,6 +263,55 @@ class SyncConflict(models.Model):
 
     def __str__(self):
         return f"{self.connection}: {self.uid} {self.check_in}–{self.check_out}"
+
+
+class AriChange(models.Model):
+    """Nights whose availability (``kinds`` bit 1) or rates and stay rules (bit 2) must be pushed to one API
+    connection. Written by the outbox consumer (``channels.api_sync``) in the delivery's transaction, removed by
+    the push once the platform has taken the values; a push reads the values *then*, so rows only say where to
+    look, and many rows over the same nights become one message (coalescing)."""
+
+    AVAILABILITY = 1
+    RESTRICTIONS = 2  # rates, minimum/maximum stay, closed to arrival/departure, stop sell
+    ALL = AVAILABILITY | RESTRICTIONS
+
+    connection = models.ForeignKey(ChannelConnection, on_delete=models.CASCADE, related_name="ari_changes")
+    start = models.DateField()
+    end = models.DateField()  # exclusive: the nights [start, end)
+    kinds = models.PositiveSmallIntegerField(default=ALL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["connection", "created_at"], name="ari_change_connection_age")]
+
+    def __str__(self):
+        return f"{self.connection_id}: {self.start}–{self.end} ({self.kinds})"
+
+
+class InboundMessage(models.Model):
+    """One reservation message received through an API connection (a Channex booking revision, a Booking.com
+    reservation or modification), recorded in the transaction that applied it: a message seen again (a
+    duplicated webhook, a queue that re-delivers until acknowledged) is only acknowledged again."""
+
+    connection = models.ForeignKey(ChannelConnection, on_delete=models.CASCADE, related_name="inbound_messages")
+    message_id = models.CharField(max_length=200)
+    remote_booking_id = models.CharField(max_length=200)
+    revision_at = models.DateTimeField(null=True, blank=True)  # the platform's time of this version
+    kind = models.CharField(max_length=20)  # new | modified | cancelled
+    received_at = models.DateTimeField(default=timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=200, blank=True)
+    booking = models.ForeignKey("bookings.Booking", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="inbound_messages")
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["connection", "message_id"], name="inbound_message_once")]
+        indexes = [models.Index(fields=["connection", "remote_booking_id"], name="inbound_message_booking")]
+
+    def __str__(self):
+        return f"{self.connection_id}: {self.message_id} ({self.kind})"
 
 
 def delete_channel_blocks(sender, instance, **kwargs):

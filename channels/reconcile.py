@@ -140,6 +140,44 @@ def overbooking_detail(outcome: booking_services.ImportResult) -> str:
             "closed here and on every other channel; both are kept until you resolve it.")
 
 
+def record_overbooking(connection, *, uid: str, summary: str, description: str,
+                       outcome: booking_services.ImportResult, now: datetime,
+                       open_conflict: SyncConflict | None = None) -> SyncConflict | None:
+    """Record (or refresh) the open conflict of an imported stay that collides, and alert the owner of a new one;
+    None when the owner already settled a conflict of this stay with these very dates. iCal snapshots and API
+    reservations both record their overbookings here. Caller holds the property lock."""
+    stay = outcome.booking
+    conflict = open_conflict or SyncConflict.objects.filter(connection=connection, uid=uid,
+                                                            resolved_at__isnull=True).first()
+    if conflict is None and SyncConflict.objects.filter(
+            connection=connection, uid=uid, resolved_at__isnull=False, resolution__in=SETTLED,
+            check_in=stay.check_in, check_out=stay.check_out).exists():
+        return None
+    fields = {"check_in": stay.check_in, "check_out": stay.check_out, "summary": summary,
+              "description": description, "imported_booking": stay,
+              "other_booking": (outcome.overlapping_stays or (None,))[0],
+              "other_block": (outcome.overlapping_blocks or (None,))[0],
+              "detail": overbooking_detail(outcome), "property_id": stay.property_id}
+    if conflict is None:
+        conflict = SyncConflict.objects.create(connection=connection, uid=uid, detected_at=now, last_seen_at=now,
+                                               **fields)
+        alert_owner_of_conflict(conflict)  # a new conflict only: a re-seen one was announced already
+        return conflict
+    for name, value in fields.items():
+        setattr(conflict, name, value)
+    conflict.last_seen_at = now
+    conflict.save()
+    return conflict
+
+
+def resolve_gone(conflict: SyncConflict, now: datetime) -> None:
+    """The stay left the platform, or nothing else is on its nights any more: the conflict resolves itself."""
+    conflict.resolved_at = now
+    conflict.resolution = SyncConflict.Resolution.GONE
+    conflict.resolution_note = "The event left the feed, or nothing else is on its nights any more."
+    conflict.save(update_fields=["resolved_at", "resolution", "resolution_note"])
+
+
 def apply_snapshot(connection, snapshot: Snapshot, *, at: datetime | None = None) -> ReconcileResult:
     """Make the connection's stays and channel blocks match ``snapshot`` (see the module docstring)."""
     now = at or timezone.now()
@@ -329,32 +367,13 @@ class _Reconciler:
 
     # --- conflicts ----------------------------------------------------------------------------
 
-    def settled(self, event: FeedEvent) -> bool:
-        """The owner already settled a conflict of this event with these very dates."""
-        return SyncConflict.objects.filter(connection=self.connection, uid=event.uid, resolved_at__isnull=False,
-                                           resolution__in=SETTLED, check_in=event.start,
-                                           check_out=event.end).exists()
-
     def record_conflict(self, event: FeedEvent, outcome: booking_services.ImportResult) -> None:
-        conflict = self.open_conflicts.get(event.uid)
-        if conflict is None and self.settled(event):
-            return
-        fields = {"check_in": event.start, "check_out": event.end, "summary": event.summary,
-                  "description": event.description, "imported_booking": outcome.booking,
-                  "other_booking": (outcome.overlapping_stays or (None,))[0],
-                  "other_block": (outcome.overlapping_blocks or (None,))[0],
-                  "detail": overbooking_detail(outcome), "property": self.prop}
-        if conflict is None:
-            conflict = SyncConflict.objects.create(connection=self.connection, uid=event.uid, detected_at=self.now,
-                                                   last_seen_at=self.now, **fields)
+        conflict = record_overbooking(self.connection, uid=event.uid, summary=event.summary,
+                                      description=event.description, outcome=outcome, now=self.now,
+                                      open_conflict=self.open_conflicts.get(event.uid))
+        if conflict is not None:
             self.open_conflicts[event.uid] = conflict
-            alert_owner_of_conflict(conflict)  # a new conflict only: a re-seen one was announced already
-        else:
-            for name, value in fields.items():
-                setattr(conflict, name, value)
-            conflict.last_seen_at = self.now
-            conflict.save()
-        self.result.conflicts += 1
+            self.result.conflicts += 1
 
     def resolve_gone_if_open(self, uid: str) -> None:
         conflict = self.open_conflicts.get(uid)
@@ -362,10 +381,7 @@ class _Reconciler:
             self.resolve_gone(conflict)
 
     def resolve_gone(self, conflict: SyncConflict) -> None:
-        conflict.resolved_at = self.now
-        conflict.resolution = SyncConflict.Resolution.GONE
-        conflict.resolution_note = "The event left the feed, or nothing else is on its nights any more."
-        conflict.save(update_fields=["resolved_at", "resolution", "resolution_note"])
+        resolve_gone(conflict, self.now)
         self.open_conflicts.pop(conflict.uid, None)
 
 def import_stay(connection, *, uid: str, check_in, check_out, guest_name: str = "", at: datetime | None = None):

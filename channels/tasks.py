@@ -1,4 +1,6 @@
-"""Celery tasks of the channel import: thin wrappers around ``channels.sync`` that never raise.
+"""Celery tasks of the channels: the iCal import (thin wrappers around ``channels.sync`` that never raise) and the
+beat jobs of API connections (``channels.api_sync``, which defines the push and pull tasks it queues itself;
+they are re-exported here under the names they run by).
 
 ``dispatch_due_syncs`` (beat, every minute) queues one ``sync_connection_task`` per
 due connection, so a slow platform delays only its own connections; ``purge_sync_runs``
@@ -14,6 +16,11 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+
+from .api_sync import pull_connection_task, push_connection_task
+
+__all__ = ["dispatch_due_syncs", "pull_connection_task", "pull_due_reservations", "purge_sync_runs",
+           "push_connection_task", "push_due_changes", "sync_connection_task"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,3 +64,22 @@ def purge_old_runs(now) -> int:
     cutoff = now - timedelta(days=settings.CHANNEL_SYNC_RUN_RETENTION_DAYS)
     deleted, _ = SyncRun.objects.filter(started_at__lt=cutoff).delete()
     return deleted
+
+
+# --- API connections (channels.api_sync) -------------------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def push_due_changes() -> int:
+    """Beat (every 30 s): queue a push of every API connection with pending changes that may push now."""
+    from .api_sync import push_due
+
+    return push_due()
+
+
+@shared_task(acks_late=True)
+def pull_due_reservations() -> int:
+    """Beat (every minute): queue a pull of every API connection (the safety net for lost webhooks)."""
+    from .api_sync import pull_due
+
+    return pull_due()

@@ -429,3 +429,21 @@ CHANNEL_CANCEL_CONFIRM_FETCHES = env.int("CHANNEL_CANCEL_CONFIRM_FETCHES", defau
 CHANNEL_RETRY_AFTER_MAX_SECONDS = env.int("CHANNEL_RETRY_AFTER_MAX_SECONDS", default=6 * 3600)
 CHANNEL_SYNC_RUN_RETENTION_DAYS = env.int("CHANNEL_SYNC_RUN_RETENTION_DAYS", default=30)
 
+# --- Channels (API connections: channels.adapters, channels.api_sync) ----------------------------------------
+# Base URLs of the platforms' APIs (the emulators of channels.emulators in tests and `make run`).
+CHANNEX_BASE_URL = env.str("CHANNEX_BASE_URL", default="https://staging.channex.io/api/v1")
+CHANNEL_API_CONNECT_TIMEOUT_SECONDS = env.float("CHANNEL_API_CONNECT_TIMEOUT_SECONDS", default=5.0)
+CHANNEL_API_TIMEOUT_SECONDS = env.float("CHANNEL_API_TIMEOUT_SECONDS", default=20.0)
+# A change is pushed this long after its event, so that a burst for one property becomes one push.
+CHANNEL_ARI_COALESCE_SECONDS = env.float("CHANNEL_ARI_COALESCE_SECONDS", default=0.5)
+# One worker pushes a connection at a time; a worker that dies frees it after this long.
+CHANNEL_PUSH_LEASE_SECONDS = env.int("CHANNEL_PUSH_LEASE_SECONDS", default=120)
+# Retries: exponential backoff with jitter from 2 s, capped; a platform's Retry-After wins when it says more.
+CHANNEL_PUSH_BACKOFF_MAX_SECONDS = env.int("CHANNEL_PUSH_BACKOFF_MAX_SECONDS", default=600)
+# The circuit breaker opens after this many consecutive failed pushes (at once for refused credentials), and lets
+# one probe through after the cool-down.
+CHANNEL_BREAKER_THRESHOLD = env.int("CHANNEL_BREAKER_THRESHOLD", default=5)
+CHANNEL_BREAKER_COOLDOWN_SECONDS = env.int("CHANNEL_BREAKER_COOLDOWN_SECONDS", default=300)
+# Redis configured but unreachable: the shared rate limits cannot be counted, so pushes wait this long.
+CHANNEL_LIMIT_UNAVAILABLE_WAIT_SECONDS = env.int("CHANNEL_LIMIT_UNAVAILABLE_WAIT_SECONDS", default=5)
+

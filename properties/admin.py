@@ -42,8 +42,11 @@ from .models import (
 from .tenancy import managed_properties
 
 WEEKDAY_FIELDS = ("checkin_weekdays", "checkout_weekdays", "weekend_days")
-# Property fields whose change alters quotes.
+# Property fields whose change alters quotes, and those that change what the channels show besides (stay rules,
+# buffer days, the bookable window, whether the property sells at all): a change of either is announced.
 PRICE_FIELDS = {"base_price", "currency", "cleaning_fee", "extra_guest_fee", "guests_included", "tax_rate"}
+ANNOUNCED_FIELDS = PRICE_FIELDS | {"min_stay", "max_stay", "buffer_days", "checkin_weekdays", "checkout_weekdays",
+                                   "min_lead_days", "max_advance_days", "status", "max_guests"}
 
 
 # --- shared pieces -------------------------------------------------------------------------------
@@ -268,7 +271,7 @@ class PropertyAdmin(WeekdayFieldsMixin, TenantScopedAdmin):
         if not change and not request.user.is_superuser:
             obj.owner = request.user
         super().save_model(request, obj, form, change)
-        if change and PRICE_FIELDS & set(form.changed_data):
+        if change and ANNOUNCED_FIELDS & set(form.changed_data):
             services.announce_pricing(obj)
 
     def save_formset(self, request, form, formset, change):

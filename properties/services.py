@@ -12,5 +12,6 @@ from core import outbox
 
 
 def announce_pricing(prop) -> None:
-    """Call in the transaction that changed a property's prices, fees or pricing rules."""
+    """Call in the transaction that changed a property's prices, fees, pricing rules, date overrides, stay rules
+    or status: ``pricing.updated`` tells the channels to push rates and rules again."""
     outbox.emit("pricing.updated", "property", prop.pk, {"property_id": prop.pk})

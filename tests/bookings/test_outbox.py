@@ -396,7 +396,7 @@ def test_backfilled_history_notifies_nobody_while_the_consumers_keep_their_data_
     assert OutboxEvent.objects.count() == 2
     assert not OutboxEvent.objects.filter(delivered_at__isnull=True).exists()
     assert all(e.payload["backfill"] is True for e in OutboxEvent.objects.all())
-    assert set(OutboxDelivery.objects.values_list("consumer", flat=True)) == {"emails", "turnover"}
+    assert set(OutboxDelivery.objects.values_list("consumer", flat=True)) == {"emails", "turnover", "channel_api"}
     assert TurnoverTask.objects.filter(booking=history).exists()
     assert SentEmail.objects.count() == 0 and mailoutbox == []
 

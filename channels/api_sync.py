@@ -1,0 +1,380 @@
+"""API connections, the shared part: outbound ARI from the outbox, inbound reservations, the breaker.
+
+**Outbound.** Every event that can change what a platform shows (``booking.*``, ``availability.updated``,
+``pricing.updated``) reaches the outbox consumer :func:`on_event`, which writes, in the delivery's transaction, one
+:class:`~channels.models.AriChange` per API connection of the property (the nights, and whether availability or
+rates/rules changed) and queues :func:`push_connection` after ``CHANNEL_ARI_COALESCE_SECONDS``. A push:
+
+1. takes the connection's lease (a conditional UPDATE: one worker per connection; a dead worker's lease expires);
+2. reads the pending rows and merges their nights per kind, clipped to [today, today + the platform's horizon);
+3. computes the values *now* (``channels.ari``, the same occupancy, stay rules and prices as a direct booking)
+   and compresses them into ranges of equal values;
+4. for each kind, asks the shared limiter (``channels.limits``) for room in the platform's limit scopes — none:
+   the push re-queues itself for when there is room — then sends one request with no transaction open;
+5. on success deletes exactly the rows it read (rows written meanwhile stay for the next push), so a worker that
+   dies mid-push loses nothing: the rows and the lease's expiry bring the change back.
+
+Failures: retryable ones (timeout, 5xx, 429) back off exponentially with jitter (or as ``Retry-After`` says);
+``CHANNEL_BREAKER_THRESHOLD`` failures in a row, or refused credentials at once, open the connection's circuit
+breaker: no pushes for ``CHANNEL_BREAKER_COOLDOWN_SECONDS``, then one probe (half-open); the owner is told when it
+opens (``channels.alerts``). All of this state is in the connection row (PostgreSQL), seen by every worker.
+
+**Inbound.** :func:`pull_connection` reads the platform's unacknowledged reservation messages and applies each in
+its own short transaction (:func:`apply_reservation`): an :class:`~channels.models.InboundMessage` row per message
+id (a duplicate is only acknowledged again), messages of one reservation in the platform's order (an older
+version arriving after a newer one changes nothing), the booking written by ``bookings.services.import_external``
+(a platform's sale is never refused: a collision is recorded as an overbooking, ``reconcile.record_overbooking``,
+and the new booking's outbox event closes the nights on every other connection). The platform is acknowledged
+only after the commit. Webhooks (Channex) only queue a pull; a beat job pulls every API connection regularly, so
+a lost webhook delays a reservation by at most that interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from bookings import services as booking_services
+from bookings.errors import BookingError
+from core import outbox
+from core.models import OutboxEvent
+from guests.services import GuestInput
+from properties.models import Property
+from properties.pricing import local_today
+
+from . import ari, limits
+from .adapters import AdapterError, adapter_for
+from .adapters.base import RemoteReservation
+from .alerts import alert_owner_of_breaker
+from .models import AriChange, BreakerState, ChannelConnection, ConnectionStatus, InboundMessage, Transport
+from .reconcile import record_overbooking, resolve_gone
+
+log = logging.getLogger(__name__)
+
+BOOKING_TOPICS = ("booking.created", "booking.updated", "booking.cancelled")
+
+
+# --- outbound: from the outbox to the queue -------------------------------------------------------------------
+
+
+def api_connections(property_id):
+    return ChannelConnection.objects.filter(property_id=property_id, sync_enabled=True).exclude(
+        transport=Transport.ICAL)
+
+
+@outbox.consumer("channel_api", topics=(*BOOKING_TOPICS, "availability.updated", "pricing.updated"))
+def on_event(event: OutboxEvent) -> None:
+    """Queue the nights an event may have changed for every API connection of its property (idempotent: a
+    redelivered event queues the same nights again, which the push merges)."""
+    if outbox.is_backfill():
+        return  # history: the full sync of a new connection covers it
+    payload = event.payload
+    connections = list(api_connections(payload.get("property_id")))
+    if not connections:
+        return
+    ranges, kinds = _changed_nights(event)
+    rows = [AriChange(connection=c, start=start, end=end, kinds=kinds) for c in connections for start, end in ranges]
+    AriChange.objects.bulk_create(rows)
+    for connection in connections:
+        transaction.on_commit(lambda pk=connection.pk: queue_push(pk))
+
+
+def _changed_nights(event: OutboxEvent) -> tuple[list[tuple[date, date]], int]:
+    payload = event.payload
+    if event.topic == "pricing.updated":  # prices, stay rules or the property's status: every night ahead
+        return [(date.min, date.max)], AriChange.ALL
+    if event.topic == "availability.updated":
+        return [(date.fromisoformat(payload["start"]), date.fromisoformat(payload["end"]))], AriChange.AVAILABILITY
+    # A booking closes or frees its nights and the buffer days around them; a moved one its old nights too.
+    buffer = timedelta(days=Property.objects.filter(pk=payload["property_id"]).values_list(
+        "buffer_days", flat=True).first() or 0)
+    ranges = []
+    for prefix in ("", "previous_"):
+        if payload.get(f"{prefix}check_in"):
+            ranges.append((date.fromisoformat(payload[f"{prefix}check_in"]) - buffer,
+                           date.fromisoformat(payload[f"{prefix}check_out"]) + buffer))
+    return ranges, AriChange.AVAILABILITY
+
+
+def queue_push(connection_id, countdown: float | None = None) -> None:
+    try:
+        push_connection_task.apply_async(
+            args=[connection_id],
+            countdown=settings.CHANNEL_ARI_COALESCE_SECONDS if countdown is None else countdown)
+    except Exception:  # the broker being down must not fail the caller: the sweeper pushes later
+        log.warning("Could not queue the push of connection %s; the sweeper will", connection_id, exc_info=True)
+
+
+def request_full_sync(connection: ChannelConnection, *, now: datetime | None = None) -> None:
+    """Push every night of the platform's horizon (a new or re-enabled connection, the owner's button, the daily
+    reconciliation's repair). Queued: never run in the web request."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        AriChange.objects.create(connection=connection, start=date.min, end=date.max, kinds=AriChange.ALL)
+        ChannelConnection.objects.filter(pk=connection.pk).update(full_sync_requested_at=now)
+        transaction.on_commit(lambda: queue_push(connection.pk, countdown=0))
+
+
+# --- outbound: the push ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class PushOutcome:
+    status: str  # pushed | nothing | busy | waiting | breaker_open | failed
+    requests: int = 0
+    nights: int = 0
+    warnings: tuple[str, ...] = ()
+    retry_in: float | None = None
+
+
+def _claim(connection_id, now: datetime) -> ChannelConnection | None:
+    lease = now + timedelta(seconds=settings.CHANNEL_PUSH_LEASE_SECONDS)
+    claimed = ChannelConnection.objects.filter(
+        Q(push_lease_until__isnull=True) | Q(push_lease_until__lt=now), pk=connection_id, sync_enabled=True,
+    ).exclude(transport=Transport.ICAL).update(push_lease_until=lease)
+    return ChannelConnection.objects.select_related("property").get(pk=connection_id) if claimed else None
+
+
+def _release(connection: ChannelConnection, **fields) -> None:
+    ChannelConnection.objects.filter(pk=connection.pk).update(push_lease_until=None, **fields)
+
+
+def push_connection(connection_id, *, at: datetime | None = None) -> PushOutcome:
+    """Push a connection's pending changes (see the module docstring). Never raises for a platform's failure."""
+    now = at or timezone.now()
+    connection = _claim(connection_id, now)
+    if connection is None:
+        return PushOutcome("busy")
+    if connection.push_retry_at and connection.push_retry_at > now:
+        _release(connection)
+        return PushOutcome("waiting", retry_in=(connection.push_retry_at - now).total_seconds())
+    if connection.breaker_state == BreakerState.OPEN:
+        reopen_at = connection.breaker_opened_at + timedelta(seconds=settings.CHANNEL_BREAKER_COOLDOWN_SECONDS)
+        if reopen_at > now:
+            _release(connection)
+            return PushOutcome("breaker_open", retry_in=(reopen_at - now).total_seconds())
+        connection.breaker_state = BreakerState.HALF_OPEN  # one probe
+    try:
+        adapter = adapter_for(connection)
+        rows = list(AriChange.objects.filter(connection=connection).values_list("pk", "start", "end", "kinds"))
+        if not rows:
+            _release(connection)
+            return PushOutcome("nothing")
+        today = local_today(connection.property, now)
+        horizon = today + timedelta(days=adapter.horizon_days)
+        outcome = PushOutcome("pushed")
+        for kind in (AriChange.AVAILABILITY, AriChange.RESTRICTIONS):
+            read = [pk for pk, _s, _e, kinds in rows if kinds & kind]
+            if not read:
+                continue
+            ranges = ari.merge_ranges([(max(s, today), min(e, horizon)) for _pk, s, e, kinds in rows
+                                       if kinds & kind and max(s, today) < min(e, horizon)])
+            if ranges and kind & adapter.kinds:
+                wait = limits.acquire(adapter.limits(connection, kind))
+                if wait > 0:
+                    _release(connection)
+                    queue_push(connection.pk, countdown=wait)
+                    return PushOutcome("waiting", requests=outcome.requests, retry_in=wait)
+                result = _send(adapter, connection, kind, ranges, now)
+                outcome.requests += result[0]
+                outcome.nights += result[1]
+                outcome.warnings += tuple(result[2])
+            _done(read, kind)
+    except AdapterError as exc:
+        return _failed(connection, exc, now)
+    _release(connection, push_failures=0, push_retry_at=None, breaker_state=BreakerState.CLOSED,
+             breaker_opened_at=None, last_push_at=now, status=ConnectionStatus.WARNING if outcome.warnings
+             else ConnectionStatus.OK, last_error="; ".join(outcome.warnings)[:2000])
+    return outcome
+
+
+def _send(adapter, connection, kind: int, ranges, now: datetime) -> tuple[int, int, list[str]]:
+    prop = connection.property
+    if kind == AriChange.AVAILABILITY:
+        nights_a: dict[date, ari.NightAvailability] = {}
+        for start, end in ranges:
+            nights_a.update(ari.availability(prop, start, end, at=now))
+        result = adapter.push_availability(connection, ari.runs(nights_a))
+        return result.requests, len(nights_a), result.warnings
+    nights_r: dict[date, ari.NightRestrictions] = {}
+    for start, end in ranges:
+        nights_r.update(ari.restrictions(prop, start, end, at=now))
+    result = adapter.push_restrictions(connection, ari.runs(nights_r))
+    return result.requests, len(nights_r), result.warnings
+
+
+def _done(pks: list[int], kind: int) -> None:
+    """The platform has taken ``kind`` for these rows: clear that bit, delete the rows with nothing left."""
+    with transaction.atomic():
+        AriChange.objects.filter(pk__in=pks).update(kinds=F("kinds").bitand(~kind & AriChange.ALL))
+        AriChange.objects.filter(pk__in=pks, kinds=0).delete()
+
+
+def backoff_seconds(failures: int) -> float:
+    """Exponential from 2 s with full jitter, capped (``CHANNEL_PUSH_BACKOFF_MAX_SECONDS``)."""
+    ceiling = min(settings.CHANNEL_PUSH_BACKOFF_MAX_SECONDS, 2 ** min(failures, 20))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
+
+
+def _failed(connection: ChannelConnection, exc: AdapterError, now: datetime) -> PushOutcome:
+    failures = connection.push_failures + 1
+    wait = max(backoff_seconds(failures), exc.retry_after or 0)
+    opens = (not exc.retryable or failures >= settings.CHANNEL_BREAKER_THRESHOLD
+             or connection.breaker_state == BreakerState.HALF_OPEN)
+    fields = {"push_failures": failures, "push_retry_at": now + timedelta(seconds=wait),
+              "last_error": str(exc)[:2000], "status": ConnectionStatus.FAILING if opens else ConnectionStatus.WARNING}
+    if opens:
+        wait = max(wait, settings.CHANNEL_BREAKER_COOLDOWN_SECONDS)
+        fields.update(breaker_state=BreakerState.OPEN, breaker_opened_at=now,
+                      push_retry_at=now + timedelta(seconds=wait))
+    was_closed = connection.breaker_state != BreakerState.OPEN and connection.breaker_state != BreakerState.HALF_OPEN
+    _release(connection, **fields)
+    log.warning("Push to connection %s failed (%s); retry in %.0f s%s", connection.pk, exc.code, wait,
+                "; breaker open" if opens else "")
+    if opens and was_closed:
+        connection.last_error, connection.breaker_opened_at = str(exc), now
+        alert_owner_of_breaker(connection)
+    queue_push(connection.pk, countdown=wait)
+    return PushOutcome("breaker_open" if opens else "failed", retry_in=wait)
+
+
+def push_due(*, at: datetime | None = None, limit: int = 500) -> int:
+    """The sweeper (beat): queue a push for every API connection with pending changes that may push now (a lost
+    task, a retry whose time has come, a breaker whose cool-down is over)."""
+    now = at or timezone.now()
+    ids = list(ChannelConnection.objects.filter(
+        Q(push_retry_at__isnull=True) | Q(push_retry_at__lte=now),
+        Q(push_lease_until__isnull=True) | Q(push_lease_until__lt=now),
+        sync_enabled=True, ari_changes__isnull=False,
+    ).exclude(transport=Transport.ICAL).values_list("pk", flat=True).distinct()[:limit])
+    for pk in ids:
+        queue_push(pk, countdown=0)
+    return len(ids)
+
+
+# --- inbound ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PullOutcome:
+    status: str  # pulled | failed | skipped
+    received: int = 0
+    applied: int = 0
+    error: str = ""
+
+
+def pull_connection(connection_id, *, at: datetime | None = None) -> PullOutcome:
+    """Read the platform's unacknowledged reservations, apply each, acknowledge it after its commit."""
+    now = at or timezone.now()
+    connection = (ChannelConnection.objects.select_related("property")
+                  .filter(pk=connection_id, sync_enabled=True).exclude(transport=Transport.ICAL).first())
+    if connection is None:
+        return PullOutcome("skipped")
+    adapter = adapter_for(connection)
+    if not adapter.pushes_reservations:
+        return PullOutcome("skipped")
+    try:
+        messages = adapter.pull_reservations(connection)
+    except AdapterError as exc:
+        ChannelConnection.objects.filter(pk=connection.pk).update(last_error=str(exc)[:2000])
+        log.warning("Pull of connection %s failed: %s", connection.pk, exc)
+        return PullOutcome("failed", error=str(exc))
+    outcome = PullOutcome("pulled", received=len(messages))
+    for message in sorted(messages, key=lambda m: (m.revision_at or now, m.message_id)):
+        result = apply_reservation(connection, message, at=now)
+        outcome.applied += result in ("created", "changed", "cancelled")
+        try:
+            adapter.acknowledge(connection, message.message_id)
+        except AdapterError as exc:  # acknowledged at the next pull: the message is recorded, applying is a no-op
+            log.warning("Acknowledging %s on connection %s failed: %s", message.message_id, connection.pk, exc)
+            continue
+        InboundMessage.objects.filter(connection=connection, message_id=message.message_id,
+                                      acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
+    ChannelConnection.objects.filter(pk=connection.pk).update(last_pull_at=now)
+    return outcome
+
+
+def apply_reservation(connection: ChannelConnection, message: RemoteReservation, *,
+                      at: datetime | None = None) -> str:
+    """Apply one reservation message once, in the platform's order. Returns what happened (the message's
+    ``outcome``): created, changed, cancelled, unchanged, duplicate, superseded, other_property, not_found."""
+    now = at or timezone.now()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = InboundMessage.objects.create(
+                    connection=connection, message_id=message.message_id, kind=message.kind,
+                    remote_booking_id=message.remote_booking_id, revision_at=message.revision_at, received_at=now)
+        except IntegrityError:
+            return "duplicate"
+        record.outcome = _apply(connection, message, record, now)
+        record.save(update_fields=["outcome", "booking"])
+        return record.outcome
+
+
+def _apply(connection: ChannelConnection, message: RemoteReservation, record: InboundMessage, now: datetime) -> str:
+    if message.remote_property_id and message.remote_property_id != connection.remote_property_id:
+        return "other_property"
+    booking_services.lock_property(connection.property_id)  # orders the messages of this property
+    if message.revision_at is not None and InboundMessage.objects.filter(
+            connection=connection, remote_booking_id=message.remote_booking_id,
+            revision_at__gt=message.revision_at).exclude(pk=record.pk).exists():
+        return "superseded"  # a newer version of this reservation was applied already
+    guest = GuestInput(name=message.guest_name or f"{connection.get_platform_display()} guest",
+                       email=message.guest_email, phone=message.guest_phone)
+    try:
+        result = booking_services.import_external(
+            property_id=connection.property_id, source=message.source, external_id=message.remote_booking_id,
+            check_in=message.check_in, check_out=message.check_out, guest=guest, adults=max(1, message.adults),
+            children=max(0, message.children), cancelled=message.kind == "cancelled", at=now)
+    except BookingError:
+        if message.kind == "cancelled":
+            return "not_found"  # a cancellation of a reservation never recorded here
+        raise
+    record.booking = result.booking
+    if result.collides:
+        record_overbooking(connection, uid=message.remote_booking_id, outcome=result, now=now,
+                           summary=f"{result.booking.get_source_display()} reservation {message.remote_booking_id}",
+                           description=f"Received through {connection.get_transport_display()}.")
+    else:
+        for conflict in connection.conflicts.filter(uid=message.remote_booking_id, resolved_at__isnull=True):
+            resolve_gone(conflict, now)
+    return result.action
+
+
+def pull_due() -> int:
+    """The beat job: queue a pull of every API connection that receives reservations (the safety net for lost
+    webhooks and the polling platforms)."""
+    ids = list(ChannelConnection.objects.filter(sync_enabled=True).exclude(transport=Transport.ICAL)
+               .values_list("pk", flat=True))
+    for pk in ids:
+        queue_pull(pk)
+    return len(ids)
+
+
+def queue_pull(connection_id) -> None:
+    try:
+        pull_connection_task.delay(connection_id)
+    except Exception:  # the beat job pulls later
+        log.warning("Could not queue the pull of connection %s", connection_id, exc_info=True)
+
+
+# --- the queued forms (defined here, beside what they run: this module never imports channels.tasks) -----------
+
+
+@shared_task(name="channels.tasks.push_connection", acks_late=True)
+def push_connection_task(connection_id: int) -> str:
+    return push_connection(connection_id).status
+
+
+@shared_task(name="channels.tasks.pull_connection", acks_late=True)
+def pull_connection_task(connection_id: int) -> str:
+    return pull_connection(connection_id).status
