@@ -6,7 +6,9 @@ from __future__ import annotations
 from importlib import import_module
 
 # name → "module:class"; the management command ``channel_emulator`` and the tests look emulators up here.
-EMULATORS: dict[str, str] = {}
+EMULATORS: dict[str, str] = {
+    "channex": "channels.emulators.channex:ChannexEmulator",
+}
 
 
 def emulator_class(name: str):
