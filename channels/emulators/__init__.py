@@ -7,6 +7,7 @@ from importlib import import_module
 
 # name → "module:class"; the management command ``channel_emulator`` and the tests look emulators up here.
 EMULATORS: dict[str, str] = {}
+EMULATORS["booking_com"] = "channels.emulators.booking_com:BookingComEmulator"
 
 
 def emulator_class(name: str):
