@@ -8,6 +8,8 @@ from importlib import import_module
 # name → "module:class"; the management command ``channel_emulator`` and the tests look emulators up here.
 EMULATORS: dict[str, str] = {
     "channex": "channels.emulators.channex:ChannexEmulator",
+    "booking_com": "channels.emulators.booking_com:BookingComEmulator",
+    "google_vr": "channels.emulators.google_vr:GoogleVrEmulator",
 }
 
 
