@@ -7,6 +7,7 @@ from importlib import import_module
 
 # name → "module:class"; the management command ``channel_emulator`` and the tests look emulators up here.
 EMULATORS: dict[str, str] = {}
+EMULATORS["google_vr"] = "channels.emulators.google_vr:GoogleVrEmulator"
 
 
 def emulator_class(name: str):
