@@ -23,6 +23,7 @@ urlpatterns = [
     path("account/bookings/", portal_views.my_bookings, name="my-bookings"),
     path("payments/", include("payments.urls")),  # the payment page, its JSON endpoints and the Stripe webhook
     path("ical/", include("channels.urls")),  # iCal export feeds for the channels (no session, no CSRF cookie)
+    path("channels/webhooks/", include("channels.webhooks")),  # platform webhooks of API connections (no session)
     path("", include("storefront.urls")),  # the guest pages: search, property page, /book/, /bookings/
 ]
 # Uploaded photos, in production too (config.media): on the local disk the app serves them itself. First, so that

@@ -1,0 +1,43 @@
+"""Platform webhooks of API connections: ``POST /channels/webhooks/<transport>``.
+
+A webhook only says "something changed, come and look": the view finds the connection by the secret it was
+registered with (header ``X-Stayhold-Token``, compared by its digest; Channex documents no signature, so the
+secret travels as a custom header over HTTPS) and queues a pull of that connection, which reads the platform's
+feed in the platform's order (``channels.api_sync``). A duplicated, delayed, reordered or forged webhook
+therefore changes nothing by itself; a lost one is caught by the beat job's regular pull.
+
+Answers: 200 ``{"received": true}``; 404 ``{"code": "unknown_connection"}`` for a missing or wrong secret (the
+same answer whether the connection exists or not); 405 for anything but POST. No session, no CSRF cookie.
+"""
+
+from __future__ import annotations
+
+from django.http import JsonResponse
+from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+
+from core.crypto import token_digest
+
+from .api_sync import queue_pull
+from .models import ChannelConnection, Transport
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+@csrf_exempt
+def webhook(request, transport: str):
+    if request.method != "POST":
+        return JsonResponse({"code": "method_not_allowed", "detail": "POST only."}, status=405)
+    token = request.headers.get("X-Stayhold-Token", "")
+    connection = None
+    if token and transport in Transport.values and transport != Transport.ICAL:
+        connection = (ChannelConnection.objects.filter(inbound_token_digest=token_digest(token), transport=transport,
+                                                       sync_enabled=True).only("pk").first())
+    if connection is None:
+        return JsonResponse({"code": "unknown_connection", "detail": "No connection has this webhook secret."},
+                            status=404)
+    queue_pull(connection.pk)
+    return JsonResponse({"received": True})
+
+
+urlpatterns = [path("<str:transport>", webhook, name="channel-webhook")]

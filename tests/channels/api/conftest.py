@@ -1,0 +1,71 @@
+"""API connections against the platform emulators, over real HTTP (channels.emulators)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from channels import limits
+from channels.emulators.base import serve
+from channels.emulators.channex import ChannexEmulator
+from channels.models import ChannelConnection, Transport
+
+
+class Control:
+    """The emulator's control routes, as a test calls them."""
+
+    def __init__(self, emulator):
+        self.emulator = emulator
+
+    def __call__(self, path: str, data=None, method: str | None = None):
+        body = json.dumps(data).encode() if data is not None else None
+        request = urllib.request.Request(self.emulator.base_url + "/_emulator/" + path, data=body,
+                                         method=method or ("POST" if data is not None else "GET"),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the local emulator
+            return json.loads(response.read() or b"null")
+
+    def requests(self, path_prefix: str = "/api/v1/") -> list[dict]:
+        return [r for r in self("requests") if r["path"].startswith(path_prefix)]
+
+
+@pytest.fixture(scope="session")
+def channex_server():
+    emulator = ChannexEmulator()
+    server = serve(emulator)
+    yield emulator
+    server.shutdown()
+
+
+@pytest.fixture
+def channex(channex_server, settings):
+    """The Channex emulator, reset, with one account holding one vacation rental; the adapter pointed at it."""
+    settings.CHANNEX_BASE_URL = channex_server.base_url + "/api/v1"
+    control = Control(channex_server)
+    control("reset", {})
+    limits.reset()
+    account = control("accounts", {"api_key": "test-key", "properties": [
+        {"title": "Villa Emulator", "currency": "EUR", "timezone": "UTC"}]})
+    control.api_key = account["api_key"]
+    control.ids = account["properties"][0]
+    yield control
+    limits.reset()
+
+
+@pytest.fixture
+def channex_connection(channex):
+    """A Channex connection of a new property, mapped to the emulator's property (no webhook registered)."""
+    from tests.factories import PropertyFactory
+
+    def make(prop=None, **fields):
+        connection = ChannelConnection(
+            property=prop or PropertyFactory(), platform="channex", transport=Transport.CHANNEX,
+            remote_property_id=channex.ids["id"], remote_room_type_id=channex.ids["room_type_id"],
+            remote_rate_plan_id=channex.ids["rate_plan_id"], **fields)
+        connection.set_credentials({"api_key": channex.api_key})
+        connection.save()
+        return connection
+
+    return make
