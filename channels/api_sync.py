@@ -350,14 +350,23 @@ def _apply(connection: ChannelConnection, message: RemoteReservation, record: In
     return result.action
 
 
-def pull_due() -> int:
-    """The beat job: queue a pull of every API connection that receives reservations (the safety net for lost
-    webhooks and the polling platforms)."""
-    ids = list(ChannelConnection.objects.filter(sync_enabled=True).exclude(transport=Transport.ICAL)
-               .values_list("pk", flat=True))
-    for pk in ids:
+def pull_due(*, at: datetime | None = None) -> int:
+    """The beat job (every 20 s): queue a pull of every API connection whose adapter's ``pull_interval_seconds``
+    has passed since its last pull (the safety net for lost webhooks, and the pace of polled platforms)."""
+    now = at or timezone.now()
+    due = []
+    for pk, transport, last in (ChannelConnection.objects.filter(sync_enabled=True).exclude(transport=Transport.ICAL)
+                                .values_list("pk", "transport", "last_pull_at")):
+        try:
+            adapter = adapter_for(ChannelConnection(transport=transport))
+        except AdapterError:
+            continue
+        interval = timedelta(seconds=adapter.pull_interval_seconds - 5)  # the beat's own jitter
+        if adapter.pushes_reservations and (last is None or now - last >= interval):
+            due.append(pk)
+    for pk in due:
         queue_pull(pk)
-    return len(ids)
+    return len(due)
 
 
 def queue_pull(connection_id) -> None:

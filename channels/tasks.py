@@ -79,7 +79,7 @@ def push_due_changes() -> int:
 
 @shared_task(acks_late=True)
 def pull_due_reservations() -> int:
-    """Beat (every minute): queue a pull of every API connection (the safety net for lost webhooks)."""
+    """Beat (every 20 s): queue a pull of every API connection that is due (``api_sync.pull_due``)."""
     from .api_sync import pull_due
 
     return pull_due()

@@ -91,6 +91,9 @@ class Adapter:
     label = ""
     horizon_days = 365  # how far ahead the platform takes availability and rates
     pushes_reservations = True  # False: the platform sends no reservations (Google: guests book on our site)
+    # How often the beat job pulls reservations: a platform with webhooks only needs the safety net, one that is
+    # polled (Booking.com: "about every 20 seconds") needs its own pace.
+    pull_interval_seconds = 60
     # Which AriChange kinds this platform takes (bit 1 availability, bit 2 rates and restrictions).
     kinds = 3
 

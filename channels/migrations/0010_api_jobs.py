@@ -1,12 +1,13 @@
 """Beat jobs of API connections: push pending changes every 30 seconds (the sweeper behind the queued pushes) and
-pull reservations every minute (the safety net behind webhooks); editable in the admin."""
+pull reservations every 20 seconds, each connection at its adapter's pace (the safety net behind webhooks, the
+polling of platforms without them); editable in the admin."""
 
 from django.db import migrations
 
 JOBS = [
     # (name, task, every, period)
     ("Push pending channel changes", "channels.tasks.push_due_changes", 30, "seconds"),
-    ("Pull channel reservations", "channels.tasks.pull_due_reservations", 1, "minutes"),
+    ("Pull channel reservations", "channels.tasks.pull_due_reservations", 20, "seconds"),
 ]
 
 

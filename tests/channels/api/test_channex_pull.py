@@ -156,3 +156,14 @@ def test_an_ical_connection_is_never_pushed_or_pulled(channex):
                                                   transport=Transport.ICAL)
     assert api_sync.pull_connection(connection.pk).status == "skipped"
     assert api_sync.push_connection(connection.pk).status == "busy"
+
+
+def test_the_beat_pulls_each_connection_at_its_adapters_pace(channex, channex_connection, monkeypatch):
+    connection = channex_connection()
+    queued = []
+    monkeypatch.setattr(api_sync, "queue_pull", queued.append)
+    now = timezone.now()
+    assert api_sync.pull_due(at=now) == 1 and queued == [connection.pk]
+    ChannelConnection.objects.filter(pk=connection.pk).update(last_pull_at=now)
+    assert api_sync.pull_due(at=now + timedelta(seconds=30)) == 0  # Channex: webhooks, a pull a minute
+    assert api_sync.pull_due(at=now + timedelta(seconds=60)) == 1
