@@ -24,6 +24,7 @@ the standard pages).
 from __future__ import annotations
 
 import logging
+from functools import partial
 from urllib.parse import urlsplit
 
 from django import forms
@@ -44,9 +45,9 @@ from core.errors import DomainError
 from core.tenancy import TenantScopedAdmin, TenantScopedInline
 from properties.admin import PropertyPageExtension, extend_property_admin
 
-from . import health, services
+from . import api_admin, health, services
 from .fetch import FetchError, validate_import_url
-from .models import ChannelConnection, ConnectionStatus, SyncConflict, SyncRun
+from .models import CHANNEX, ChannelConnection, ConnectionStatus, SyncConflict, SyncRun, Transport
 from .platforms import guide_for
 
 logger = logging.getLogger(__name__)
@@ -125,7 +126,11 @@ def badge(text: str, key: str, title: str = "") -> str:
 def health_badges(connection: ChannelConnection, now=None) -> str:
     """Status badge, plus "stale" when no success for 3 intervals and "export only" without an import URL."""
     parts = [badge(connection.get_status_display(), connection.status)]
-    if not connection.import_url:
+    if connection.is_api:
+        parts.append(badge("API", "api", connection.get_transport_display()))
+        if connection.breaker_state != "closed":
+            parts.append(badge("updates paused", "breaker", connection.get_breaker_state_display()))
+    elif not connection.import_url:
         parts.append(badge("export only", "export_only", "No import URL: we only publish our calendar."))
     elif connection.is_stale(now):
         parts.append(badge("stale", "stale", "No successful sync for 3 poll intervals."))
@@ -185,6 +190,8 @@ class ChannelConnectionForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "platform" in self.fields:  # Channex is an API, not a calendar: it is connected on its own page
+            self.fields["platform"].choices = [c for c in self.fields["platform"].choices if c[0] != CHANNEX]
         saved = self.instance.import_url if self.instance.pk else ""
         field = self.fields["import_url"]
         if saved:
@@ -216,6 +223,18 @@ class ChannelConnectionForm(forms.ModelForm):
 
     def save(self, commit=True):
         """Keep the sync bookkeeping consistent with what changed (``channels.services.prepare_connection_save``)."""
+        services.prepare_connection_save(self.instance, changed=set(self.changed_data))
+        return super().save(commit)
+
+
+class ApiConnectionForm(forms.ModelForm):
+    """An API connection's page: its label and pausing; credentials and ids change through "Connect" again."""
+
+    class Meta:
+        model = ChannelConnection
+        fields = ["name", "sync_enabled"]
+
+    def save(self, commit=True):
         services.prepare_connection_save(self.instance, changed=set(self.changed_data))
         return super().save(commit)
 
@@ -311,7 +330,8 @@ class ChannelConnectionInline(ConnectionDisplayMixin, TenantScopedInline, admin.
         return self.swap_secret_fields(self.fields, request.user.has_perm(CHANGE_CONNECTION))
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("property")
+        # iCal connections only: an API connection is made and shown on its own page ("Connect a platform API").
+        return super().get_queryset(request).filter(transport=Transport.ICAL).select_related("property")
 
 
 class ChannelBlockInline(ReadOnlyAdminMixin, TenantScopedInline, admin.TabularInline):
@@ -398,7 +418,30 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
     class Media:
         js = ["js/copy.js"]
 
+    api_fieldsets = [
+        (None, {"fields": ["property", ("platform", "name"), "sync_enabled"]}),
+        ("Platform API", {"fields": ["transport", "credentials_masked",
+                                     ("remote_property_id", "remote_room_type_id", "remote_rate_plan_id")]}),
+        ("Health", {"fields": ["health", "api_health_display", "last_error_short",
+                               ("last_push_at", "last_pull_at", "last_full_sync_at")]}),
+    ]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is not None and obj.is_api:
+            kwargs["form"] = ApiConnectionForm
+        return super().get_form(request, obj, **kwargs)
+
+    @admin.display(description="Credentials")
+    def credentials_masked(self, obj):
+        return api_admin.credentials_html(obj) if obj is not None else "—"
+
+    @admin.display(description="In plain words")
+    def api_health_display(self, obj):
+        return api_admin.health_html(obj) if obj is not None and obj.pk else "—"
+
     def get_fieldsets(self, request, obj=None):
+        if obj is not None and obj.is_api:
+            return self.api_fieldsets
         if obj is None:  # a new connection: status and export URL come after saving
             return [(None, {"fields": self.swap_secret_fields(self.fieldsets[0][1]["fields"], True)})]
         can_change = self.has_change_permission(request, obj)
@@ -407,6 +450,10 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.is_api:
+            readonly += ["platform", "transport", "credentials_masked", "remote_property_id", "remote_room_type_id",
+                         "remote_rate_plan_id", "api_health_display", "last_push_at", "last_pull_at",
+                         "last_full_sync_at"]
         if obj is not None:
             readonly.append("property")  # its imported stays and channel blocks belong to this property
         return readonly
@@ -419,6 +466,9 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
 
         info = "channel_sync_channelconnection"
         return [
+            path("connect/", wrap(partial(api_admin.connect_view, self)), name=f"{info}_connect"),
+            path("<path:object_id>/full-sync/", wrap(partial(api_admin.full_sync_view, self)),
+                 name=f"{info}_full_sync"),
             path("<path:object_id>/sync/", wrap(self.sync_now_view), name=f"{info}_sync"),
             path("<path:object_id>/rotate/", wrap(self.rotate_view), name=f"{info}_rotate"),
             path("<path:object_id>/pause/", wrap(self.pause_view), {"paused": True}, name=f"{info}_pause"),

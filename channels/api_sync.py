@@ -40,6 +40,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from bookings import services as booking_services
@@ -121,6 +122,34 @@ def request_full_sync(connection: ChannelConnection, *, now: datetime | None = N
         AriChange.objects.create(connection=connection, start=date.min, end=date.max, kinds=AriChange.ALL)
         ChannelConnection.objects.filter(pk=connection.pk).update(full_sync_requested_at=now)
         transaction.on_commit(lambda: queue_push(connection.pk, countdown=0))
+
+
+def activate_connection(connection_id) -> str:
+    """A connection just made or re-mapped (``channels.services.connect_api``): register the webhook with the
+    connection's secret, push a full sync, pull what is waiting. Runs in a task, after the commit."""
+    connection = ChannelConnection.objects.select_related("property").filter(pk=connection_id).first()
+    if connection is None or not connection.is_api:
+        return "skipped"
+    adapter = adapter_for(connection)
+    if adapter.pushes_reservations:
+        callback = settings.SITE_URL + reverse("channel-webhook", args=[connection.transport])
+        try:
+            adapter.register_webhook(connection, callback, connection.inbound_token)
+        except AdapterError as exc:  # the beat's pulls still bring every reservation, only later
+            log.warning("Webhook registration for connection %s failed: %s", connection.pk, exc)
+            ChannelConnection.objects.filter(pk=connection.pk).update(
+                last_error=f"Webhook not registered (reservations arrive by polling): {exc}"[:2000])
+    request_full_sync(connection)
+    if adapter.pushes_reservations:
+        queue_pull(connection.pk)
+    return "activated"
+
+
+def queue_activation(connection_id) -> None:
+    try:
+        activate_connection_task.delay(connection_id)
+    except Exception:
+        log.warning("Could not queue the activation of connection %s", connection_id, exc_info=True)
 
 
 # --- outbound: the push ---------------------------------------------------------------------------------------
@@ -382,6 +411,11 @@ def queue_pull(connection_id) -> None:
 @shared_task(name="channels.tasks.push_connection", acks_late=True)
 def push_connection_task(connection_id: int) -> str:
     return push_connection(connection_id).status
+
+
+@shared_task(name="channels.tasks.activate_connection", acks_late=True)
+def activate_connection_task(connection_id: int) -> str:
+    return activate_connection(connection_id)
 
 
 @shared_task(name="channels.tasks.pull_connection", acks_late=True)

@@ -36,8 +36,10 @@ from bookings.errors import BookingError
 from bookings.services import lock_property
 from core.actor import Actor
 
+from . import api_sync
+from .adapters import adapter_for
 from .ical_parse import classify
-from .models import ChannelConnection, ConnectionStatus, SyncConflict
+from .models import CHANNEX, ChannelConnection, ConnectionStatus, SyncConflict, Transport
 from .reconcile import import_stay, overlapped
 
 R = SyncConflict.Resolution
@@ -112,8 +114,11 @@ def apply_paused(connection: ChannelConnection, *, paused: bool, now: datetime |
 
 
 def set_paused(connection: ChannelConnection, *, paused: bool, now: datetime | None = None) -> ChannelConnection:
-    """Pause or resume syncing and save it."""
+    """Pause or resume syncing and save it. A resumed API connection gets a full sync: what changed while it was
+    paused was never pushed."""
     connection.save(update_fields=apply_paused(connection, paused=paused, now=now))
+    if connection.is_api and not paused:
+        api_sync.request_full_sync(connection, now=now)
     return connection
 
 
@@ -143,3 +148,56 @@ def delete_connection(connection: ChannelConnection) -> None:
     (``channels.models``' ``pre_delete``) would free them without telling anyone."""
     blocks.replace_channel_blocks(connection=connection, blocks=[])
     connection.delete()
+
+
+# --- API connections -----------------------------------------------------------------------------------------
+
+# The platform value of an API connection of each transport (one connection per property and platform).
+TRANSPORT_PLATFORMS: dict[str, str] = {Transport.CHANNEX: CHANNEX, Transport.BOOKING_COM: "booking_com",
+                       Transport.GOOGLE_VR: "google_vr"}
+
+
+class ConnectionRefused(BookingError):
+    code = "connection_refused"
+
+
+@transaction.atomic
+def connect_api(*, property_id, transport: str, credentials: dict[str, str], remote_property_id: str,
+                remote_room_type_id: str = "", remote_rate_plan_id: str = "", name: str = "") -> ChannelConnection:
+    """Create (or re-map) the property's API connection to a platform and activate it after commit: the webhook
+    is registered with a new secret, a full sync of the platform's horizon is pushed and reservations are
+    pulled (``api_sync.activate_connection``, a task: no network call in the web request).
+
+    Refused when the property already reaches that platform by iCal: both would import the same reservations
+    under different ids. The owner removes the iCal connection first (its imported stays are kept)."""
+    platform = TRANSPORT_PLATFORMS.get(transport)
+    if platform is None:
+        raise ConnectionRefused(f"Unknown platform API {transport!r}.")
+    if not remote_property_id.strip():
+        raise ConnectionRefused("Choose the platform's property.")
+    connection = (ChannelConnection.objects.select_for_update()
+                  .filter(property_id=property_id, platform=platform).first())
+    if connection is not None and not connection.is_api:
+        raise ConnectionRefused(
+            f"This property already has an iCal connection to {connection.get_platform_display()}. Remove it "
+            "first (the stays it imported are kept), then connect the API.")
+    if connection is None:
+        connection = ChannelConnection(property_id=property_id, platform=platform)
+    connection.transport, connection.name = transport, name or connection.name
+    connection.set_credentials(credentials)
+    connection.remote_property_id = remote_property_id.strip()
+    connection.remote_room_type_id = remote_room_type_id.strip()
+    connection.remote_rate_plan_id = remote_rate_plan_id.strip()
+    connection.import_url, connection.sync_enabled, connection.status = "", True, ConnectionStatus.OK
+    connection.breaker_state, connection.push_failures, connection.push_retry_at = "closed", 0, None
+    connection.rotate_inbound_token()
+    connection.save()
+    transaction.on_commit(lambda: api_sync.queue_activation(connection.pk))
+    return connection
+
+
+def remote_properties(transport: str, credentials: dict[str, str]):
+    """What the credentials can see on the platform (the connect form's second step). Raises AdapterError."""
+    probe = ChannelConnection(transport=transport)
+    probe.set_credentials(credentials)
+    return adapter_for(probe).list_properties(probe)
