@@ -44,6 +44,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings import services as booking_services
+from bookings.blocks import replace_channel_blocks
 from bookings.errors import BookingError
 from core import outbox
 from core.models import OutboxEvent
@@ -289,6 +290,86 @@ def push_due(*, at: datetime | None = None, limit: int = 500) -> int:
     return len(ids)
 
 
+# --- reconciliation -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReconcileOutcome:
+    status: str  # compared | resent | failed | skipped
+    closed_there: int = 0  # nights open here but closed on the platform: closed here too (a channel block)
+    open_there: int = 0  # nights closed here but open on the platform: pushed again
+    error: str = ""
+
+
+def reconcile_connection(connection_id, *, at: datetime | None = None) -> ReconcileOutcome:
+    """The daily comparison (seed 001 §6.3): read what the platform shows for the horizon, compare it with what we
+    show, and repair every mismatch toward the more restrictive state, reporting each:
+
+    * closed there, open here (a night sold or closed on the platform that never reached us): the night closes
+      here (search, checkout, the other API connections' pushes) as this connection's channel block, until the
+      platform opens it again (the next comparison removes the block). Like every channel block it is not
+      exported in the iCal feeds (README, "What a platform sold"), so that feeds never echo platforms' blocks;
+    * open there, closed here (a push that was lost or overwritten there): the night is pushed again.
+
+    A platform whose availability cannot be read back (no such API) gets its whole horizon pushed again instead,
+    which repairs any drift in the same direction. Network calls happen outside any transaction."""
+    now = at or timezone.now()
+    connection = (ChannelConnection.objects.select_related("property")
+                  .filter(pk=connection_id, sync_enabled=True).exclude(transport=Transport.ICAL).first())
+    if connection is None:
+        return ReconcileOutcome("skipped")
+    adapter = adapter_for(connection)
+    today = local_today(connection.property, now)
+    end = today + timedelta(days=adapter.horizon_days)
+    try:
+        remote = adapter.read_availability(connection, today, end)
+    except AdapterError as exc:
+        log.warning("Reconciliation of connection %s could not read the platform: %s", connection.pk, exc)
+        return ReconcileOutcome("failed", error=str(exc))
+    if remote is None:
+        request_full_sync(connection, now=now)
+        ChannelConnection.objects.filter(pk=connection.pk).update(last_reconciled_at=now)
+        return ReconcileOutcome("resent")
+    own_blocks = [(b.start_date, b.end_date) for b in connection.channel_blocks]
+    ours = ari.availability(connection.property, today, end, at=now)
+    closed_there, open_there, keep_closed = [], [], []
+    for day, night in ours.items():
+        there = remote.get(day, 0)
+        own = any(start <= day < stop for start, stop in own_blocks)
+        if there == 0 and (night.available or own):
+            (keep_closed if own else closed_there).append(day)
+        elif there > 0 and not night.available and not own:
+            open_there.append(day)
+    nights = sorted(closed_there + keep_closed)
+    blocks = [(run.first, run.last + timedelta(days=1), False, "Closed on the platform (reconciliation)")
+              for run in ari.runs(dict.fromkeys(nights, True))]
+    with transaction.atomic():
+        replace_channel_blocks(connection=connection, blocks=blocks)
+        for run in ari.runs(dict.fromkeys(open_there, True)):
+            AriChange.objects.create(connection=connection, start=run.first, end=run.last + timedelta(days=1),
+                                     kinds=AriChange.AVAILABILITY)
+        ChannelConnection.objects.filter(pk=connection.pk).update(last_reconciled_at=now)
+    if closed_there or open_there:
+        log.warning("Reconciliation of connection %s: %s night(s) closed there but open here (closed here now), "
+                    "%s open there but closed here (pushed again)", connection.pk, len(closed_there),
+                    len(open_there))
+        if open_there:
+            queue_push(connection.pk, countdown=0)
+    return ReconcileOutcome("compared", closed_there=len(closed_there), open_there=len(open_there))
+
+
+def reconcile_all() -> int:
+    """The daily beat job: queue a reconciliation of every API connection."""
+    ids = list(ChannelConnection.objects.filter(sync_enabled=True).exclude(transport=Transport.ICAL)
+               .values_list("pk", flat=True))
+    for pk in ids:
+        try:
+            reconcile_connection_task.delay(pk)
+        except Exception:
+            log.warning("Could not queue the reconciliation of connection %s", pk, exc_info=True)
+    return len(ids)
+
+
 # --- inbound ----------------------------------------------------------------------------------------------------
 
 
@@ -411,6 +492,11 @@ def queue_pull(connection_id) -> None:
 @shared_task(name="channels.tasks.push_connection", acks_late=True)
 def push_connection_task(connection_id: int) -> str:
     return push_connection(connection_id).status
+
+
+@shared_task(name="channels.tasks.reconcile_connection", acks_late=True)
+def reconcile_connection_task(connection_id: int) -> str:
+    return reconcile_connection(connection_id).status
 
 
 @shared_task(name="channels.tasks.activate_connection", acks_late=True)

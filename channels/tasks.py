@@ -20,7 +20,7 @@ from django.utils import timezone
 from .api_sync import pull_connection_task, push_connection_task
 
 __all__ = ["dispatch_due_syncs", "pull_connection_task", "pull_due_reservations", "purge_sync_runs",
-           "push_connection_task", "push_due_changes", "sync_connection_task"]
+           "push_connection_task", "push_due_changes", "reconcile_api_connections", "sync_connection_task"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,3 +83,11 @@ def pull_due_reservations() -> int:
     from .api_sync import pull_due
 
     return pull_due()
+
+
+@shared_task(acks_late=True)
+def reconcile_api_connections() -> int:
+    """Beat (daily): compare each API connection's calendar on the platform with ours and repair the drift."""
+    from .api_sync import reconcile_all
+
+    return reconcile_all()

@@ -1,6 +1,7 @@
 """Beat jobs of API connections: push pending changes every 30 seconds (the sweeper behind the queued pushes) and
 pull reservations every 20 seconds, each connection at its adapter's pace (the safety net behind webhooks, the
-polling of platforms without them); editable in the admin."""
+polling of platforms without them), and compare each platform's calendar with ours once a day; editable in the
+admin."""
 
 from django.db import migrations
 
@@ -8,6 +9,7 @@ JOBS = [
     # (name, task, every, period)
     ("Push pending channel changes", "channels.tasks.push_due_changes", 30, "seconds"),
     ("Pull channel reservations", "channels.tasks.pull_due_reservations", 20, "seconds"),
+    ("Reconcile channel calendars", "channels.tasks.reconcile_api_connections", 1, "days"),
 ]
 
 

@@ -184,3 +184,30 @@ def test_a_price_change_pushes_rates_and_rules_for_the_whole_horizon(channex, ch
     restrictions = pushed_values(channex, "/api/v1/restrictions")
     assert restrictions and all(v["rate"] == 18000 for v in restrictions)
     assert restrictions[-1]["date_to"] == future(499).isoformat()
+
+
+def test_reconciliation_repairs_drift_toward_the_more_restrictive_side(channex, channex_connection, book,
+                                                                      django_capture_on_commit_callbacks):
+    """Night 5 closed inside Channex only: closed here too (a channel block). Night 9 opened inside Channex though
+    we sold it: pushed closed again. Everything else agrees: untouched."""
+    connection = channex_connection()
+    with django_capture_on_commit_callbacks(execute=True):
+        book(connection.property, start=8, nights=2)  # nights 8 and 9, pushed closed
+        api_sync.request_full_sync(connection)
+    channex("ari", {"property_id": channex.ids["id"], "date": future(5).isoformat(), "availability": 0})
+    channex("ari", {"property_id": channex.ids["id"], "date": future(9).isoformat(), "availability": 1})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = api_sync.reconcile_connection(connection.pk)
+
+    assert (outcome.status, outcome.closed_there, outcome.open_there) == ("compared", 1, 1)
+    block = connection.channel_blocks.get()
+    assert (block.start_date, block.end_date) == (future(5), future(6))
+    assert stored_availability(channex, future(5), future(9))[9] == 0  # pushed again
+    # a second comparison finds nothing new, and keeps the block while the platform keeps the night closed
+    assert api_sync.reconcile_connection(connection.pk).closed_there == 0
+    assert connection.channel_blocks.count() == 1
+    channex("ari", {"property_id": channex.ids["id"], "date": future(5).isoformat(), "availability": 1})
+    with django_capture_on_commit_callbacks(execute=True):
+        api_sync.reconcile_connection(connection.pk)
+    assert not connection.channel_blocks.exists()  # opened there again: the block goes
