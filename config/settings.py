@@ -430,8 +430,10 @@ CHANNEL_RETRY_AFTER_MAX_SECONDS = env.int("CHANNEL_RETRY_AFTER_MAX_SECONDS", def
 CHANNEL_SYNC_RUN_RETENTION_DAYS = env.int("CHANNEL_SYNC_RUN_RETENTION_DAYS", default=30)
 
 # --- Channels (API connections: channels.adapters, channels.api_sync) ----------------------------------------
-# Base URLs of the platforms' APIs (the emulators of channels.emulators in tests and `make run`).
-CHANNEX_BASE_URL = env.str("CHANNEX_BASE_URL", default="https://staging.channex.io/api/v1")
+# Base URLs of the platforms' APIs. With DEBUG on (`make run`) they default to the local emulators that
+# Procfile.dev starts (channels.emulators), so that nothing reaches the internet; the tests point them at theirs.
+CHANNEX_BASE_URL = env.str("CHANNEX_BASE_URL", default="http://127.0.0.1:8431/api/v1" if DEBUG
+                           else "https://app.channex.io/api/v1")  # staging: https://staging.channex.io/api/v1
 CHANNEL_API_CONNECT_TIMEOUT_SECONDS = env.float("CHANNEL_API_CONNECT_TIMEOUT_SECONDS", default=5.0)
 CHANNEL_API_TIMEOUT_SECONDS = env.float("CHANNEL_API_TIMEOUT_SECONDS", default=20.0)
 # A change is pushed this long after its event, so that a burst for one property becomes one push.

@@ -17,6 +17,9 @@ os.environ.setdefault("MFA_REQUIRED_FOR_STAFF", "false")
 # Card payments against localstripe (each payments test session starts one on a free port, tests/conftest.py),
 # whatever DJANGO_DEBUG says; the production modes have their own tests (tests/payments/test_stripe_mode.py).
 os.environ.setdefault("STRIPE_MODE", "local")
+# Channel platforms: nothing in the tests reaches the internet. A test that talks to a platform points the base URL
+# at its emulator (tests/channels/api/conftest.py); anything else finds a closed local port (connection refused).
+os.environ.setdefault("CHANNEX_BASE_URL", "http://127.0.0.1:9/api/v1")
 
 from .settings import *  # noqa: E402,F403
 from .settings import DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402

@@ -123,12 +123,16 @@ def test_seed_demo_builds_a_consistent_data_set_and_a_second_run_changes_nothing
     assert not OutboxEvent.objects.filter(delivered_at__isnull=True).exists()
 
     # Channel connections: owner 1's active properties have export-only Airbnb and Booking.com calendars, and one
-    # Airbnb calendar carries the platform's rolling "not available" window as a channel block.
-    from channels.models import ChannelConnection
+    # Airbnb calendar carries the platform's rolling "not available" window as a channel block; the first one is
+    # connected to Channex through the API too (the emulator `make run` starts; unreachable in this test).
+    from channels.models import ChannelConnection, Transport
 
     owner1 = User.objects.get(email="owner1@demo.stayhold.test")
     owner1_active = active.filter(owner=owner1)
-    assert ChannelConnection.objects.filter(property__owner=owner1).count() == 2 * owner1_active.count()
+    assert ChannelConnection.objects.filter(property__owner=owner1, transport=Transport.ICAL).count() == (
+        2 * owner1_active.count())
+    channex = ChannelConnection.objects.get(transport=Transport.CHANNEX)
+    assert channex.property == owner1_active.order_by("pk").first() and channex.credential("api_key")
     assert not ChannelConnection.objects.exclude(import_url="").exists()
     assert AvailabilityBlock.objects.filter(reason="channel", connection__platform="airbnb").count() == 1
 

@@ -844,7 +844,8 @@ class ChannexEmulator(Emulator):
         return Response.json({"api_key": key, "properties": created})
 
     def _create_property(self, key: str, spec: dict[str, Any]) -> dict[str, Any]:
-        pid, rtid, rpid = new_id(), new_id(), new_id()
+        pid = spec.get("id") or new_id()  # fixed ids: the demo (``DEMO_ACCOUNT``); else new ones
+        rtid, rpid = spec.get("room_type_id") or new_id(), spec.get("rate_plan_id") or new_id()
         occupancy = int(spec.get("occ_adults", 2))
         attributes = {
             "id": pid, "title": spec["title"], "is_active": True, "email": spec.get("email"),
@@ -1027,3 +1028,16 @@ class ChannexEmulator(Emulator):
         if request.method == "DELETE":
             self.deliveries.clear()
         return Response.json(list(self.deliveries))
+
+
+# The account ``make run`` starts the emulator with (``channel_emulator channex --demo``) and ``seed_demo``
+# connects its first property to: fixed, so that both sides agree without talking at seed time.
+DEMO_ACCOUNT = {"api_key": "demo-channex-key", "properties": [{
+    "id": "d3b0c442-98fc-4c1c-9e1e-000000000001", "room_type_id": "d3b0c442-98fc-4c1c-9e1e-000000000002",
+    "rate_plan_id": "d3b0c442-98fc-4c1c-9e1e-000000000003", "title": "Demo listing on Channex", "currency": "EUR",
+    "timezone": "Europe/Lisbon"}]}
+
+
+def seed_demo(emulator: ChannexEmulator) -> None:
+    emulator.dispatch(Request("POST", "/_emulator/accounts", {}, {}, json.dumps(DEMO_ACCOUNT).encode()))
+

@@ -48,7 +48,9 @@ from bookings import services, turnover
 from bookings.availability import check_availability
 from bookings.models import CONFIRMED_STATUSES, Booking, Source, TurnoverTask
 from bookings.turnover import sync_turnover_for_booking
-from channels.models import ChannelConnection, Platform
+from channels import services as channel_services
+from channels.emulators.channex import DEMO_ACCOUNT
+from channels.models import ChannelConnection, Platform, Transport
 from core import outbox
 from core.actor import Actor
 from guests.models import User
@@ -518,6 +520,7 @@ class Command(BaseCommand):
                 with transaction.atomic():
                     self.seed_property(spec, users, amenities, photos=not options["no_photos"])
             self.seed_channel_connections(users["owner1"])
+        self.seed_channex_connection(users["owner1"])  # not history: it pushes the calendar for real
         self.print_summary()
 
     # --- users ------------------------------------------------------------------------------
@@ -768,6 +771,20 @@ class Command(BaseCommand):
             horizon = local_today(first.property) + timedelta(days=first.property.max_advance_days or 365)
             block_services.replace_channel_blocks(
                 connection=first, blocks=[(horizon, horizon + timedelta(days=30), False, "Airbnb (Not available)")])
+
+    def seed_channex_connection(self, owner: User) -> None:
+        """Owner 1's first active property is connected to Channex through the API, against the local emulator
+        that ``make run`` starts with the same demo account (``channels.emulators.channex.DEMO_ACCOUNT``): once
+        the worker runs, the calendar is pushed there and reservations made there (its control routes) arrive."""
+        prop = Property.objects.filter(owner=owner, status=Property.Status.ACTIVE).order_by("pk").first()
+        if prop is None or ChannelConnection.objects.filter(property=prop, transport=Transport.CHANNEX).exists():
+            return
+        demo = DEMO_ACCOUNT["properties"][0]
+        channel_services.connect_api(
+            property_id=prop.pk, transport=Transport.CHANNEX, credentials={"api_key": DEMO_ACCOUNT["api_key"]},
+            remote_property_id=demo["id"], remote_room_type_id=demo["room_type_id"],
+            remote_rate_plan_id=demo["rate_plan_id"], name="Demo listing on Channex")
+        self.stats.connections += 1
 
     @staticmethod
     def close_past_turnovers(prop: Property) -> None:
