@@ -59,10 +59,12 @@ bench-smoke: $(STAMP)
 		--db-url postgres://postgres@127.0.0.1:5432/stayhold_bench_smoke
 	$(MAKE) bench-channels CHANNEL_BENCH_ARGS=--quick
 
-# iCal export and import (each in its own small database: stayhold_bench_export, stayhold_bench_channels).
+# iCal export and import, and the channel APIs with a real worker (each in its own database: stayhold_bench_export,
+# stayhold_bench_channels, stayhold_bench_api).
 bench-channels: $(STAMP)
 	$(BIN)/python -m bench.channel_export $(CHANNEL_BENCH_ARGS)
 	$(BIN)/python -m bench.channel_import $(CHANNEL_BENCH_ARGS)
+	$(BIN)/python -m bench.channel_api $(CHANNEL_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var
