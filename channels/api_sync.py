@@ -107,10 +107,14 @@ def _changed_nights(event: OutboxEvent) -> tuple[list[tuple[date, date]], int]:
 
 
 def queue_push(connection_id, countdown: float | None = None) -> None:
+    """Queue a push in ``countdown`` seconds (default: the coalescing window). Eager Celery (tests, a set-up
+    without a worker) cannot wait: a push delayed beyond the window (a retry, room in a limit) is left to the
+    sweeper (:func:`push_due`) there instead of running at once, again and again."""
+    countdown = settings.CHANNEL_ARI_COALESCE_SECONDS if countdown is None else countdown
+    if settings.CELERY_TASK_ALWAYS_EAGER and countdown > settings.CHANNEL_ARI_COALESCE_SECONDS:
+        return
     try:
-        push_connection_task.apply_async(
-            args=[connection_id],
-            countdown=settings.CHANNEL_ARI_COALESCE_SECONDS if countdown is None else countdown)
+        push_connection_task.apply_async(args=[connection_id], countdown=countdown)
     except Exception:  # the broker being down must not fail the caller: the sweeper pushes later
         log.warning("Could not queue the push of connection %s; the sweeper will", connection_id, exc_info=True)
 
@@ -133,6 +137,9 @@ def activate_connection(connection_id) -> str:
         return "skipped"
     adapter = adapter_for(connection)
     if adapter.pushes_reservations:
+        if not connection.inbound_token:  # a connection made without connect_api (a data migration, a shell)
+            connection.rotate_inbound_token()
+            connection.save(update_fields=["inbound_token", "inbound_token_digest", "updated_at"])
         callback = settings.SITE_URL + reverse("channel-webhook", args=[connection.transport])
         try:
             adapter.register_webhook(connection, callback, connection.inbound_token)
