@@ -42,7 +42,7 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     change_list_template = "admin/bookings/booking/change_list.html"
     list_display = ["reference", "property", "guest_name", "source", "status", "payment_status", "check_in",
                     "check_out", "nights", "guest_count", "total_display", "paid_display"]
-    list_filter = ["status", "payment_status", "source", "property", admin_filters.ArrivalMonthFilter]
+    list_filter = ["status", "payment_status", "source", "referral", "property", admin_filters.ArrivalMonthFilter]
     search_fields = ["reference", "external_id", "guest__name", "guest__email"]
     search_help_text = "Reference (or channel id), guest name or guest email."
     list_select_related = ["property", "guest"]
@@ -53,8 +53,8 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
                "revoke_guest_links"]
     inlines = [GuestMessageInline, SentEmailInline, BookingEventInline]
     fieldsets = [
-        (None, {"fields": ["reference", "property", "guest", "source", "external_id", "status", "payment_status",
-                           "expires_at", "rules_overridden", "overbooking"]}),
+        (None, {"fields": ["reference", "property", "guest", "source", "referral", "external_id", "status",
+                           "payment_status", "expires_at", "rules_overridden", "overbooking"]}),
         ("Stay", {"fields": ["check_in", "check_out", "nights", "adults", "children", "special_requests"]}),
         ("Money", {"fields": ["total_display", "paid_display", "refunded_display", "balance_display"]}),
         ("Milestones", {"fields": ["created_at", "held_at", "reserved_at", "confirmed_at", "checked_in_at",

@@ -43,6 +43,9 @@ Definitions (also printed on the page, ``templates/admin/reports.html``):
   in the month of *arrival*. **Cancellations**: bookings in status cancelled
   (whatever status they were cancelled from), also by month of arrival, so that
   bookings + cancellations are all the firm requests for arrivals in a month.
+* **By referral**: the bookings sold here whose guest a landing link brought (``Booking.referral``: Google's free
+  booking links), with their nights and money, counted like a source; bookings without a referral have no row.
+  The page shows it; the CSV does not (its columns are fixed).
 * **Source filter** narrows bookings, nights and money to one source;
   availability stays that of the properties, so occupancy then reads "share of
   available nights sold through this source".
@@ -72,7 +75,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from bookings.models import CONFIRMED_STATUSES, AvailabilityBlock, Booking, BookingStatus, Source
+from bookings.models import CONFIRMED_STATUSES, AvailabilityBlock, Booking, BookingStatus, Referral, Source
 from core.money import CURRENCY_EXPONENTS, ZERO, format_money, round_money
 from properties.models import Property
 from properties.tenancy import managed_properties
@@ -84,8 +87,10 @@ MAX_MONTHS = 36
 # Reports count confirmed stays (CONFIRMED_STATUSES: nights, money, count); cancelled ones count as cancellations only.
 SOURCE_LABELS = dict(Source.choices)
 SOURCE_ORDER = [s.value for s in Source]
+REFERRAL_LABELS = dict(Referral.choices)
+REFERRAL_ORDER = [r.value for r in Referral]
 
-ALL, BY_SOURCE, BY_PROPERTY = "all", "source", "property"
+ALL, BY_SOURCE, BY_PROPERTY, BY_REFERRAL = "all", "source", "property", "referral"
 
 
 # --- figures ----------------------------------------------------------------------------------------
@@ -173,6 +178,7 @@ class CurrencySection:
     total: Figures
     by_source: list[Row]
     by_property: list[Row]
+    by_referral: list[Row] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -308,14 +314,14 @@ class _Cells(dict):
 
     def __missing__(self, cell):
         currency, dimension, _key, _month = cell
-        figures = Figures(currency, available_nights=None if dimension == BY_SOURCE else 0)
+        figures = Figures(currency, available_nights=None if dimension in (BY_SOURCE, BY_REFERRAL) else 0)
         self[cell] = figures
         return figures
 
-    def each(self, currency, source, property_id, month):
-        """The six cells a fact about one booking in one month counts in."""
-        for dimension, key in ((ALL, ""), (BY_SOURCE, source), (BY_PROPERTY, property_id)):
-            if dimension == BY_SOURCE and source is None:
+    def each(self, currency, source, property_id, month, referral=""):
+        """The cells a fact about one booking in one month counts in (six, eight with a referral)."""
+        for dimension, key in ((ALL, ""), (BY_SOURCE, source), (BY_PROPERTY, property_id), (BY_REFERRAL, referral)):
+            if (dimension == BY_SOURCE and source is None) or (dimension == BY_REFERRAL and not referral):
                 continue
             yield self[(currency, dimension, key, month)]
             yield self[(currency, dimension, key, None)]
@@ -326,7 +332,8 @@ def compute_report(months: list[date], properties: list[Property], bookings: lis
     """The figures, per currency, from rows already read (pure: no queries).
 
     ``bookings``: dicts with property_id, source, status, check_in, check_out, currency,
-    subtotal, discounts, fees, quote_nights. ``blocks``: (property_id, start_date, end_date)."""
+    subtotal, discounts, fees, quote_nights (and referral, optional). ``blocks``: (property_id, start_date,
+    end_date)."""
     if not months:
         return []
     start, end = months[0], add_months(months[-1], 1)
@@ -336,9 +343,10 @@ def compute_report(months: list[date], properties: list[Property], bookings: lis
 
     for row in bookings:
         currency, source, property_id = row["currency"], row["source"], row["property_id"]
+        referral = row.get("referral") or ""
         arrival = row["check_in"]
         if start <= arrival < end:
-            for cell in cells.each(currency, source, property_id, arrival.replace(day=1)):
+            for cell in cells.each(currency, source, property_id, arrival.replace(day=1), referral):
                 if row["status"] == BookingStatus.CANCELLED:
                     cell.cancellations += 1
                 else:
@@ -354,7 +362,7 @@ def compute_report(months: list[date], properties: list[Property], bookings: lis
                 continue
             month = night.replace(day=1)
             booked_dates[property_id].add(night)
-            for cell in cells.each(currency, source, property_id, month):
+            for cell in cells.each(currency, source, property_id, month, referral):
                 cell.booked_nights += 1
                 cell.room_revenue += price
                 cell.revenue += price + fees[index]
@@ -394,12 +402,15 @@ def compute_report(months: list[date], properties: list[Property], bookings: lis
         source_keys = [s for s in SOURCE_ORDER if (currency, BY_SOURCE, s, None) in cells]
         source_keys += sorted({k[2] for k in cells if k[0] == currency and k[1] == BY_SOURCE} - set(source_keys))
         property_ids = [p.pk for p in properties if (currency, BY_PROPERTY, p.pk, None) in cells]
+        referral_keys = [r for r in REFERRAL_ORDER if (currency, BY_REFERRAL, r, None) in cells]
+        referral_keys += sorted({k[2] for k in cells if k[0] == currency and k[1] == BY_REFERRAL} - set(referral_keys))
         sections.append(CurrencySection(
             currency=currency,
             months=[(m, cells[(currency, ALL, "", m)]) for m in months],
             total=cells[(currency, ALL, "", None)],
             by_source=[row_for(BY_SOURCE, s, SOURCE_LABELS.get(s, s)) for s in source_keys],
             by_property=[row_for(BY_PROPERTY, pk, names[pk]) for pk in property_ids],
+            by_referral=[row_for(BY_REFERRAL, r, REFERRAL_LABELS.get(r, r)) for r in referral_keys],
         ))
     return sections
 
@@ -417,7 +428,8 @@ def report_rows(properties: list[Property], filters: ReportFilters) -> tuple[lis
         bookings = bookings.filter(source=filters.source)
     rows = list(
         bookings.order_by().values(
-            "property_id", "source", "status", "check_in", "check_out", "currency", "subtotal", "discounts", "fees",
+            "property_id", "source", "referral", "status", "check_in", "check_out", "currency", "subtotal",
+            "discounts", "fees",
             quote_nights=KeyTransform("nights", "quote"),  # just the nights, not the whole snapshot
         )
     )

@@ -100,6 +100,14 @@ class Source(models.TextChoices):
     OWNER = "owner", "Owner / staff"
 
 
+class Referral(models.TextChoices):
+    """What brought the guest of a booking sold here to our site, when a landing link says so (the reports count
+    bookings by it): Google's free booking links land on ``/go/google/<property>`` (``storefront.landing_views``),
+    which remembers it in the session for the checkout. A booking's ``source`` stays where it was sold (direct)."""
+
+    GOOGLE_VR = "google_vr", "Google Vacation Rentals (free booking link)"
+
+
 CHANNEL_SOURCES = (Source.AIRBNB, Source.BOOKING_COM, Source.EXPEDIA, Source.FEWO_DIREKT, Source.GOOGLE_VR,
                    Source.OTHER)
 
@@ -137,6 +145,9 @@ class Booking(models.Model):
     guest = models.ForeignKey("guests.Guest", null=True, blank=True, on_delete=models.PROTECT, related_name="bookings")
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.DIRECT)
     external_id = models.CharField(max_length=255, blank=True, help_text="The booking's id on its channel.")
+    referral = models.CharField(
+        max_length=30, choices=Referral.choices, blank=True, default="", db_default="",
+        help_text="What brought the guest to our site (a landing link), for bookings sold here; empty when unknown.")
 
     check_in = models.DateField()
     check_out = models.DateField()

@@ -61,6 +61,7 @@ from .models import (
     Booking,
     BookingStatus,
     PaymentStatus,
+    Referral,
     Source,
 )
 from .state_machine import apply_transition, booking_payload, record_creation, record_event
@@ -207,15 +208,18 @@ def release_hold(*, hold_id, actor: Actor, reason: str = "Released by the client
 def reserve(*, property_id, check_in: date, check_out: date, adults: int, children: int = 0, guest: GuestInput,
             actor: Actor, special_requests: str = "", source: str = Source.DIRECT, hold_id=None,
             expires_in: timedelta | None = None, override_rules: bool = False, override_reason: str = "",
-            at: datetime | None = None) -> Booking:
+            referral: str = "", at: datetime | None = None) -> Booking:
     """Create a booking in ``reserved``: dates held until ``expires_at`` while the guest pays.
 
     With ``hold_id`` the hold becomes the booking (same row, same dates). With
     ``override_rules`` (owners and staff only, with a reason) stay rules are not
-    enforced; overlaps, blocks and buffer days always are.
+    enforced; overlaps, blocks and buffer days always are. ``referral`` (a ``Referral`` value or empty) records
+    what brought the guest to our site (the guest pages pass what the landing page remembered).
     """
     now = at or timezone.now()
     _validate_dates(check_in, check_out)
+    if referral and referral not in Referral.values:
+        raise ValueError(f"Unknown referral {referral!r}.")
     if override_rules and not override_reason.strip():
         raise StayRuleViolation("Overriding the stay rules needs a reason.")
     prop = lock_property(property_id, with_overrides=True)
@@ -236,6 +240,7 @@ def reserve(*, property_id, check_in: date, check_out: date, adults: int, childr
         booking.special_requests = special_requests
         booking.expires_at = expires_at
         booking.rules_overridden = override_rules
+        booking.referral = referral or booking.referral
         _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
         reason = "Hold converted to a reservation."
         if override_rules:
@@ -243,7 +248,7 @@ def reserve(*, property_id, check_in: date, check_out: date, adults: int, childr
         return apply_transition(
             booking, S.RESERVED, actor, reason, at=now,
             extra_fields=("guest", "adults", "children", "special_requests", "currency", "quote", "subtotal", "fees",
-                          "discounts", "taxes", "total", "expires_at", "rules_overridden"),
+                          "discounts", "taxes", "total", "expires_at", "rules_overridden", "referral"),
         )
 
     _ensure_available(prop, check_in, check_out, guests, now, enforce_rules=not override_rules)
@@ -251,7 +256,7 @@ def reserve(*, property_id, check_in: date, check_out: date, adults: int, childr
         property=prop, guest=find_or_create_guest(guest), source=source, check_in=check_in, check_out=check_out,
         adults=adults, children=children, status=S.RESERVED, reserved_at=now, expires_at=expires_at,
         special_requests=special_requests, cancellation_policy=policy_snapshot_for(prop),
-        rules_overridden=override_rules,
+        rules_overridden=override_rules, referral=referral,
     )
     _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
     _save_new(booking, now)

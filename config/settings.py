@@ -434,6 +434,11 @@ CHANNEL_SYNC_RUN_RETENTION_DAYS = env.int("CHANNEL_SYNC_RUN_RETENTION_DAYS", def
 # Procfile.dev starts (channels.emulators), so that nothing reaches the internet; the tests point them at theirs.
 CHANNEX_BASE_URL = env.str("CHANNEX_BASE_URL", default="http://127.0.0.1:8431/api/v1" if DEBUG
                            else "https://app.channex.io/api/v1")  # staging: https://staging.channex.io/api/v1
+# Google Vacation Rentals (Hotel Center ARI push, channels.adapters.google_vr): the XML uploads go to
+# <base>/travel/hotels/uploads/...; Google allowlists the sending servers' IP addresses (Hotel Center, Prices >
+# Settings) instead of a token.
+GOOGLE_VR_BASE_URL = env.str("GOOGLE_VR_BASE_URL", default="http://127.0.0.1:8433" if DEBUG
+                             else "https://www.google.com")
 CHANNEL_API_CONNECT_TIMEOUT_SECONDS = env.float("CHANNEL_API_CONNECT_TIMEOUT_SECONDS", default=5.0)
 CHANNEL_API_TIMEOUT_SECONDS = env.float("CHANNEL_API_TIMEOUT_SECONDS", default=20.0)
 # A change is pushed this long after its event, so that a burst for one property becomes one push.

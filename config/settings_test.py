@@ -20,6 +20,7 @@ os.environ.setdefault("STRIPE_MODE", "local")
 # Channel platforms: nothing in the tests reaches the internet. A test that talks to a platform points the base URL
 # at its emulator (tests/channels/api/conftest.py); anything else finds a closed local port (connection refused).
 os.environ.setdefault("CHANNEX_BASE_URL", "http://127.0.0.1:9/api/v1")
+os.environ.setdefault("GOOGLE_VR_BASE_URL", "http://127.0.0.1:9")
 
 from .settings import *  # noqa: E402,F403
 from .settings import DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402

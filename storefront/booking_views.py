@@ -27,6 +27,7 @@ from properties.forms import stay_from_get, stay_query
 from .checkout import reserve_from_details, throttle_reservation
 from .forms import GuestDetailsForm
 from .portal import portal_context
+from .referrals import referral_of
 from .selectors import policy_info, property_for_page, stay_quote
 
 STAY_FIELDS = ("check_in", "check_out", "adults", "children")
@@ -61,7 +62,8 @@ def details(request, slug):
                 outcome = {"detail": f"Too many booking attempts from your connection. Please wait {wait} seconds "
                                      "and try again.", "messages": []}
             else:
-                result = reserve_from_details(property_id=prop.pk, data=form.cleaned_data)
+                result = reserve_from_details(property_id=prop.pk, data=form.cleaned_data,
+                                              referral=referral_of(request))
                 if result.booking is not None:
                     return redirect(payment_url(result.booking))
                 outcome = {"detail": result.detail, "messages": result.messages}

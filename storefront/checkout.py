@@ -34,8 +34,10 @@ class DetailsOutcome:
     stale: bool = False  # the form token was already used for different input
 
 
-def reserve_from_details(*, property_id: int, data: dict) -> DetailsOutcome:
-    """Reserve the stay of a valid ``GuestDetailsForm`` (its ``cleaned_data``), once per form token."""
+def reserve_from_details(*, property_id: int, data: dict, referral: str = "") -> DetailsOutcome:
+    """Reserve the stay of a valid ``GuestDetailsForm`` (its ``cleaned_data``), once per form token. ``referral``: what
+    brought the guest (``storefront.referrals.referral_of``), recorded on the booking; not part of the form's
+    fingerprint (it is not the guest's input)."""
     body = {
         "property_id": property_id,
         "check_in": data["check_in"].isoformat(), "check_out": data["check_out"].isoformat(),
@@ -50,7 +52,7 @@ def reserve_from_details(*, property_id: int, data: dict) -> DetailsOutcome:
                 adults=data["adults"], children=data["children"], special_requests=data["special_requests"],
                 guest=GuestInput(name=data["name"], email=data["email"], phone=data["phone"],
                                  country=data["country"]),
-                actor=Actor.guest(data["email"]), source=Source.DIRECT,
+                actor=Actor.guest(data["email"]), source=Source.DIRECT, referral=referral,
             )
         except DomainError as exc:
             return exc.http_status, exc.as_dict()

@@ -1,15 +1,16 @@
 """The guest pages, mounted at the site root by config/urls.py.
 
 Two URL namespaces, the names the templates and emails have always used: ``properties:`` (search, the property
-page: ``property_views``) and ``bookings:`` (the booking details form, the booking's page, its .ics file and the
-guest portal's actions: ``booking_views``, ``portal_views``). The payment step is ``payments:pay``
+page: ``property_views``; the landing links of outside sites: ``landing_views``) and ``bookings:`` (the booking
+details form, the booking's page, its .ics file and the guest portal's actions: ``booking_views``,
+``portal_views``). The payment step is ``payments:pay``
 (/payments/<reference>/pay/), see payments/views.py; the guest's list of bookings (``my-bookings``) is routed by
 config/urls.py.
 """
 
 from django.urls import include, path, re_path
 
-from . import booking_views, portal_views, property_views
+from . import booking_views, landing_views, portal_views, property_views
 
 REFERENCE = r"(?P<reference>[A-Za-z0-9-]{1,40})"
 
@@ -26,6 +27,8 @@ booking_patterns = [
 property_patterns = [
     path("", property_views.home, name="home"),
     path("properties/<slug:slug>/", property_views.property_detail, name="detail"),
+    # Google's free booking links land here (storefront/landing_views.py), then on the property page with the stay.
+    re_path(r"^go/google/(?P<property_id>[A-Za-z0-9_-]{1,100})/?$", landing_views.google, name="google_landing"),
 ]
 
 urlpatterns = [

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from .base import Adapter, AdapterError
 from .channex import ChannexAdapter
+from .google_vr import GoogleVrAdapter
 
 __all__ = ["ADAPTERS", "Adapter", "AdapterError", "adapter_for"]
 
-ADAPTERS: dict[str, Adapter] = {adapter.name: adapter for adapter in (ChannexAdapter(),)}
+ADAPTERS: dict[str, Adapter] = {adapter.name: adapter for adapter in (ChannexAdapter(), GoogleVrAdapter())}
 
 
 def adapter_for(connection) -> Adapter:

@@ -157,3 +157,13 @@ def test_filter_counts_and_csv_export_are_scoped(prop, book, owner, owner_b, as_
     body = response.content.decode()
     assert response["Content-Type"].startswith("text/csv")
     assert mine.reference in body and theirs.reference not in body
+
+
+def test_detail_page_shows_what_brought_the_guest(prop, book, owner, as_user):
+    referred = book(prop, start=10, referral="google_vr")
+    plain = book(prop, start=20)
+    client = as_user(owner)
+
+    html = client.get(url("change", referred.pk)).content.decode()
+    assert "Referral" in html and "Google Vacation Rentals (free booking link)" in html
+    assert "Google Vacation Rentals (free booking link)" not in client.get(url("change", plain.pk)).content.decode()

@@ -31,10 +31,13 @@ from decimal import Decimal
 import pytest
 
 from backoffice.reports import build_report
+from bookings import services
+from core.actor import Actor
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 D = Decimal
 Q1 = {"from": "2024-01", "to": "2024-03"}
+SYSTEM = Actor.system("test")
 
 
 def sections_of(user, params=Q1):
@@ -140,3 +143,41 @@ def test_empty_period_is_all_zeros(owner_a, world):
     assert eur.is_empty
     assert (eur.total.booked_nights, eur.total.available_nights, eur.total.room_revenue) == (0, 365 * 2, D("0"))
     assert (eur.total.occupancy, eur.total.adr, eur.total.revpar) == (D("0.0"), None, D("0.00"))
+
+
+def test_by_referral_counts_the_bookings_a_landing_link_brought(owner_a, world):
+    from .conftest import at, confirmed, reserve
+
+    # Two stays of guests Google's free booking links brought: one confirmed, one cancelled (both arriving in
+    # January), and one that is only reserved (no booking yet).
+    g1 = confirmed(world["beta"], date(2024, 1, 22), date(2024, 1, 24), at(2023, 12, 10, 10), 20, referral="google_vr")
+    g2 = confirmed(world["beta"], date(2024, 1, 25), date(2024, 1, 26), at(2023, 12, 11, 10), 21, referral="google_vr")
+    services.cancel(booking_id=g2.pk, actor=SYSTEM, reason="Plans changed.", at=at(2023, 12, 12, 10))
+    reserve(world["beta"], date(2024, 1, 27), date(2024, 1, 28), at(2024, 1, 1, 10), 22, referral="google_vr")
+    assert g1.referral == "google_vr" and g1.source == "direct"
+
+    eur = sections_of(owner_a)["EUR"]
+
+    (row,) = eur.by_referral  # bookings without a referral have no row
+    assert (row.key, row.label) == ("google_vr", "Google Vacation Rentals (free booking link)")
+    f = row.total
+    assert (f.bookings, f.cancellations, f.booked_nights, f.room_revenue, f.available_nights) == (
+        1, 1, 2, D("160.00"), None)
+    assert [(m.bookings, m.cancellations) for m in row.months] == [(1, 1), (0, 0), (0, 0)]
+    # Still counted under its source (direct) and in the totals, as before.
+    direct = next(r.total for r in eur.by_source if r.key == "direct")
+    assert (direct.bookings, direct.cancellations) == (2, 2)
+    assert sections_of(owner_a)["USD"].by_referral == []
+
+
+def test_the_page_shows_the_referral_table_only_when_there_is_one(client, owner_a, world):
+    from django.urls import reverse
+
+    from .conftest import at, confirmed
+
+    client.force_login(owner_a)
+    assert 'id="referrals-EUR"' not in client.get(reverse("admin:reports"), Q1).content.decode()
+    confirmed(world["beta"], date(2024, 1, 22), date(2024, 1, 24), at(2023, 12, 10, 10), 20, referral="google_vr")
+
+    html = client.get(reverse("admin:reports"), Q1).content.decode()
+    assert 'id="referrals-EUR"' in html and 'data-referral="google_vr"' in html

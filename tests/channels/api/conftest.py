@@ -10,6 +10,7 @@ import pytest
 from channels import limits
 from channels.emulators.base import serve
 from channels.emulators.channex import ChannexEmulator
+from channels.emulators.google_vr import GoogleVrEmulator
 from channels.models import ChannelConnection, Transport
 
 
@@ -66,6 +67,50 @@ def channex_connection(channex):
             remote_rate_plan_id=channex.ids["rate_plan_id"], **fields)
         connection.set_credentials({"api_key": channex.api_key})
         connection.save()
+        return connection
+
+    return make
+
+
+GOOGLE_PARTNER = "stayhold_test"
+
+
+@pytest.fixture(scope="session")
+def google_server():
+    emulator = GoogleVrEmulator()
+    server = serve(emulator)
+    yield emulator
+    server.shutdown()
+
+
+@pytest.fixture
+def google(google_server, settings):
+    """The Google Vacation Rentals emulator, reset, with one partner account (``google.partner``) that holds the
+    properties of the connections made by ``google_connection``; the adapter pointed at it."""
+    settings.GOOGLE_VR_BASE_URL = google_server.base_url
+    control = Control(google_server)
+    control("reset", {})
+    limits.reset()
+    control.partner = GOOGLE_PARTNER
+    control.properties = []
+    control("partners", {"partner": GOOGLE_PARTNER, "properties": []})
+    yield control
+    limits.reset()
+
+
+@pytest.fixture
+def google_connection(google):
+    """A Google connection of a new property (Google's property id: the property's slug, the default), the property
+    held by the emulator's partner."""
+    from tests.factories import PropertyFactory
+
+    def make(prop=None, partner=GOOGLE_PARTNER, **fields):
+        connection = ChannelConnection(property=prop or PropertyFactory(), platform="google_vr",
+                                       transport=Transport.GOOGLE_VR, **fields)
+        connection.set_credentials({"partner_key": partner})
+        connection.save()
+        google.properties.append(connection.remote_property_id or connection.property.slug)
+        google("partners", {"partner": GOOGLE_PARTNER, "properties": google.properties})
         return connection
 
     return make
