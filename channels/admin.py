@@ -421,7 +421,8 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
     api_fieldsets = [
         (None, {"fields": ["property", ("platform", "name"), "sync_enabled"]}),
         ("Platform API", {"fields": ["transport", "credentials_masked",
-                                     ("remote_property_id", "remote_room_type_id", "remote_rate_plan_id")]}),
+                                     ("remote_property_id", "remote_room_type_id", "remote_rate_plan_id"),
+                                     "landing_template"]}),
         ("Health", {"fields": ["health", "api_health_display", "last_error_short",
                                ("last_push_at", "last_pull_at", "last_full_sync_at")]}),
     ]
@@ -434,6 +435,18 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
     @admin.display(description="Credentials")
     def credentials_masked(self, obj):
         return api_admin.credentials_html(obj) if obj is not None else "—"
+
+    @admin.display(description="Landing page for Google")
+    def landing_template(self, obj):
+        """Google connections: the URL template to give Google (Hotel Center → Points of sale)."""
+        if obj is None or obj.transport != Transport.GOOGLE_VR:
+            return "—"
+        from .adapters.google_vr import google_url_template
+
+        template = google_url_template()
+        return format_html('<code style="word-break:break-all">{}</code> <button type="button" class="button" '
+                           'data-copy="{}">Copy</button><br>Paste it in Hotel Center (Points of sale): Google '
+                           'fills in the property, dates, guests and the price it showed.', template, template)
 
     @admin.display(description="In plain words")
     def api_health_display(self, obj):
@@ -452,8 +465,8 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
         readonly = list(super().get_readonly_fields(request, obj))
         if obj is not None and obj.is_api:
             readonly += ["platform", "transport", "credentials_masked", "remote_property_id", "remote_room_type_id",
-                         "remote_rate_plan_id", "api_health_display", "last_push_at", "last_pull_at",
-                         "last_full_sync_at"]
+                         "remote_rate_plan_id", "landing_template", "api_health_display", "last_push_at",
+                         "last_pull_at", "last_full_sync_at"]
         if obj is not None:
             readonly.append("property")  # its imported stays and channel blocks belong to this property
         return readonly

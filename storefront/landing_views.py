@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import logging
 import re
-import xml.etree.ElementTree as ET  # noqa: S405 - only builds XML, never parses
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.conf import settings
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -49,24 +47,6 @@ from .referrals import remember
 
 log = logging.getLogger(__name__)
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-GOOGLE_URL_TEMPLATE = (
-    "{site}/go/google/(PARTNER-HOTEL-ID)?checkin=(CHECKINYEAR)-(CHECKINMONTH)-(CHECKINDAY)&nights=(LENGTH)"
-    "&adults=(NUM-ADULTS)&children=(NUM-CHILDREN)&currency=(USER-CURRENCY)&price=(PRICE-DISPLAYED-TOTAL)"
-)
-
-
-def google_url_template(site_url: str | None = None) -> str:
-    return GOOGLE_URL_TEMPLATE.format(site=(site_url or settings.SITE_URL).rstrip("/"))
-
-
-def points_of_sale_xml(site_url: str | None = None) -> str:
-    """The landing-page file to upload in Hotel Center: one ``PointOfSale`` for every user (no ``Match``)."""
-    root = ET.Element("PointsOfSale")
-    point = ET.SubElement(root, "PointOfSale", {"id": "stayhold"})
-    ET.SubElement(point, "URL").text = google_url_template(site_url)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
-
 
 def _property(property_id: str) -> Property | None:
     prop = Property.objects.active().filter(slug=property_id).first()

@@ -425,3 +425,26 @@ def _check_transaction(root: ET.Element) -> None:
     if status == "Success":
         return
     _raise(_errors(root) or [("", f"property data not accepted (status {status or 'missing'})")])
+
+
+# --- the landing page Google sends guests to (served by storefront.landing_views) ----------------------------
+# The owner uploads the file of :func:`points_of_sale_xml` in Hotel Center; its one URL template leads to our
+# property page with the stay Google showed. Defined here, with the rest of the Google integration, so that the
+# connection's admin page (channels) and the landing view (storefront, above) read the same template.
+
+GOOGLE_URL_TEMPLATE = (
+    "{site}/go/google/(PARTNER-HOTEL-ID)?checkin=(CHECKINYEAR)-(CHECKINMONTH)-(CHECKINDAY)&nights=(LENGTH)"
+    "&adults=(NUM-ADULTS)&children=(NUM-CHILDREN)&currency=(USER-CURRENCY)&price=(PRICE-DISPLAYED-TOTAL)"
+)
+
+
+def google_url_template(site_url: str | None = None) -> str:
+    return GOOGLE_URL_TEMPLATE.format(site=(site_url or settings.SITE_URL).rstrip("/"))
+
+
+def points_of_sale_xml(site_url: str | None = None) -> str:
+    """The landing-page file to upload in Hotel Center: one ``PointOfSale`` for every user (no ``Match``)."""
+    root = ET.Element("PointsOfSale")
+    point = ET.SubElement(root, "PointOfSale", {"id": "stayhold"})
+    ET.SubElement(point, "URL").text = google_url_template(site_url)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
