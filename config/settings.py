@@ -432,6 +432,12 @@ CHANNEL_SYNC_RUN_RETENTION_DAYS = env.int("CHANNEL_SYNC_RUN_RETENTION_DAYS", def
 # --- Channels (API connections: channels.adapters, channels.api_sync) ----------------------------------------
 # Base URLs of the platforms' APIs (the emulators of channels.emulators in tests and `make run`).
 CHANNEX_BASE_URL = env.str("CHANNEX_BASE_URL", default="https://staging.channex.io/api/v1")
+# Booking.com connectivity (channels.adapters.booking_com): the token exchange, ARI (OTA_HotelAvailNotif,
+# OTA_HotelRateAmountNotif) and reservations (OTA_HotelResNotif, OTA_HotelResModifyNotif), each a host without a path.
+BOOKING_COM_AUTH_URL = env.str("BOOKING_COM_AUTH_URL", default="https://connectivity-authentication.booking.com")
+BOOKING_COM_SUPPLY_URL = env.str("BOOKING_COM_SUPPLY_URL", default="https://supply-xml.booking.com")
+BOOKING_COM_SECURE_SUPPLY_URL = env.str("BOOKING_COM_SECURE_SUPPLY_URL",
+                                        default="https://secure-supply-xml.booking.com")
 CHANNEL_API_CONNECT_TIMEOUT_SECONDS = env.float("CHANNEL_API_CONNECT_TIMEOUT_SECONDS", default=5.0)
 CHANNEL_API_TIMEOUT_SECONDS = env.float("CHANNEL_API_TIMEOUT_SECONDS", default=20.0)
 # A change is pushed this long after its event, so that a burst for one property becomes one push.

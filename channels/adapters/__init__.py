@@ -4,11 +4,12 @@ A new platform is one adapter module and one line here (and an emulator in ``cha
 from __future__ import annotations
 
 from .base import Adapter, AdapterError
+from .booking_com import BookingComAdapter
 from .channex import ChannexAdapter
 
 __all__ = ["ADAPTERS", "Adapter", "AdapterError", "adapter_for"]
 
-ADAPTERS: dict[str, Adapter] = {adapter.name: adapter for adapter in (ChannexAdapter(),)}
+ADAPTERS: dict[str, Adapter] = {adapter.name: adapter for adapter in (ChannexAdapter(), BookingComAdapter())}
 
 
 def adapter_for(connection) -> Adapter:
