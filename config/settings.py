@@ -434,6 +434,15 @@ CHANNEL_SYNC_RUN_RETENTION_DAYS = env.int("CHANNEL_SYNC_RUN_RETENTION_DAYS", def
 # Procfile.dev starts (channels.emulators), so that nothing reaches the internet; the tests point them at theirs.
 CHANNEX_BASE_URL = env.str("CHANNEX_BASE_URL", default="http://127.0.0.1:8431/api/v1" if DEBUG
                            else "https://app.channex.io/api/v1")  # staging: https://staging.channex.io/api/v1
+# Booking.com connectivity (channels.adapters.booking_com): the token exchange, ARI (OTA_HotelAvailNotif,
+# OTA_HotelRateAmountNotif) and reservations (OTA_HotelResNotif, OTA_HotelResModifyNotif), each a host without a path;
+# with DEBUG on, all three are the local emulator (one server models them all).
+BOOKING_COM_AUTH_URL = env.str("BOOKING_COM_AUTH_URL", default="http://127.0.0.1:8432" if DEBUG
+                               else "https://connectivity-authentication.booking.com")
+BOOKING_COM_SUPPLY_URL = env.str("BOOKING_COM_SUPPLY_URL", default="http://127.0.0.1:8432" if DEBUG
+                                 else "https://supply-xml.booking.com")
+BOOKING_COM_SECURE_SUPPLY_URL = env.str("BOOKING_COM_SECURE_SUPPLY_URL", default="http://127.0.0.1:8432" if DEBUG
+                                        else "https://secure-supply-xml.booking.com")
 # Google Vacation Rentals (Hotel Center ARI push, channels.adapters.google_vr): the XML uploads go to
 # <base>/travel/hotels/uploads/...; Google allowlists the sending servers' IP addresses (Hotel Center, Prices >
 # Settings) instead of a token.

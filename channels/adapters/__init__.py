@@ -4,12 +4,14 @@ A new platform is one adapter module and one line here (and an emulator in ``cha
 from __future__ import annotations
 
 from .base import Adapter, AdapterError
+from .booking_com import BookingComAdapter
 from .channex import ChannexAdapter
 from .google_vr import GoogleVrAdapter
 
 __all__ = ["ADAPTERS", "Adapter", "AdapterError", "adapter_for"]
 
-ADAPTERS: dict[str, Adapter] = {adapter.name: adapter for adapter in (ChannexAdapter(), GoogleVrAdapter())}
+ADAPTERS: dict[str, Adapter] = {adapter.name: adapter for adapter in (ChannexAdapter(), BookingComAdapter(),
+                                                                      GoogleVrAdapter())}
 
 
 def adapter_for(connection) -> Adapter:

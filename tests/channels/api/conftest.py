@@ -9,6 +9,7 @@ import pytest
 
 from channels import limits
 from channels.emulators.base import serve
+from channels.emulators.booking_com import BookingComEmulator
 from channels.emulators.channex import ChannexEmulator
 from channels.emulators.google_vr import GoogleVrEmulator
 from channels.models import ChannelConnection, Transport
@@ -111,6 +112,61 @@ def google_connection(google):
         connection.save()
         google.properties.append(connection.remote_property_id or connection.property.slug)
         google("partners", {"partner": GOOGLE_PARTNER, "properties": google.properties})
+        return connection
+
+    return make
+
+
+# --- Booking.com ------------------------------------------------------------------------------------------------
+
+BOOKING_COM_HOTEL = {"hotel_id": "367456", "room_id": "36745601", "rate_plan_id": "1278606", "currency": "EUR"}
+
+
+@pytest.fixture(scope="session")
+def booking_com_server():
+    emulator = BookingComEmulator()
+    server = serve(emulator)
+    yield emulator
+    server.shutdown()
+
+
+@pytest.fixture
+def booking_com(booking_com_server, settings):
+    """The Booking.com emulator, reset, with one machine account linked to one hotel (one room, one rate plan);
+    the adapter's three hosts pointed at it, no token cached, the limit windows empty."""
+    from django.core.cache import cache
+
+    from channels.adapters.booking_com import BookingComAdapter
+
+    base = booking_com_server.base_url
+    settings.BOOKING_COM_AUTH_URL = settings.BOOKING_COM_SUPPLY_URL = settings.BOOKING_COM_SECURE_SUPPLY_URL = base
+    control = Control(booking_com_server)
+    control("reset", {})
+    control.client_id, control.client_secret = "a1b2c3d4-5fc0-11ef-a860-0123456789ab", "s3cret-of-the-machine-account"
+    token_key = BookingComAdapter.token_key(control.client_id)
+    cache.delete(token_key)
+    limits.reset()
+    control("accounts", {"client_id": control.client_id, "client_secret": control.client_secret,
+                         "hotels": [BOOKING_COM_HOTEL]})
+    control.hotel = dict(BOOKING_COM_HOTEL)
+    yield control
+    cache.delete(token_key)
+    limits.reset()
+
+
+@pytest.fixture
+def booking_com_connection(booking_com):
+    """A Booking.com connection of a new property, mapped to the emulator's hotel, room and rate plan."""
+    from tests.factories import PropertyFactory
+
+    def make(prop=None, **fields):
+        mapping = {"remote_property_id": booking_com.hotel["hotel_id"],
+                   "remote_room_type_id": booking_com.hotel["room_id"],
+                   "remote_rate_plan_id": booking_com.hotel["rate_plan_id"]}
+        connection = ChannelConnection(property=prop or PropertyFactory(), platform="booking_com",
+                                       transport=Transport.BOOKING_COM, **{**mapping, **fields})
+        connection.set_credentials({"client_id": booking_com.client_id, "client_secret": booking_com.client_secret})
+        connection.save()
         return connection
 
     return make
