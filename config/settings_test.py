@@ -21,6 +21,8 @@ os.environ.setdefault("STRIPE_MODE", "local")
 # at its emulator (tests/channels/api/conftest.py); anything else finds a closed local port (connection refused).
 os.environ.setdefault("CHANNEX_BASE_URL", "http://127.0.0.1:9/api/v1")
 os.environ.setdefault("GOOGLE_VR_BASE_URL", "http://127.0.0.1:9")
+for _name in ("BOOKING_COM_AUTH_URL", "BOOKING_COM_SUPPLY_URL", "BOOKING_COM_SECURE_SUPPLY_URL"):
+    os.environ.setdefault(_name, "http://127.0.0.1:9")
 
 from .settings import *  # noqa: E402,F403
 from .settings import DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402

@@ -3,7 +3,8 @@
 **Google's free booking links** (Google Vacation Rentals; the prices come from ``channels.adapters.google_vr``).
 Google builds each link from the partner's landing-page file (a ``PointsOfSale`` XML uploaded in Hotel Center, not
 pushed over the API) by filling in its variables. The owner (or our operator, for a shared partner account) gives
-Google the file of :func:`points_of_sale_xml`, whose one URL template is :data:`GOOGLE_URL_TEMPLATE`::
+Google the file of ``channels.adapters.google_vr.points_of_sale_xml`` (its connection's admin page shows the
+template), whose one URL template is ``GOOGLE_URL_TEMPLATE``::
 
     <SITE_URL>/go/google/(PARTNER-HOTEL-ID)?checkin=(CHECKINYEAR)-(CHECKINMONTH)-(CHECKINDAY)&nights=(LENGTH)
         &adults=(NUM-ADULTS)&children=(NUM-CHILDREN)&currency=(USER-CURRENCY)&price=(PRICE-DISPLAYED-TOTAL)

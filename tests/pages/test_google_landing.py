@@ -13,9 +13,9 @@ import pytest
 from django.utils import timezone
 
 from bookings.models import Booking, Referral
+from channels.adapters.google_vr import google_url_template, points_of_sale_xml
 from channels.models import ChannelConnection, Transport
 from properties.models import Property
-from storefront.landing_views import google_url_template, points_of_sale_xml
 from storefront.referrals import SESSION_KEY
 from tests.factories import PropertyFactory, future
 from tests.pages.conftest import text

@@ -16,10 +16,16 @@ from django.utils import timezone
 
 from bookings.models import Booking, Referral, SentEmail
 from channels import api_sync
-from channels.adapters.google_vr import AVAILABILITY, INVENTORY, PROPERTY_DATA, RATES
+from channels.adapters.google_vr import (
+    AVAILABILITY,
+    INVENTORY,
+    PROPERTY_DATA,
+    RATES,
+    google_url_template,
+    points_of_sale_xml,
+)
 from channels.models import AriChange, BreakerState, ChannelConnection, ConnectionStatus
 from properties.models import weekday_mask
-from storefront.landing_views import google_url_template, points_of_sale_xml
 from tests.factories import PropertyFactory, future, next_weekday
 
 pytestmark = pytest.mark.django_db
