@@ -2,12 +2,13 @@
 API connection's page shows (health in plain words, the platform's ids, masked credentials) and does (full sync).
 
 Connecting (``/admin/channel_sync/channelconnection/connect/?transport=channex``): the owner picks the property
-and enters the platform's credentials; where the adapter can list what the credentials see (Channex), a second
-step offers those properties to pick from, else the platform's ids are typed (Booking.com: hotel, room and rate
-plan codes; Google: the property id Google knows). Between the two steps the credentials wait in the session,
-encrypted (``core.crypto``), never in a page. ``channels.services.connect_api`` saves the connection; the
-webhook, the full sync and the first pull run in a task after the commit. No network call happens inside a
-transaction: listing the platform's properties is a plain request of the web view.
+and enters the platform's credentials ("Find my properties": the adapter's ``list_properties``); the second step
+offers what the platform lists to pick from (Channex: the key's properties; Google: the property itself, under the
+id Google will know), or, where the platform lists nothing but has checked the credentials (Booking.com: a token
+exchange), asks for the ids from its extranet (hotel, room and rate plan codes). Between the two steps the
+credentials wait in the session, encrypted (``core.crypto``), never in a page. ``channels.services.connect_api``
+saves the connection; the webhook, the full sync and the first pull run in a task after the commit. No network
+call happens inside a transaction: listing the platform's properties is a plain request of the web view.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from core.errors import DomainError
 from properties.tenancy import managed_properties
 
 from . import api_sync, services
-from .adapters import ADAPTERS, Adapter, AdapterError
+from .adapters import ADAPTERS, AdapterError
 from .health import api_health
 from .models import ChannelConnection, Transport
 
@@ -104,34 +105,31 @@ def connect_view(model_admin, request):
     if request.POST.get("step") != "find":
         return _connect(model_admin, request, form, transport, credentials)
     try:
-        found = services.remote_properties(transport, credentials)
+        found = services.remote_properties(transport, credentials, form.cleaned_data["property"])
     except NotImplementedError:  # this platform lists nothing: the ids are typed
-        found = None
+        found = []
     except AdapterError as exc:
         form.add_error(None, f"{adapter.label} answered: {exc.detail}")
         return _page(model_admin, request, form, transport)
     request.session[SESSION_KEY] = encrypt(json.dumps({"transport": transport, **credentials}))
-    if found == []:
-        form.add_error(None, f"These credentials see no property on {adapter.label}.")
-        return _page(model_admin, request, form, transport)
+    initial = {"property": form.cleaned_data["property"].pk, "name": form.cleaned_data["name"]}
+    if not found:  # accepted, but the platform lists nothing (Booking.com): the ids are typed
+        messages.info(request, f"{adapter.label} accepted the credentials. Enter the ids of the listing there.")
+        return _page(model_admin, request, ConnectForm(user=request.user, transport=transport, initial=initial),
+                     transport, checked=True)
     choices = [(f"{p.property_id}|{p.room_type_id}|{p.rate_plan_id}",
-                f"{p.title} ({p.currency})" if p.currency else p.title) for p in found or []]
-    picked = ConnectForm(user=request.user, transport=transport, remote_choices=choices,
-                         initial={"property": form.cleaned_data["property"].pk, "name": form.cleaned_data["name"]})
+                f"{p.title} ({p.currency})" if p.currency else p.title) for p in found]
+    picked = ConnectForm(user=request.user, transport=transport, remote_choices=choices, initial=initial)
     return _page(model_admin, request, picked, transport, picking=True)
 
 
-def _page(model_admin, request, form: ConnectForm, transport: str, picking: bool = False) -> TemplateResponse:
+def _page(model_admin, request, form: ConnectForm, transport: str, picking: bool = False,
+          checked: bool = False) -> TemplateResponse:
     adapter = ADAPTERS[transport]
     return TemplateResponse(request, "admin/channel_sync/channelconnection/connect.html", {
         **model_admin.admin_site.each_context(request), "opts": ChannelConnection._meta, "form": form,
         "title": f"Connect {adapter.label}", "adapter": adapter, "transport": transport,
-        "transports": API_TRANSPORTS, "picking": picking, "has_pending": bool(_pending(request, transport)),
-        "lists_properties": _lists_properties(adapter)})
-
-
-def _lists_properties(adapter) -> bool:
-    return type(adapter).list_properties is not Adapter.list_properties
+        "transports": API_TRANSPORTS, "picking": picking or checked, "has_pending": bool(_pending(request, transport))})
 
 
 def _pending(request, transport: str) -> dict[str, str]:

@@ -196,8 +196,10 @@ def connect_api(*, property_id, transport: str, credentials: dict[str, str], rem
     return connection
 
 
-def remote_properties(transport: str, credentials: dict[str, str]):
-    """What the credentials can see on the platform (the connect form's second step). Raises AdapterError."""
-    probe = ChannelConnection(transport=transport)
+def remote_properties(transport: str, credentials: dict[str, str], prop=None):
+    """What the credentials can see on the platform, for ``prop`` (the connect form's second step): a list to pick
+    from, or an empty list when the platform lists nothing and the ids are typed (the credentials were checked
+    where the platform allows it). Raises AdapterError."""
+    probe = ChannelConnection(transport=transport, property=prop)
     probe.set_credentials(credentials)
     return adapter_for(probe).list_properties(probe)

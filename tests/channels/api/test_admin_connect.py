@@ -98,3 +98,49 @@ def test_the_full_sync_button_queues_and_staff_cannot_connect(channex, channex_c
     assert client.get(reverse(CONNECT)).status_code == 403
     assert client.post(reverse("admin:channel_sync_channelconnection_full_sync",
                                args=[connection.pk])).status_code == 403
+
+
+def test_booking_com_checks_the_credentials_then_takes_the_typed_ids(booking_com, owner_prop, client,
+                                                                    django_capture_on_commit_callbacks):
+    owner, prop = owner_prop
+    client.force_login(owner)
+    checked = client.post(reverse(CONNECT), {"transport": "booking_com", "property": prop.pk, "step": "find",
+                                             "credential_client_id": booking_com.client_id,
+                                             "credential_client_secret": booking_com.client_secret})
+    assert checked.status_code == 200 and b"accepted the credentials" in checked.content
+    assert booking_com.client_secret.encode() not in checked.content and b'value="connect"' in checked.content
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(reverse(CONNECT), {
+            "transport": "booking_com", "property": prop.pk, "step": "connect",
+            "remote_property_id": booking_com.hotel["hotel_id"], "remote_room_type_id": booking_com.hotel["room_id"],
+            "remote_rate_plan_id": booking_com.hotel["rate_plan_id"]})
+    connection = ChannelConnection.objects.get(property=prop, transport=Transport.BOOKING_COM)
+    assert done.status_code == 302 and connection.credential("client_secret") == booking_com.client_secret
+    assert not AriChange.objects.filter(connection=connection).exists()  # the full sync went through
+
+
+def test_wrong_booking_com_credentials_are_refused_in_plain_words(booking_com, owner_prop, client):
+    owner, prop = owner_prop
+    client.force_login(owner)
+    page = client.post(reverse(CONNECT), {"transport": "booking_com", "property": prop.pk, "step": "find",
+                                          "credential_client_id": booking_com.client_id,
+                                          "credential_client_secret": "wrong"})
+    assert page.status_code == 200 and b"Booking.com answered" in page.content
+    assert not ChannelConnection.objects.exists()
+
+
+def test_google_offers_the_property_itself_and_shows_the_landing_template(google, owner_prop, client,
+                                                                         django_capture_on_commit_callbacks):
+    owner, prop = owner_prop
+    google("partners", {"partner": google.partner, "properties": [prop.slug]})
+    client.force_login(owner)
+    found = client.post(reverse(CONNECT), {"transport": "google_vr", "property": prop.pk, "step": "find",
+                                           "credential_partner_key": google.partner})
+    assert found.status_code == 200 and prop.name.encode() in found.content
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse(CONNECT), {"transport": "google_vr", "property": prop.pk, "step": "connect",
+                                       "remote": f"{prop.slug}|{prop.pk}|STD"})
+    connection = ChannelConnection.objects.get(property=prop, transport=Transport.GOOGLE_VR)
+    page = client.get(reverse("admin:channel_sync_channelconnection_change", args=[connection.pk]))
+    assert b"/go/google/(PARTNER-HOTEL-ID)?checkin=" in page.content
