@@ -454,7 +454,10 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None and obj.is_api:
-            return self.api_fieldsets
+            if obj.transport == Transport.GOOGLE_VR:
+                return self.api_fieldsets
+            return [(title, {**options, "fields": [f for f in options["fields"] if f != "landing_template"]})
+                    for title, options in self.api_fieldsets]
         if obj is None:  # a new connection: status and export URL come after saving
             return [(None, {"fields": self.swap_secret_fields(self.fieldsets[0][1]["fields"], True)})]
         can_change = self.has_change_permission(request, obj)

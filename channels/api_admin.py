@@ -57,25 +57,33 @@ class ConnectForm(forms.Form):
     remote_room_type_id = forms.CharField(required=False, max_length=100)
     remote_rate_plan_id = forms.CharField(required=False, max_length=100)
 
-    def __init__(self, *args, user, transport: str, remote_choices=None, **kwargs):
+    IDS = ("remote_property_id", "remote_room_type_id", "remote_rate_plan_id")
+
+    def __init__(self, *args, user, transport: str, remote_choices=None, typed_ids: bool = False, **kwargs):
+        """First step: property, name, credentials. Second: the same (credentials blank: they wait in the
+        session) and either ``remote_choices`` to pick from or, with ``typed_ids``, the ids to type."""
         super().__init__(*args, **kwargs)
         self.fields["property"].queryset = managed_properties(user).order_by("name")
         self.credential_keys = []
         for key, label in ADAPTERS[transport].credential_fields():
             self.fields[f"credential_{key}"] = forms.CharField(
                 label=label, required=False, widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
-                help_text="Kept encrypted; never shown again. Blank: keep what was entered in the first step.")
+                help_text="Kept encrypted; never shown again." + (
+                    " Leave blank to keep what you entered." if remote_choices or typed_ids else ""))
             self.credential_keys.append(key)
         labels = ID_LABELS.get(transport, ("Property id", "Room type id", "Rate plan id"))
-        for name, label in zip(("remote_property_id", "remote_room_type_id", "remote_rate_plan_id"), labels,
-                               strict=True):
+        for name, label in zip(self.IDS, labels, strict=True):
             self.fields[name].label = label
+        # The id fields come last, and only where they are used (a posted form keeps them all, to read them).
+        for name in ("remote", *self.IDS):
+            self.fields[name] = self.fields.pop(name)
         if remote_choices:
             self.fields["remote"].widget.choices = remote_choices
-            for name in ("remote_property_id", "remote_room_type_id", "remote_rate_plan_id"):
-                self.fields[name].widget = forms.HiddenInput()
-        else:
-            self.fields["remote"].widget = forms.HiddenInput()
+        elif not args:
+            del self.fields["remote"]
+        if not typed_ids and not args:
+            for name in self.IDS:
+                del self.fields[name]
 
     def credentials(self) -> dict[str, str]:
         return {key: (self.cleaned_data.get(f"credential_{key}") or "").strip() for key in self.credential_keys}
@@ -115,8 +123,8 @@ def connect_view(model_admin, request):
     initial = {"property": form.cleaned_data["property"].pk, "name": form.cleaned_data["name"]}
     if not found:  # accepted, but the platform lists nothing (Booking.com): the ids are typed
         messages.info(request, f"{adapter.label} accepted the credentials. Enter the ids of the listing there.")
-        return _page(model_admin, request, ConnectForm(user=request.user, transport=transport, initial=initial),
-                     transport, checked=True)
+        typed = ConnectForm(user=request.user, transport=transport, initial=initial, typed_ids=True)
+        return _page(model_admin, request, typed, transport, checked=True)
     choices = [(f"{p.property_id}|{p.room_type_id}|{p.rate_plan_id}",
                 f"{p.title} ({p.currency})" if p.currency else p.title) for p in found]
     picked = ConnectForm(user=request.user, transport=transport, remote_choices=choices, initial=initial)

@@ -227,9 +227,10 @@ def push_connection(connection_id, *, at: datetime | None = None) -> PushOutcome
             _done(read, kind)
     except AdapterError as exc:
         return _failed(connection, exc, now)
+    full = {"last_full_sync_at": now} if any(start == date.min for _pk, start, _e, _k in rows) else {}
     _release(connection, push_failures=0, push_retry_at=None, breaker_state=BreakerState.CLOSED,
              breaker_opened_at=None, last_push_at=now, status=ConnectionStatus.WARNING if outcome.warnings
-             else ConnectionStatus.OK, last_error="; ".join(outcome.warnings)[:2000])
+             else ConnectionStatus.OK, last_error="; ".join(outcome.warnings)[:2000], **full)
     return outcome
 
 

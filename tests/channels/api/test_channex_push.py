@@ -52,6 +52,8 @@ def test_a_full_sync_is_two_requests_with_the_horizon_compressed_into_ranges(cha
     outcome = api_sync.push_connection(connection.pk)
 
     assert (outcome.status, outcome.requests, outcome.nights) == ("pushed", 2, 2 * 500)
+    connection.refresh_from_db()
+    assert connection.last_full_sync_at is not None
     availability = pushed_values(channex, "/api/v1/availability")
     restrictions = pushed_values(channex, "/api/v1/restrictions")
     assert availability == [{"property_id": channex.ids["id"], "room_type_id": channex.ids["room_type_id"],
