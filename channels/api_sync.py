@@ -306,6 +306,7 @@ class ReconcileOutcome:
     status: str  # compared | resent | failed | skipped
     closed_there: int = 0  # nights open here but closed on the platform: closed here too (a channel block)
     open_there: int = 0  # nights closed here but open on the platform: pushed again
+    recovered: int = 0  # reservations (or versions of them) the feed never delivered, applied from the listing
     error: str = ""
 
 
@@ -320,7 +321,9 @@ def reconcile_connection(connection_id, *, at: datetime | None = None) -> Reconc
     * open there, closed here (a push that was lost or overwritten there): the night is pushed again.
 
     A platform whose availability cannot be read back (no such API) gets its whole horizon pushed again instead,
-    which repairs any drift in the same direction. Network calls happen outside any transaction."""
+    which repairs any drift in the same direction. First, reservations the platform's queue never delivered are
+    recovered from its listing (``Adapter.recover_reservations``; Channex's bookings list), applied like any
+    message: once per version, in order. Network calls happen outside any transaction."""
     now = at or timezone.now()
     connection = (ChannelConnection.objects.select_related("property")
                   .filter(pk=connection_id, sync_enabled=True).exclude(transport=Transport.ICAL).first())
@@ -330,14 +333,20 @@ def reconcile_connection(connection_id, *, at: datetime | None = None) -> Reconc
     today = local_today(connection.property, now)
     end = today + timedelta(days=adapter.horizon_days)
     try:
+        recovered = [apply_reservation(connection, message, at=now)
+                     for message in adapter.recover_reservations(connection, today)]
         remote = adapter.read_availability(connection, today, end)
     except AdapterError as exc:
         log.warning("Reconciliation of connection %s could not read the platform: %s", connection.pk, exc)
         return ReconcileOutcome("failed", error=str(exc))
+    applied = sum(result in ("created", "changed", "cancelled") for result in recovered)
+    if applied:
+        log.warning("Reconciliation of connection %s applied %s reservation message(s) the feed never delivered",
+                    connection.pk, applied)
     if remote is None:
         request_full_sync(connection, now=now)
         ChannelConnection.objects.filter(pk=connection.pk).update(last_reconciled_at=now)
-        return ReconcileOutcome("resent")
+        return ReconcileOutcome("resent", recovered=applied)
     own_blocks = [(b.start_date, b.end_date) for b in connection.channel_blocks]
     ours = ari.availability(connection.property, today, end, at=now)
     closed_there, open_there, keep_closed = [], [], []
@@ -363,7 +372,7 @@ def reconcile_connection(connection_id, *, at: datetime | None = None) -> Reconc
                     len(open_there))
         if open_there:
             queue_push(connection.pk, countdown=0)
-    return ReconcileOutcome("compared", closed_there=len(closed_there), open_there=len(open_there))
+    return ReconcileOutcome("compared", closed_there=len(closed_there), open_there=len(open_there), recovered=applied)
 
 
 def reconcile_all() -> int:

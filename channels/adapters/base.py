@@ -132,6 +132,12 @@ class Adapter:
         """Messages the platform has not had acknowledged, oldest first."""
         return []
 
+    def recover_reservations(self, connection, today: date) -> list[RemoteReservation]:
+        """Every reservation of the connection's property that has not ended by ``today``, as its latest version
+        (the daily reconciliation applies what the feed never delivered; a version applied already is a no-op).
+        Default: nothing (the platform's queue keeps unacknowledged messages until they are acknowledged)."""
+        return []
+
     def acknowledge(self, connection, message_id: str) -> None:
         """Tell the platform the message is recorded (called after our commit). Idempotent."""
 

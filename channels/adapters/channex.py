@@ -173,6 +173,21 @@ class ChannexAdapter(Adapter):
             "filter[property_id]": connection.remote_property_id, "order[inserted_at]": "asc"})
         return [_reservation(item) for item in items]
 
+    def recover_reservations(self, connection, today: date) -> list[RemoteReservation]:
+        """Channex's feed serves an unacknowledged revision for 30 minutes and then only warns (some say it then
+        drops out): the bookings listing (``GET /bookings``) has every booking with its latest revision, so the
+        daily reconciliation finds what a long outage here let slip by."""
+        items = self._pages(connection, "/bookings", {"filter[property_id]": connection.remote_property_id,
+                                                       "filter[departure_date][gte]": today.isoformat()})
+        out = []
+        for item in items:
+            attrs = item.get("attributes") or {}
+            revision = {"id": attrs.get("revision_id"), "attributes": {
+                **attrs, "booking_id": item.get("id") or attrs.get("id"),
+                "inserted_at": attrs.get("updated_at") or attrs.get("inserted_at")}}
+            out.append(_reservation(revision))
+        return out
+
     def acknowledge(self, connection, message_id: str) -> None:
         try:
             self._call(connection, "POST", f"/booking_revisions/{message_id}/ack", json={})

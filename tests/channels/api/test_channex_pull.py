@@ -167,3 +167,21 @@ def test_the_beat_pulls_each_connection_at_its_adapters_pace(channex, channex_co
     ChannelConnection.objects.filter(pk=connection.pk).update(last_pull_at=now)
     assert api_sync.pull_due(at=now + timedelta(seconds=30)) == 0  # Channex: webhooks, a pull a minute
     assert api_sync.pull_due(at=now + timedelta(seconds=60)) == 1
+
+
+def test_a_reservation_that_left_the_feed_unacknowledged_is_recovered_from_the_listing(channex, channex_connection):
+    """Our side was down for an hour: the revision was never acknowledged and (per the emulator's setting) left
+    the feed after 30 minutes. The daily reconciliation finds it in Channex's bookings list."""
+    connection = channex_connection()
+    channex("settings", {"unacked_leave_feed_after_minutes": 30})
+    made = platform_booking(channex, start=15, nights=2)
+    channex("clock", {"advance": 3600})
+    assert api_sync.pull_connection(connection.pk).received == 0  # gone from the feed
+    assert not Booking.objects.filter(external_id=made["booking_id"]).exists()
+
+    outcome = api_sync.reconcile_connection(connection.pk)
+
+    assert outcome.recovered == 1
+    booking = Booking.objects.get(external_id=made["booking_id"])
+    assert (booking.check_in, booking.status) == (future(15), BookingStatus.CONFIRMED)
+    assert api_sync.reconcile_connection(connection.pk).recovered == 0  # the same version again: nothing
