@@ -166,6 +166,11 @@ class Booking(models.Model):
     total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     amount_paid = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     amount_refunded = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    # A channel booking's price is what the platform charged the guest; ours (total, from our quote) is what the
+    # nights are worth here. Empty for direct bookings and iCal imports, which carry no price.
+    platform_total = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True,
+        help_text="What the platform charged the guest, in the booking's currency (API imports).")
     cancellation_policy = models.JSONField(default=dict, blank=True, help_text="Snapshot of the policy sold.")
 
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Held and reserved rows free their dates then.")

@@ -531,7 +531,8 @@ def _overbooking_note(stays, blocks) -> str:
 @transaction.atomic
 def import_external(*, property_id, source: str, external_id: str, check_in: date, check_out: date,
                     guest: GuestInput, adults: int = 1, children: int = 0, cancelled: bool = False,
-                    allow_overlap: bool = True, at: datetime | None = None) -> ImportResult:
+                    allow_overlap: bool = True, platform_total: Decimal | None = None,
+                    at: datetime | None = None) -> ImportResult:
     """Create, move or cancel a booking that came from a channel, keyed by (property, source, external id).
 
     A channel stay is already sold on its platform: refusing it here would not unsell it, only leave its
@@ -546,7 +547,9 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
 
     A stay recorded in a lane >= 1 moves back to lane 0 (under the exclusion constraint again) as soon as an
     import of it finds no other stay on its nights. Channel blocks are never in the way (echoes of stays).
-    Idempotent: the same input twice changes nothing the second time.
+    ``platform_total``: what the platform charged (API imports; in the property's currency, else leave it out), kept
+    in ``Booking.platform_total`` and updated when the platform changes it. Idempotent: the same input twice
+    changes nothing the second time.
     """
     if source not in {s.value for s in Source} or source in (Source.DIRECT, Source.OWNER):
         raise BookingError(f"'{source}' is not a channel.")
@@ -576,9 +579,19 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
         raise ExternalBookingConflict(reasons=reasons)
     lane = _free_lane(stays)
     guests = adults + children
+    if platform_total is not None:
+        platform_total = round_money(platform_total, prop.currency)
     if existing is not None:
         same = (existing.check_in, existing.check_out, existing.adults, existing.children) == (
             check_in, check_out, adults, children)
+        new_price = platform_total is not None and platform_total != existing.platform_total
+        if same and new_price:
+            old_price, existing.platform_total = existing.platform_total, platform_total
+            existing.save(update_fields=["platform_total", "updated_at"])
+            record_event(existing, existing.status, existing.status, actor,
+                         f"Price changed on the channel: {old_price} → {platform_total} {existing.currency}.", at=now)
+            if lane >= existing.overbooking_lane:
+                return ImportResult(existing, "changed", stays, blocks)
         if same and lane >= existing.overbooking_lane:
             return ImportResult(existing, "unchanged", stays, blocks)
         old, old_lane = f"{existing.check_in}–{existing.check_out}", existing.overbooking_lane
@@ -587,6 +600,8 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
         existing.check_in, existing.check_out = check_in, check_out
         existing.adults, existing.children = adults, children
         existing.overbooking_lane = lane
+        if platform_total is not None:
+            existing.platform_total = platform_total
         if same:  # only the lane: the stays it overlapped are gone
             existing.save(update_fields=["overbooking_lane", "updated_at"])
             record_event(existing, existing.status, existing.status, actor,
@@ -612,7 +627,7 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
         property=prop, guest=find_or_create_guest(guest), source=source, external_id=external_id,
         check_in=check_in, check_out=check_out, adults=adults, children=children, status=S.CONFIRMED,
         confirmed_at=now, payment_status=PaymentStatus.PAID, overbooking_lane=lane,
-        cancellation_policy=policy_snapshot_for(prop),
+        cancellation_policy=policy_snapshot_for(prop), platform_total=platform_total,
     )
     _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
     booking.amount_paid = booking.total  # the channel collected the payment

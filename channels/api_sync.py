@@ -461,7 +461,8 @@ def _apply(connection: ChannelConnection, message: RemoteReservation, record: In
         result = booking_services.import_external(
             property_id=connection.property_id, source=message.source, external_id=message.remote_booking_id,
             check_in=message.check_in, check_out=message.check_out, guest=guest, adults=max(1, message.adults),
-            children=max(0, message.children), cancelled=message.kind == "cancelled", at=now)
+            children=max(0, message.children), cancelled=message.kind == "cancelled",
+            platform_total=message.total if message.currency == connection.property.currency else None, at=now)
     except BookingError:
         if message.kind == "cancelled":
             return "not_found"  # a cancellation of a reservation never recorded here

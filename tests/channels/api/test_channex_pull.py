@@ -4,6 +4,7 @@ platform's order, and closes the nights everywhere; webhooks only trigger the pu
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -36,6 +37,7 @@ def test_a_platform_reservation_becomes_a_booking_here_and_is_acknowledged(chann
     assert (booking.source, booking.status, booking.check_in, booking.check_out, booking.adults,
             booking.children, booking.guest.name) == (Source.AIRBNB, BookingStatus.CONFIRMED, future(10), future(13),
                                                       2, 1, "Ada Lovelace")
+    assert booking.platform_total == Decimal("450.00")  # what Airbnb charged; ``total`` is our quote
     message = InboundMessage.objects.get(connection=connection)
     assert (message.message_id, message.outcome, message.booking) == (made["revision_id"], "created", booking)
     assert message.acknowledged_at is not None
@@ -55,13 +57,19 @@ def test_modifications_and_cancellations_follow_the_platform(channex, channex_co
     booking = Booking.objects.get(external_id=made["booking_id"])
     assert (booking.check_in, booking.check_out, booking.status) == (future(12), future(16), BookingStatus.CONFIRMED)
 
+    channex(f"bookings/{made['booking_id']}/modify", {"amount": "610.00"})  # the price alone
+    api_sync.pull_connection(connection.pk)
+    booking.refresh_from_db()
+    assert booking.platform_total == Decimal("610.00") and booking.check_in == future(12)
+    assert booking.events.filter(reason__startswith="Price changed on the channel").exists()
+
     channex(f"bookings/{made['booking_id']}/cancel", {})
     api_sync.pull_connection(connection.pk)
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CANCELLED
     assert list(InboundMessage.objects.filter(connection=connection).order_by("received_at", "pk")
                 .values_list("kind", "outcome")) == [("new", "created"), ("modified", "changed"),
-                                                     ("cancelled", "cancelled")]
+                                                     ("modified", "changed"), ("cancelled", "cancelled")]
 
 
 def reservation(connection, message_id, kind, minute, start=10, nights=2):
