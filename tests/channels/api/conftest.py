@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 
 import pytest
@@ -31,6 +32,18 @@ class Control:
 
     def requests(self, path_prefix: str = "/api/v1/") -> list[dict]:
         return [r for r in self("requests") if r["path"].startswith(path_prefix)]
+
+
+def wait_for(predicate, timeout: float = 10.0):
+    """Poll ``predicate`` until it returns something true (returned) or ``timeout`` seconds pass (None): for what
+    another thread or process does (a worker, a webhook through a live server)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    return None
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from channels.adapters.base import RemoteReservation
 from channels.models import AriChange, InboundMessage, SyncConflict
 from core.actor import Actor
 from guests.services import GuestInput
+from tests.channels.api.conftest import wait_for
 from tests.factories import PropertyFactory, future
 from tests.parallel import run_in_parallel
 
@@ -107,15 +108,3 @@ def test_duplicated_and_lost_webhooks_neither_double_nor_drop_a_reservation(chan
 
     assert api_sync.pull_due(at=timezone.now() + timedelta(seconds=61)) == 1  # the beat's pull, a minute later
     assert Booking.objects.get(external_id=lost["booking_id"]).status == BookingStatus.CONFIRMED
-
-
-def wait_for(predicate, timeout: float = 10.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    return None

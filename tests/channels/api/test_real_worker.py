@@ -19,6 +19,7 @@ from core.actor import Actor
 from guests.services import GuestInput
 from tests.bookings.test_email_delivery import WORKER, _remove_queue, _test_database_url
 from tests.bookings.test_outbox import _redis_broker, _redis_up
+from tests.channels.api.conftest import wait_for
 from tests.factories import future
 
 pytestmark = [pytest.mark.skipif(not _redis_up(), reason="needs the Redis broker (REDIS_URL)"),
@@ -56,16 +57,6 @@ def worker(channex, tmp_path, settings):
 
 def availability_pushes(channex) -> list[dict]:
     return [json.loads(r["body"]) for r in channex.requests("/api/v1/availability") if r["status"] == 200]
-
-
-def wait_for(predicate, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    return None
 
 
 def test_a_booking_reaches_channex_within_seconds_through_a_real_worker(channex, channex_connection, worker):
