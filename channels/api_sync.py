@@ -366,13 +366,23 @@ def reconcile_connection(connection_id, *, at: datetime | None = None) -> Reconc
             AriChange.objects.create(connection=connection, start=run.first, end=run.last + timedelta(days=1),
                                      kinds=AriChange.AVAILABILITY)
         ChannelConnection.objects.filter(pk=connection.pk).update(last_reconciled_at=now)
+    report = (f"{len(closed_there)} night(s) closed on the platform only ({_nights_text(closed_there)}), "
+              f"{len(open_there)} open there only ({_nights_text(open_there)}); repaired") if (
+        closed_there or open_there) else "no difference"
+    ChannelConnection.objects.filter(pk=connection.pk).update(
+        last_counts={**(connection.last_counts or {}), "reconciliation": report[:1000]})
     if closed_there or open_there:
-        log.warning("Reconciliation of connection %s: %s night(s) closed there but open here (closed here now), "
-                    "%s open there but closed here (pushed again)", connection.pk, len(closed_there),
-                    len(open_there))
+        log.warning("Reconciliation of connection %s: %s", connection.pk, report)
         if open_there:
             queue_push(connection.pk, countdown=0)
     return ReconcileOutcome("compared", closed_there=len(closed_there), open_there=len(open_there), recovered=applied)
+
+
+def _nights_text(nights: list[date]) -> str:
+    """Each mismatch, as ranges of nights ("2027-01-05..2027-01-07, 2027-02-01"), for the log and the owner."""
+    parts = [f"{r.first}..{r.last}" if r.first != r.last else str(r.first)
+             for r in ari.runs(dict.fromkeys(nights, True))]
+    return ", ".join(parts) or "none"
 
 
 def reconcile_all() -> int:

@@ -75,6 +75,8 @@ class ApiHealth:
     last_error: str
     received_24h: int  # reservation messages received in the last 24 hours
     unacknowledged: int  # received, applied, not yet acknowledged to the platform
+    last_reconciled_at: datetime | None = None
+    reconciliation: str = ""  # what the last daily comparison found ("no difference", or each mismatch)
 
     def lag_seconds(self, now: datetime) -> float:
         """How long the oldest queued change has been waiting (0 when nothing waits)."""
@@ -94,6 +96,9 @@ class ApiHealth:
         out.append(f"Last update sent {_when(self.last_push_at, now)}; reservations last checked "
                    f"{_when(self.last_pull_at, now)}; {self.received_24h} received in the last 24 hours"
                    + (f", {self.unacknowledged} not yet confirmed to the platform." if self.unacknowledged else "."))
+        if self.last_reconciled_at:
+            out.append(f"Last comparison with the platform's calendar {_when(self.last_reconciled_at, now)}: "
+                       f"{self.reconciliation or 'no difference'}.")
         return out
 
 
@@ -108,7 +113,8 @@ def api_health(connection: ChannelConnection, now: datetime | None = None) -> Ap
         pending_changes=queue["n"], oldest_pending=queue["oldest"], last_push_at=connection.last_push_at,
         last_pull_at=connection.last_pull_at, breaker_state=connection.breaker_state,
         retry_at=connection.push_retry_at, last_error=connection.last_error, received_24h=inbound["received"],
-        unacknowledged=inbound["unacknowledged"])
+        unacknowledged=inbound["unacknowledged"], last_reconciled_at=connection.last_reconciled_at,
+        reconciliation=(connection.last_counts or {}).get("reconciliation", ""))
 
 
 def _duration(seconds: float) -> str:

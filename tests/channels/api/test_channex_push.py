@@ -203,6 +203,11 @@ def test_reconciliation_repairs_drift_toward_the_more_restrictive_side(channex, 
         outcome = api_sync.reconcile_connection(connection.pk)
 
     assert (outcome.status, outcome.closed_there, outcome.open_there) == ("compared", 1, 1)
+    connection.refresh_from_db()  # each mismatch reported to the owner, on the connection's page
+    from channels.health import api_health
+
+    said = " ".join(api_health(connection).sentences(timezone.now()))
+    assert f"closed on the platform only ({future(5)})" in said and f"open there only ({future(9)})" in said
     block = connection.channel_blocks.get()
     assert (block.start_date, block.end_date) == (future(5), future(6))
     assert stored_availability(channex, future(5), future(9))[9] == 0  # pushed again
