@@ -23,7 +23,7 @@ property page with the stay in its own query parameters (``check_in``, ``check_o
 malformed date, nights or guests out of range, an arrival in the past — lands on the property page without dates
 (never an error page); an unknown property is a 404. Google's price is not trusted or shown: the property page
 prices the stay itself; when Google's price is in the property's currency and differs from our quote, that is
-logged (the expected gap of a cleaning fee is explained in ``channels.adapters.google_vr``).
+logged (the expected gap of a stay-level discount is explained in ``channels.adapters.google_vr``).
 """
 
 from __future__ import annotations

@@ -40,6 +40,10 @@ per message):
   message once more, whenever Google answers ``Undefined room`` / ``Undefined package`` / ``Invalid room rate
   mapping`` (a first push that was not a full sync, or data Google lost): the message texts are the notes' English
   reasons; Google's own error codes are not documented (inferred).
+* ``TaxFeeInfo`` (``/travel/hotels/uploads/taxes``): the property's fees (below), right after every
+  ``Transaction`` — the same rule, so every change of prices or fees reaches Google with it. Its only action is
+  ``overlay`` (Google's text): each message replaces all of the property's fees, so a property without a cleaning
+  fee sends an empty ``Fees``, which clears an old one.
 * ``OTA_HotelInvCountNotifRQ`` (``.../ota/hotel_inv_count_notif``), the **availability** kind: inventory 1 for a
   night we can sell, 0 for a night that is booked, held, blocked, a buffer day or past (``channels.ari``).
 * ``OTA_HotelRateAmountNotifRQ`` (``.../ota/hotel_rate_amount_notif``), the **rates**, and
@@ -54,31 +58,36 @@ per message):
 
 Google prices a night only when all four have been received (rate, inventory >= 1, an ``Open`` Master status).
 
-**Prices, taxes and fees: how Google's total relates to our quote.** Google's model is per night: the price of a
-stay is the sum of its nightly ``AmountAfterTax`` for the party's occupancy (``BaseByGuestAmt`` per
-``NumberOfGuests``). Each night is sent as:
+**Prices, taxes and fees: how Google's total relates to our quote.** Google's price of a stay is the sum of its
+nightly ``AmountAfterTax`` for the party's occupancy (``BaseByGuestAmt`` per ``NumberOfGuests``) plus the property's
+``TaxFeeInfo`` fees. Each night is sent as:
 
 * ``AmountBeforeTax`` = the night's price (``channels.ari``: base, date overrides, seasonal and weekend rules) plus
   the extra-guest fee for each guest above the property's "guests included" — one ``BaseByGuestAmt`` per occupancy
   from "guests included" up to the property's maximum (Google uses the smallest occupancy that holds the party, so
   smaller parties pay the included price), a single one for the maximum when there is no extra-guest fee;
 * ``AmountAfterTax`` = that amount plus the property's tax rate, rounded to the currency's minor unit per night
-  (``TaxFeeInfo`` is then not needed: Google's text).
+  (for these nightly taxes ``TaxFeeInfo`` is then not needed: Google's text).
 
-So for a stay whose quote has **no per-stay components** Google's total equals our quote's total, up to rounding:
-we round the tax once over the stay, Google adds nightly amounts rounded each — apart by at most about half a minor
-unit per night, not at all when the nightly taxes come out in whole minor units.
+The **cleaning fee** (once per stay) is one ``TaxFeeInfo`` ``Fee``: ``Type`` amount, ``Basis`` room, ``Period``
+stay, ``Amount`` = the fee plus the property's tax rate, rounded to the minor unit (our quote taxes it at that rate).
+Sent tax included because the notes did not capture how Google taxes a fee ("taxable fees" is a scenario of
+Google's tax page the notes do not hold): the total is then right, but Google's *displayed tax*
+(``PRICE-DISPLAYED-TAX``) leaves out the fee's tax (inferred; the emulator models exactly this).
 
-**Not representable** in these nightly rates, hence *not* in Google's total: the **cleaning fee** (once per stay,
-and its tax) and the **stay-level discounts** (length of stay for the stay's number of nights, early bird / last
-minute by the days before arrival: our quote applies them to every night of a stay, the nightly rate prices each
-night as if booked alone). Google's total is then ``our total - cleaning fee x (1 + tax rate) + those discounts x
-(1 + tax rate)``. The notes say mandatory fees should reach Google (through ``TaxFeeInfo``, whose per-stay fees the
-emulator does not model and this adapter does not send yet; spreading the fee over the nights would be wrong for
-every other length of stay), so a guest sees a lower total on Google than on the landing page of a property with a
-cleaning fee: a price-accuracy risk the owner should know of. The landing-page tests
-(``tests/channels/api/test_google_vr.py``) check both: equality without per-stay components, and exactly this
-difference with a cleaning fee.
+So for a stay **without stay-level discounts** Google's total equals our quote's total — with or without a cleaning
+fee — up to rounding: we round the tax once over the stay, Google adds amounts rounded each (every night, and the
+fee) — apart by at most about half a minor unit per night and half for the fee, not at all when the taxes come out
+in whole minor units.
+
+**Not representable**, hence *not* in Google's total: the **stay-level discounts** — length of stay (for the stay's
+number of nights), early bird and last minute (by the days before arrival). Our quote applies them to every night of
+a stay; a nightly rate prices each night as if booked alone, and a ``TaxFeeInfo`` fee cannot be negative. Google's
+own means for them is the ``Promotions`` message (``/travel/hotels/uploads/promotions``, named in the notes, its
+shape not captured, not modelled by the emulator), which this adapter does not send. For a stay one of them applies
+to, Google's total is therefore ``our total + those discounts x (1 + tax rate)`` (higher than the landing page's):
+a price-accuracy risk the owner should know of. The landing-page tests (``tests/channels/api/test_google_vr.py``)
+check both: equality with a cleaning fee and a tax rate, and exactly this difference with a length-of-stay discount.
 
 **Booking window.** Google takes dates up to 330 days ahead (``horizon_days``; the emulator refuses a date
 beyond, Google may only ignore it) and Vacation Rentals prices stays of at most 30 nights: that is Google's rule
@@ -94,7 +103,7 @@ refused credentials (``base.status_error``). Responses are parsed with DOCTYPE a
 
 **Limits.** Google documents no request rate for these uploads (third-party notes: about 400 messages per second
 per account, 5 MB per message). :meth:`GoogleVrAdapter.limits` keeps a conservative local scope instead: 60 pushes
-a minute per partner account (a push is 1 to 3 messages), far below either figure, so that a burst of changes
+a minute per partner account (a push is a handful of messages), far below either figure, so that a burst of changes
 across many properties is spread out rather than fired at once.
 """
 
@@ -131,6 +140,7 @@ PROPERTY_DATA = "/travel/hotels/uploads/property_data"
 RATES = "/travel/hotels/uploads/ota/hotel_rate_amount_notif"
 AVAILABILITY = "/travel/hotels/uploads/ota/hotel_avail_notif"
 INVENTORY = "/travel/hotels/uploads/ota/hotel_inv_count_notif"
+TAXES = "/travel/hotels/uploads/taxes"
 DEFAULT_PACKAGE_ID = "STD"
 BOOKING_WINDOW_DAYS = 330  # Vacation Rentals: check-in at most 330 days ahead (support.google.com/hotelprices 11947223)
 MAX_STAY_NIGHTS = 30  # ... and stays of at most 30 nights (Google's search-time rule: nothing to push)
@@ -281,6 +291,30 @@ class GoogleVrAdapter(Adapter):
         ET.SubElement(ET.SubElement(package, "Name"), "Text", {"text": "Standard rate", "language": "en"})
         return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
 
+    def cleaning_fee_after_tax(self, connection) -> Decimal:
+        """The property's cleaning fee with its tax (the property's tax rate), rounded to the currency's minor unit:
+        what the guest pays for it once per stay (``properties.pricing.compute_quote``)."""
+        prop = connection.property
+        fee = round_money(Decimal(prop.cleaning_fee or 0), prop.currency)
+        return round_money(fee + fee * Decimal(prop.tax_rate or 0) / 100, prop.currency)
+
+    def tax_fee_message(self, connection) -> bytes:
+        """``TaxFeeInfo`` (``overlay``: it replaces every fee Google holds for the property): the cleaning fee, tax
+        included, once per stay; no ``Fee`` without a cleaning fee, which clears an old one."""
+        prop = connection.property
+        root = ET.Element("TaxFeeInfo", {"timestamp": _timestamp(), "id": _token("f"),
+                                         "partner": self._partner(connection)})
+        node = ET.SubElement(root, "Property", {"action": "overlay"})
+        ET.SubElement(node, "ID").text = self.property_id(connection)
+        fees = ET.SubElement(node, "Fees")
+        amount = self.cleaning_fee_after_tax(connection)
+        if amount > 0:
+            fee = ET.SubElement(fees, "Fee")
+            for tag, value in (("Type", "amount"), ("Basis", "room"), ("Period", "stay"),
+                               ("Currency", prop.currency), ("Amount", _amount(amount))):
+                ET.SubElement(fee, tag).text = value
+        return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+
     def _inventory_message(self, connection, runs: list[Run[NightAvailability]]) -> bytes:
         root = self._ota_root(connection, "OTA_HotelInvCountNotifRQ", "i")
         inventories = ET.SubElement(root, "Inventories", {"HotelCode": self.property_id(connection)})
@@ -347,7 +381,10 @@ class GoogleVrAdapter(Adapter):
     # --- sending ----------------------------------------------------------------------------------------------
 
     def _send_property_data(self, connection, result: PushResult) -> None:
+        """The ``Transaction``, then the ``TaxFeeInfo`` (its fees follow the same rule: see the module docstring)."""
         self._post(connection, PROPERTY_DATA, self.property_data_message(connection))
+        result.requests += 1
+        self._post(connection, TAXES, self.tax_fee_message(connection))
         result.requests += 1
 
     def _send(self, connection, result: PushResult, path: str, build: Callable[[], bytes]) -> None:
@@ -377,7 +414,7 @@ class GoogleVrAdapter(Adapter):
         if root is None:
             raise AdapterError("bad_response", f"Google answered {response.status_code} without a readable XML "
                                                "document.", retryable=True, status=response.status_code)
-        if root.tag == "TransactionResponse":
+        if root.tag in ("TransactionResponse", "TaxFeeInfoResponse"):
             _check_transaction(root)
         else:
             _check_ota(root)

@@ -33,6 +33,35 @@ What it models (a vacation rental: one ``RoomData`` = the property, one or a few
   LOS types is inferred; ``BookingLimit`` without restrictions sets the room's inventory.
 * ``POST .../ota/hotel_inv_count_notif`` (``OTA_HotelInvCountNotifRQ``) → ``OTA_HotelInvCountNotifRS``: inventory
   (``InvCount@Count``) per (room, date).
+* ``POST /travel/hotels/uploads/taxes`` (``TaxFeeInfo``, .../xml-reference/ari-tax and .../dev-guide/ari-tax-message)
+  → ``TaxFeeInfoResponse``: the **fees** of a property, for the per-stay charges (a cleaning fee) that nightly rates
+  cannot carry. Documented shape (the part modelled here)::
+
+      <TaxFeeInfo timestamp="..." id="..." partner="partner_key">
+        <Property action="overlay">            <!-- overlay: the only action, replaces all of the property's -->
+          <ID>P1</ID>
+          <Fees>
+            <Fee>
+              <Type>amount</Type>              <!-- amount | percent -->
+              <Basis>room</Basis>              <!-- room | person -->
+              <Period>stay</Period>            <!-- stay | night -->
+              <Currency>EUR</Currency>         <!-- with Type amount -->
+              <Amount>42.80</Amount>
+            </Fee>
+          </Fees>
+        </Property>
+      </TaxFeeInfo>
+
+  A fee adds, per itinerary: ``amount`` × (guests if ``person``) × (nights if ``night``); a ``percent`` fee that
+  percentage of the stay's nightly amounts before tax. **Not modelled** (refused with an error, so a message the
+  emulator would misprice never passes): ``<Taxes>`` with any ``<Tax>`` (this integration sends the tax in the
+  nightly ``AmountAfterTax``; Google: then ``TaxFeeInfo`` is not needed for taxes), and the scoping children of a
+  ``Fee`` (``RoomTypes``, ``RatePlans``, ``BookingDates``, ``CheckinDates``, ``CheckoutDates``, ``StayDates``,
+  ``ApplicableNights``, ``Brackets``, ``AgeBrackets``, countries): a modelled fee applies to every itinerary of the
+  property. Inferred: how Google taxes a fee (the doc's "taxable fees" scenario was not captured in the notes), so
+  a fee's ``Amount`` is taken as the amount the guest pays, tax included, and is not counted in the price's
+  ``tax``; the answer's shape (``<Status>`` and ``<Issues>`` as for a ``Transaction``); ``Basis``/``Period``
+  defaulting to ``room``/``stay`` when absent.
 * ``Start``/``End`` are inclusive; the day flags ``Mon Tue Weds Thur Fri Sat Sun``, when any is given, keep only the
   days flagged true (inferred). Each message is atomic (inferred): every element is checked first, and one error
   means nothing is stored and the answer is ``<Errors>``; otherwise ``<Success/>``. ``EchoToken`` is echoed.
@@ -58,18 +87,19 @@ Inferred behaviours, besides those marked above:
   property's time zone) is **refused** with an error, not ignored with a warning: the notes give no push-side rule,
   and refusing is the strict choice (an adapter that passes here also passes if Google only ignores). So a stay that
   starts near day 330 and runs past it cannot be priced ("Missing nightly rate").
-* **Pricing**: a night needs a rate for the occupancy, inventory ≥ 1 and an explicit ``Open`` Master status at the
-  room or product level (and no ``Close`` at either): the doc says the four message types must all be sent before a
-  price is shown. Occupancy: the smallest ``NumberOfGuests`` ≥ the guests, else the largest plus
-  ``AdditionalGuestAmount`` per extra adult/child (doc), never above the room's ``Capacity``. The total is the sum
-  of ``AmountAfterTax`` (``AmountBeforeTax`` where no after-tax amount was sent); the cheapest available product
-  wins. Reasons named in English in the notes: ``No vacancy``, ``Min stay``, ``Max stay``, ``Min stay through``,
-  ``Max stay through``, ``Restricted stay pattern``, ``Undefined room``, ``Undefined package``, ``Invalid room rate
-  mapping``; these are English renderings of the same page's other rows (seen only in its zh-Hans copy):
-  ``Stop sell`` (a night closed), ``Missing nightly rate``, ``Invalid arrival`` (closed to arrival), ``Invalid
-  departure`` (closed to departure), ``Invalid occupancy``, ``Min advance booking`` (a past check-in or an advance
-  offset), ``Max advance booking`` (check-in over 330 days ahead), ``Incompatible nightly rates`` (currencies
-  differ). Over 30 nights answers ``Max stay``.
+* **Pricing**: a night needs a rate for the occupancy, inventory ≥ 1 and an explicit ``Open`` Master status at the room
+  or product level (and no ``Close`` at either): the doc says the four message types must all be sent before a price is
+  shown. Occupancy: the smallest ``NumberOfGuests`` ≥ the guests, else the largest plus ``AdditionalGuestAmount`` per
+  extra adult/child (doc), never above the room's ``Capacity``. The total is the sum of ``AmountAfterTax``
+  (``AmountBeforeTax`` where no after-tax amount was sent) plus the property's ``TaxFeeInfo`` fees (``fees`` in the
+  answer; a fee in another currency than the nights: ``Incompatible nightly rates``); the cheapest available product
+  wins. Reasons named in English in the notes: ``No vacancy``, ``Min stay``, ``Max stay``, ``Min stay through``, ``Max
+  stay through``, ``Restricted stay pattern``, ``Undefined room``, ``Undefined package``, ``Invalid room rate mapping``;
+  these are English renderings of the same page's other rows (seen only in its zh-Hans copy): ``Stop sell`` (a night
+  closed), ``Missing nightly rate``, ``Invalid arrival`` (closed to arrival), ``Invalid departure`` (closed to
+  departure), ``Invalid occupancy``, ``Min advance booking`` (a past check-in or an advance offset), ``Max advance
+  booking`` (check-in over 330 days ahead), ``Incompatible nightly rates`` (currencies differ). Over 30 nights answers
+  ``Max stay``.
 * **Landing URL**: ``CHILD-INDEX`` counts from 0; ``PRICE-DISPLAYED-TOTAL``/``-TAX`` are two-decimal strings in the
   user's currency (``fx`` converts, required when that currency differs); values are percent-encoded; the first
   ``PointOfSale`` (file order) whose ``Match`` conditions hold is used: ``status="yes"`` attributes of one kind are
@@ -84,15 +114,16 @@ Control routes (besides the shared ``/_emulator/requests|reset|faults|clock`` of
 * ``POST /_emulator/partners`` ``{"partner": "stayhold_test", "properties": ["P1", "P2"]}`` — the partner key and
   the properties it holds (replacing its list); ``GET`` lists them. None at start, unless given to the constructor:
   ``GoogleVrEmulator(partners={"stayhold_test": ["P1"]})`` (kept across ``reset``).
-* ``GET /_emulator/ari?property=P[&start=YYYY-MM-DD&end=YYYY-MM-DD]`` — stored rooms, packages, and per date the
-  rates (``rates[room][package][date]``), restrictions (``availability[room][package or "*"][date]``) and inventory
-  (``inventory[room][date]``).
+* ``GET /_emulator/ari?property=P[&start=YYYY-MM-DD&end=YYYY-MM-DD]`` — stored rooms, packages, ``fees`` (of the
+  last ``TaxFeeInfo``), and per date the rates (``rates[room][package][date]``), restrictions
+  (``availability[room][package or "*"][date]``) and inventory (``inventory[room][date]``).
 * ``POST /_emulator/ari`` ``{"property", "date", "end"?, "room"?, "package"?, "rate"?, "inventory"?,
   "restrictions"?}`` — overwrite stored dates (drift injection): ``rate`` in the ``GET`` shape or null (delete),
   ``inventory`` an int or null, ``restrictions`` merged (a null value deletes that key; null deletes the entry);
   ``room``/``package`` default to the property's only ones, ``package: "*"`` is the room level.
 * ``GET /_emulator/price?property=P&checkin=YYYY-MM-DD&nights=N&adults=2&children=0[&room=&package=]`` —
-  ``{"available", "total", "currency", "tax", "room", "package", "nightly", "reasons", "details"}``.
+  ``{"available", "total", "currency", "tax", "room", "package", "nightly", "fees", "reasons", "details"}``
+  (``fees``: each fee's amount for this itinerary, already in ``total``).
 * ``POST /_emulator/points_of_sale`` (a ``PointsOfSale`` XML file) — stores the landing page file; ``GET`` shows it.
 * ``GET /_emulator/landing_url?property=P&checkin=&nights=&adults=&children=[&child_ages=5,8][&template=...]
   [&currency=&fx=&language=en&country=US&device=desktop&site=localuniversal&ad_click=0&verification=0
@@ -129,12 +160,15 @@ PROPERTY_DATA = "/travel/hotels/uploads/property_data"
 RATES = "/travel/hotels/uploads/ota/hotel_rate_amount_notif"
 AVAIL = "/travel/hotels/uploads/ota/hotel_avail_notif"
 INVENTORY = "/travel/hotels/uploads/ota/hotel_inv_count_notif"
+TAXES = "/travel/hotels/uploads/taxes"
 ROUTES = {  # path → (root element in, root element out)
     PROPERTY_DATA: ("Transaction", "TransactionResponse"),
     RATES: ("OTA_HotelRateAmountNotifRQ", "OTA_HotelRateAmountNotifRS"),
     AVAIL: ("OTA_HotelAvailNotifRQ", "OTA_HotelAvailNotifRS"),
     INVENTORY: ("OTA_HotelInvCountNotifRQ", "OTA_HotelInvCountNotifRS"),
+    TAXES: ("TaxFeeInfo", "TaxFeeInfoResponse"),
 }
+FEE_FIELDS = {"Type", "Basis", "Period", "Currency", "Amount"}  # the modelled children of a TaxFeeInfo Fee
 LOS_TYPES = {"SetMinLOS": "min_los", "SetMaxLOS": "max_los",
              "SetForwardMinStay": "forward_min", "SetForwardMaxStay": "forward_max"}
 RESTRICTIONS = {"Master": "master", "Arrival": "arrival", "Departure": "departure"}
@@ -162,6 +196,7 @@ class Property:
     rates: dict[tuple[str, str], dict[date, dict[str, Any]]] = field(default_factory=dict)
     avail: dict[tuple[str, str], dict[date, dict[str, Any]]] = field(default_factory=dict)
     inventory: dict[str, dict[date, int]] = field(default_factory=dict)
+    fees: list[dict[str, str | None]] = field(default_factory=list)
 
 
 def _text(element: ET.Element | None, path: str) -> str | None:
@@ -275,11 +310,13 @@ class GoogleVrEmulator(Emulator):
             root = _parse_xml(request.body)
         except ET.ParseError as exc:
             return self._refuse(root_out, 400, f"Malformed XML: {exc}")
-        expected = root_in if root_in == "Transaction" else f"{{{OTA_NS}}}{root_in}"
+        expected = root_in if root_in in ("Transaction", "TaxFeeInfo") else f"{{{OTA_NS}}}{root_in}"
         if root.tag != expected:
             return self._refuse(root_out, 400, f"Expected root element {expected}, got {root.tag}")
         if root_in == "Transaction":
             return self._transaction(root)
+        if root_in == "TaxFeeInfo":
+            return self._tax_fee_info(root)
         echo = root.get("EchoToken")
         partner = root.find("ota:POS/ota:Source/ota:RequestorID", NS)
         partner_key = partner.get("ID") if partner is not None else None
@@ -324,8 +361,9 @@ class GoogleVrEmulator(Emulator):
             ET.SubElement(root, "Success")
         return Response.xml(self._document(root), status)
 
-    def _transaction_answer(self, message_id: str | None, errors: list[Err], status: int = 200) -> Response:
-        root = ET.Element("TransactionResponse", {"timestamp": self._timestamp()})
+    def _transaction_answer(self, message_id: str | None, errors: list[Err], status: int = 200,
+                            root_out: str = "TransactionResponse") -> Response:
+        root = ET.Element(root_out, {"timestamp": self._timestamp()})
         if message_id is not None:
             root.set("id", message_id)
         ET.SubElement(root, "Status").text = "Failure" if errors else "Success"
@@ -337,8 +375,8 @@ class GoogleVrEmulator(Emulator):
 
     def _refuse(self, root_out: str, status: int, text: str) -> Response:
         err = [Err(1 if status == 400 else 12, 450, text)]
-        if root_out == "TransactionResponse":
-            return self._transaction_answer(None, err, status)
+        if root_out in ("TransactionResponse", "TaxFeeInfoResponse"):
+            return self._transaction_answer(None, err, status, root_out)
         return self._ota_answer(root_out, None, err, status)
 
     @staticmethod
@@ -385,6 +423,61 @@ class GoogleVrEmulator(Emulator):
                 prop.rooms.update(rooms)
                 prop.packages.update(packages)
         return self._transaction_answer(message_id, errors)
+
+    # --- TaxFeeInfo (fees) ----------------------------------------------------------------------------------------
+
+    def _tax_fee_info(self, root: ET.Element) -> Response:
+        message_id, partner = root.get("id"), root.get("partner")
+        if partner not in self.partners:
+            return self._transaction_answer(message_id, [Err(4, 497, f"Unknown partner {partner!r}")], 403,
+                                            "TaxFeeInfoResponse")
+        errors: list[Err] = []
+        updates = []
+        for node in root.findall("Property"):
+            action = node.get("action", "overlay")
+            prop_id = _text(node, "ID")
+            if action != "overlay":
+                errors.append(Err(3, 450, f"Property action must be overlay, not {action!r}"))
+            if prop_id is None:
+                errors.append(Err(10, 321, "Property/ID is required"))
+                continue
+            if prop_id not in self.partners[partner]:
+                errors.append(Err(6, 392, f"Property {prop_id} is not managed by partner {partner}"))
+                continue
+            if node.findall("Taxes/Tax"):
+                errors.append(Err(3, 450, "Taxes are not modelled by the emulator (send AmountAfterTax in the rates)"))
+            fees = [fee for fee in (self._fee(item, prop_id, errors) for item in node.findall("Fees/Fee"))
+                    if fee is not None]
+            updates.append((prop_id, fees))
+        if not root.findall("Property"):
+            errors.append(Err(10, 321, "TaxFeeInfo has no Property"))
+        if not errors:
+            for prop_id, fees in updates:
+                self.properties.setdefault(prop_id, Property()).fees = fees
+        return self._transaction_answer(message_id, errors, root_out="TaxFeeInfoResponse")
+
+    @staticmethod
+    def _fee(node: ET.Element, prop_id: str, errors: list[Err]) -> dict[str, str | None] | None:
+        unknown = sorted({child.tag for child in node} - FEE_FIELDS)
+        if unknown:
+            errors.append(Err(3, 450, f"Fee of {prop_id}: {', '.join(unknown)} not modelled by the emulator"))
+            return None
+        fee = {"type": _text(node, "Type"), "basis": _text(node, "Basis") or "room",
+               "period": _text(node, "Period") or "stay", "currency": _text(node, "Currency"),
+               "amount": _money(_text(node, "Amount"), f"Fee of {prop_id} Amount", errors)}
+        for key, allowed in (("type", ("amount", "percent")), ("basis", ("room", "person")),
+                             ("period", ("stay", "night"))):
+            if fee[key] not in allowed:
+                errors.append(Err(3, 450, f"Fee of {prop_id} {key.title()} must be {' or '.join(allowed)}, "
+                                          f"not {fee[key]!r}"))
+                return None
+        if fee["amount"] is None:
+            errors.append(Err(10, 321, f"Fee of {prop_id}: Amount is required"))
+            return None
+        if fee["type"] == "amount" and not fee["currency"]:
+            errors.append(Err(10, 321, f"Fee of {prop_id}: Currency is required with Type amount"))
+            return None
+        return fee
 
     @staticmethod
     def _name(node: ET.Element, tag: str) -> str | None:
@@ -639,7 +732,8 @@ class GoogleVrEmulator(Emulator):
         answer: dict[str, Any] = {
             "property": prop_id, "checkin": checkin.isoformat(), "checkout": (checkin + timedelta(nights)).isoformat(),
             "nights": nights, "adults": adults, "children": children, "available": False, "total": None,
-            "currency": None, "tax": None, "room": None, "package": None, "nightly": [], "reasons": [], "details": []}
+            "currency": None, "tax": None, "room": None, "package": None, "nightly": [], "fees": [], "reasons": [],
+            "details": []}
         lead = (checkin - self._today()).days
         window = []
         if nights > MAX_NIGHTS:
@@ -702,6 +796,7 @@ class GoogleVrEmulator(Emulator):
         inventory = prop.inventory.get(room_id, {})
         levels = [prop.avail.get((room_id, ROOM_LEVEL), {}), prop.avail.get((room_id, package_id), {})]
         total, tax, currencies, nightly = Decimal(0), Decimal(0), set(), []
+        before_total = Decimal(0)
         for n in range(nights):
             day = checkin + timedelta(days=n)
             count = inventory.get(day)
@@ -728,15 +823,27 @@ class GoogleVrEmulator(Emulator):
                 paid, before, currency = amounts
                 total += paid
                 tax += paid - before if before is not None else Decimal(0)
+                before_total += before if before is not None else paid
                 currencies.add(currency)
                 nightly.append({"date": day.isoformat(), "amount": str(paid.quantize(CENT)), "currency": currency})
         self._check_arrival_departure(levels, checkin, nights, fail)
+        fees = []
+        for fee in prop.fees:
+            amount = Decimal(fee["amount"] or 0)
+            if fee["type"] == "percent":
+                amount = (before_total * amount / 100).quantize(CENT, ROUND_HALF_UP)
+            else:
+                currencies.add(fee["currency"])
+            amount *= (adults + children if fee["basis"] == "person" else 1) * (nights if fee["period"] == "night"
+                                                                                 else 1)
+            total += amount
+            fees.append({**fee, "charged": str(amount.quantize(CENT, ROUND_HALF_UP))})
         if len(currencies) > 1:
             fail("Incompatible nightly rates", f"currencies {sorted(currencies)}")
         if reasons:
             return done()
         return done(total=str(total.quantize(CENT, ROUND_HALF_UP)), tax=str(tax.quantize(CENT, ROUND_HALF_UP)),
-                    currency=currencies.pop(), nightly=nightly)
+                    currency=currencies.pop(), nightly=nightly, fees=fees)
 
     def _check_arrival_departure(self, levels: list[dict[date, dict[str, Any]]], checkin: date, nights: int,
                                  fail: Callable[[str, str], None]) -> None:
@@ -847,7 +954,7 @@ class GoogleVrEmulator(Emulator):
 
         return Response.json({
             "property": prop_id, "partners": sorted(p for p, props in self.partners.items() if prop_id in props),
-            "rooms": prop.rooms, "packages": prop.packages, "rates": nested(prop.rates),
+            "rooms": prop.rooms, "packages": prop.packages, "fees": prop.fees, "rates": nested(prop.rates),
             "availability": nested(prop.avail),
             "inventory": {room: dated(values) for room, values in sorted(prop.inventory.items())}})
 

@@ -93,15 +93,17 @@ def test_price_and_currency_are_not_trusted_or_required(client):
 
 
 def test_a_price_google_showed_that_differs_from_our_quote_is_logged(client, caplog):
+    """Google's total includes the cleaning fee (sent as a TaxFeeInfo fee): 230.00 is the matching price; a price
+    that differs (here a stale one) is logged."""
     prop = PropertyFactory(base_price=Decimal("100.00"), cleaning_fee=Decimal("30.00"))
 
     with caplog.at_level(logging.INFO, logger="storefront.landing_views"):
-        go(client, prop.slug, checkin=future(20).isoformat(), nights="2", currency="EUR", price="200.00")
         go(client, prop.slug, checkin=future(20).isoformat(), nights="2", currency="EUR", price="230.00")
+        go(client, prop.slug, checkin=future(20).isoformat(), nights="2", currency="EUR", price="210.00")
         go(client, prop.slug, checkin=future(20).isoformat(), nights="2", currency="USD", price="1.00")
 
     (record,) = caplog.records
-    assert "Google showed 200.00 EUR" in record.getMessage() and "our quote is 230.00" in record.getMessage()
+    assert "Google showed 210.00 EUR" in record.getMessage() and "our quote is 230.00" in record.getMessage()
 
 
 def test_an_unknown_or_unpublished_property_is_404(client):

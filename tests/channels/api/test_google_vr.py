@@ -1,7 +1,7 @@
 """Google Vacation Rentals: what we sell and price here reaches Google (its emulator over HTTP) as ARI messages —
 property data, inventory, stay rules, rates — within Google's 330-day window, through failures; and Google's free
-booking link lands on our property page with a total that matches the price Google showed (or differs by exactly
-the documented per-stay fees)."""
+booking link lands on our property page with a total that matches the price Google showed, cleaning fee and tax
+included (or differs by exactly the documented stay-level discounts)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,13 @@ from channels.adapters.google_vr import (
     INVENTORY,
     PROPERTY_DATA,
     RATES,
+    TAXES,
     google_url_template,
     points_of_sale_xml,
 )
 from channels.models import AriChange, BreakerState, ChannelConnection, ConnectionStatus
-from properties.models import weekday_mask
-from tests.factories import PropertyFactory, future, next_weekday
+from properties.models import PricingRule, weekday_mask
+from tests.factories import PricingRuleFactory, PropertyFactory, future, next_weekday
 
 pytestmark = pytest.mark.django_db
 OTA = "{http://www.opentravel.org/OTA/2003/05}"
@@ -63,17 +64,20 @@ def test_a_full_sync_sends_property_data_inventory_rules_and_rates_within_330_da
 
     outcome = full_sync(connection)
 
-    assert (outcome.status, outcome.requests, outcome.nights) == ("pushed", 4, 2 * 330)
-    assert paths(google) == [PROPERTY_DATA, INVENTORY, RATES, AVAILABILITY]
-    assert [r["status"] for r in sent(google)] == [200] * 4
+    assert (outcome.status, outcome.requests, outcome.nights) == ("pushed", 5, 2 * 330)
+    assert paths(google) == [PROPERTY_DATA, TAXES, INVENTORY, RATES, AVAILABILITY]
+    assert [r["status"] for r in sent(google)] == [200] * 5
     assert all(r["headers"]["content-type"].startswith("application/xml") for r in sent(google))
-    transaction, inventory, rates, avail = (xml(r) for r in sent(google))
+    transaction, fees, inventory, rates, avail = (xml(r) for r in sent(google))
     assert transaction.get("partner") == google.partner
     data_set = transaction.find("PropertyDataSet")
     assert (data_set.get("action"), data_set.findtext("Property"), data_set.findtext("RoomData/RoomID"),
             data_set.findtext("RoomData/Capacity"), data_set.findtext("PackageData/PackageID")) == (
         "overlay", slug, slug, "5", "STD")
     assert data_set.find("RoomData/Name/Text").get("text") == "Casa Azul"
+    # No cleaning fee: an empty overlay, which clears any fee Google held.
+    assert (fees.tag, fees.get("partner"), fees.findtext("Property/ID"), fees.find("Property").get("action"),
+            fees.findall("Property/Fees/Fee")) == ("TaxFeeInfo", google.partner, slug, "overlay", [])
     for message in (inventory, rates, avail):
         assert message.find(f"{OTA}POS/{OTA}Source/{OTA}RequestorID").get("ID") == google.partner
         assert re.fullmatch(r"[A-Za-z0-9_-]+", message.get("EchoToken"))
@@ -130,8 +134,35 @@ def test_a_price_change_updates_the_price_google_shows(google, google_connection
     with django_capture_on_commit_callbacks(execute=True):
         announce_pricing(prop)
 
-    assert paths(google) == [PROPERTY_DATA, INVENTORY, RATES, AVAILABILITY]  # every night again: a full push
+    assert paths(google) == [PROPERTY_DATA, TAXES, INVENTORY, RATES, AVAILABILITY]  # every night again: a full push
     assert price(google, connection, future(30), 2)["total"] == "360.00"
+
+
+def test_a_cleaning_fee_reaches_google_with_its_tax_and_follows_its_changes(google, google_connection,
+                                                                             django_capture_on_commit_callbacks):
+    from properties.services import announce_pricing
+
+    connection = google_connection(PropertyFactory(base_price=Decimal("100.00"), cleaning_fee=Decimal("35.00"),
+                                                   tax_rate=Decimal("10")))
+    prop = connection.property
+    full_sync(connection)
+
+    (message,) = (xml(r) for r in sent(google) if r["path"] == TAXES)
+    (fee,) = message.findall("Property/Fees/Fee")
+    assert {child.tag: child.text for child in fee} == {"Type": "amount", "Basis": "room", "Period": "stay",
+                                                        "Currency": "EUR", "Amount": "38.50"}  # 35.00 x 1.10
+    assert google(f"ari?property={prop.slug}")["fees"][0]["amount"] == "38.50"
+    assert price(google, connection, future(30), 2)["total"] == "258.50"  # 2 x 110.00 + 38.50
+
+    google("requests", method="DELETE")
+    prop.cleaning_fee = Decimal("0")
+    prop.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        announce_pricing(prop)
+
+    assert paths(google)[:2] == [PROPERTY_DATA, TAXES]
+    assert google(f"ari?property={prop.slug}")["fees"] == []  # the overlay cleared it
+    assert price(google, connection, future(30), 2)["total"] == "220.00"
 
 
 def test_rates_carry_the_tax_and_the_extra_guest_fee_per_occupancy(google, google_connection):
@@ -140,7 +171,7 @@ def test_rates_carry_the_tax_and_the_extra_guest_fee_per_occupancy(google, googl
                                                    extra_guest_fee=Decimal("20.00")))
     full_sync(connection)
 
-    rates = xml(sent(google)[2])
+    rates = xml(sent(google)[3])
     amounts = next(rates.iter(f"{OTA}BaseByGuestAmts"))
     assert [(a.get("NumberOfGuests"), a.get("AmountBeforeTax"), a.get("AmountAfterTax"), a.get("CurrencyCode"))
             for a in amounts] == [("2", "100.00", "110.00", "EUR"), ("3", "120.00", "132.00", "EUR"),
@@ -201,8 +232,8 @@ def test_a_first_push_that_is_not_a_full_sync_defines_the_property_first(google,
 
     # Google did not know the room yet ("Undefined room", nothing stored): the property data, then the same
     # message again.
-    assert paths(google) == [INVENTORY, PROPERTY_DATA, INVENTORY]
-    first, again = (xml(r) for r in (sent(google)[0], sent(google)[2]))
+    assert paths(google) == [INVENTORY, PROPERTY_DATA, TAXES, INVENTORY]
+    first, again = (xml(r) for r in (sent(google)[0], sent(google)[3]))
     assert ET.tostring(first.find(f"{OTA}Inventories")) == ET.tostring(again.find(f"{OTA}Inventories"))
     stored = google(f"ari?property={connection.property.slug}")["inventory"][connection.property.slug]
     assert stored == {future(10).isoformat(): 0, future(11).isoformat(): 0}
@@ -226,7 +257,7 @@ def test_a_503_is_retried_and_nothing_is_lost(google, google_connection):
 
     ChannelConnection.objects.filter(pk=connection.pk).update(push_retry_at=None)  # the backoff has passed
     assert api_sync.push_connection(connection.pk).status == "pushed"
-    assert [r["status"] for r in sent(google)] == [503, 200, 200, 200, 200]
+    assert [r["status"] for r in sent(google)] == [503, 200, 200, 200, 200, 200]
     connection.refresh_from_db()
     assert (connection.push_failures, connection.status) == (0, ConnectionStatus.OK)
     assert price(google, connection, future(20), 3)["available"]
@@ -261,9 +292,9 @@ def test_a_property_the_partner_does_not_hold_is_refused_without_retrying(google
 def test_google_takes_no_reservations_and_no_limit_is_drawn(google, google_connection):
     connection = google_connection()
     assert api_sync.pull_connection(connection.pk).status == "skipped"
-    google("limits", {"requests_per_minute": 4})  # Google documents none; our own scope is far below any figure
+    google("limits", {"requests_per_minute": 5})  # Google documents none; our own scope is far below any figure
     assert full_sync(connection).status == "pushed"
-    assert [r["status"] for r in sent(google)] == [200] * 4
+    assert [r["status"] for r in sent(google)] == [200] * 5
 
 
 # --- the landing page: the price Google shows is the price the guest sees -----------------------------------
@@ -315,21 +346,49 @@ def test_the_landing_page_shows_the_total_google_showed(client, google, google_c
     assert client.session["stayhold_referral"]["referral"] == Referral.GOOGLE_VR
 
 
-def test_a_cleaning_fee_is_the_documented_gap_between_google_and_our_total(client, google, google_connection,
-                                                                           points_of_sale):
-    """Google prices nightly rates only: a per-stay cleaning fee (and its tax) is not in its total
+def test_with_a_cleaning_fee_and_a_tax_rate_the_landing_page_shows_the_total_google_showed(
+        client, google, google_connection, points_of_sale):
+    """The cleaning fee reaches Google in a TaxFeeInfo, tax included: Google's total is our quote's total
     (channels.adapters.google_vr, "Prices, taxes and fees")."""
     connection = google_connection(PropertyFactory(base_price=Decimal("100.00"), cleaning_fee=Decimal("40.00"),
-                                                   tax_rate=Decimal("7")))
+                                                   tax_rate=Decimal("7"), guests_included=2, max_guests=4,
+                                                   extra_guest_fee=Decimal("15.00")))
+    full_sync(connection)
+
+    for nights, adults, total in ((3, 2, "363.80"), (5, 3, "658.05")):
+        expanded, response = landing(client, google, connection, future(25), nights, adults=adults)
+        shown = expanded["price"]
+        assert shown["available"] and shown["total"] == total  # (3 x 100 + 40) x 1.07; (5 x 115 + 40) x 1.07
+        assert [fee["charged"] for fee in shown["fees"]] == ["42.80"]
+        assert f"price={total}" in expanded["url"]
+        page = client.get(response["Location"])
+        quote = page.context["quote"].quote
+        assert (quote.night_count, quote.guests) == (nights, adults)
+        assert quote.total == Decimal(total) and quote.currency == shown["currency"]
+        assert f"Total</th><td>{total} EUR" in page.content.decode().replace("\n", "")
+
+
+def test_a_length_of_stay_discount_is_the_documented_gap_between_google_and_our_total(
+        client, google, google_connection, points_of_sale):
+    """Stay-level discounts are not in Google's nightly rates (nor expressible as a fee): Google's total is higher by
+    exactly the discount and its tax (channels.adapters.google_vr, "Prices, taxes and fees")."""
+    prop = PropertyFactory(base_price=Decimal("100.00"), cleaning_fee=Decimal("40.00"), tax_rate=Decimal("7"))
+    PricingRuleFactory(property=prop, kind=PricingRule.Kind.LENGTH_OF_STAY, min_nights=3, value=Decimal("-10"))
+    connection = google_connection(prop)
     full_sync(connection)
 
     expanded, response = landing(client, google, connection, future(25), 3)
 
     google_total = Decimal(expanded["price"]["total"])
     quote = client.get(response["Location"]).context["quote"].quote
-    assert google_total == Decimal("321.00")  # 3 × 107.00
-    assert quote.total == Decimal("363.80")  # (300 + 40) × 1.07
-    assert quote.total - google_total == Decimal("40.00") * Decimal("1.07")
+    assert google_total == Decimal("363.80")  # 3 x 107.00 + 42.80: no discount
+    assert quote.discounts == Decimal("30.00")
+    assert quote.total == Decimal("331.70")  # (300 - 30 + 40) x 1.07
+    assert google_total - quote.total == quote.discounts * Decimal("1.07")
+    # A stay the discount does not reach: equal again.
+    expanded, response = landing(client, google, connection, future(25), 2)
+    assert expanded["price"]["total"] == "256.80"  # (200 + 40) x 1.07
+    assert client.get(response["Location"]).context["quote"].quote.total == Decimal("256.80")
 
 
 def test_a_booking_from_google_is_recorded_with_its_referral(client, google, google_connection, points_of_sale):

@@ -22,6 +22,7 @@ PROPERTY_DATA = "/travel/hotels/uploads/property_data"
 RATES = "/travel/hotels/uploads/ota/hotel_rate_amount_notif"
 AVAIL = "/travel/hotels/uploads/ota/hotel_avail_notif"
 INVENTORY = "/travel/hotels/uploads/ota/hotel_inv_count_notif"
+TAXES = "/travel/hotels/uploads/taxes"
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +115,17 @@ def inventory(start, end, count=1, room="P1", prop="P1", **kwargs):
     inner = (f"<Inventory>{control(start, end, room, None)}<InvCounts><InvCount Count=\"{count}\" CountType=\"2\"/>"
              "</InvCounts></Inventory>")
     return ota("OTA_HotelInvCountNotifRQ", "Inventories", prop, inner, **kwargs)
+
+
+def fee(amount="40.00", type_="amount", basis="room", period="stay", currency="EUR", extra=""):
+    parts = {"Type": type_, "Basis": basis, "Period": period, "Currency": currency, "Amount": amount}
+    return "<Fee>" + "".join(f"<{k}>{v}</{k}>" for k, v in parts.items() if v is not None) + extra + "</Fee>"
+
+
+def tax_fee_info(*fees, prop="P1", partner=PARTNER, action="overlay", taxes=""):
+    return (f'<?xml version="1.0" encoding="UTF-8"?><TaxFeeInfo timestamp="2027-03-01T09:00:00Z" id="f-1" '
+            f'partner="{partner}"><Property action="{action}"><ID>{prop}</ID>{taxes}<Fees>{"".join(fees)}</Fees>'
+            "</Property></TaxFeeInfo>")
 
 
 def bookable(google, start="2027-06-01", end="2027-06-30", after="100.00"):
@@ -339,6 +351,53 @@ def test_drift_injected_through_the_control_route_changes_the_price(google):
     assert price(google, nights=3)["reasons"] == ["Stop sell"]
 
 
+def test_tax_fee_info_fees_are_stored_per_property_and_added_to_the_price(google):
+    bookable(google)
+    code, root, _ = post_xml(google, TAXES, tax_fee_info(fee("42.80")))
+    assert (code, root.tag, root.get("id"), root.findtext("Status")) == (200, "TaxFeeInfoResponse", "f-1", "Success")
+    assert ari(google)["fees"] == [{"type": "amount", "basis": "room", "period": "stay", "currency": "EUR",
+                                    "amount": "42.80"}]
+    answer = price(google, nights=3)
+    assert (answer["total"], answer["tax"]) == ("342.80", "0.00")  # 3 x 100.00 + the fee once per stay
+    assert [f["charged"] for f in answer["fees"]] == ["42.80"]
+    assert price(google, nights=1)["total"] == "142.80"
+
+    # per night, per person, a percentage of the nights before tax; overlay replaces every fee of the property
+    assert success(post_xml(google, RATES, rate("2027-06-01", "2027-06-30", after="110.00", before="100.00"))[1])
+    assert post_xml(google, TAXES, tax_fee_info(fee("5.00", period="night"), fee("2.00", basis="person"),
+                                                 fee("10", type_="percent", currency=None)))[1].findtext(
+        "Status") == "Success"
+    answer = price(google, nights=2, adults=3)
+    assert [f["charged"] for f in answer["fees"]] == ["10.00", "6.00", "20.00"]
+    assert (answer["total"], answer["tax"]) == ("256.00", "20.00")  # 2 x 110 + 10 + 6 + 20
+    assert post_xml(google, TAXES, tax_fee_info())[1].findtext("Status") == "Success"  # no Fee: clears them
+    assert ari(google)["fees"] == [] and price(google, nights=2)["total"] == "220.00"
+
+
+def test_tax_fee_info_is_refused_whole_when_anything_is_wrong(google):
+    bookable(google)
+    post_xml(google, TAXES, tax_fee_info(fee("30.00")))
+    cases = [
+        (tax_fee_info(fee("10.00"), partner="somebody_else"), 403, "Unknown partner"),
+        (tax_fee_info(fee("10.00"), prop="P9"), 200, "P9 is not managed by partner"),
+        (tax_fee_info(fee("10.00"), action="delta"), 200, "action must be overlay"),
+        (tax_fee_info(fee("10.00"), fee("-1")), 200, "non-negative amount"),
+        (tax_fee_info(fee("10.00", basis="guest")), 200, "Basis must be room or person"),
+        (tax_fee_info(fee("10.00", currency=None)), 200, "Currency is required"),
+        (tax_fee_info(fee("10.00", extra="<StayDates/>")), 200, "StayDates not modelled"),
+        (tax_fee_info(taxes="<Taxes><Tax><Type>percent</Type><Amount>7</Amount></Tax></Taxes>"), 200,
+         "Taxes are not modelled"),
+    ]
+    for text, status_code, message in cases:
+        code, root, _ = post_xml(google, TAXES, text)
+        assert (code, root.tag, root.findtext("Status")) == (status_code, "TaxFeeInfoResponse", "Failure"), text
+        assert message in root.findtext("Issues/Issue"), root.findtext("Issues/Issue")
+    assert [f["amount"] for f in ari(google)["fees"]] == ["30.00"]  # nothing of the refused messages was stored
+    assert post_xml(google, TAXES, "<Transaction/>")[0] == 400
+    assert post_xml(google, TAXES, tax_fee_info(fee("10.00", currency="USD")))[1].findtext("Status") == "Success"
+    assert price(google, nights=2)["reasons"] == ["Incompatible nightly rates"]
+
+
 # --- the landing URL ---------------------------------------------------------------------------------------------
 
 
@@ -358,6 +417,10 @@ def test_the_landing_url_expands_a_template_with_the_price(google):
         "&age=0_4&age=1_9&pkg=STD&cur=EUR&lang=fr&total=300.00&dow=Tuesday&src=fbl&x=(MYSTERY)")
     assert answer["unknown_variables"] == ["MYSTERY"]
     assert answer["price"]["total"] == "300.00"
+
+    post_xml(google, TAXES, tax_fee_info(fee("42.80")))  # a cleaning fee reaches the displayed total
+    code, answer = call(google, f"/_emulator/landing_url?{query}")
+    assert "&total=342.80&" in answer["url"]
 
 
 def test_the_landing_url_from_a_points_of_sale_file(google):
