@@ -5,8 +5,10 @@ Computed from the same sources as a direct booking, so that a night closed here 
 * **availability** (1 or 0: a vacation rental is one unit) from ``bookings.availability.calendar`` — a booking,
   a live hold, an owner or channel block, a buffer day or a past night closes it;
 * **rate** from the quote engine (``properties.pricing.compute_quote`` for that one night, for the guests the
-  base price includes): the night's price with its night rules (weekends, seasons, date overrides). Fees,
-  taxes and length-of-stay discounts are not a nightly rate; platforms take them from their own settings;
+  base price includes): the night's price with its night rules (weekends, seasons, date overrides) only. Fees,
+  taxes and the stay-level rules (length of stay, early bird, last minute: they depend on the whole stay and on
+  the day it is booked, not on the night) are not a nightly rate; platforms take them from their own settings
+  (Google: ``channels.adapters.google_vr``, ``Promotions``);
 * **stay rules** from ``properties.stay_rules``: the minimum and maximum stay of an arrival that night, closed to
   arrival (not an arrival weekday, inside the lead time, beyond the advance window), closed to departure (not a
   departure weekday), and stop sell while the property is not active.
@@ -17,14 +19,14 @@ edits, or a 500-night full sync of a calendar with few changes, is a handful of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Generic, TypeVar
 
 from bookings.availability import AVAILABLE, BLOCKED, NO_CHECK_IN, calendar
 from properties.models import DateOverride, Property
-from properties.pricing import compute_quote, local_today, pricing_spec
+from properties.pricing import NIGHT_KINDS, compute_quote, local_today, pricing_spec
 from properties.stay_rules import stay_rules_for
 
 T = TypeVar("T")
@@ -73,6 +75,9 @@ def restrictions(prop: Property, start: date, end: date, *, at: datetime | None 
     """Nights [start, end): rate and stay rules. Two queries (pricing rules, date overrides)."""
     overrides = list(DateOverride.objects.filter(property=prop, start_date__lt=end, end_date__gt=start))
     spec = pricing_spec(prop)
+    # The night rules only: a one-night quote booked today would also take the stay-level rules that match a
+    # one-night stay arriving that night (an early bird for a far night, a last minute for a near one).
+    spec = replace(spec, rules=tuple(r for r in spec.rules if r.kind in NIGHT_KINDS))
     today = local_today(prop, at)
     guests = max(1, min(prop.guests_included or 1, prop.max_guests or 1))
     stop_sell = prop.status != Property.Status.ACTIVE

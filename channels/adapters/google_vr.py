@@ -44,6 +44,8 @@ per message):
   ``Transaction`` — the same rule, so every change of prices or fees reaches Google with it. Its only action is
   ``overlay`` (Google's text): each message replaces all of the property's fees, so a property without a cleaning
   fee sends an empty ``Fees``, which clears an old one.
+* ``Promotions`` (``/travel/hotels/uploads/promotions``): the property's stay-level discounts (below), right after
+  the ``TaxFeeInfo`` — the same rule; ``overlay``, so each message replaces all of the property's promotions.
 * ``OTA_HotelInvCountNotifRQ`` (``.../ota/hotel_inv_count_notif``), the **availability** kind: inventory 1 for a
   night we can sell, 0 for a night that is booked, held, blocked, a buffer day or past (``channels.ari``).
 * ``OTA_HotelRateAmountNotifRQ`` (``.../ota/hotel_rate_amount_notif``), the **rates**, and
@@ -75,19 +77,50 @@ Sent tax included because the notes did not capture how Google taxes a fee ("tax
 Google's tax page the notes do not hold): the total is then right, but Google's *displayed tax*
 (``PRICE-DISPLAYED-TAX``) leaves out the fee's tax (inferred; the emulator models exactly this).
 
-So for a stay **without stay-level discounts** Google's total equals our quote's total — with or without a cleaning
-fee — up to rounding: we round the tax once over the stay, Google adds amounts rounded each (every night, and the
-fee) — apart by at most about half a minor unit per night and half for the fee, not at all when the taxes come out
-in whole minor units.
+So for a stay **without stay-level discounts** (for those: below) Google's total equals our quote's total — with or
+without a cleaning fee — up to rounding: we round the tax once over the stay, Google adds amounts rounded each
+(every night, and the fee) — apart by at most about half a minor unit per night and half for the fee, not at all
+when the taxes come out in whole minor units.
 
-**Not representable**, hence *not* in Google's total: the **stay-level discounts** — length of stay (for the stay's
-number of nights), early bird and last minute (by the days before arrival). Our quote applies them to every night of
-a stay; a nightly rate prices each night as if booked alone, and a ``TaxFeeInfo`` fee cannot be negative. Google's
-own means for them is the ``Promotions`` message (``/travel/hotels/uploads/promotions``, named in the notes, its
-shape not captured, not modelled by the emulator), which this adapter does not send. For a stay one of them applies
-to, Google's total is therefore ``our total + those discounts x (1 + tax rate)`` (higher than the landing page's):
-a price-accuracy risk the owner should know of. The landing-page tests (``tests/channels/api/test_google_vr.py``)
-check both: equality with a cleaning fee and a tax rate, and exactly this difference with a length-of-stay discount.
+**Stay-level discounts: the ``Promotions`` message** (``/travel/hotels/uploads/promotions``, Google's
+xml-reference/ari-promotions and dev-guide/ari-promotions-message), sent right after every ``TaxFeeInfo`` — the same
+rule, so every change of a pricing rule reaches Google with it — as ``HotelPromotions action="overlay"`` (Google's
+text: it replaces all of the property's promotions; none sent clears old ones). Our quote
+(``properties.pricing.compute_quote``) applies a length-of-stay, early-bird or last-minute rule to every night of a
+matching stay, before tax, and never to the fees; Google applies a promotion to the nightly ``AmountAfterTax``
+(Google's text: to ``AmountBeforeTax`` only where no after-tax amount is sent), not to ``TaxFeeInfo`` fees. With the
+tax a percentage of nights and fees alike, a percentage off the nights after tax is that percentage off the nights
+before tax, taxed: the same amount. (The nightly rates carry no stay-level rule: ``channels.ari`` prices a night
+with its night rules only, so a promotion is never taken twice.) Each rule is one ``Promotion`` (``id``
+``rule-<id>``):
+
+* length of stay (``nights >= min_nights``) → ``<LengthOfStay min="min_nights"/>``;
+* early bird (``days before arrival >= days``) → ``<BookingWindow min="days"/>``;
+* last minute (``days before arrival <= days``) → ``<BookingWindow max="days"/>``;
+* its value → ``<Discount percentage="..."/>`` (``-10`` → ``10.00``); no ``Stacking`` (Google's default, ``base``).
+
+Inferred: ``min``/``max`` are inclusive, and Google counts the days before arrival as we do (the property's local
+date; Google's text does not say which clock); Google takes the percentage of the stay's nightly sum and rounds it
+once, where we round each night's discount (a cent or so apart).
+
+So Google's total equals our quote's (up to that rounding) also for a stay one stay-level discount reaches. **Still a
+gap** (Google's total then differs from the landing page's):
+
+* **Two kinds at once.** Our quote compounds one rule of each kind (length of stay, then early bird, then last
+  minute); Google applies only the single greatest discount (a ``base`` promotion never combines with another
+  ``base``; how Google would combine percentages with other ``Stacking`` types is not in the text we hold), so for a
+  stay that two kinds reach, Google shows *more* than our page: the smaller discounts are missing.
+* **A kind Google would pick differently is not sent at all.** Among the rules of one kind that match, our quote
+  takes the highest priority, Google the greatest discount: a kind is sent only if these agree for every stay
+  (:meth:`GoogleVrAdapter.promoted_rules`). Otherwise none of its rules is sent, so Google shows more for the stays
+  it reaches, never less.
+* **Fixed amounts and surcharges.** A kind with a fixed-amount rule, a surcharge (a positive value) or a
+  percentage over 100 is not sent:
+  ``Promotions`` only discount, and a fixed amount would be taken off after tax (inferred) where ours is before.
+  Google shows more than our page for a stay such a discount reaches, *less* for one such a surcharge reaches.
+
+The landing-page tests (``tests/channels/api/test_google_vr.py``) check equality with a cleaning fee, a tax rate and
+a length-of-stay or a last-minute discount, and the two-kinds gap.
 
 **Booking window.** Google takes dates up to 330 days ahead (``horizon_days``; the emulator refuses a date
 beyond, Google may only ignore it) and Vacation Rentals prices stays of at most 30 nights: that is Google's rule
@@ -121,6 +154,7 @@ from django.conf import settings
 
 from core.crypto import token_digest
 from core.money import round_money
+from properties.pricing import RuleSpec, pricing_spec
 
 from ..ari import NightAvailability, NightRestrictions, Run
 from ..ari import runs as ari_runs
@@ -141,6 +175,7 @@ RATES = "/travel/hotels/uploads/ota/hotel_rate_amount_notif"
 AVAILABILITY = "/travel/hotels/uploads/ota/hotel_avail_notif"
 INVENTORY = "/travel/hotels/uploads/ota/hotel_inv_count_notif"
 TAXES = "/travel/hotels/uploads/taxes"
+PROMOTIONS = "/travel/hotels/uploads/promotions"
 DEFAULT_PACKAGE_ID = "STD"
 BOOKING_WINDOW_DAYS = 330  # Vacation Rentals: check-in at most 330 days ahead (support.google.com/hotelprices 11947223)
 MAX_STAY_NIGHTS = 30  # ... and stays of at most 30 nights (Google's search-time rule: nothing to push)
@@ -148,6 +183,7 @@ MAX_STAY_NIGHTS = 30  # ... and stays of at most 30 nights (Google's search-time
 # from the notes' reasons; Google's codes are not documented).
 HEAL_TEXTS = ("undefined room", "undefined package", "invalid room rate mapping")
 PUSHES_PER_MINUTE = 60  # our own conservative scope: Google documents none
+STAY_KINDS = ("length_of_stay", "early_bird", "last_minute")  # properties.pricing: rules that match the whole stay
 
 
 def _q(tag: str) -> str:
@@ -315,6 +351,48 @@ class GoogleVrAdapter(Adapter):
                 ET.SubElement(fee, tag).text = value
         return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
 
+    @staticmethod
+    def promoted_rules(connection) -> tuple[list[RuleSpec], list[str]]:
+        """``(rules sent as promotions, kinds that stay a gap)``: the property's active stay-level rules that a
+        ``Promotions`` message expresses faithfully (see the module docstring). A kind is sent only whole: every one of
+        its rules a percentage discount, and, for every stay, the rule our quote picks (highest priority) also the
+        greatest discount among those that match — what Google picks."""
+        rules = [r for r in pricing_spec(connection.property).rules if r.kind in STAY_KINDS]
+        sent: list[RuleSpec] = []
+        gaps: list[str] = []
+        for kind in STAY_KINDS:
+            of_kind = [r for r in rules if r.kind == kind]
+            if not of_kind:
+                continue
+            if any(r.adjustment != "percent" or not -100 <= r.value < 0 for r in of_kind):
+                gaps.append(kind)
+                continue
+            usable = [r for r in of_kind if (r.min_nights if kind == "length_of_stay" else r.days) is not None]
+            if all(_picks_greatest(usable, r) for r in usable):
+                sent += usable
+            else:
+                gaps.append(kind)
+        return sent, gaps
+
+    def promotions_message(self, connection) -> bytes:
+        """``Promotions`` (``HotelPromotions action="overlay"``: it replaces every promotion Google holds for the
+        property, so a property without one sends none, which clears old ones): one ``Promotion`` per rule of
+        :meth:`promoted_rules`, its condition and its percentage."""
+        root = ET.Element("Promotions", {"partner": self._partner(connection), "id": _token("p"),
+                                         "timestamp": _timestamp()})
+        hotel = ET.SubElement(root, "HotelPromotions", {"hotel_id": self.property_id(connection),
+                                                        "action": "overlay"})
+        for rule in self.promoted_rules(connection)[0]:
+            promotion = ET.SubElement(hotel, "Promotion", {"id": f"rule-{rule.id}"})
+            if rule.kind == "early_bird":
+                ET.SubElement(promotion, "BookingWindow", {"min": str(rule.days)})
+            elif rule.kind == "last_minute":
+                ET.SubElement(promotion, "BookingWindow", {"max": str(rule.days)})
+            ET.SubElement(promotion, "Discount", {"percentage": _amount(-rule.value)})
+            if rule.kind == "length_of_stay":
+                ET.SubElement(promotion, "LengthOfStay", {"min": str(rule.min_nights)})
+        return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+
     def _inventory_message(self, connection, runs: list[Run[NightAvailability]]) -> bytes:
         root = self._ota_root(connection, "OTA_HotelInvCountNotifRQ", "i")
         inventories = ET.SubElement(root, "Inventories", {"HotelCode": self.property_id(connection)})
@@ -381,10 +459,13 @@ class GoogleVrAdapter(Adapter):
     # --- sending ----------------------------------------------------------------------------------------------
 
     def _send_property_data(self, connection, result: PushResult) -> None:
-        """The ``Transaction``, then the ``TaxFeeInfo`` (its fees follow the same rule: see the module docstring)."""
+        """The ``Transaction``, then the ``TaxFeeInfo`` and the ``Promotions`` (the fees and the stay-level discounts
+        follow the same rule: see the module docstring)."""
         self._post(connection, PROPERTY_DATA, self.property_data_message(connection))
         result.requests += 1
         self._post(connection, TAXES, self.tax_fee_message(connection))
+        result.requests += 1
+        self._post(connection, PROMOTIONS, self.promotions_message(connection))
         result.requests += 1
 
     def _send(self, connection, result: PushResult, path: str, build: Callable[[], bytes]) -> None:
@@ -414,7 +495,7 @@ class GoogleVrAdapter(Adapter):
         if root is None:
             raise AdapterError("bad_response", f"Google answered {response.status_code} without a readable XML "
                                                "document.", retryable=True, status=response.status_code)
-        if root.tag in ("TransactionResponse", "TaxFeeInfoResponse"):
+        if root.tag in ("TransactionResponse", "TaxFeeInfoResponse", "PromotionsResponse"):
             _check_transaction(root)
         else:
             _check_ota(root)
@@ -425,6 +506,18 @@ class _Undefined(AdapterError):
 
     def __init__(self, detail: str):
         super().__init__("undefined", detail)
+
+
+def _picks_greatest(rules: list[RuleSpec], anchor: RuleSpec) -> bool:
+    """At the stay where ``anchor``'s threshold is reached (its nights, or its days before arrival), does the rule our
+    quote picks among those that match give the greatest discount — the one Google picks? The rules that match change
+    only at these thresholds, so checking every rule's covers every stay."""
+    if anchor.kind == "length_of_stay":
+        matching = [r for r in rules if r.matches_stay(anchor.min_nights or 0, 0)]
+    else:
+        matching = [r for r in rules if r.matches_stay(1, anchor.days or 0)]
+    ours = max(matching, key=lambda r: (r.priority, -r.id))  # properties.pricing._best
+    return ours.value == min(r.value for r in matching)
 
 
 def _errors(root: ET.Element) -> list[tuple[str, str]]:

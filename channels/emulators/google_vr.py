@@ -62,6 +62,35 @@ What it models (a vacation rental: one ``RoomData`` = the property, one or a few
   a fee's ``Amount`` is taken as the amount the guest pays, tax included, and is not counted in the price's
   ``tax``; the answer's shape (``<Status>`` and ``<Issues>`` as for a ``Transaction``); ``Basis``/``Period``
   defaulting to ``room``/``stay`` when absent.
+* ``POST /travel/hotels/uploads/promotions`` (``Promotions``, .../xml-reference/ari-promotions and
+  .../dev-guide/ari-promotions-message) → ``PromotionsResponse``: **discounts** Google applies to the nightly rates
+  of an itinerary that meets their conditions. Documented shape (the part modelled here)::
+
+      <Promotions partner="partner_key" id="..." timestamp="...">
+        <HotelPromotions hotel_id="P1" action="overlay">   <!-- overlay: replaces all; absent: add or replace -->
+          <Promotion id="stay-3">                          <!-- action="delete": remove this one -->
+            <BookingWindow min="7" max="30"/>              <!-- days between booking and check-in -->
+            <Discount percentage="10"/>
+            <LengthOfStay min="3" max="14"/>               <!-- nights of the stay -->
+            <Stacking type="base"/>                        <!-- the default -->
+          </Promotion>
+        </HotelPromotions>
+      </Promotions>
+
+  Google's text: of the eligible promotions Google applies the one (or the allowed set) that leads to the lowest
+  price; by default every promotion stacks as ``base``, and a ``base`` combines only with ``second`` or ``any``,
+  never with another ``base``: so with default stacking exactly one promotion applies, the greatest discount. The
+  promotion is applied to ``AmountAfterTax`` (to ``AmountBeforeTax`` where only that was sent): the **nightly
+  rates**, not the ``TaxFeeInfo`` fees. Modelled: ``BookingWindow`` and ``LengthOfStay`` (``min``/``max``, both
+  inclusive, integer days or ``PnD`` for the window — inferred), ``Discount@percentage`` in (0, 100], ``Stacking``
+  ``base``. **Not modelled** (refused with an error): any other condition (``BookingDates``, ``CheckinDates``,
+  ``StayDates``, ``Devices``, ``RatePlans``, ``RoomTypes``, countries, ``MinimumAmount``, ``Ceiling``/``Floor``,
+  ...), any other ``Discount`` form (``fixed_amount``, ``fixed_amount_per_night``, ``fixed_price``,
+  ``applied_nights``, ``FreeNights``, ...) and any other ``Stacking``. Inferred: the percentage is taken of the
+  itinerary's nightly sum and rounded once to the cent (before and after tax alike, so the price's ``tax`` shrinks
+  by its share); the booking window counts days from the emulator clock's date (UTC) to check-in; a ``percent`` fee
+  is taken of the discounted nightly amounts; the answer's shape (``<Status>`` and ``<Issues>`` as for a
+  ``Transaction``). The price answer names the applied ``promotion`` (``id``, ``percentage``, ``discount``).
 * ``Start``/``End`` are inclusive; the day flags ``Mon Tue Weds Thur Fri Sat Sun``, when any is given, keep only the
   days flagged true (inferred). Each message is atomic (inferred): every element is checked first, and one error
   means nothing is stored and the answer is ``<Errors>``; otherwise ``<Success/>``. ``EchoToken`` is echoed.
@@ -91,7 +120,8 @@ Inferred behaviours, besides those marked above:
   or product level (and no ``Close`` at either): the doc says the four message types must all be sent before a price is
   shown. Occupancy: the smallest ``NumberOfGuests`` ≥ the guests, else the largest plus ``AdditionalGuestAmount`` per
   extra adult/child (doc), never above the room's ``Capacity``. The total is the sum of ``AmountAfterTax``
-  (``AmountBeforeTax`` where no after-tax amount was sent) plus the property's ``TaxFeeInfo`` fees (``fees`` in the
+  (``AmountBeforeTax`` where no after-tax amount was sent), less the best eligible ``Promotions`` discount, plus the
+  property's ``TaxFeeInfo`` fees (``fees`` in the
   answer; a fee in another currency than the nights: ``Incompatible nightly rates``); the cheapest available product
   wins. Reasons named in English in the notes: ``No vacancy``, ``Min stay``, ``Max stay``, ``Min stay through``, ``Max
   stay through``, ``Restricted stay pattern``, ``Undefined room``, ``Undefined package``, ``Invalid room rate mapping``;
@@ -115,15 +145,16 @@ Control routes (besides the shared ``/_emulator/requests|reset|faults|clock`` of
   the properties it holds (replacing its list); ``GET`` lists them. None at start, unless given to the constructor:
   ``GoogleVrEmulator(partners={"stayhold_test": ["P1"]})`` (kept across ``reset``).
 * ``GET /_emulator/ari?property=P[&start=YYYY-MM-DD&end=YYYY-MM-DD]`` — stored rooms, packages, ``fees`` (of the
-  last ``TaxFeeInfo``), and per date the rates (``rates[room][package][date]``), restrictions
+  last ``TaxFeeInfo``), ``promotions``, and per date the rates (``rates[room][package][date]``), restrictions
   (``availability[room][package or "*"][date]``) and inventory (``inventory[room][date]``).
 * ``POST /_emulator/ari`` ``{"property", "date", "end"?, "room"?, "package"?, "rate"?, "inventory"?,
   "restrictions"?}`` — overwrite stored dates (drift injection): ``rate`` in the ``GET`` shape or null (delete),
   ``inventory`` an int or null, ``restrictions`` merged (a null value deletes that key; null deletes the entry);
   ``room``/``package`` default to the property's only ones, ``package: "*"`` is the room level.
 * ``GET /_emulator/price?property=P&checkin=YYYY-MM-DD&nights=N&adults=2&children=0[&room=&package=]`` —
-  ``{"available", "total", "currency", "tax", "room", "package", "nightly", "fees", "reasons", "details"}``
-  (``fees``: each fee's amount for this itinerary, already in ``total``).
+  ``{"available", "total", "currency", "tax", "room", "package", "nightly", "fees", "promotion", "reasons",
+  "details"}`` (``fees``: each fee's amount for this itinerary, already in ``total``; ``promotion``: the one applied,
+  its discount already taken off ``total``, or null).
 * ``POST /_emulator/points_of_sale`` (a ``PointsOfSale`` XML file) — stores the landing page file; ``GET`` shows it.
 * ``GET /_emulator/landing_url?property=P&checkin=&nights=&adults=&children=[&child_ages=5,8][&template=...]
   [&currency=&fx=&language=en&country=US&device=desktop&site=localuniversal&ad_click=0&verification=0
@@ -161,13 +192,19 @@ RATES = "/travel/hotels/uploads/ota/hotel_rate_amount_notif"
 AVAIL = "/travel/hotels/uploads/ota/hotel_avail_notif"
 INVENTORY = "/travel/hotels/uploads/ota/hotel_inv_count_notif"
 TAXES = "/travel/hotels/uploads/taxes"
+PROMOTIONS = "/travel/hotels/uploads/promotions"
 ROUTES = {  # path → (root element in, root element out)
     PROPERTY_DATA: ("Transaction", "TransactionResponse"),
     RATES: ("OTA_HotelRateAmountNotifRQ", "OTA_HotelRateAmountNotifRS"),
     AVAIL: ("OTA_HotelAvailNotifRQ", "OTA_HotelAvailNotifRS"),
     INVENTORY: ("OTA_HotelInvCountNotifRQ", "OTA_HotelInvCountNotifRS"),
     TAXES: ("TaxFeeInfo", "TaxFeeInfoResponse"),
+    PROMOTIONS: ("Promotions", "PromotionsResponse"),
 }
+PLAIN_ROOTS = ("Transaction", "TaxFeeInfo", "Promotions")  # roots without the OTA namespace
+# The modelled children of a Promotion: conditions on the stay's length and on the days between booking and
+# check-in, a percentage discount, the default stacking. Any other child is refused (not modelled).
+PROMOTION_CHILDREN = {"BookingWindow", "LengthOfStay", "Discount", "Stacking"}
 FEE_FIELDS = {"Type", "Basis", "Period", "Currency", "Amount"}  # the modelled children of a TaxFeeInfo Fee
 LOS_TYPES = {"SetMinLOS": "min_los", "SetMaxLOS": "max_los",
              "SetForwardMinStay": "forward_min", "SetForwardMaxStay": "forward_max"}
@@ -197,6 +234,7 @@ class Property:
     avail: dict[tuple[str, str], dict[date, dict[str, Any]]] = field(default_factory=dict)
     inventory: dict[str, dict[date, int]] = field(default_factory=dict)
     fees: list[dict[str, str | None]] = field(default_factory=list)
+    promotions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _text(element: ET.Element | None, path: str) -> str | None:
@@ -310,13 +348,15 @@ class GoogleVrEmulator(Emulator):
             root = _parse_xml(request.body)
         except ET.ParseError as exc:
             return self._refuse(root_out, 400, f"Malformed XML: {exc}")
-        expected = root_in if root_in in ("Transaction", "TaxFeeInfo") else f"{{{OTA_NS}}}{root_in}"
+        expected = root_in if root_in in PLAIN_ROOTS else f"{{{OTA_NS}}}{root_in}"
         if root.tag != expected:
             return self._refuse(root_out, 400, f"Expected root element {expected}, got {root.tag}")
         if root_in == "Transaction":
             return self._transaction(root)
         if root_in == "TaxFeeInfo":
             return self._tax_fee_info(root)
+        if root_in == "Promotions":
+            return self._promotions(root)
         echo = root.get("EchoToken")
         partner = root.find("ota:POS/ota:Source/ota:RequestorID", NS)
         partner_key = partner.get("ID") if partner is not None else None
@@ -375,7 +415,7 @@ class GoogleVrEmulator(Emulator):
 
     def _refuse(self, root_out: str, status: int, text: str) -> Response:
         err = [Err(1 if status == 400 else 12, 450, text)]
-        if root_out in ("TransactionResponse", "TaxFeeInfoResponse"):
+        if root_out in ("TransactionResponse", "TaxFeeInfoResponse", "PromotionsResponse"):
             return self._transaction_answer(None, err, status, root_out)
         return self._ota_answer(root_out, None, err, status)
 
@@ -478,6 +518,100 @@ class GoogleVrEmulator(Emulator):
             errors.append(Err(10, 321, f"Fee of {prop_id}: Currency is required with Type amount"))
             return None
         return fee
+
+    # --- Promotions (discounts) ----------------------------------------------------------------------------------
+
+    def _promotions(self, root: ET.Element) -> Response:
+        message_id, partner = root.get("id"), root.get("partner")
+        if partner not in self.partners:
+            return self._transaction_answer(message_id, [Err(4, 497, f"Unknown partner {partner!r}")], 403,
+                                            "PromotionsResponse")
+        errors: list[Err] = []
+        updates = []
+        for node in root.findall("HotelPromotions"):
+            action = node.get("action")
+            prop_id = node.get("hotel_id")
+            if action not in (None, "overlay"):
+                errors.append(Err(3, 450, f"HotelPromotions action must be overlay or absent, not {action!r}"))
+            if not prop_id:
+                errors.append(Err(10, 321, "HotelPromotions@hotel_id is required"))
+                continue
+            if prop_id not in self.partners[partner]:
+                errors.append(Err(6, 392, f"Property {prop_id} is not managed by partner {partner}"))
+                continue
+            changes: dict[str, dict[str, Any] | None] = {}
+            for item in node.findall("Promotion"):
+                promo_id = item.get("id")
+                if not promo_id:
+                    errors.append(Err(10, 321, "Promotion@id is required"))
+                    continue
+                if item.get("action") == "delete":
+                    changes[promo_id] = None
+                    continue
+                promotion = self._promotion(item, promo_id, errors)
+                if promotion is not None:
+                    changes[promo_id] = promotion
+            updates.append((prop_id, action == "overlay", changes))
+        if not root.findall("HotelPromotions"):
+            errors.append(Err(10, 321, "Promotions has no HotelPromotions"))
+        if not errors:
+            for prop_id, overlay, changes in updates:
+                prop = self.properties.setdefault(prop_id, Property())
+                if overlay:
+                    prop.promotions = {}
+                for promo_id, promotion in changes.items():
+                    if promotion is None:
+                        prop.promotions.pop(promo_id, None)
+                    else:
+                        prop.promotions[promo_id] = promotion
+        return self._transaction_answer(message_id, errors, root_out="PromotionsResponse")
+
+    @staticmethod
+    def _promotion(node: ET.Element, promo_id: str, errors: list[Err]) -> dict[str, Any] | None:
+        before = len(errors)
+        unknown = sorted({child.tag for child in node} - PROMOTION_CHILDREN)
+        if unknown:
+            errors.append(Err(3, 450, f"Promotion {promo_id}: {', '.join(unknown)} not modelled by the emulator"))
+        promotion: dict[str, Any] = {"id": promo_id}
+        for tag, key in (("BookingWindow", "booking_window"), ("LengthOfStay", "length_of_stay")):
+            element = node.find(tag)
+            if element is None:
+                continue
+            bounds = {}
+            for bound in ("min", "max"):
+                raw = element.get(bound)
+                try:
+                    bounds[bound] = _offset_days(raw) if tag == "BookingWindow" else (
+                        None if raw is None else _int(raw, f"{tag}@{bound}", errors))
+                except ValueError:
+                    errors.append(Err(3, 450, f"{tag}@{bound} must be days (an integer or PnD), not {raw!r}"))
+            promotion[key] = bounds
+        discount = node.find("Discount")
+        if discount is None or set(discount.attrib) != {"percentage"} or len(discount):
+            errors.append(Err(3, 450, f"Promotion {promo_id}: a Discount with only a percentage is modelled"))
+        else:
+            try:
+                percentage = Decimal(discount.get("percentage", ""))
+            except InvalidOperation:
+                percentage = Decimal(-1)
+            if not percentage.is_finite() or not 0 < percentage <= 100:
+                errors.append(Err(3, 450, f"Discount@percentage must be in (0, 100], not "
+                                          f"{discount.get('percentage')!r}"))
+            promotion["percentage"] = str(percentage)
+        stacking = node.find("Stacking")
+        if stacking is not None and stacking.get("type", "base") != "base":
+            errors.append(Err(3, 450, f"Promotion {promo_id}: only the default stacking (base) is modelled"))
+        return promotion if len(errors) == before else None
+
+    @staticmethod
+    def _eligible(promotion: dict[str, Any], nights: int, lead: int) -> bool:
+        for key, value in (("length_of_stay", nights), ("booking_window", lead)):
+            bounds = promotion.get(key) or {}
+            if bounds.get("min") is not None and value < bounds["min"]:
+                return False
+            if bounds.get("max") is not None and value > bounds["max"]:
+                return False
+        return True
 
     @staticmethod
     def _name(node: ET.Element, tag: str) -> str | None:
@@ -732,8 +866,8 @@ class GoogleVrEmulator(Emulator):
         answer: dict[str, Any] = {
             "property": prop_id, "checkin": checkin.isoformat(), "checkout": (checkin + timedelta(nights)).isoformat(),
             "nights": nights, "adults": adults, "children": children, "available": False, "total": None,
-            "currency": None, "tax": None, "room": None, "package": None, "nightly": [], "fees": [], "reasons": [],
-            "details": []}
+            "currency": None, "tax": None, "room": None, "package": None, "nightly": [], "fees": [], "promotion": None,
+            "reasons": [], "details": []}
         lead = (checkin - self._today()).days
         window = []
         if nights > MAX_NIGHTS:
@@ -827,6 +961,18 @@ class GoogleVrEmulator(Emulator):
                 currencies.add(currency)
                 nightly.append({"date": day.isoformat(), "amount": str(paid.quantize(CENT)), "currency": currency})
         self._check_arrival_departure(levels, checkin, nights, fail)
+        lead = (checkin - self._today()).days
+        eligible = [p for p in prop.promotions.values() if self._eligible(p, nights, lead)]
+        promotion = max(eligible, key=lambda p: Decimal(p["percentage"]), default=None)
+        discount = Decimal(0)
+        if promotion is not None:
+            # The itinerary's nightly amounts (AmountAfterTax, else AmountBeforeTax), not the fees; rounded once.
+            share = Decimal(promotion["percentage"]) / 100
+            discount = (total * share).quantize(CENT, ROUND_HALF_UP)
+            before_discount = (before_total * share).quantize(CENT, ROUND_HALF_UP)
+            tax -= discount - before_discount
+            total -= discount
+            before_total -= before_discount
         fees = []
         for fee in prop.fees:
             amount = Decimal(fee["amount"] or 0)
@@ -843,7 +989,9 @@ class GoogleVrEmulator(Emulator):
         if reasons:
             return done()
         return done(total=str(total.quantize(CENT, ROUND_HALF_UP)), tax=str(tax.quantize(CENT, ROUND_HALF_UP)),
-                    currency=currencies.pop(), nightly=nightly, fees=fees)
+                    currency=currencies.pop(), nightly=nightly, fees=fees,
+                    promotion=promotion and {"id": promotion["id"], "percentage": promotion["percentage"],
+                                             "discount": str(discount)})
 
     def _check_arrival_departure(self, levels: list[dict[date, dict[str, Any]]], checkin: date, nights: int,
                                  fail: Callable[[str, str], None]) -> None:
@@ -954,7 +1102,8 @@ class GoogleVrEmulator(Emulator):
 
         return Response.json({
             "property": prop_id, "partners": sorted(p for p, props in self.partners.items() if prop_id in props),
-            "rooms": prop.rooms, "packages": prop.packages, "fees": prop.fees, "rates": nested(prop.rates),
+            "rooms": prop.rooms, "packages": prop.packages, "fees": prop.fees,
+            "promotions": sorted(prop.promotions.values(), key=lambda p: p["id"]), "rates": nested(prop.rates),
             "availability": nested(prop.avail),
             "inventory": {room: dated(values) for room, values in sorted(prop.inventory.items())}})
 

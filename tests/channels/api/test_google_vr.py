@@ -1,7 +1,7 @@
 """Google Vacation Rentals: what we sell and price here reaches Google (its emulator over HTTP) as ARI messages —
 property data, inventory, stay rules, rates — within Google's 330-day window, through failures; and Google's free
-booking link lands on our property page with a total that matches the price Google showed, cleaning fee and tax
-included (or differs by exactly the documented stay-level discounts)."""
+booking link lands on our property page with a total that matches the price Google showed, cleaning fee, tax and
+one stay-level discount (a Promotion) included (or differs by exactly the documented gaps)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ from channels import api_sync
 from channels.adapters.google_vr import (
     AVAILABILITY,
     INVENTORY,
+    PROMOTIONS,
     PROPERTY_DATA,
     RATES,
     TAXES,
+    GoogleVrAdapter,
     google_url_template,
     points_of_sale_xml,
 )
@@ -64,11 +66,11 @@ def test_a_full_sync_sends_property_data_inventory_rules_and_rates_within_330_da
 
     outcome = full_sync(connection)
 
-    assert (outcome.status, outcome.requests, outcome.nights) == ("pushed", 5, 2 * 330)
-    assert paths(google) == [PROPERTY_DATA, TAXES, INVENTORY, RATES, AVAILABILITY]
-    assert [r["status"] for r in sent(google)] == [200] * 5
+    assert (outcome.status, outcome.requests, outcome.nights) == ("pushed", 6, 2 * 330)
+    assert paths(google) == [PROPERTY_DATA, TAXES, PROMOTIONS, INVENTORY, RATES, AVAILABILITY]
+    assert [r["status"] for r in sent(google)] == [200] * 6
     assert all(r["headers"]["content-type"].startswith("application/xml") for r in sent(google))
-    transaction, fees, inventory, rates, avail = (xml(r) for r in sent(google))
+    transaction, fees, promotions, inventory, rates, avail = (xml(r) for r in sent(google))
     assert transaction.get("partner") == google.partner
     data_set = transaction.find("PropertyDataSet")
     assert (data_set.get("action"), data_set.findtext("Property"), data_set.findtext("RoomData/RoomID"),
@@ -78,6 +80,10 @@ def test_a_full_sync_sends_property_data_inventory_rules_and_rates_within_330_da
     # No cleaning fee: an empty overlay, which clears any fee Google held.
     assert (fees.tag, fees.get("partner"), fees.findtext("Property/ID"), fees.find("Property").get("action"),
             fees.findall("Property/Fees/Fee")) == ("TaxFeeInfo", google.partner, slug, "overlay", [])
+    # No stay-level discount: an empty overlay, which clears any promotion Google held.
+    hotel = promotions.find("HotelPromotions")
+    assert (promotions.tag, promotions.get("partner"), hotel.get("hotel_id"), hotel.get("action"),
+            hotel.findall("Promotion")) == ("Promotions", google.partner, slug, "overlay", [])
     for message in (inventory, rates, avail):
         assert message.find(f"{OTA}POS/{OTA}Source/{OTA}RequestorID").get("ID") == google.partner
         assert re.fullmatch(r"[A-Za-z0-9_-]+", message.get("EchoToken"))
@@ -134,7 +140,8 @@ def test_a_price_change_updates_the_price_google_shows(google, google_connection
     with django_capture_on_commit_callbacks(execute=True):
         announce_pricing(prop)
 
-    assert paths(google) == [PROPERTY_DATA, TAXES, INVENTORY, RATES, AVAILABILITY]  # every night again: a full push
+    # Every night again: a full push.
+    assert paths(google) == [PROPERTY_DATA, TAXES, PROMOTIONS, INVENTORY, RATES, AVAILABILITY]
     assert price(google, connection, future(30), 2)["total"] == "360.00"
 
 
@@ -171,7 +178,7 @@ def test_rates_carry_the_tax_and_the_extra_guest_fee_per_occupancy(google, googl
                                                    extra_guest_fee=Decimal("20.00")))
     full_sync(connection)
 
-    rates = xml(sent(google)[3])
+    rates = xml(sent(google)[4])
     amounts = next(rates.iter(f"{OTA}BaseByGuestAmts"))
     assert [(a.get("NumberOfGuests"), a.get("AmountBeforeTax"), a.get("AmountAfterTax"), a.get("CurrencyCode"))
             for a in amounts] == [("2", "100.00", "110.00", "EUR"), ("3", "120.00", "132.00", "EUR"),
@@ -232,8 +239,8 @@ def test_a_first_push_that_is_not_a_full_sync_defines_the_property_first(google,
 
     # Google did not know the room yet ("Undefined room", nothing stored): the property data, then the same
     # message again.
-    assert paths(google) == [INVENTORY, PROPERTY_DATA, TAXES, INVENTORY]
-    first, again = (xml(r) for r in (sent(google)[0], sent(google)[3]))
+    assert paths(google) == [INVENTORY, PROPERTY_DATA, TAXES, PROMOTIONS, INVENTORY]
+    first, again = (xml(r) for r in (sent(google)[0], sent(google)[4]))
     assert ET.tostring(first.find(f"{OTA}Inventories")) == ET.tostring(again.find(f"{OTA}Inventories"))
     stored = google(f"ari?property={connection.property.slug}")["inventory"][connection.property.slug]
     assert stored == {future(10).isoformat(): 0, future(11).isoformat(): 0}
@@ -257,7 +264,7 @@ def test_a_503_is_retried_and_nothing_is_lost(google, google_connection):
 
     ChannelConnection.objects.filter(pk=connection.pk).update(push_retry_at=None)  # the backoff has passed
     assert api_sync.push_connection(connection.pk).status == "pushed"
-    assert [r["status"] for r in sent(google)] == [503, 200, 200, 200, 200, 200]
+    assert [r["status"] for r in sent(google)] == [503, 200, 200, 200, 200, 200, 200]
     connection.refresh_from_db()
     assert (connection.push_failures, connection.status) == (0, ConnectionStatus.OK)
     assert price(google, connection, future(20), 3)["available"]
@@ -292,9 +299,9 @@ def test_a_property_the_partner_does_not_hold_is_refused_without_retrying(google
 def test_google_takes_no_reservations_and_no_limit_is_drawn(google, google_connection):
     connection = google_connection()
     assert api_sync.pull_connection(connection.pk).status == "skipped"
-    google("limits", {"requests_per_minute": 5})  # Google documents none; our own scope is far below any figure
+    google("limits", {"requests_per_minute": 6})  # Google documents none; our own scope is far below any figure
     assert full_sync(connection).status == "pushed"
-    assert [r["status"] for r in sent(google)] == [200] * 5
+    assert [r["status"] for r in sent(google)] == [200] * 6
 
 
 # --- the landing page: the price Google shows is the price the guest sees -----------------------------------
@@ -368,27 +375,92 @@ def test_with_a_cleaning_fee_and_a_tax_rate_the_landing_page_shows_the_total_goo
         assert f"Total</th><td>{total} EUR" in page.content.decode().replace("\n", "")
 
 
-def test_a_length_of_stay_discount_is_the_documented_gap_between_google_and_our_total(
-        client, google, google_connection, points_of_sale):
-    """Stay-level discounts are not in Google's nightly rates (nor expressible as a fee): Google's total is higher by
-    exactly the discount and its tax (channels.adapters.google_vr, "Prices, taxes and fees")."""
+def test_with_a_length_of_stay_discount_the_landing_page_shows_the_total_google_showed(
+        client, google, google_connection, points_of_sale, django_capture_on_commit_callbacks):
+    """The length-of-stay discount reaches Google as a Promotion (LengthOfStay min, Discount percentage) that Google
+    applies to the nightly rates, not to the cleaning fee: Google's total is our quote's total
+    (channels.adapters.google_vr, "Stay-level discounts")."""
     prop = PropertyFactory(base_price=Decimal("100.00"), cleaning_fee=Decimal("40.00"), tax_rate=Decimal("7"))
-    PricingRuleFactory(property=prop, kind=PricingRule.Kind.LENGTH_OF_STAY, min_nights=3, value=Decimal("-10"))
+    rule = PricingRuleFactory(property=prop, kind=PricingRule.Kind.LENGTH_OF_STAY, min_nights=3, value=Decimal("-10"))
     connection = google_connection(prop)
     full_sync(connection)
 
-    expanded, response = landing(client, google, connection, future(25), 3)
+    (message,) = (xml(r) for r in sent(google) if r["path"] == PROMOTIONS)
+    (promotion,) = message.findall("HotelPromotions/Promotion")
+    assert (promotion.get("id"), promotion.find("LengthOfStay").attrib, promotion.find("Discount").attrib,
+            promotion.find("BookingWindow")) == (f"rule-{rule.pk}", {"min": "3"}, {"percentage": "10.00"}, None)
 
-    google_total = Decimal(expanded["price"]["total"])
+    for nights, total in ((3, "331.70"), (4, "428.00"), (2, "256.80")):  # (300 - 30 + 40) x 1.07; 4 x 96.30 + 42.80
+        expanded, response = landing(client, google, connection, future(25), nights)
+        shown = expanded["price"]
+        assert shown["available"] and shown["total"] == total, (nights, shown)
+        assert (shown["promotion"] is None) == (nights < 3)
+        assert [fee["charged"] for fee in shown["fees"]] == ["42.80"]  # the fee is not discounted
+        quote = client.get(response["Location"]).context["quote"].quote
+        assert quote.total == Decimal(total)
+    assert quote.discounts == Decimal("0.00")  # the 2-night stay: no discount here, none on Google
+
+    # The owner switches the rule off: the next push clears the promotion, and Google's price goes back up.
+    from properties.services import announce_pricing
+
+    google("requests", method="DELETE")
+    rule.active = False
+    rule.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        announce_pricing(prop)
+    (message,) = (xml(r) for r in sent(google) if r["path"] == PROMOTIONS)
+    assert message.findall("HotelPromotions/Promotion") == []
+    assert landing(client, google, connection, future(25), 3)[0]["price"]["total"] == "363.80"  # 3 x 107.00 + 42.80
+
+
+def test_a_last_minute_discount_matches_and_two_kinds_at_once_stay_the_documented_gap(
+        client, google, google_connection, points_of_sale):
+    """Last minute → BookingWindow max. Our quote compounds a length-of-stay and a last-minute discount; Google
+    applies only the greatest one (default stacking): the documented gap, Google higher, never lower."""
+    prop = PropertyFactory(base_price=Decimal("100.00"), cleaning_fee=Decimal("40.00"), tax_rate=Decimal("7"))
+    PricingRuleFactory(property=prop, kind=PricingRule.Kind.LAST_MINUTE, days=7, value=Decimal("-20"))
+    PricingRuleFactory(property=prop, kind=PricingRule.Kind.LENGTH_OF_STAY, min_nights=5, value=Decimal("-10"))
+    connection = google_connection(prop)
+    full_sync(connection)
+
+    (message,) = (xml(r) for r in sent(google) if r["path"] == PROMOTIONS)
+    windows = [p.find("BookingWindow").attrib for p in message.iter("Promotion") if p.find("BookingWindow") is not None]
+    assert windows == [{"max": "7"}]
+
+    for checkin, nights, total in ((future(7), 2, "214.00"), (future(8), 2, "256.80")):  # (160 + 40) x 1.07
+        expanded, response = landing(client, google, connection, checkin, nights)
+        assert expanded["price"]["total"] == total, {k: v for k, v in expanded["price"].items() if k != "details"}
+        assert client.get(response["Location"]).context["quote"].quote.total == Decimal(total)
+
+    # 5 nights, 3 days ahead: ours 500 x 0.9 x 0.8 = 360; Google only the 20% (the greatest): 400.
+    expanded, response = landing(client, google, connection, future(3), 5)
     quote = client.get(response["Location"]).context["quote"].quote
-    assert google_total == Decimal("363.80")  # 3 x 107.00 + 42.80: no discount
-    assert quote.discounts == Decimal("30.00")
-    assert quote.total == Decimal("331.70")  # (300 - 30 + 40) x 1.07
-    assert google_total - quote.total == quote.discounts * Decimal("1.07")
-    # A stay the discount does not reach: equal again.
-    expanded, response = landing(client, google, connection, future(25), 2)
-    assert expanded["price"]["total"] == "256.80"  # (200 + 40) x 1.07
-    assert client.get(response["Location"]).context["quote"].quote.total == Decimal("256.80")
+    assert quote.total == Decimal("428.00")  # (360 + 40) x 1.07
+    assert expanded["price"]["total"] == "470.80"  # 5 x 107.00 x 0.8 + 42.80
+    assert expanded["price"]["promotion"]["percentage"] == "20.00"
+
+
+def test_a_kind_google_would_pick_differently_or_a_fixed_discount_is_not_sent(google, google_connection):
+    """Our quote takes the highest-priority matching rule of a kind, Google the greatest discount: where they could
+    differ, the kind is not sent (Google then shows more, never less); a fixed amount or a surcharge neither."""
+    prop = PropertyFactory()
+    PricingRuleFactory(property=prop, kind=PricingRule.Kind.LENGTH_OF_STAY, min_nights=3, value=Decimal("-5"),
+                       priority=10)
+    PricingRuleFactory(property=prop, kind=PricingRule.Kind.LENGTH_OF_STAY, min_nights=7, value=Decimal("-15"))
+    early = PricingRuleFactory(property=prop, kind=PricingRule.Kind.EARLY_BIRD, days=60, value=Decimal("-8"))
+    PricingRuleFactory(property=prop, kind=PricingRule.Kind.EARLY_BIRD, days=90, value=Decimal("-12"), priority=1)
+    PricingRuleFactory(property=prop, kind=PricingRule.Kind.LAST_MINUTE, days=3, value=Decimal("-10"),
+                       adjustment=PricingRule.Adjustment.FIXED)
+    connection = google_connection(prop)
+
+    sent_rules, gaps = GoogleVrAdapter.promoted_rules(connection)
+
+    assert [r.kind for r in sent_rules] == ["early_bird", "early_bird"]  # 90 days: 12% is both the priority and max
+    assert gaps == ["length_of_stay", "last_minute"]  # 7 nights: ours 5% (priority), Google would take 15%
+    full_sync(connection)
+    (message,) = (xml(r) for r in sent(google) if r["path"] == PROMOTIONS)
+    assert sorted((p.get("id"), p.find("BookingWindow").get("min")) for p in message.iter("Promotion")) == sorted(
+        [(f"rule-{early.pk}", "60"), (f"rule-{early.pk + 1}", "90")])
 
 
 def test_a_booking_from_google_is_recorded_with_its_referral(client, google, google_connection, points_of_sale):

@@ -23,6 +23,7 @@ RATES = "/travel/hotels/uploads/ota/hotel_rate_amount_notif"
 AVAIL = "/travel/hotels/uploads/ota/hotel_avail_notif"
 INVENTORY = "/travel/hotels/uploads/ota/hotel_inv_count_notif"
 TAXES = "/travel/hotels/uploads/taxes"
+PROMOTIONS = "/travel/hotels/uploads/promotions"
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +127,22 @@ def tax_fee_info(*fees, prop="P1", partner=PARTNER, action="overlay", taxes=""):
     return (f'<?xml version="1.0" encoding="UTF-8"?><TaxFeeInfo timestamp="2027-03-01T09:00:00Z" id="f-1" '
             f'partner="{partner}"><Property action="{action}"><ID>{prop}</ID>{taxes}<Fees>{"".join(fees)}</Fees>'
             "</Property></TaxFeeInfo>")
+
+
+def promotion(promo_id, percentage="10", los=None, window=None, extra="", action=""):
+    """One ``Promotion``: ``los``/``window`` as ``{"min": .., "max": ..}``."""
+    def bounds(values):
+        return " ".join(f'{k}="{v}"' for k, v in values.items())
+    parts = [f'<BookingWindow {bounds(window)}/>' if window else "",
+             f'<Discount percentage="{percentage}"/>' if percentage is not None else "",
+             f'<LengthOfStay {bounds(los)}/>' if los else "", extra]
+    return f'<Promotion id="{promo_id}" {action}>{"".join(parts)}</Promotion>'
+
+
+def promotions(*items, prop="P1", partner=PARTNER, action='action="overlay"'):
+    return (f'<?xml version="1.0" encoding="UTF-8"?><Promotions partner="{partner}" id="p-1" '
+            f'timestamp="2027-03-01T09:00:00Z"><HotelPromotions hotel_id="{prop}" {action}>{"".join(items)}'
+            "</HotelPromotions></Promotions>")
 
 
 def bookable(google, start="2027-06-01", end="2027-06-30", after="100.00"):
@@ -396,6 +413,75 @@ def test_tax_fee_info_is_refused_whole_when_anything_is_wrong(google):
     assert post_xml(google, TAXES, "<Transaction/>")[0] == 400
     assert post_xml(google, TAXES, tax_fee_info(fee("10.00", currency="USD")))[1].findtext("Status") == "Success"
     assert price(google, nights=2)["reasons"] == ["Incompatible nightly rates"]
+
+
+def test_promotions_are_stored_per_property_and_the_greatest_eligible_discount_comes_off_the_nightly_rates(google):
+    bookable(google)  # 100.00 a night from 2027-06-01; today is 2027-03-01 (92 days before)
+    assert success(post_xml(google, RATES, rate("2027-03-01", "2027-06-30", after="107.00", before="100.00"))[1])
+    post_xml(google, INVENTORY, inventory("2027-03-01", "2027-06-30"))
+    post_xml(google, AVAIL, avail(status("2027-03-01", "2027-06-30")))
+    post_xml(google, TAXES, tax_fee_info(fee("42.80")))
+    code, root, _ = post_xml(google, PROMOTIONS, promotions(
+        promotion("los3", "10", los={"min": 3}), promotion("early90", "15", window={"min": 90}),
+        promotion("late7", "20", window={"max": "P7D"}), promotion("week", "5", los={"min": 7, "max": 14})))
+    assert (code, root.tag, root.get("id"), root.findtext("Status")) == (200, "PromotionsResponse", "p-1", "Success")
+    assert [p["id"] for p in ari(google)["promotions"]] == ["early90", "late7", "los3", "week"]
+
+    answer = price(google, "2027-06-01", nights=2)  # 92 days ahead: the early bird only
+    assert (answer["total"], answer["tax"], answer["promotion"]) == (
+        "224.70", "11.90", {"id": "early90", "percentage": "15", "discount": "32.10"})  # 214 x 0.85 + 42.80
+    assert [f["charged"] for f in answer["fees"]] == ["42.80"]  # the fee is not discounted
+    # Three nights 92 days ahead: the early bird (15%) and the length of stay (10%) are both eligible; with the
+    # default stacking (base) exactly one applies, the greatest.
+    assert price(google, "2027-06-01", nights=3)["promotion"]["id"] == "early90"
+    assert price(google, "2027-05-01", nights=3)["promotion"]["id"] == "los3"  # 61 days ahead
+    answer = price(google, "2027-05-01", nights=2)  # no condition met
+    assert (answer["total"], answer["promotion"]) == ("256.80", None)
+    assert price(google, "2027-03-08", nights=1)["promotion"]["id"] == "late7"  # 7 days ahead: max is inclusive
+    assert price(google, "2027-03-09", nights=1)["promotion"] is None
+    assert price(google, "2027-05-01", nights=15)["promotion"]["id"] == "los3"  # "week": at most 14 nights
+
+    # No action: add or replace the ones named; delete one; overlay replaces them all (none: clears them).
+    assert success_status(post_xml(google, PROMOTIONS, promotions(promotion("los3", "12", los={"min": 3}),
+                                                                  promotion("late7", action='action="delete"'),
+                                                                  action="")))
+    assert {p["id"]: p["percentage"] for p in ari(google)["promotions"]} == {"early90": "15", "los3": "12",
+                                                                             "week": "5"}
+    assert success_status(post_xml(google, PROMOTIONS, promotions(promotion("los3", "10", los={"min": 3}),
+                                                                  prop="P2")))
+    assert len(ari(google)["promotions"]) == 3 and [p["id"] for p in ari(google, "P2")["promotions"]] == ["los3"]
+    assert success_status(post_xml(google, PROMOTIONS, promotions()))
+    assert ari(google)["promotions"] == [] and price(google, "2027-06-01", nights=2)["total"] == "256.80"
+
+
+def success_status(answer):
+    return answer[0] == 200 and answer[1].findtext("Status") == "Success"
+
+
+def test_promotions_are_refused_whole_when_anything_is_wrong_or_not_modelled(google):
+    bookable(google)
+    post_xml(google, PROMOTIONS, promotions(promotion("kept", "10")))
+    cases = [
+        (promotions(promotion("a"), partner="somebody_else"), 403, "Unknown partner"),
+        (promotions(promotion("a"), prop="P9"), 200, "P9 is not managed by partner"),
+        (promotions(promotion("a"), action='action="delta"'), 200, "action must be overlay"),
+        (promotions(promotion("a", "0")), 200, "percentage must be in (0, 100]"),
+        (promotions(promotion("a", "150")), 200, "percentage must be in (0, 100]"),
+        (promotions(promotion("a", None)), 200, "a Discount with only a percentage"),
+        (promotions(promotion("a", los={"min": "three"})), 200, "LengthOfStay@min must be an integer"),
+        (promotions(promotion("a", window={"min": "soon"})), 200, "BookingWindow@min must be days"),
+        (promotions(promotion("a", extra="<CheckinDates/>")), 200, "CheckinDates not modelled"),
+        (promotions(promotion("a", extra='<Stacking type="any"/>')), 200, "only the default stacking"),
+        (promotions('<Promotion><Discount percentage="5"/></Promotion>'), 200, "Promotion@id is required"),
+        (promotions(promotion("a", percentage=None, extra='<Discount fixed_amount="10"/>')), 200,
+         "a Discount with only a percentage"),
+    ]
+    for text, status_code, message in cases:
+        code, root, _ = post_xml(google, PROMOTIONS, text)
+        assert (code, root.tag, root.findtext("Status")) == (status_code, "PromotionsResponse", "Failure"), text
+        assert message in root.findtext("Issues/Issue"), root.findtext("Issues/Issue")
+    assert [p["id"] for p in ari(google)["promotions"]] == ["kept"]  # nothing of the refused messages was stored
+    assert post_xml(google, PROMOTIONS, "<TaxFeeInfo/>")[0] == 400
 
 
 # --- the landing URL ---------------------------------------------------------------------------------------------
