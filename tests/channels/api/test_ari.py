@@ -77,3 +77,16 @@ def test_merge_ranges_joins_overlapping_and_touching_ranges():
     ranges = [(d, d + timedelta(2)), (d + timedelta(2), d + timedelta(4)), (d + timedelta(10), d + timedelta(12)),
               (d + timedelta(1), d + timedelta(3))]
     assert ari.merge_ranges(ranges) == [(d, d + timedelta(4)), (d + timedelta(10), d + timedelta(12))]
+
+
+def test_stay_level_rules_are_not_in_the_nightly_rate():
+    """A last-minute or early-bird discount depends on the stay and the day it is booked, not on the night: the
+    rate a platform gets is the night's (base, weekend, season, overrides); Google gets the discounts as
+    Promotions (channels.adapters.google_vr)."""
+    prop = PropertyFactory(base_price=Decimal("100.00"))
+    PricingRuleFactory(property=prop, kind=PricingRule.Kind.LAST_MINUTE, value=Decimal("-20"), days=30)
+    PricingRuleFactory(property=prop, kind=PricingRule.Kind.EARLY_BIRD, value=Decimal("-15"), days=60)
+
+    nights = ari.restrictions(prop, future(1), future(120))
+
+    assert {night.rate for night in nights.values()} == {Decimal("100.00")}
