@@ -488,6 +488,17 @@ def _apply(connection: ChannelConnection, message: RemoteReservation, record: In
     return result.action
 
 
+def record_platform_error(connection_id, payload: dict) -> None:
+    """The platform reports that it could not pass our data on (Channex's ``sync_error``: one of the channels it
+    serves refused an update): the connection shows it to the owner (status warning, the reason in plain words)."""
+    channel = str(payload.get("channel_name") or payload.get("channel") or "one of its channels")[:100]
+    kind = str(payload.get("error_type") or "an error")[:100]
+    ChannelConnection.objects.filter(pk=connection_id).update(
+        status=ConnectionStatus.WARNING,
+        last_error=f"The platform could not update {channel} ({kind}); check the channel there.")
+    log.warning("Connection %s: the platform reports a sync error with %s (%s)", connection_id, channel, kind)
+
+
 def pull_due(*, at: datetime | None = None) -> int:
     """The beat job (every 20 s): queue a pull of every API connection whose adapter's ``pull_interval_seconds``
     has passed since its last pull (the safety net for lost webhooks, and the pace of polled platforms)."""

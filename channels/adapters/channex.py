@@ -46,7 +46,7 @@ from .base import (
 )
 
 PAGE_LIMIT = 100
-WEBHOOK_EVENTS = "booking_new;booking_modification;booking_cancellation;non_acked_booking"
+WEBHOOK_EVENTS = "booking_new;booking_modification;booking_cancellation;non_acked_booking;sync_error"
 # ota_name (as Channex writes it) → our booking source; anything else is "other".
 OTA_SOURCES = {
     "airbnb": Source.AIRBNB, "abb": Source.AIRBNB,

@@ -193,3 +193,18 @@ def test_a_reservation_that_left_the_feed_unacknowledged_is_recovered_from_the_l
     booking = Booking.objects.get(external_id=made["booking_id"])
     assert (booking.check_in, booking.status) == (future(15), BookingStatus.CONFIRMED)
     assert api_sync.reconcile_connection(connection.pk).recovered == 0  # the same version again: nothing
+
+
+def test_a_sync_error_webhook_is_shown_to_the_owner_and_pulls_nothing(channex, channex_connection, client):
+    connection = channex_connection()
+    token = connection.rotate_inbound_token()
+    connection.save()
+    response = client.post("/channels/webhooks/channex", {
+        "event": "sync_error", "property_id": channex.ids["id"], "user_id": None,
+        "payload": {"channel": "BookingCom", "channel_name": "Booking.com", "error_type": "general_error",
+                    "property_name": "Villa Emulator"}}, content_type="application/json",
+        headers={"X-Stayhold-Token": token})
+    assert response.status_code == 200
+    connection.refresh_from_db()
+    assert connection.status == "warning" and "could not update Booking.com (general_error)" in connection.last_error
+    assert not channex.requests("/api/v1/booking_revisions")  # not a trigger: nothing pulled
