@@ -37,17 +37,11 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bench.run import REDIS_URL, Row, log, percentile, print_table
+from bench.run import REDIS_URL, Row, _free_port, log, percentile, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/stayhold_bench_api"
 HORIZON = 500
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for_port(port: int, proc, what: str, log_file) -> None:

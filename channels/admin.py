@@ -46,6 +46,7 @@ from core.tenancy import TenantScopedAdmin, TenantScopedInline
 from properties.admin import PropertyPageExtension, extend_property_admin
 
 from . import api_admin, health, services
+from .adapters.google_vr import google_url_template
 from .fetch import FetchError, validate_import_url
 from .models import CHANNEX, ChannelConnection, ConnectionStatus, SyncConflict, SyncRun, Transport
 from .platforms import guide_for
@@ -441,8 +442,6 @@ class ChannelConnectionAdmin(ConnectionDisplayMixin, TenantScopedAdmin):
         """Google connections: the URL template to give Google (Hotel Center → Points of sale)."""
         if obj is None or obj.transport != Transport.GOOGLE_VR:
             return "—"
-        from .adapters.google_vr import google_url_template
-
         template = google_url_template()
         return format_html('<code style="word-break:break-all">{}</code> <button type="button" class="button" '
                            'data-copy="{}">Copy</button><br>Paste it in Hotel Center (Points of sale): Google '

@@ -114,8 +114,6 @@ def connect_view(model_admin, request):
         return _connect(model_admin, request, form, transport, credentials)
     try:
         found = services.remote_properties(transport, credentials, form.cleaned_data["property"])
-    except NotImplementedError:  # this platform lists nothing: the ids are typed
-        found = []
     except AdapterError as exc:
         form.add_error(None, f"{adapter.label} answered: {exc.detail}")
         return _page(model_admin, request, form, transport)

@@ -53,7 +53,7 @@ from properties.models import Property
 from properties.pricing import local_today
 
 from . import ari, limits
-from .adapters import AdapterError, adapter_for
+from .adapters import ADAPTERS, AdapterError, adapter_for
 from .adapters.base import RemoteReservation
 from .alerts import alert_owner_of_breaker
 from .models import AriChange, BreakerState, ChannelConnection, ConnectionStatus, InboundMessage, Transport
@@ -506,9 +506,8 @@ def pull_due(*, at: datetime | None = None) -> int:
     due = []
     for pk, transport, last in (ChannelConnection.objects.filter(sync_enabled=True).exclude(transport=Transport.ICAL)
                                 .values_list("pk", "transport", "last_pull_at")):
-        try:
-            adapter = adapter_for(ChannelConnection(transport=transport))
-        except AdapterError:
+        adapter = ADAPTERS.get(transport)
+        if adapter is None:
             continue
         interval = timedelta(seconds=adapter.pull_interval_seconds - 5)  # the beat's own jitter
         if adapter.pushes_reservations and (last is None or now - last >= interval):

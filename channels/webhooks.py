@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from core.crypto import token_digest
 
+from .adapters.base import WEBHOOK_TOKEN_HEADER
 from .api_sync import queue_pull, record_platform_error
 from .models import ChannelConnection, Transport
 
@@ -32,7 +33,7 @@ MAX_BODY_BYTES = 64 * 1024
 def webhook(request, transport: str):
     if request.method != "POST":
         return JsonResponse({"code": "method_not_allowed", "detail": "POST only."}, status=405)
-    token = request.headers.get("X-Stayhold-Token", "")
+    token = request.headers.get(WEBHOOK_TOKEN_HEADER, "")
     connection = None
     if token and transport in Transport.values and transport != Transport.ICAL:
         connection = (ChannelConnection.objects.filter(inbound_token_digest=token_digest(token), transport=transport,

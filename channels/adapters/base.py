@@ -14,6 +14,7 @@ credentials, a mapping the platform does not know) open the breaker until the ow
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,6 +24,9 @@ import requests
 from django.conf import settings
 
 from ..ari import NightAvailability, NightRestrictions, Run
+
+# The header a platform's webhook carries the connection's secret in (``channels.webhooks`` compares its digest).
+WEBHOOK_TOKEN_HEADER = "X-Stayhold-Token"  # noqa: S105 - a header name, not a secret
 
 
 class AdapterError(Exception):
@@ -84,8 +88,9 @@ class RemoteReservation:
     unmapped: bool = False  # on a room or rate the connection does not map
 
 
-class Adapter:
-    """The interface; each method documents what the shared code expects."""
+class Adapter(ABC):
+    """The interface; each method documents what the shared code expects. The four abstract methods are what
+    every platform must do; the others have the behaviour of a platform that lacks the feature."""
 
     name = ""
     label = ""
@@ -99,16 +104,18 @@ class Adapter:
 
     # --- set-up ---------------------------------------------------------------------------------------------
 
+    @abstractmethod
     def credential_fields(self) -> list[tuple[str, str]]:
         """``[(key, label)]`` of the secrets the owner enters (stored encrypted as JSON)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def list_properties(self, connection) -> list[RemoteProperty]:
-        """What the credentials can see, for the owner to pick from. Raises AdapterError."""
-        raise NotImplementedError
+        """What the credentials can see, for the owner to pick from; an empty list when the platform lists
+        nothing (the ids are typed), after checking the credentials where it can. Raises AdapterError."""
 
     def register_webhook(self, connection, callback_url: str, token: str) -> None:
         """Ask the platform to call ``callback_url`` with ``token`` (no-op where the platform has no webhooks)."""
+        return None
 
     # --- outbound -------------------------------------------------------------------------------------------
 
@@ -116,11 +123,13 @@ class Adapter:
         """The limit scopes one push request of ``kind`` counts against."""
         return []
 
+    @abstractmethod
     def push_availability(self, connection, runs: list[Run[NightAvailability]]) -> PushResult:
-        raise NotImplementedError
+        """Send availability for the runs of nights (one or more requests). Raises AdapterError."""
 
+    @abstractmethod
     def push_restrictions(self, connection, runs: list[Run[NightRestrictions]]) -> PushResult:
-        raise NotImplementedError
+        """Send rates and stay rules for the runs of nights (one or more requests). Raises AdapterError."""
 
     def read_availability(self, connection, start: date, end: date) -> dict[date, int] | None:
         """What the platform shows for nights [start, end), for reconciliation; None when it cannot be read."""
@@ -140,10 +149,7 @@ class Adapter:
 
     def acknowledge(self, connection, message_id: str) -> None:
         """Tell the platform the message is recorded (called after our commit). Idempotent."""
-
-    def webhook_token(self, request) -> str:
-        """The secret a webhook request carries (compared with the connection's ``inbound_token``)."""
-        return request.headers.get("X-Stayhold-Token", "")
+        return None
 
 
 # --- shared HTTP ---------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from core.money import to_minor_units
 
 from ..ari import NightAvailability, NightRestrictions, Run
 from .base import (
+    WEBHOOK_TOKEN_HEADER,
     Adapter,
     AdapterError,
     LimitScope,
@@ -122,7 +123,7 @@ class ChannexAdapter(Adapter):
     def register_webhook(self, connection, callback_url: str, token: str) -> None:
         self._call(connection, "POST", "/webhooks", json={"webhook": {
             "property_id": connection.remote_property_id, "callback_url": callback_url,
-            "event_mask": WEBHOOK_EVENTS, "request_params": {}, "headers": {"X-Stayhold-Token": token},
+            "event_mask": WEBHOOK_EVENTS, "request_params": {}, "headers": {WEBHOOK_TOKEN_HEADER: token},
             "is_active": True, "send_data": False}})
 
     # --- outbound -------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -242,3 +243,14 @@ def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> Threadi
     emulator.base_url = f"http://{host}:{server.server_address[1]}"
     threading.Thread(target=server.serve_forever, name=f"emulator-{emulator.name}", daemon=True).start()
     return server
+
+
+@contextmanager
+def running(emulator: Emulator):
+    """``emulator`` served (:func:`serve`) for the duration of the block, then shut down (the tests' fixtures)."""
+    server = serve(emulator)
+    try:
+        yield emulator
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from channels import limits
-from channels.emulators.base import serve
+from channels.emulators.base import running
 from channels.emulators.booking_com import BookingComEmulator
 from channels.emulators.channex import ChannexEmulator
 from channels.emulators.google_vr import GoogleVrEmulator
@@ -48,10 +48,8 @@ def wait_for(predicate, timeout: float = 10.0):
 
 @pytest.fixture(scope="session")
 def channex_server():
-    emulator = ChannexEmulator()
-    server = serve(emulator)
-    yield emulator
-    server.shutdown()
+    with running(ChannexEmulator()) as emulator:
+        yield emulator
 
 
 @pytest.fixture
@@ -91,10 +89,8 @@ GOOGLE_PARTNER = "stayhold_test"
 
 @pytest.fixture(scope="session")
 def google_server():
-    emulator = GoogleVrEmulator()
-    server = serve(emulator)
-    yield emulator
-    server.shutdown()
+    with running(GoogleVrEmulator()) as emulator:
+        yield emulator
 
 
 @pytest.fixture
@@ -137,10 +133,8 @@ BOOKING_COM_HOTEL = {"hotel_id": "367456", "room_id": "36745601", "rate_plan_id"
 
 @pytest.fixture(scope="session")
 def booking_com_server():
-    emulator = BookingComEmulator()
-    server = serve(emulator)
-    yield emulator
-    server.shutdown()
+    with running(BookingComEmulator()) as emulator:
+        yield emulator
 
 
 @pytest.fixture

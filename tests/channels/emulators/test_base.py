@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from channels.emulators.base import Emulator, Response, serve
+from channels.emulators.base import Emulator, Response, running
 
 
 class Echo(Emulator):
@@ -25,10 +25,8 @@ class Echo(Emulator):
 
 @pytest.fixture
 def echo():
-    emulator = Echo()
-    server = serve(emulator)
-    yield emulator
-    server.shutdown()
+    with running(Echo()) as emulator:
+        yield emulator
 
 
 def call(emulator, path, method="GET", data=None, timeout=5):

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from channels.emulators import emulator_class
-from channels.emulators.base import serve
+from channels.emulators.base import running
 from channels.emulators.booking_com import BookingComEmulator
 
 NS = {"o": "http://www.opentravel.org/OTA/2003/05"}
@@ -24,10 +24,8 @@ GUEST = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.tes
 
 @pytest.fixture(scope="module")
 def served():
-    emulator = BookingComEmulator()
-    server = serve(emulator)
-    yield emulator
-    server.shutdown()
+    with running(BookingComEmulator()) as emulator:
+        yield emulator
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from channels.emulators import EMULATORS, emulator_class
-from channels.emulators.base import serve
+from channels.emulators.base import running
 from channels.emulators.channex import ChannexEmulator
 
 NOW = "2030-03-04T10:00:00+00:00"  # a Monday; "today" for a property in Europe/Berlin is 2030-03-04
@@ -71,11 +71,8 @@ class Api:
 
 @pytest.fixture(scope="module")
 def emulator():
-    emulator = ChannexEmulator()
-    server = serve(emulator)
-    yield emulator
-    server.shutdown()
-    server.server_close()
+    with running(ChannexEmulator()) as emulator:
+        yield emulator
 
 
 @pytest.fixture

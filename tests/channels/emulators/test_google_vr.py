@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from channels.emulators import emulator_class
-from channels.emulators.base import serve
+from channels.emulators.base import running
 from channels.emulators.google_vr import GoogleVrEmulator
 
 OTA = "{http://www.opentravel.org/OTA/2003/05}"
@@ -28,10 +28,8 @@ PROMOTIONS = "/travel/hotels/uploads/promotions"
 
 @pytest.fixture(scope="module")
 def served():
-    emulator = GoogleVrEmulator()
-    server = serve(emulator)
-    yield emulator
-    server.shutdown()
+    with running(GoogleVrEmulator()) as emulator:
+        yield emulator
 
 
 @pytest.fixture
