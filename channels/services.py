@@ -173,6 +173,10 @@ def connect_api(*, property_id, transport: str, credentials: dict[str, str], rem
     platform = TRANSPORT_PLATFORMS.get(transport)
     if platform is None:
         raise ConnectionRefused(f"Unknown platform API {transport!r}.")
+    missing = [label for key, label in adapter_for(ChannelConnection(transport=transport)).credential_fields()
+               if not (credentials.get(key) or "").strip()]
+    if missing:
+        raise ConnectionRefused(f"Enter the {', '.join(missing)}.")
     if not remote_property_id.strip():
         raise ConnectionRefused("Choose the platform's property.")
     connection = (ChannelConnection.objects.select_for_update()

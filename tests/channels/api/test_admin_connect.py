@@ -75,8 +75,8 @@ def test_an_ical_connection_of_the_platform_refuses_the_api_one(channex, owner_p
     from channels.services import ConnectionRefused
 
     with pytest.raises(ConnectionRefused, match="already has an iCal connection"):
-        services.connect_api(property_id=prop.pk, transport=Transport.BOOKING_COM, credentials={"client_id": "x"},
-                             remote_property_id="123")
+        services.connect_api(property_id=prop.pk, transport=Transport.BOOKING_COM,
+                             credentials={"client_id": "x", "client_secret": "y"}, remote_property_id="123")
 
 
 def test_the_full_sync_button_queues_and_staff_cannot_connect(channex, channex_connection, owner_prop, client,
@@ -144,3 +144,14 @@ def test_google_offers_the_property_itself_and_shows_the_landing_template(google
     connection = ChannelConnection.objects.get(property=prop, transport=Transport.GOOGLE_VR)
     page = client.get(reverse("admin:channel_sync_channelconnection_change", args=[connection.pk]))
     assert b"/go/google/(PARTNER-HOTEL-ID)?checkin=" in page.content
+
+
+def test_the_service_refuses_a_connection_without_its_credentials(owner_prop):
+    from channels import services
+    from channels.services import ConnectionRefused
+
+    _owner, prop = owner_prop
+    with pytest.raises(ConnectionRefused, match="Client secret"):
+        services.connect_api(property_id=prop.pk, transport=Transport.BOOKING_COM,
+                             credentials={"client_id": "x", "client_secret": " "}, remote_property_id="123")
+    assert not ChannelConnection.objects.exists()
