@@ -96,3 +96,42 @@ class RefundChanged(BookingError):
         super().__init__()
         self.amount = amount
         self.currency = currency
+
+
+class ChangeNotAllowed(BookingError):
+    """This booking may not be changed here, or not by this person, or not now (e.g. a guest on the arrival day,
+    a booking called off, a property that does not let guests change their bookings)."""
+
+    code = "change_not_allowed"
+    http_status = 409
+    default_detail = "This booking can no longer be changed here."
+
+
+class ChangeOnChannel(ChangeNotAllowed):
+    """A channel booking changes on the platform that sold it: our copy follows its import."""
+
+    code = "change_on_channel"
+
+    def __init__(self, platform: str):
+        super().__init__(f"This booking was made on {platform}: change it on {platform}. Our calendar follows "
+                         f"{platform}'s change automatically.")
+        self.platform = platform
+
+
+class ChangePriceChanged(BookingError):
+    """The change now costs (or refunds) something else than what was shown: nothing was changed."""
+
+    code = "change_price_changed"
+    http_status = 409
+    default_detail = "The price of this change has changed since it was shown; please look at it again."
+
+    def __init__(self, difference, refund, currency: str):
+        super().__init__(f"The price of this change has changed since it was shown: the difference is now "
+                         f"{difference} {currency} (refund {refund} {currency}). Please confirm again.")
+        self.difference = difference
+        self.refund = refund
+        self.currency = currency
+
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), "difference": str(self.difference), "refund": str(self.refund),
+                "currency": self.currency}

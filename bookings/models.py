@@ -64,6 +64,10 @@ CONFIRMABLE_BY_PAYMENT_STATUSES = (BookingStatus.RESERVED, BookingStatus.EXPIRED
 # Ended without a stay: cancelled, expired or released. Such a booking holds no nights and owes nothing
 # (an expired one may still be revived by a late payment, see above).
 CALLED_OFF_STATUSES = (BookingStatus.CANCELLED, BookingStatus.EXPIRED, BookingStatus.RELEASED)
+# Statuses whose dates and guests may be changed (``bookings.services.change_booking``): a reservation that still
+# holds its dates, or a confirmed stay before it starts. Once checked in the stay is under way; a called-off booking
+# has nothing left to change. Not a transition (the status stays), so no source in ``TRANSITIONS`` defines it.
+CHANGEABLE_STATUSES = (BookingStatus.RESERVED, BookingStatus.CONFIRMED)
 # A confirmation email may be resent while the stay is confirmed or under way (not once it is over).
 CONFIRMATION_RESEND_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
 

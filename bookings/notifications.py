@@ -99,6 +99,9 @@ class Kind:
     STAFF_MANUAL_CLAIM = "staff_manual_claim"
     OWNER_SYNC_CONFLICT = "owner_sync_conflict"  # about no booking: everything it says is in SentEmail.data
     OWNER_CHANNEL_PAUSED = "owner_channel_paused"  # the same: a channel connection's updates are paused
+    BOOKING_CHANGED = "booking_changed"  # the updated confirmation after a change (dates, guests), with a new .ics
+    OWNER_BOOKING_CHANGED = "owner_booking_changed"  # a guest changed their booking
+    PAYMENT_REQUEST = "payment_request"  # the balance a change added, with the pay link (payments.changes)
 
 
 SUBJECTS = {
@@ -117,9 +120,14 @@ SUBJECTS = {
     Kind.STAFF_MANUAL_CLAIM: "Manual payment to verify: {ref} ({prop})",
     Kind.OWNER_SYNC_CONFLICT: "Calendar conflict at {prop}: a {platform} stay {dates} overlaps {other}",
     Kind.OWNER_CHANNEL_PAUSED: "Updates to {platform} for {prop} are paused: {error}",
+    Kind.BOOKING_CHANGED: "Booking changed: {prop}, {dates} ({ref})",
+    Kind.OWNER_BOOKING_CHANGED: "Booking {ref} changed by the guest: {prop}, {dates}",
+    Kind.PAYMENT_REQUEST: "Payment due for your booking {ref} ({prop})",
 }
 OWNER_KINDS = frozenset({Kind.OWNER_NEW_BOOKING, Kind.OWNER_CANCELLATION, Kind.OWNER_MESSAGE, Kind.STAFF_MANUAL_CLAIM,
-                         Kind.OWNER_SYNC_CONFLICT, Kind.OWNER_CHANNEL_PAUSED})
+                         Kind.OWNER_SYNC_CONFLICT, Kind.OWNER_CHANNEL_PAUSED, Kind.OWNER_BOOKING_CHANGED})
+# Emails that carry the stay's calendar file (the first confirmation, and the updated one after a change).
+ICS_KINDS = frozenset({Kind.CONFIRMATION, Kind.BOOKING_CHANGED})
 # A booking created in one of these is announced as new: every initial status (state_machine.INITIAL_STATUSES) but
 # a hold, which is not a booking yet. The same members as CANCELLABLE_STATUSES by coincidence, not the same rule.
 NEW_BOOKING_STATUSES = (S.INQUIRY, S.RESERVED, S.CONFIRMED)
@@ -173,6 +181,11 @@ def plan_for_event(event: OutboxEvent, booking: Booking) -> list[Planned]:
     if event.topic == "booking.cancelled" and status == S.CANCELLED:
         out.append((Kind.CANCELLATION, guest, f"{Kind.CANCELLATION}:{bid}"))
         out.append((Kind.OWNER_CANCELLATION, owner, f"{Kind.OWNER_CANCELLATION}:{bid}"))
+    change = p.get("change") if event.topic == "booking.updated" else None
+    if change:  # bookings.services.change_booking: one updated confirmation per change (keyed by the event)
+        out.append((Kind.BOOKING_CHANGED, guest, f"{Kind.BOOKING_CHANGED}:{event.pk}"))
+        if change.get("by_guest"):
+            out.append((Kind.OWNER_BOOKING_CHANGED, owner, f"{Kind.OWNER_BOOKING_CHANGED}:{event.pk}"))
     if status == S.CHECKED_OUT and before == S.CHECKED_IN:
         out.append((Kind.THANK_YOU, guest, f"{Kind.THANK_YOU}:{bid}"))
     return [Planned(kind, to, key) for kind, to, key in out if to]
@@ -209,7 +222,17 @@ def on_booking_event(event: OutboxEvent) -> None:
     if booking is None:
         return
     for planned in plan_for_event(event, booking):
-        queue(booking, planned, event_id=event.pk)
+        queue(booking, planned, event_id=event.pk, data=_change_data(event) if planned.kind in CHANGE_KINDS else None)
+
+
+CHANGE_KINDS = frozenset({Kind.BOOKING_CHANGED, Kind.OWNER_BOOKING_CHANGED})
+
+
+def _change_data(event: OutboxEvent) -> dict:
+    """What a change email says beyond the booking as it is now: the stay before, and the money of the change."""
+    p = event.payload
+    return {**p.get("change", {}), "previous_check_in": p.get("previous_check_in", ""),
+            "previous_check_out": p.get("previous_check_out", "")}
 
 
 def notify_owner_of_message(message: GuestMessage) -> SentEmail | None:
@@ -264,7 +287,9 @@ def _context(row: SentEmail) -> dict:
     booking = Booking.objects.select_related("guest", "property__owner").get(pk=row.booking_id)
     prop = booking.property
     now = timezone.now()
-    live = booking.awaits_payment(now)
+    # The pay link works for a reservation still holding its dates, and for a confirmed stay with a balance left
+    # (a change raised its price: payments.services.balance_to_pay).
+    live = booking.awaits_payment(now) or (booking.status == S.CONFIRMED and booking.balance_due > 0)
     context = {
         "booking": booking, "prop": prop, "guest": booking.guest, "kind": row.kind, "owner": row.kind in OWNER_KINDS,
         "portal_url": absolute(status_url(booking)),
@@ -310,7 +335,7 @@ def build_message(row: SentEmail) -> EmailMultiAlternatives:
                                      headers={"X-Stayhold-Email": row.kind, "X-Stayhold-Booking": booking.reference,
                                               "Message-ID": message_id(row)})
     message.attach_alternative(html, "text/html")
-    if row.kind == Kind.CONFIRMATION:
+    if row.kind in ICS_KINDS:
         message.attach(f"{booking.reference}.ics", booking_calendar(booking, url=context["portal_url"]),
                        "text/calendar")
     return message

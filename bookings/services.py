@@ -38,9 +38,11 @@ from properties.policies import policy_snapshot_for, refund_percent
 from properties.pricing import local_today, quote
 
 from .availability import CONFLICT_CODES, Reason, check_availability, occupying_bookings
+from .changes import ChangeTerms, StayChange, change_terms, check_new_stay, current_stay, new_stay, refusal_to_change
 from .errors import (
     BookingError,
     CancellationNotAllowed,
+    ChangePriceChanged,
     CheckInTooEarly,
     DatesUnavailable,
     ExternalBookingConflict,
@@ -640,6 +642,99 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
     record_creation(booking, actor, f"Imported from {booking.get_source_display()}." + _overbooking_note(stays, blocks),
                     at=now)
     return ImportResult(booking, "created", stays, blocks)
+
+
+# --- changing a booking's dates or guests -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    booking: Booking
+    previous: StayChange
+    terms: ChangeTerms
+
+
+@transaction.atomic
+def change_booking(*, booking_id, actor: Actor, paid_and_refunded: Callable[[Booking], tuple[Decimal, Decimal]],
+                   check_in: date | None = None, check_out: date | None = None, adults: int | None = None,
+                   children: int | None = None, by_guest: bool = False, override_rules: bool = False,
+                   override_reason: str = "", full_refund: bool = False, expected_difference: Decimal | None = None,
+                   expected_refund: Decimal | None = None, at: datetime | None = None) -> Change:
+    """Move a direct or owner booking to new dates and/or guests, re-priced, under the property lock.
+
+    Who may change what is :func:`bookings.changes.refusal_to_change` (channel bookings change on their platform:
+    :class:`~bookings.errors.ChangeOnChannel`; a guest only before the arrival day, and only where the property lets
+    guests change bookings). Under the lock: stale rows expire, the new stay is checked leaving the booking's own
+    nights out (overlaps, blocks and buffer days always; stay rules unless an owner overrides them with a reason,
+    audited as in :func:`reserve`), re-quoted on the server, and its terms computed
+    (:func:`bookings.changes.change_terms`) from ``paid_and_refunded(booking)`` (from ``payments``, read under the
+    same lock). ``expected_difference`` / ``expected_refund`` are what the person was shown: when the change now
+    costs something else, or refunds less, nothing changes and :class:`ChangePriceChanged` says the new figures.
+    Writes the dates, guests, quote and total, an audit row (status unchanged, old → new) and a ``booking.updated``
+    outbox event with ``change`` (and ``previous_check_in``/``previous_check_out`` when the dates moved, as
+    :func:`import_external` does) for the channel pushes, the turnover task and the guest's updated confirmation.
+    The caller (``payments.changes.change_with_payment``) requests the refund or collects the difference in the same
+    transaction. The exclusion constraint stays the last line: a violation is :class:`DatesUnavailable`.
+    """
+    now = at or timezone.now()
+    if override_rules and by_guest:
+        raise StayRuleViolation("Only the owner or staff may override the stay rules.")
+    if override_rules and not override_reason.strip():
+        raise StayRuleViolation("Overriding the stay rules needs a reason.")
+    property_id = Booking.objects.filter(pk=booking_id).values_list("property_id", flat=True).first()
+    if property_id is None:
+        raise BookingError("This booking does not exist.")
+    prop = lock_property(property_id, with_overrides=True)
+    booking = Booking.objects.select_related("guest").get(pk=booking_id)
+    refusal = refusal_to_change(booking, prop, now, by_guest=by_guest)
+    if refusal is not None:
+        raise refusal
+    stay = new_stay(booking, check_in=check_in, check_out=check_out, adults=adults, children=children)
+    previous = current_stay(booking)
+    if stay == previous:
+        raise BookingError("Nothing to change: these are the booking's dates and guests already.")
+    expire_stale_for_property(prop, now)
+    _raise_for(check_new_stay(prop, booking, stay, now, enforce_rules=not override_rules))
+    new_quote = quote(prop, stay.check_in, stay.check_out, stay.guests, at=now)
+    paid, refunded = paid_and_refunded(booking)
+    terms = change_terms(booking, prop, new_quote.total, paid=paid, refunded=refunded, at=now,
+                         full_refund=full_refund and not by_guest)
+    if (expected_difference is not None and terms.difference != expected_difference) or (
+            expected_refund is not None and terms.refund < expected_refund):
+        raise ChangePriceChanged(terms.difference, terms.refund, terms.currency)
+
+    booking.check_in, booking.check_out = stay.check_in, stay.check_out
+    booking.adults, booking.children = stay.adults, stay.children
+    booking.rules_overridden = override_rules
+    _apply_quote(booking, new_quote)
+    try:
+        with transaction.atomic():
+            booking.save(update_fields=["check_in", "check_out", "adults", "children", "rules_overridden", "currency",
+                                        "quote", "subtotal", "fees", "discounts", "taxes", "total", "updated_at"])
+    except IntegrityError as exc:  # only a writer that skipped the property lock could cause it
+        if _is_violation(exc, EXCLUSION_VIOLATION, "booking_no_overlap"):
+            raise DatesUnavailable() from exc
+        raise
+    cur = booking.currency
+    reason = (f"Changed: {previous.describe()} → {stay.describe()}; total {terms.old_total} → {terms.new_total} {cur}"
+              f" ({'+' if terms.difference >= 0 else ''}{terms.difference}).")
+    if terms.to_collect:
+        reason += f" Balance due {terms.balance_before} → {terms.balance_after} {cur}."
+    if terms.refund:
+        how = "in full (owner's choice)" if terms.full_refund else f"{terms.percent}% under the policy"
+        reason += f" Refund {terms.refund} {cur} of {terms.refundable} {cur} paid for the removed amount, {how}."
+    if override_rules:
+        reason += f" Stay rules overridden: {override_reason.strip()}"
+    record_event(booking, booking.status, booking.status, actor, reason, at=now)
+    payload = {**booking_payload(booking), "from_status": booking.status,
+               "change": {"by_guest": by_guest, "previous_adults": previous.adults,
+                          "previous_children": previous.children, **terms.as_dict()}}
+    if (previous.check_in, previous.check_out) != (stay.check_in, stay.check_out):
+        # The old nights are free again: consumers that track nights (channel pushes) need both ranges.
+        payload.update(previous_check_in=previous.check_in.isoformat(),
+                       previous_check_out=previous.check_out.isoformat())
+    outbox.emit("booking.updated", "booking", booking.pk, payload)
+    return Change(booking=booking, previous=previous, terms=terms)
 
 
 # --- guest links ---------------------------------------------------------------------------------

@@ -59,7 +59,11 @@ def payment_page(booking: Booking, now: datetime) -> PaymentPage:
     due = booking.balance_due
     seconds_left = 0
     attempts_left = 0
-    if booking.status in CONFIRMED_STATUSES:
+    if booking.status == S.CONFIRMED and due > 0:
+        # A balance left on a confirmed stay (a change raised its price): the card form charges it.
+        attempts_left = max(max_attempts - Payment.objects.filter(booking=booking, status=P.FAILED).count(), 0)
+        state = PageState.PAYABLE if attempts_left > 0 else PageState.NO_ATTEMPTS
+    elif booking.status in CONFIRMED_STATUSES:
         state = PageState.CONFIRMED
     elif booking.status == S.CANCELLED:
         state = PageState.CANCELLED

@@ -256,9 +256,20 @@ def amount_to_pay(booking: Booking, now: datetime) -> Decimal:
     return due
 
 
+def balance_to_pay(booking: Booking) -> Decimal:
+    """What the guest of a confirmed stay still owes by card: its balance, e.g. after a change raised the price
+    (``payments.changes.collect_change_difference`` emails the pay link). Raises :class:`PaymentNotAllowed` when
+    nothing is owed."""
+    due = booking.balance_due
+    if booking.status != S.CONFIRMED or due <= 0:
+        raise PaymentNotAllowed("This booking is already paid.")
+    return due
+
+
 def check_payable(booking: Booking, now: datetime) -> Decimal:
-    """:func:`amount_to_pay`, for one more card attempt (at most ``PAYMENT_MAX_ATTEMPTS`` per booking)."""
-    due = amount_to_pay(booking, now)
+    """:func:`amount_to_pay` (or, for a confirmed stay with a balance, :func:`balance_to_pay`), for one more card
+    attempt (at most ``PAYMENT_MAX_ATTEMPTS`` per booking)."""
+    due = balance_to_pay(booking) if booking.status == S.CONFIRMED else amount_to_pay(booking, now)
     if attempts_used(booking) >= settings.PAYMENT_MAX_ATTEMPTS:
         raise TooManyAttempts()
     return due

@@ -215,7 +215,8 @@ class PropertyAdmin(WeekdayFieldsMixin, TenantScopedAdmin):
                                 ("latitude", "longitude"), "timezone"]}),
         ("Space", {"fields": [("max_guests", "bedrooms", "bathrooms"), "amenities"]}),
         ("Prices", {"fields": [("currency", "base_price"), ("cleaning_fee", "extra_guest_fee", "guests_included"),
-                               "tax_rate", "cancellation_policy", "custom_cancellation_tiers"]}),
+                               "tax_rate", "cancellation_policy", "custom_cancellation_tiers",
+                               "guests_may_change_bookings"]}),
         ("Stay rules", {"fields": [("min_stay", "max_stay", "buffer_days"), "checkin_weekdays", "checkout_weekdays",
                                    ("min_lead_days", "max_advance_days"), ("check_in_time", "check_out_time")]}),
     ]  # + the extensions' sections (get_fieldsets)

@@ -134,6 +134,11 @@ class Property(models.Model):
     check_out_time = models.TimeField(default="11:00")
     cancellation_policy = models.CharField(max_length=20, choices=CANCELLATION_POLICY_CHOICES, default="moderate")
     custom_cancellation_tiers = models.JSONField(null=True, blank=True, help_text=CUSTOM_TIERS_HELP)
+    guests_may_change_bookings = models.BooleanField(
+        default=True, db_default=True,
+        help_text="Guests may change the dates or guest count of their booking themselves in the booking page "
+                  "(before the arrival day, re-priced, the difference charged or refunded under the policy). "
+                  "Owners and staff can always change a booking in the admin.")
 
     # Stay rules (defaults; DateOverride changes them for a date range).
     min_stay = models.PositiveSmallIntegerField("minimum stay (nights)", default=1, validators=[MinValueValidator(1)])
