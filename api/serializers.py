@@ -312,6 +312,64 @@ class StatusChangeSerializer(serializers.Serializer):
     reason = ApiTextField(max_length=1000, required=False, allow_blank=True, default="")
 
 
+AMOUNT_PATTERN = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"
+
+
+@extend_schema_field({"type": "string", "pattern": AMOUNT_PATTERN, "example": "120.00"})
+class AmountField(serializers.DecimalField):
+    """A signed amount in the booking's currency as a decimal string (``-200.00``, ``35``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=12, decimal_places=2, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.fullmatch(AMOUNT_PATTERN[1:-1], data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class BookingChangeSerializer(StayMixin, serializers.Serializer):
+    """New dates and/or guests for a booking (``PATCH /api/v1/bookings/{reference}``); fields left out keep the
+    booking's. Beyond these shapes the property's own rules apply to direct and owner bookings (400
+    ``stay_rule_violation``, with ``reasons``), nights taken by another stay or a block answer 409
+    ``dates_unavailable``, and a booking that cannot change (a channel booking, a called-off one, a guest on or after
+    the arrival day) 409 ``change_on_channel`` / ``change_not_allowed``. Sending nothing, or the booking's own
+    values, changes nothing (200)."""
+
+    check_in = ApiDateField(required=False, help_text="New arrival (YYYY-MM-DD).")
+    check_out = ApiDateField(required=False, help_text="New departure (YYYY-MM-DD). " +
+                                                        rule_after("check_in", MAX_STAY_NIGHTS))
+    adults = serializers.IntegerField(required=False, min_value=1, max_value=MAX_GUESTS)
+    children = serializers.IntegerField(required=False, min_value=0, max_value=MAX_GUESTS,
+                                        help_text=f"adults + children is at most {MAX_GUESTS}.")
+    expected_difference = AmountField(
+        required=False,
+        help_text="The new total minus the old, as shown to the person confirming: if the change now costs "
+                  "something else, nothing changes and the answer is 409 `change_price_changed` with the new "
+                  "`difference` and `refund`.")
+    expected_refund = AmountField(
+        required=False,
+        help_text="The refund shown: if the change now refunds less, 409 `change_price_changed`.")
+    override_rules = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Owners and staff only (a guest gets 403): do not enforce the stay rules (never overlaps, blocks "
+                  "or buffer days). Required with `override_reason`.")
+    override_reason = ApiTextField(required=False, allow_blank=True, default="", max_length=500,
+                                   help_text="Why the stay rules are overridden (kept in the audit trail).")
+    full_refund = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Owners and staff only (a guest gets 403): refund all of a decrease the guest had paid instead "
+                  "of the cancellation policy's share.")
+
+    def validate(self, attrs):
+        self.check_range(attrs)
+        if attrs.get("adults", 0) + attrs.get("children", 0) > MAX_GUESTS:
+            raise serializers.ValidationError({"children": [f"At most {MAX_GUESTS} guests in total."]})
+        if attrs.get("override_rules") and not attrs.get("override_reason", "").strip():
+            raise serializers.ValidationError({"override_reason": ["Required with override_rules."]})
+        return attrs
+
+
 # --- output --------------------------------------------------------------------------------
 
 
@@ -557,3 +615,30 @@ class ManagerBookingSerializer(BookingSerializer):
     class Meta(BookingSerializer.Meta):
         fields = [*BookingSerializer.Meta.fields, "id", "external_id", "rules_overridden", "events"]
         read_only_fields = fields
+
+
+class ChangeTermsSerializer(serializers.Serializer):
+    """The money of the change just made (``bookings.changes.ChangeTerms``), amounts as decimal strings."""
+
+    currency = serializers.CharField()
+    old_total = serializers.CharField()
+    new_total = serializers.CharField()
+    difference = serializers.CharField(help_text="new_total − old_total.")
+    balance_before = serializers.CharField()
+    balance_after = serializers.CharField()
+    to_collect = serializers.CharField(help_text="The rise of the balance: emailed to the guest as a payment link.")
+    refundable = serializers.CharField()
+    refund_percent = serializers.CharField()
+    refund = serializers.CharField(help_text="Refunded to the card now (sent to the provider after the answer).")
+
+
+class ChangedBookingSerializer(ManagerBookingSerializer):
+    """The booking after a change (a guest with the access token gets the guest's fields), and ``change``: the
+    money of the change, absent when nothing changed."""
+
+    # Not read-only: the schema then lists it as optional (a read-only field is always "required" in an answer).
+    change = ChangeTermsSerializer(required=False)
+
+    class Meta(ManagerBookingSerializer.Meta):
+        fields = [*ManagerBookingSerializer.Meta.fields, "change"]
+        read_only_fields = ManagerBookingSerializer.Meta.fields

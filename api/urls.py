@@ -16,7 +16,7 @@ urlpatterns = [
     path("holds", views.HoldCreateView.as_view(), name="hold-create"),
     path("holds/<int:pk>", views.HoldDetailView.as_view(), name="hold-detail"),
     path("bookings", views.BookingCreateView.as_view(), name="booking-create"),
-    re_path(r"^bookings/(?P<reference>[A-Za-z0-9-]{1,40})$", views.BookingDetailView.as_view(),
+    re_path(r"^bookings/(?P<reference>[A-Za-z0-9-]{1,40})$", views.BookingChangeView.as_view(),
             name="booking-detail"),
     re_path(r"^bookings/(?P<reference>[A-Za-z0-9-]{1,40})/status$", views.BookingStatusView.as_view(),
             name="booking-status"),

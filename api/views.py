@@ -20,7 +20,7 @@ from bookings import services
 from bookings.availability import calendar, check_availability
 from bookings.errors import HoldMismatch
 from bookings.idempotency import KEY_PATTERN, MAX_KEY_LENGTH, fingerprint, run_idempotent
-from bookings.models import HAND_MOVE_PERMISSIONS, Booking, BookingStatus
+from bookings.models import HAND_MOVE_PERMISSIONS, MANAGE_BOOKING, Booking, BookingStatus
 from bookings.search import SearchQuery, search
 from bookings.tokens import booking_for_guest_token, check_hold_release_token
 from core.actor import Actor
@@ -351,6 +351,73 @@ class BookingDetailView(ApiView):
         if booking is not None:
             return Response(_booking_detail(booking, manager=False))
         raise exceptions.NotFound("There is no booking with this reference.")
+
+
+class BookingChangeView(BookingDetailView):
+    """``GET`` reads (as :class:`BookingDetailView`); ``PATCH`` changes the dates and/or guests."""
+
+    @extend_schema(
+        operation_id="bookings_change", request=s.BookingChangeSerializer,
+        parameters=[IDEMPOTENCY_HEADER,
+                    OpenApiParameter("token", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False,
+                                     description="The guest's access_token (or send it as X-Booking-Token).")],
+        responses={200: s.ChangedBookingSerializer, 400: ErrorSerializer, 403: ErrorSerializer,
+                   404: ErrorSerializer, 409: ErrorSerializer, 422: ErrorSerializer},
+    )
+    def patch(self, request, reference: str):
+        """Change a booking's dates and/or guests, re-priced on the server.
+
+        Allowed, as for reading, to whoever presents the guest's signed ``access_token`` (the guest: before the
+        arrival day, where the property lets guests change bookings, stay rules always enforced, refunds per the
+        cancellation policy) and to the owner or assigned staff of the property with the
+        ``bookings.manage_booking`` permission (they may override the stay rules with a reason and refund a
+        decrease in full). Another signed-in manager of the property without that permission gets 403; everyone
+        else 404, as for an unknown reference.
+
+        A price increase raises ``balance_due``: the guest gets an email with the payment link. A decrease is
+        refunded under the booking's cancellation-policy snapshot. Send the ``difference`` you showed as
+        ``expected_difference`` so that a price that moved meanwhile answers 409 ``change_price_changed`` instead.
+        Channel bookings answer 409 ``change_on_channel``: they change on their platform.
+        """
+        from payments.changes import change_with_payment
+
+        managed = manageable_bookings(request.user).filter(reference=reference).values_list("pk", flat=True).first()
+        booking = None
+        if managed is None:
+            booking = booking_for_guest_token(reference, _token(request, "X-Booking-Token"))
+            if booking is None:
+                raise exceptions.NotFound("There is no booking with this reference.")
+        elif not request.user.has_perm(MANAGE_BOOKING):
+            raise exceptions.PermissionDenied(f"Your role may not change bookings (needs the {MANAGE_BOOKING} "
+                                              "permission).")
+        by_guest = booking is not None
+        data, _ = _parse(s.BookingChangeSerializer, request.data, request)
+        if by_guest and (data["override_rules"] or data["full_refund"]):
+            raise exceptions.PermissionDenied("Only the owner or staff may override the stay rules or refund in full.")
+        booking_id = managed if managed is not None else booking.pk
+        stay = {name: data[name] for name in ("check_in", "check_out", "adults", "children") if name in data}
+        actor = (Actor.guest(booking.guest.email if booking.guest else "") if by_guest
+                 else Actor.for_user(request.user))
+
+        def answer(change=None) -> dict:
+            row = Booking.objects.select_related("property", "guest").prefetch_related("events").get(pk=booking_id)
+            body = dict(_booking_detail(row, manager=not by_guest))
+            if change is not None:
+                body["change"] = change.terms.as_dict()
+            return body
+
+        def handler():
+            current = Booking.objects.only("check_in", "check_out", "adults", "children").get(pk=booking_id)
+            if all(getattr(current, name) == value for name, value in stay.items()):
+                return status.HTTP_200_OK, answer()  # nothing to change: PATCH is idempotent
+            result = change_with_payment(
+                booking_id=booking_id, actor=actor, by_guest=by_guest, override_rules=data["override_rules"],
+                override_reason=data["override_reason"], full_refund=data["full_refund"],
+                expected_difference=data.get("expected_difference"), expected_refund=data.get("expected_refund"),
+                **stay)
+            return status.HTTP_200_OK, answer(result.change)
+
+        return _create_response(request, f"PATCH /api/v1/bookings/{reference}", handler)
 
 
 STATUS_SERVICES = {

@@ -23,7 +23,7 @@ import re
 import schemathesis
 
 # Operations whose stays the property's own rules judge (400 stay_rule_violation, documented on their bodies).
-STAY_OPERATIONS = {"POST /api/v1/holds", "POST /api/v1/bookings"}
+STAY_OPERATIONS = {"POST /api/v1/holds", "POST /api/v1/bookings", "PATCH /api/v1/bookings/{reference}"}
 
 _AFTER = r"Must be after {}\.|The range may span at most \d+ days\."
 _BOTH = r"Give both check_in and check_out, or neither\."
@@ -41,6 +41,8 @@ DOCUMENTED_RULES = {
     "POST /api/v1/bookings": {"property_id": _PROPERTY, "check_out": _AFTER.format("check_in"), "children": _GUESTS,
                               "hold_id": r"Required with hold_token\.",
                               "hold_token": r"This is not the release token of that hold\."},
+    "PATCH /api/v1/bookings/{reference}": {"check_out": _AFTER.format("check_in"), "children": _GUESTS,
+                                           "override_reason": r"Required with override_rules\."},
 }
 
 # Answers the built-in check already accepts for schema-valid input (5xx are not_a_server_error's business).
