@@ -8,6 +8,7 @@ never read from the form: ``reserve`` quotes it on the server.
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from guests.countries import COUNTRY_CHOICES
 from guests.forms import clean_phone
@@ -54,3 +55,31 @@ class GuestDetailsForm(StayForm):
         if not name:
             raise forms.ValidationError("Enter your full name.")
         return name
+
+
+class ChangeStayForm(forms.Form):
+    """The guest's new stay (portal: "Change your stay"). Shape only; the service decides availability, rules and
+    price (``payments.changes``)."""
+
+    check_in = forms.DateField(label=_("Check-in"), widget=forms.DateInput(attrs={"type": "date"}),
+                               error_messages={"required": _("Choose the arrival date."),
+                                               "invalid": _("Enter a date, like 2027-06-01.")})
+    check_out = forms.DateField(label=_("Check-out"), widget=forms.DateInput(attrs={"type": "date"}),
+                                error_messages={"required": _("Choose the departure date."),
+                                                "invalid": _("Enter a date, like 2027-06-05.")})
+    adults = forms.IntegerField(label=_("Adults"), min_value=1, max_value=50,
+                                error_messages={"required": _("At least one adult."),
+                                                "min_value": _("At least one adult.")})
+    children = forms.IntegerField(label=_("Children"), min_value=0, max_value=50, initial=0, required=False)
+
+    def clean(self):
+        data = super().clean()
+        check_in, check_out = data.get("check_in"), data.get("check_out")
+        if check_in and check_out and check_out <= check_in:
+            self.add_error("check_out", _("Check-out must be after check-in."))
+        return data
+
+    def stay(self) -> dict:
+        data = self.cleaned_data
+        return {"check_in": data["check_in"], "check_out": data["check_out"], "adults": data["adults"],
+                "children": data.get("children") or 0}

@@ -29,6 +29,7 @@ def portal_links(booking: Booking) -> dict:
         "cancel_url": status_url(booking, "bookings:cancel"),
         "receipt_url": status_url(booking, "bookings:receipt"),
         "message_url": status_url(booking, "bookings:message"),
+        "change_url": status_url(booking, "bookings:change"),
     }
 
 
@@ -41,11 +42,20 @@ def can_cancel(booking: Booking, now=None) -> bool:
     return not guest_cancellation_refusal(booking, booking.property, now or timezone.now())
 
 
+def can_change(booking: Booking, now=None) -> bool:
+    """Whether the page offers the guest to change their stay: the booking service's own rule
+    (``bookings.changes.refusal_to_change``), which it enforces again under the property lock."""
+    from bookings.changes import refusal_to_change
+
+    return refusal_to_change(booking, booking.property, now or timezone.now(), by_guest=True) is None
+
+
 def portal_context(booking: Booking) -> dict:
     """What the booking page adds for the guest: actions and the conversation with the owner."""
     return {
         **portal_links(booking),
         "can_cancel": can_cancel(booking),
+        "can_change": can_change(booking),
         "guest_messages": list(booking.messages.all()),
         "balance_due": booking.balance_due,
         "message_max_length": MAX_MESSAGE_LENGTH,

@@ -12,12 +12,13 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
+from django.utils.translation import gettext as _
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from bookings.errors import RefundChanged
+from bookings.errors import ChangePriceChanged, RefundChanged
 from bookings.guest_messages import post_guest_message
 from bookings.links import status_url
 from core.actor import Actor
@@ -27,6 +28,7 @@ from guests.selectors import verified_emails
 
 from . import portal
 from .booking_views import _booking_context, _guest_booking
+from .forms import ChangeStayForm
 
 MAX_REASON_LENGTH = 1000
 
@@ -114,3 +116,90 @@ def my_bookings(request):
     bookings = list(portal.bookings_for_user(request.user))
     rows = [{"booking": b, "portal_url": status_url(b)} for b in bookings]
     return render(request, "guests/my_bookings.html", {"rows": rows, "emails": verified_emails(request.user)})
+
+
+def _shown_amount(value: str) -> Decimal | None:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
+
+
+def _preview_for(booking, form):
+    """The change the valid ``form`` asks for, as it would be made now; its refusals become form errors."""
+    from payments.changes import change_quote
+
+    try:
+        preview = change_quote(booking, by_guest=True, **form.stay())
+    except DomainError as exc:
+        form.add_error(None, exc.detail)
+        return None
+    if preview.refusal:
+        form.add_error(None, preview.refusal)
+    elif preview.unchanged:
+        form.add_error(None, _("These are already your booking's dates and guests."))
+    for reason in preview.reasons:
+        field = reason.field if reason.field in form.fields else None
+        form.add_error(field, reason.message)
+    return preview if not form.errors else None
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def change(request, reference):
+    """"Change your stay", in two steps behind the magic link (like cancelling).
+
+    1. GET with the new dates and guests (the form's own GET, carrying the token): the new total, the difference and
+       what would be charged or refunded (``payments.changes.change_quote``); bad input re-renders with field
+       messages.
+    2. POST (CSRF) with the same stay and the figures shown: ``payments.changes.change_with_payment`` decides again
+       under the property lock; a price that moved in between (``ChangePriceChanged``) shows the new figures and
+       asks again, nothing changed."""
+    from payments.changes import change_with_payment
+
+    booking = _guest_booking(request, reference)
+    initial = {"check_in": booking.check_in, "check_out": booking.check_out, "adults": booking.adults,
+               "children": booking.children}
+    data = request.POST if request.method == "POST" else (request.GET if "check_in" in request.GET else None)
+    form = ChangeStayForm(data, initial=initial)
+    allowed = portal.can_change(booking)
+    preview, error, status = None, "", 200
+    if allowed and form.is_bound:
+        preview = _preview_for(booking, form) if form.is_valid() else None
+        if form.errors:
+            status = 400
+    if request.method == "POST" and preview is not None:
+        shown = _shown_amount(request.POST.get("expected_difference", ""))
+        shown_refund = _shown_amount(request.POST.get("expected_refund", "0"))
+        if shown is None or shown_refund is None:
+            error, status = _("Please check the new price and confirm the change on this page."), 409
+        else:
+            try:
+                result = change_with_payment(
+                    booking_id=booking.pk, actor=Actor.guest(booking.guest.email if booking.guest else ""),
+                    by_guest=True, expected_difference=shown, expected_refund=shown_refund, **form.stay())
+            except ChangePriceChanged as exc:
+                error, status = _("The price of this change has changed since it was shown: please check the new "
+                                  "figures and confirm again."), exc.http_status
+                preview = _preview_for(booking, form)
+            except DomainError as exc:
+                booking.refresh_from_db()
+                form.add_error(None, exc.detail)
+                preview, status = None, exc.http_status
+            else:
+                terms = result.change.terms
+                text = _("Your booking is changed. We sent you the updated confirmation by email.")
+                if terms.refund:
+                    text += " " + _("Refund: %(amount)s, on its way to the card you paid with.") % {
+                        "amount": format_money(terms.refund, booking.currency)}
+                if result.booking.balance_due:
+                    text += " " + _("Still to pay: %(amount)s.") % {
+                        "amount": format_money(result.booking.balance_due, booking.currency)}
+                messages.success(request, text)
+                return redirect(status_url(result.booking))
+    context = _booking_context(request, booking)
+    context.update(portal.portal_context(booking))
+    context.update({"form": form, "preview": preview, "error": error, "allowed": allowed,
+                    "token": request.GET.get("token", ""), "status_url": status_url(booking)})
+    return render(request, "bookings/change.html", context, status=status)

@@ -21,6 +21,7 @@ booking_patterns = [
     # the guest portal's actions (storefront/portal_views.py), each behind the booking's magic link
     re_path(rf"^bookings/{REFERENCE}/cancel/?$", portal_views.cancel, name="cancel"),
     re_path(rf"^bookings/{REFERENCE}/receipt/?$", portal_views.receipt, name="receipt"),
+    re_path(rf"^bookings/{REFERENCE}/change/?$", portal_views.change, name="change"),
     re_path(rf"^bookings/{REFERENCE}/messages/?$", portal_views.message, name="message"),
 ]
 
