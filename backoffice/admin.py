@@ -115,6 +115,7 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         return [
             path("new/", wrap(self.owner_booking_view), name="bookings_booking_owner_add"),
             path("<int:object_id>/cancel/", wrap(self.cancel_view), name="bookings_booking_cancel"),
+            path("<int:object_id>/change-stay/", wrap(self.change_stay_view), name="bookings_booking_change_stay"),
             path("<int:object_id>/do/<slug:name>/", wrap(require_POST(self.object_action_view)),
                  name="bookings_booking_do"),
             *super().get_urls(),
@@ -125,6 +126,9 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
 
     def cancel_view(self, request, object_id):
         return admin_views.cancel_booking(self, request, object_id)
+
+    def change_stay_view(self, request, object_id):
+        return admin_views.change_stay(self, request, object_id)
 
     def object_action_view(self, request, object_id, name):
         return admin_views.run_object_action(self, request, object_id, name)

@@ -123,3 +123,40 @@ class OwnerBookingForm(forms.Form):
         if data.get("override_rules") and not (data.get("override_reason") or "").strip():
             self.add_error("override_reason", "Give a reason for overriding the stay rules (it is audited).")
         return data
+
+
+REFUND_CHOICES = [(POLICY, "Per the cancellation policy"), (FULL, "All of what the guest paid for what is removed")]
+
+
+class ChangeStayForm(forms.Form):
+    """An owner's change of a booking's dates and guests (``payments.changes``): the new stay, an explicit
+    override of the stay rules with a reason, and how a decrease is refunded. Shape only; the service decides."""
+
+    check_in = forms.DateField(label="Check-in", widget=admin_widgets.AdminDateWidget)
+    check_out = forms.DateField(label="Check-out", widget=admin_widgets.AdminDateWidget)
+    adults = forms.IntegerField(label="Adults", min_value=1, max_value=50)
+    children = forms.IntegerField(label="Children", min_value=0, max_value=50)
+    override_rules = forms.BooleanField(
+        label="Override the stay rules", required=False,
+        help_text="Minimum/maximum stay, arrival and departure days, lead time, guest count. "
+                  "Overlapping bookings, blocks and buffer days are never overridden.")
+    override_reason = forms.CharField(label="Reason for the override", required=False, max_length=500)
+    refund = forms.ChoiceField(label="If the price goes down", choices=REFUND_CHOICES, initial=POLICY,
+                               widget=forms.RadioSelect,
+                               help_text="What the guest paid for what is removed is refunded at the policy's "
+                                         "percent now, or in full.")
+
+    def clean(self):
+        data = super().clean()
+        check_in, check_out = data.get("check_in"), data.get("check_out")
+        if check_in and check_out and check_out <= check_in:
+            self.add_error("check_out", "Check-out must be after check-in.")
+        if data.get("override_rules") and not (data.get("override_reason") or "").strip():
+            self.add_error("override_reason", "Give a reason for overriding the stay rules (it is audited).")
+        return data
+
+    def change_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {"check_in": data["check_in"], "check_out": data["check_out"], "adults": data["adults"],
+                "children": data["children"], "override_rules": data["override_rules"],
+                "full_refund": data["refund"] == FULL}

@@ -9,6 +9,7 @@
 * :func:`cancel_booking`: the intermediate page of a cancellation, with the
   refund per policy pre-selected, or everything paid, or a custom amount.
 * :func:`add_owner_booking`: a booking taken by the owner (source ``owner``).
+* :func:`change_stay`: the "Change dates/guests" page: the re-quote and its money first, then the change.
 * :func:`booking_detail`: the read-only sections of the detail page (quote and
   policy snapshots, payments, refunds), in a fixed number of queries.
 
@@ -30,9 +31,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings import services
-from bookings.errors import BookingError, DatesUnavailable, StayRuleViolation
+from bookings.errors import BookingError, ChangePriceChanged, DatesUnavailable, StayRuleViolation
 from bookings.models import (
     CANCELLABLE_STATUSES,
+    CHANGEABLE_STATUSES,
+    CHANNEL_SOURCES,
     CHECKIN_BOOKING,
     CONFIRMATION_RESEND_STATUSES,
     HAND_MOVE_PERMISSIONS,
@@ -49,7 +52,7 @@ from payments.models import ManualPayment, Payment, Refund
 from payments.services import cancel_with_refund, refund_quote
 from properties.pricing import local_today
 
-from .admin_forms import CancelBookingForm, OwnerBookingForm
+from .admin_forms import CancelBookingForm, ChangeStayForm, OwnerBookingForm
 
 S = BookingStatus
 
@@ -169,6 +172,103 @@ def cancel_booking(model_admin, request, object_id):
                  policy=booking.cancellation_policy or {})
 
 
+# --- changing dates and guests ---------------------------------------------------------------------------
+
+
+def changeable(booking: Booking) -> bool:
+    """Whether the page offers "Change dates/guests" (the service decides again: ``refusal_to_change``)."""
+    return booking.status in CHANGEABLE_STATUSES and booking.source not in CHANNEL_SOURCES
+
+
+def change_stay(model_admin, request, object_id):
+    """GET: the form with the booking's stay. POST ``step=preview``: the re-quote, the difference and the refund or
+    the balance. POST ``step=confirm``: the change, with the figures shown as ``expected_difference`` /
+    ``expected_refund`` (a price that moved in between shows the new figures and changes nothing)."""
+    from payments.changes import change_quote, change_with_payment
+
+    if not request.user.has_perm(MANAGE_BOOKING):
+        raise PermissionDenied
+    booking = scoped_booking(model_admin, request, object_id)
+    if booking.source in CHANNEL_SOURCES or booking.status not in CHANGEABLE_STATUSES:
+        from bookings.changes import refusal_to_change
+
+        refusal = refusal_to_change(booking, booking.property, timezone.now(), by_guest=False)
+        messages.error(request, f"{booking.reference}: {refusal.detail if refusal else 'it cannot be changed.'}")
+        return HttpResponseRedirect(change_url(booking))
+    initial = {"check_in": booking.check_in, "check_out": booking.check_out, "adults": booking.adults,
+               "children": booking.children}
+    form = ChangeStayForm(request.POST or None, initial=initial)
+    preview = None
+    step = request.POST.get("step", "")
+    if request.method == "POST" and form.is_valid():
+        arguments = form.change_arguments()
+        try:
+            preview = change_quote(booking, by_guest=False, **arguments)
+        except DomainError as exc:
+            form.add_error(None, exc.detail)
+        else:
+            if preview.unchanged:
+                form.add_error(None, "These are the booking's dates and guests already.")
+            elif preview.reasons:
+                hint = "" if arguments["override_rules"] else (
+                    " Tick “Override the stay rules” and give a reason to change it anyway (overlaps, blocks and "
+                    "buffer days cannot be overridden).")
+                form.add_error(None, " ".join(r.message for r in preview.reasons) + hint)
+        if form.errors:
+            preview = None
+        if preview is not None and step == "confirm":
+            try:
+                result = change_with_payment(
+                    booking_id=booking.pk, actor=Actor.for_user(request.user),
+                    override_reason=form.cleaned_data["override_reason"].strip(),
+                    expected_difference=_decimal(request.POST.get("expected_difference")),
+                    expected_refund=_decimal(request.POST.get("expected_refund")), **arguments)
+            except ChangePriceChanged as exc:
+                messages.warning(request, f"Not changed: {exc.detail}")
+                preview = change_quote(booking, by_guest=False, **arguments)
+            except DomainError as exc:
+                form.add_error(None, _reason_text(exc) if isinstance(exc, BookingError) else exc.detail)
+                preview = None
+            else:
+                messages.success(request, _change_summary(result))
+                return HttpResponseRedirect(change_url(booking))
+    cur = booking.currency
+    figures = None
+    if preview is not None and preview.terms is not None:
+        t = preview.terms
+        figures = {"old_total": format_money(t.old_total, cur), "new_total": format_money(t.new_total, cur),
+                   "difference": f"{'+' if t.difference > 0 else ''}{format_money(t.difference, cur)}",
+                   "to_collect": format_money(t.to_collect, cur) if t.to_collect else "",
+                   "balance_after": format_money(t.balance_after, cur),
+                   "refund": format_money(t.refund, cur), "refundable": format_money(t.refundable, cur),
+                   "percent": t.percent, "raw_difference": t.difference, "raw_refund": t.refund}
+    return _page(model_admin, request, "admin/bookings/booking/change_stay.html", f"Change {booking.reference}",
+                 booking=booking, form=form, preview=preview, figures=figures,
+                 policy=booking.cancellation_policy or {}, media=model_admin.media + form.media)
+
+
+def _decimal(value) -> Decimal | None:
+    try:
+        amount = Decimal(value or "")
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
+
+
+def _change_summary(result) -> str:
+    booking, terms, cur = result.booking, result.change.terms, result.booking.currency
+    text = (f"Changed {booking.reference} to {booking.check_in}–{booking.check_out}; total "
+            f"{format_money(terms.old_total, cur)} → {format_money(terms.new_total, cur)}.")
+    if result.refunds:
+        text += f" Refund of {format_money(terms.refund, cur)} requested."
+    if result.collection is not None:
+        text += {"payment_link": f" The guest was emailed a link to pay {format_money(terms.to_collect, cur)}.",
+                 "reservation": " The reservation's payment link now charges the new total.",
+                 "owner": f" The guest has no email here: collect {format_money(terms.to_collect, cur)} yourself."
+                 }[result.collection.method]
+    return text
+
+
 # --- owner bookings -------------------------------------------------------------------------------------
 
 
@@ -279,5 +379,7 @@ def booking_detail(booking: Booking, user) -> dict:
                   "balance": format_money(booking.balance_due, cur)},
         "booking_actions": [a for a in actions if a.run is not None],
         "can_cancel": any(a.name == "cancel" for a in actions),
+        "can_change": user.has_perm(MANAGE_BOOKING) and changeable(booking),
+        "change_on_channel": booking.get_source_display() if booking.source in CHANNEL_SOURCES else "",
         "now": timezone.now(),
     }
