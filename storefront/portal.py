@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from bookings.guest_messages import MAX_MESSAGE_LENGTH
-from bookings.links import status_url
+from bookings.links import payment_url, status_url
 from bookings.models import Booking, BookingStatus
 from guests.selectors import verified_emails
 
@@ -58,6 +58,8 @@ def portal_context(booking: Booking) -> dict:
         "can_change": can_change(booking),
         "guest_messages": list(booking.messages.all()),
         "balance_due": booking.balance_due,
+        # A confirmed stay with a balance (a change raised its price): the pay page charges it.
+        "balance_pay_url": payment_url(booking) if booking.status == S.CONFIRMED and booking.balance_due > 0 else "",
         "message_max_length": MAX_MESSAGE_LENGTH,
     }
 

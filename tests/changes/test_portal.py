@@ -119,3 +119,16 @@ def test_the_page_reads_in_few_queries(client, prop, book, django_assert_max_num
     booking = book(prop, start=10, nights=3)
     with django_assert_max_num_queries(20):
         step1(client, booking, check_out=future(15).isoformat())
+
+
+def test_a_confirmed_booking_with_a_balance_links_to_the_pay_page(client, prop, book):
+    from bookings import services
+    from core.actor import Actor
+
+    booking = book(prop, start=10, nights=3)
+    page = client.get(reverse("bookings:status", args=[booking.reference]), {"token": booking_access_token(booking)})
+    assert page.context["balance_pay_url"] == ""  # a reservation pays through its own pay link
+    services.confirm(booking_id=booking.pk, actor=Actor.system("t"))
+    page = client.get(reverse("bookings:status", args=[booking.reference]), {"token": booking_access_token(booking)})
+    assert page.context["balance_pay_url"].startswith(reverse("payments:pay", args=[booking.reference]))
+    assert "Pay the balance (300.00" in page.content.decode()
