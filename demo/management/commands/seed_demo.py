@@ -699,7 +699,20 @@ class Command(BaseCommand):
             if kind == "cancelled":
                 services.cancel(booking_id=booking.pk, actor=Actor.guest(guest.email),
                                 reason="Guest cancelled: travel plans changed.")
+            if kind == "reserved":
+                self.extend_by_a_night(booking, Actor.guest(guest.email))
         self.stats.bookings += 1
+
+    def extend_by_a_night(self, booking, actor) -> None:
+        """The guest changed their stay (docs/changes.md): one more night, when it is free and the rules allow it."""
+        from core.errors import DomainError
+        from payments.changes import change_with_payment
+
+        try:
+            change_with_payment(booking_id=booking.pk, actor=actor, by_guest=True,
+                                check_out=booking.check_out + timedelta(days=1))
+        except DomainError:
+            pass  # the next night is taken or breaks a rule: the demo keeps the stay as booked
 
     def seed_history(self, prop: Property, today: date) -> None:
         """About a year of past stays, so that the reports and the calendar's past have something to show.
