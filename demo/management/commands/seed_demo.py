@@ -31,6 +31,7 @@ of stays that ended before today are marked done, each on its own day, through
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
@@ -708,11 +709,10 @@ class Command(BaseCommand):
         from core.errors import DomainError
         from payments.changes import change_with_payment
 
-        try:
+        # The next night taken, or breaking a rule: the demo keeps the stay as booked.
+        with contextlib.suppress(DomainError):
             change_with_payment(booking_id=booking.pk, actor=actor, by_guest=True,
                                 check_out=booking.check_out + timedelta(days=1))
-        except DomainError:
-            pass  # the next night is taken or breaks a rule: the demo keeps the stay as booked
 
     def seed_history(self, prop: Property, today: date) -> None:
         """About a year of past stays, so that the reports and the calendar's past have something to show.
