@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from core.money import ZERO, round_money
 from properties.models import Property
 from properties.policies import refund_percent
@@ -73,11 +75,11 @@ def new_stay(booking: Booking, *, check_in: date | None = None, check_out: date 
                       adults if adults is not None else booking.adults,
                       children if children is not None else booking.children)
     if stay.check_out <= stay.check_in:
-        raise StayRuleViolation("Check-out must be after check-in.",
-                                reasons=[Reason("invalid_dates", "Check-out must be after check-in.", "check_out")])
+        raise StayRuleViolation(_("Check-out must be after check-in."), reasons=[
+            Reason("invalid_dates", _("Check-out must be after check-in."), "check_out")])
     if stay.adults < 1 or stay.children < 0:
-        raise StayRuleViolation("At least one adult is required.",
-                                reasons=[Reason("invalid_guests", "At least one adult is required.", "adults")])
+        raise StayRuleViolation(_("At least one adult is required."), reasons=[
+            Reason("invalid_guests", _("At least one adult is required."), "adults")])
     return stay
 
 
@@ -90,16 +92,16 @@ def refusal_to_change(booking: Booking, prop: Property, now: datetime, *, by_gue
     if booking.source in CHANNEL_SOURCES:
         return ChangeOnChannel(booking.get_source_display())
     if booking.status not in CHANGEABLE_STATUSES:
-        return ChangeNotAllowed(f"This booking is {booking.get_status_display().lower()}: it can no longer be "
-                                "changed.")
+        return ChangeNotAllowed(_("This booking is %(status)s: it can no longer be changed.")
+                                % {"status": booking.get_status_display().lower()})
     if booking.status == S.RESERVED and not booking.is_occupying(now):
-        return ChangeNotAllowed("This reservation has expired: there is nothing left to change.")
+        return ChangeNotAllowed(_("This reservation has expired: there is nothing left to change."))
     if by_guest:
         if not prop.guests_may_change_bookings:
-            return ChangeNotAllowed("Changes to this booking are made by the owner: please message them.")
+            return ChangeNotAllowed(_("Changes to this booking are made by the owner: please message them."))
         if local_today(prop, now) >= booking.check_in:
-            return ChangeNotAllowed("The arrival day has been reached: this booking can no longer be changed here. "
-                                    "Please message the owner.")
+            return ChangeNotAllowed(_("The arrival day has been reached: this booking can no longer be changed "
+                                      "here. Please message the owner."))
     return None
 
 
@@ -114,7 +116,7 @@ def check_new_stay(prop: Property, booking: Booking, stay: StayChange, at: datet
     if stay.check_in == booking.check_in:
         reasons = [r for r in reasons if r.code not in ARRIVAL_RULES]
     elif not enforce_rules and stay.check_in < local_today(prop, at):
-        reasons.append(Reason("in_past", "Check-in cannot be in the past.", "check_in"))
+        reasons.append(Reason("in_past", _("Check-in cannot be in the past."), "check_in"))
     return AvailabilityResult(not reasons, reasons)
 
 

@@ -113,8 +113,10 @@ class ChangeOnChannel(ChangeNotAllowed):
     code = "change_on_channel"
 
     def __init__(self, platform: str):
-        super().__init__(f"This booking was made on {platform}: change it on {platform}. Our calendar follows "
-                         f"{platform}'s change automatically.")
+        from django.utils.translation import gettext
+
+        super().__init__(gettext("This booking was made on %(platform)s: change it on %(platform)s. Our calendar "
+                                 "follows the change automatically.") % {"platform": platform})
         self.platform = platform
 
 
