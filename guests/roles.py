@@ -61,6 +61,9 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
         "channel_sync.channelconnection": "vacd",
         "channel_sync.syncrun": "v",
         "channel_sync.syncconflict": "vc",
+        # Reviews: read them; reply publicly and flag abusive ones (reviews.*_review below), never hide.
+        "reviews.review": "v",
+        "reviews.reviewevent": "v",
     },
     STAFF: {
         "properties.property": "v",
@@ -84,13 +87,17 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
         "channel_sync.channelconnection": "v",
         "channel_sync.syncrun": "v",
         "channel_sync.syncconflict": "v",
+        "reviews.review": "v",
+        "reviews.reviewevent": "v",
     },
 }
 
 ROLE_EXTRA_PERMISSIONS: dict[str, list[str]] = {
     OWNERS: ["bookings.manage_booking", "bookings.checkin_booking", "bookings.view_reports",
-             "payments.verify_manualpayment"],
-    STAFF: ["bookings.checkin_booking", "payments.verify_manualpayment"],
+             "payments.verify_manualpayment", "reviews.reply_review", "reviews.flag_review"],
+    # moderate_review: hide or keep flagged reviews of assigned properties; reviews.services refuses it to the
+    # property's owner and to staff employed by that owner (docs/reviews.md), so it takes independent staff.
+    STAFF: ["bookings.checkin_booking", "payments.verify_manualpayment", "reviews.moderate_review"],
 }
 
 
