@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.models import AuditRow
@@ -63,7 +64,7 @@ class Review(models.Model):
     body = models.TextField(max_length=BODY_MAX_LENGTH)
     # First name and initial, taken from the booking's guest when the review is written; never the email.
     guest_display_name = models.CharField(max_length=60, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     status = models.CharField(max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.PUBLISHED)
 

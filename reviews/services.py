@@ -15,6 +15,7 @@ owner sees new reviews in the back office.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -71,9 +72,10 @@ def can_transition(from_status: str, to_status: str) -> bool:
     return to_status in TRANSITIONS.get(from_status, frozenset())
 
 
-def _record(review: Review, from_status: str, action: str, actor: Actor, reason: str = "") -> None:
+def _record(review: Review, from_status: str, action: str, actor: Actor, reason: str = "", *,
+            at: datetime | None = None) -> None:
     ReviewEvent.objects.create(review=review, from_status=from_status, to_status=review.status, action=action,
-                               reason=reason, **ReviewEvent.actor_fields(actor))
+                               reason=reason, created_at=at or timezone.now(), **ReviewEvent.actor_fields(actor))
 
 
 def apply_review_transition(review: Review, to_status: str, *, action: str, actor: Actor, reason: str = "",
@@ -110,8 +112,11 @@ def _clean_ratings(ratings: Mapping[str, Any]) -> dict[str, int | None]:
     return cleaned
 
 
-def submit_review(*, booking_id: int, ratings: Mapping[str, Any], title: str, body: str, actor: Actor) -> Review:
-    """The guest's review of a checked-out stay: once per stay (the one-to-one column settles a race)."""
+def submit_review(*, booking_id: int, ratings: Mapping[str, Any], title: str, body: str, actor: Actor,
+                  at: datetime | None = None) -> Review:
+    """The guest's review of a checked-out stay: once per stay (the one-to-one column settles a race).
+    ``at``: when it was written (the demo seed's history); now by default."""
+    at = at or timezone.now()
     title, body = (title or "").strip(), (body or "").strip()
     if len(title) > TITLE_MAX_LENGTH or not BODY_MIN_LENGTH <= len(body) <= BODY_MAX_LENGTH:
         raise InvalidReviewInput(f"A review has a title of at most {TITLE_MAX_LENGTH} characters and a text of "
@@ -128,10 +133,10 @@ def submit_review(*, booking_id: int, ratings: Mapping[str, Any], title: str, bo
                 review = Review.objects.create(
                     booking=booking, property_id=booking.property_id, title=title, body=body,
                     guest_display_name=display_name(booking.guest.name if booking.guest else ""),
-                    status=R.PUBLISHED, **cleaned)
+                    status=R.PUBLISHED, created_at=at, **cleaned)
         except IntegrityError:  # a second submission of the same stay, committed in between
             raise AlreadyReviewed() from None
-        _record(review, "", Action.CREATED, actor)
+        _record(review, "", Action.CREATED, actor, at=at)
     return review
 
 
