@@ -10,13 +10,16 @@ every install has them and a changed table below reaches existing databases:
   ``checkin_booking``; ``view_reports``) and manual payment decisions, and their
   channel connections (connect a platform, sync now, rotate the export URL,
   pause) and channel conflicts (resolving needs ``change_syncconflict``;
-  cancelling our booking to resolve one also needs ``manage_booking``).
+  cancelling our booking to resolve one also needs ``manage_booking``), and
+  their reviews (reply publicly, flag abusive ones; never hide them).
 * **Staff** are assigned to properties by an owner: they see those properties,
   their bookings and guests, block dates (maintenance), do the turnover tasks,
   check guests in and out and verify manual payments. No pricing (rules,
   overrides and property prices are view-only) and no payout settings. Channel
   connections, sync runs and conflicts are view-only for them (and they never
-  see the connection's secret URLs).
+  see the connection's secret URLs). Reviews: they keep or hide flagged ones
+  (``moderate_review``) only when they do not work for the property's owner
+  (``reviews.services.is_independent_of``).
 
 Superusers need no group. *Which rows* a role sees is not a permission: the
 admin scopes every queryset to the user's properties (``core.tenancy``).

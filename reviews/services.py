@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookings.models import Booking, BookingStatus
 from core.actor import Actor
@@ -107,7 +108,8 @@ def _clean_ratings(ratings: Mapping[str, Any]) -> dict[str, int | None]:
             cleaned[name] = None
             continue
         if isinstance(value, bool) or not isinstance(value, int) or not MIN_RATING <= value <= MAX_RATING:
-            raise InvalidReviewInput(f"{name}: a rating is a whole number from {MIN_RATING} to {MAX_RATING}.")
+            raise InvalidReviewInput(_("%(name)s: a rating is a whole number from %(low)d to %(high)d.")
+                                     % {"name": name, "low": MIN_RATING, "high": MAX_RATING})
         cleaned[name] = value
     return cleaned
 
@@ -119,8 +121,9 @@ def submit_review(*, booking_id: int, ratings: Mapping[str, Any], title: str, bo
     at = at or timezone.now()
     title, body = (title or "").strip(), (body or "").strip()
     if len(title) > TITLE_MAX_LENGTH or not BODY_MIN_LENGTH <= len(body) <= BODY_MAX_LENGTH:
-        raise InvalidReviewInput(f"A review has a title of at most {TITLE_MAX_LENGTH} characters and a text of "
-                                 f"{BODY_MIN_LENGTH} to {BODY_MAX_LENGTH}.")
+        raise InvalidReviewInput(_("A review has a title of at most %(title)d characters and a text of %(low)d to "
+                                   "%(high)d.") % {"title": TITLE_MAX_LENGTH, "low": BODY_MIN_LENGTH,
+                                                   "high": BODY_MAX_LENGTH})
     cleaned = _clean_ratings(ratings)
     with transaction.atomic():
         booking = Booking.objects.select_related("guest").filter(pk=booking_id).first()

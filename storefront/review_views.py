@@ -17,7 +17,7 @@ from core.actor import Actor
 from guests.countries import country_name
 from reviews.errors import AlreadyReviewed, InvalidReviewInput, NotReviewable
 from reviews.forms import ReviewForm
-from reviews.links import booking_for_review_token, review_url
+from reviews.links import booking_for_review_token
 from reviews.selectors import review_of_booking
 from reviews.services import REVIEWABLE_STATUSES, submit_review
 
@@ -45,7 +45,7 @@ def review(request, reference):
                 pass  # decided meanwhile: the page below shows the review or why not
             else:
                 messages.success(request, _("Thank you: your review is published on the property's page."))
-            return redirect(review_url(booking)) if not form.errors else _page(request, booking, form, 400)
+            return redirect(request.get_full_path()) if not form.errors else _page(request, booking, form, 400)
         if request.method == "POST":
             status = 400
     elif request.method == "POST":

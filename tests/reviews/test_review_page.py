@@ -145,3 +145,20 @@ def test_guest_name_is_first_name_and_initial_never_the_email(prop, stayed):
     assert display_name("ada@example.com") == ""
     assert display_name("  ") == ""
     assert display_name("ada@example.com Smith") == "Smith"
+
+
+@pytest.mark.parametrize("ratings", [{"overall": 0}, {"overall": "5"}, {"overall": True}, {"overall": None},
+                                     {"overall": 5, "value": 6}, {"overall": 5, "location": 2.5}])
+def test_the_service_refuses_bad_ratings_whatever_the_caller(prop, stayed, ratings):
+    from core.actor import Actor
+    from reviews.errors import InvalidReviewInput
+    from reviews.services import submit_review
+
+    booking = stayed(prop)
+    with pytest.raises(InvalidReviewInput):
+        submit_review(booking_id=booking.pk, ratings=ratings, title="", body="A fine stay overall.",
+                      actor=Actor.guest_of(booking))
+    with pytest.raises(InvalidReviewInput):
+        submit_review(booking_id=booking.pk, ratings={"overall": 5}, title="", body="short",
+                      actor=Actor.guest_of(booking))
+    assert not Review.objects.exists()

@@ -60,11 +60,11 @@ from guests.services import GuestInput
 from payments import manual
 from payments.models import HostPaymentMethod
 from properties import services as property_services
-from reviews import services as review_services
-from reviews.models import Review
 from properties.models import Amenity, DateOverride, PricingRule, Property, weekday_mask
 from properties.pricing import local_today
 from properties.stay_rules import stay_rules_for
+from reviews import services as review_services
+from reviews.models import Review
 
 DEMO_PASSWORD = "demo-pass-1234"  # noqa: S105 - documented demo credentials
 SEED = 20260401
@@ -849,7 +849,8 @@ class Command(BaseCommand):
         out = self.stdout
         out.write(self.style.SUCCESS(
             f"Demo data ready: created {s.users} users, {s.properties} properties, {s.photos} photos, "
-            f"{s.bookings} bookings, {s.connections} channel connections, {s.reviews} reviews (now {Property.objects.count()} properties, "
+            f"{s.bookings} bookings, {s.connections} channel connections, {s.reviews} reviews "
+            f"(now {Property.objects.count()} properties, "
             f"{Booking.objects.count()} bookings in total)."
         ))
         out.write("")
