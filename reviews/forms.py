@@ -4,15 +4,21 @@ It checks the input's shape and re-renders with field messages; ``reviews.servic
 the stay may be reviewed."""
 
 from django import forms
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
+from django.utils.translation import ngettext
 
 from properties.forms import AccessibleErrorsMixin
 
 from .models import BODY_MAX_LENGTH, BODY_MIN_LENGTH, CATEGORIES, MAX_RATING, MIN_RATING, TITLE_MAX_LENGTH
 
-STAR_CHOICES = [(n, ngettext_lazy("%(n)d star", "%(n)d stars", n) % {"n": n}) for n in range(MIN_RATING,
-                                                                                              MAX_RATING + 1)]
+
+def _stars(n: int) -> str:
+    return ngettext("%(n)d star", "%(n)d stars", n) % {"n": n}
+
+
+# Lazy: each label is translated when it is rendered, in the request's language (not once at import).
+STAR_CHOICES = [(n, lazy(_stars, str)(n)) for n in range(MIN_RATING, MAX_RATING + 1)]
 
 
 def _rating_field(label, *, required: bool) -> forms.TypedChoiceField:
