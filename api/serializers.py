@@ -524,6 +524,36 @@ class PropertyPageSerializer(serializers.Serializer):
     pages = serializers.IntegerField()
 
 
+class ReviewSerializer(serializers.Serializer):
+    """A public review (``reviews.models.Review``): the guest's first name and initial, never more."""
+
+    id = serializers.IntegerField()
+    overall = serializers.IntegerField(min_value=1, max_value=5)
+    categories = serializers.SerializerMethodField(help_text="The categories the guest rated, 1 to 5 each.")
+    title = serializers.CharField()
+    body = serializers.CharField()
+    guest_name = serializers.CharField(source="guest_display_name", help_text="First name and initial; may be empty.")
+    created_at = serializers.DateTimeField()
+    reply = serializers.CharField(help_text="The owner's public reply; empty when there is none.")
+    replied_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 5}})
+    def get_categories(self, review) -> dict:
+        from reviews.models import CATEGORY_FIELDS
+
+        return {name: getattr(review, name) for name in CATEGORY_FIELDS if getattr(review, name) is not None}
+
+
+class ReviewPageSerializer(serializers.Serializer):
+    results = ReviewSerializer(many=True)
+    average = serializers.DecimalField(max_digits=2, decimal_places=1, allow_null=True,
+                                       help_text="Average overall rating of the public reviews, to one decimal.")
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    pages = serializers.IntegerField()
+
+
 class SearchResultSerializer(serializers.Serializer):
     property = PropertySerializer()
     quote = QuoteSerializer(allow_null=True, help_text="The price for the dates; null without dates.")

@@ -10,6 +10,7 @@ app_name = "api"
 urlpatterns = [
     path("properties", views.PropertyListView.as_view(), name="property-list"),
     path("properties/<int:pk>", views.PropertyDetailView.as_view(), name="property-detail"),
+    path("properties/<int:pk>/reviews", views.PropertyReviewsView.as_view(), name="property-reviews"),
     path("search", views.SearchView.as_view(), name="search"),
     path("availability", views.AvailabilityView.as_view(), name="availability"),
     path("quote", views.QuoteView.as_view(), name="quote"),

@@ -30,6 +30,7 @@ from guests.services import GuestInput
 from payments.services import cancel_with_refund
 from properties.models import PropertyPhoto
 from properties.pricing import quote
+from reviews.selectors import rating_summary, review_page
 
 from . import serializers as s
 from .errors import ErrorSerializer
@@ -140,6 +141,24 @@ class PropertyDetailView(ApiView):
         if prop is None:
             raise exceptions.NotFound("There is no property with this id.")
         return Response(s.PropertyDetailSerializer(prop, context={"request": request}).data)
+
+
+class PropertyReviewsView(ApiView):
+    """The public reviews of a property the caller may see (published ones, newest first)."""
+
+    @extend_schema(operation_id="properties_reviews", parameters=[s.PageQuerySerializer],
+                   responses={200: s.ReviewPageSerializer, 400: ErrorSerializer, 404: ErrorSerializer})
+    def get(self, request, pk: int):
+        params, _ = _parse(s.PageQuerySerializer, _query(request), request)
+        page, size = params["page"], params["page_size"]
+        if not visible_properties(request.user).filter(pk=pk).exists():
+            raise exceptions.NotFound("There is no property with this id.")
+        summary = rating_summary(pk)
+        rows = review_page(pk, page=page, per_page=size) if summary.count else []
+        return Response(s.ReviewPageSerializer({
+            "results": rows, "average": summary.overall, "total": summary.count, "page": page, "page_size": size,
+            "pages": max(1, -(-summary.count // size)),
+        }).data)
 
 
 # --- search, availability, quote --------------------------------------------------------------

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "bookings",
     "payments",
     "channels",
+    "reviews",
     "storefront",
     "backoffice",
     "demo",

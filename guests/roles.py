@@ -10,13 +10,16 @@ every install has them and a changed table below reaches existing databases:
   ``checkin_booking``; ``view_reports``) and manual payment decisions, and their
   channel connections (connect a platform, sync now, rotate the export URL,
   pause) and channel conflicts (resolving needs ``change_syncconflict``;
-  cancelling our booking to resolve one also needs ``manage_booking``).
+  cancelling our booking to resolve one also needs ``manage_booking``), and
+  their reviews (reply publicly, flag abusive ones; never hide them).
 * **Staff** are assigned to properties by an owner: they see those properties,
   their bookings and guests, block dates (maintenance), do the turnover tasks,
   check guests in and out and verify manual payments. No pricing (rules,
   overrides and property prices are view-only) and no payout settings. Channel
   connections, sync runs and conflicts are view-only for them (and they never
-  see the connection's secret URLs).
+  see the connection's secret URLs). Reviews: they keep or hide flagged ones
+  (``moderate_review``) only when they do not work for the property's owner
+  (``reviews.services.is_independent_of``).
 
 Superusers need no group. *Which rows* a role sees is not a permission: the
 admin scopes every queryset to the user's properties (``core.tenancy``).
@@ -61,6 +64,9 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
         "channel_sync.channelconnection": "vacd",
         "channel_sync.syncrun": "v",
         "channel_sync.syncconflict": "vc",
+        # Reviews: read them; reply publicly and flag abusive ones (reviews.*_review below), never hide.
+        "reviews.review": "v",
+        "reviews.reviewevent": "v",
     },
     STAFF: {
         "properties.property": "v",
@@ -84,13 +90,17 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
         "channel_sync.channelconnection": "v",
         "channel_sync.syncrun": "v",
         "channel_sync.syncconflict": "v",
+        "reviews.review": "v",
+        "reviews.reviewevent": "v",
     },
 }
 
 ROLE_EXTRA_PERMISSIONS: dict[str, list[str]] = {
     OWNERS: ["bookings.manage_booking", "bookings.checkin_booking", "bookings.view_reports",
-             "payments.verify_manualpayment"],
-    STAFF: ["bookings.checkin_booking", "payments.verify_manualpayment"],
+             "payments.verify_manualpayment", "reviews.reply_review", "reviews.flag_review"],
+    # moderate_review: hide or keep flagged reviews of assigned properties; reviews.services refuses it to the
+    # property's owner and to staff employed by that owner (docs/reviews.md), so it takes independent staff.
+    STAFF: ["bookings.checkin_booking", "payments.verify_manualpayment", "reviews.moderate_review"],
 }
 
 

@@ -14,6 +14,7 @@ from guests.countries import country_name
 from properties.forms import SearchForm, parse_month, stay_from_get, stay_query
 from properties.models import ALL_WEEKDAYS, describe_weekdays
 from properties.pricing import local_today
+from reviews.selectors import REVIEWS_PER_PAGE, averages_for, rating_summary, review_page
 
 from .selectors import (
     amenity_choices,
@@ -52,14 +53,30 @@ def home(request):
         amenities=tuple(data.get("amenities") or ()), sort=data.get("sort") or "price", page=data.get("page") or 1,
     )
     page = search(q, at=now)
+    cards = result_cards(page, guests)
+    ratings = averages_for(card.property.pk for card in cards)  # one grouped query for the page's cards
+    for card in cards:
+        card.property.review_summary = ratings.get(card.property.pk)  # (average, count) or None, for the card
     context.update({
-        "query": q, "page": page, "cards": result_cards(page, guests), "page_links": _page_links(page.page, page.pages),
+        "query": q, "page": page, "cards": cards, "page_links": _page_links(page.page, page.pages),
         "nights": (q.check_out - q.check_in).days if q.has_dates else None,
         "filters_used": any([q.min_price is not None, q.max_price is not None, q.bedrooms, q.amenities]),
     })
     if not page.results and page.page == 1 and (q.has_dates or q.text):
         context["empty"] = empty_state(q, at=now)
     return render(request, "properties/search.html", context)
+
+
+def _reviews_context(request, prop) -> dict:
+    """The reviews section: the summary (one aggregate query) and one page of reviews (one query, none when there
+    are no reviews). ``?reviews_page=N`` pages through them ("show more"); a bad or too large N shows the last."""
+    summary = rating_summary(prop.pk)
+    pages = max(1, -(-summary.count // REVIEWS_PER_PAGE))
+    raw = request.GET.get("reviews_page", "")
+    number = min(int(raw), pages) if raw.isdigit() and 0 < len(raw) < 6 and int(raw) > 0 else 1
+    return {"rating": summary, "reviews": review_page(prop.pk, page=number) if summary.count else [],
+            "reviews_page": number, "reviews_pages": pages,
+            "reviews_next": number + 1 if number < pages else None, "reviews_prev": number - 1 if number > 1 else None}
 
 
 def property_detail(request, slug):
@@ -88,4 +105,5 @@ def property_detail(request, slug):
         "quote": quote_info, "policy": policy_info(prop), "calendar": cal,
         "book_query": book_query, "stay": stay, "country_name": country_name(prop.country),
         "checkin_days": describe_weekdays(prop.checkin_weekdays) if prop.checkin_weekdays != ALL_WEEKDAYS else "",
+        **_reviews_context(request, prop),
     })

@@ -10,7 +10,7 @@ config/urls.py.
 
 from django.urls import include, path, re_path
 
-from . import booking_views, landing_views, portal_views, property_views
+from . import booking_views, landing_views, portal_views, property_views, review_views
 
 REFERENCE = r"(?P<reference>[A-Za-z0-9-]{1,40})"
 
@@ -23,6 +23,8 @@ booking_patterns = [
     re_path(rf"^bookings/{REFERENCE}/receipt/?$", portal_views.receipt, name="receipt"),
     re_path(rf"^bookings/{REFERENCE}/change/?$", portal_views.change, name="change"),
     re_path(rf"^bookings/{REFERENCE}/messages/?$", portal_views.message, name="message"),
+    # the review of a checked-out stay (storefront/review_views.py), behind the review link (reviews.links)
+    re_path(rf"^bookings/{REFERENCE}/review/?$", review_views.review, name="review"),
 ]
 
 property_patterns = [

@@ -11,6 +11,7 @@ from bookings.models import AvailabilityBlock, Booking, BookingEvent, BookingSta
 from core.models import OutboxEvent
 from guests.models import Guest, User
 from properties.models import DateOverride, PricingRule, Property, PropertyPhoto
+from reviews.models import Review, ReviewEvent
 
 pytestmark = pytest.mark.django_db
 S = BookingStatus
@@ -20,7 +21,7 @@ def snapshot():
     return {
         model.__name__: model.objects.count()
         for model in (User, Group, Guest, Property, PropertyPhoto, PricingRule, DateOverride, AvailabilityBlock,
-                      Booking, BookingEvent, OutboxEvent)
+                      Booking, BookingEvent, OutboxEvent, Review, ReviewEvent)
     } | {"statuses": sorted(Booking.objects.values_list("reference", "status"))}
 
 
@@ -45,6 +46,12 @@ def test_seed_demo_builds_a_consistent_data_set_and_a_second_run_changes_nothing
     # Idempotent: nothing new, nothing changed.
     assert snapshot() == first
     assert "created 0 users, 0 properties, 0 photos, 0 bookings" in second_out.getvalue()
+
+    # Reviews (reviews.services): of checked-out stays only, a reply on each reviewed property, one flagged.
+    reviews = Review.objects.select_related("booking")
+    assert reviews.count() >= 10 and all(r.booking.status == S.CHECKED_OUT for r in reviews)
+    assert reviews.filter(status="flagged").count() == 1
+    assert reviews.exclude(reply="").count() == reviews.values("property").distinct().count()
 
     # Users: an admin, two owners, a staff member assigned to properties; the documented password works.
     assert first["User"] == 4

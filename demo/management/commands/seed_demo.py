@@ -14,7 +14,9 @@ Creates (only what is missing; a second run changes nothing):
 * bookings over the coming months from every source, all through
   ``bookings.services``: direct reservations (confirmed, still reserved, one
   cancelled), channel imports (Airbnb, Booking.com, FeWo-direkt, Expedia,
-  Google), owner stays, a live hold, a guest in house and a finished stay.
+  Google), owner stays, a live hold, a guest in house and a finished stay;
+* three reviews of past stays on each active property (``reviews.services``), one with the owner's public
+  reply, and one of owner 1's flagged for staff (the moderation queue).
 
 Keys: users by email, properties by slug; a property's photos, rules, overrides,
 blocks and bookings are created only when it has none of that kind yet. Dates
@@ -62,10 +64,23 @@ from properties import services as property_services
 from properties.models import Amenity, DateOverride, PricingRule, Property, weekday_mask
 from properties.pricing import local_today
 from properties.stay_rules import stay_rules_for
+from reviews import services as review_services
+from reviews.models import Review
 
 DEMO_PASSWORD = "demo-pass-1234"  # noqa: S105 - documented demo credentials
 SEED = 20260401
 # Where the past year's stays came from (direct twice as likely as each channel).
+# The demo reviews: (overall rating, title, text), spread over the properties' past stays by ``seed_reviews``.
+DEMO_REVIEWS = [
+    (5, "Everything we hoped for", "Spotless, quiet and exactly as in the photos. The check-in instructions were "
+                                   "clear and the host answered within minutes."),
+    (4, "Great base for exploring", "Lovely place in a great location. The bed was comfortable; the street gets a "
+                                    "little noisy on Friday nights."),
+    (5, "We will be back", "Beautiful light in the mornings and a very well equipped kitchen. The children loved it."),
+    (3, "Good, with a few issues", "The location is perfect but the shower pressure was weak and the Wi-Fi dropped "
+                                   "a few times. The host sent someone the next day."),
+    (4, "Comfortable and calm", "Comfortable beds, good coffee, easy parking. A small fan would help in summer."),
+]
 HISTORY_SOURCES = [Source.DIRECT, Source.DIRECT, Source.AIRBNB, Source.BOOKING_COM, Source.FEWO_DIREKT]
 URL = f"http://127.0.0.1:{os.environ.get('PORT') or 8000}/"  # `make run` passes PORT to runserver too
 
@@ -452,6 +467,7 @@ PLAN_OFFSETS = [4, 21, 40, 62, 88, 115]
 
 @dataclass
 class Stats:
+    reviews: int = 0
     users: int = 0
     properties: int = 0
     photos: int = 0
@@ -521,6 +537,7 @@ class Command(BaseCommand):
                 with transaction.atomic():
                     self.seed_property(spec, users, amenities, photos=not options["no_photos"])
             self.seed_channel_connections(users["owner1"])
+            self.seed_reviews()
         self.seed_channex_connection(users["owner1"])  # not history: it pushes the calendar for real
         self.print_summary()
 
@@ -771,6 +788,35 @@ class Command(BaseCommand):
                                    at=datetime.combine(check_out, time(10), tzinfo=UTC))
             self.stats.bookings += 1
 
+    def seed_reviews(self) -> None:
+        """Three reviews of each active property's latest finished stays, written two days after check-out, through
+        ``reviews.services``; the owner replies to the best one; owner 1's first property has one flagged for staff.
+        Only for a property without reviews (idempotent); their own random stream, so the rest stays as it was."""
+        rng = random.Random(SEED + 15)
+        for prop in Property.objects.filter(status=Property.Status.ACTIVE).select_related("owner").order_by("pk"):
+            if Review.objects.filter(property=prop).exists():
+                continue
+            stays = list(prop.bookings.filter(status="checked_out").select_related("guest").order_by("-check_out")[:3])
+            written = []
+            for i, booking in enumerate(stays):
+                overall, title, body = DEMO_REVIEWS[(prop.pk + i) % len(DEMO_REVIEWS)]
+                ratings = {"overall": overall, **{name: max(1, min(5, overall + rng.choice([-1, 0, 0, 1])))
+                                                  for name in ("cleanliness", "location", "value")}}
+                at = datetime.combine(booking.check_out + timedelta(days=2), time(18), tzinfo=UTC)
+                written.append(review_services.submit_review(
+                    booking_id=booking.pk, ratings=ratings, title=title, body=body,
+                    actor=Actor.guest_of(booking), at=at))
+                self.stats.reviews += 1
+            if written:
+                best = max(written, key=lambda r: (r.overall, r.pk))
+                review_services.set_reply(review_id=best.pk, user=prop.owner,
+                                          text="Thank you for staying with us. We hope to welcome you back!")
+            low = [r for r in written if r.overall <= 3]
+            if low and prop.owner.email == "owner1@demo.stayhold.test" and not Review.objects.filter(
+                    property__owner=prop.owner, status="flagged").exists():
+                review_services.flag_review(review_id=low[0].pk, user=prop.owner,
+                                            reason="Mentions our neighbour by name; please check.")
+
     def seed_channel_connections(self, owner: User) -> None:
         """Owner 1's active properties get an Airbnb and a Booking.com connection, export-only (the demo cannot
         reach the platforms): their pages show our export URL and the set-up guides. One Airbnb calendar has
@@ -816,7 +862,8 @@ class Command(BaseCommand):
         out = self.stdout
         out.write(self.style.SUCCESS(
             f"Demo data ready: created {s.users} users, {s.properties} properties, {s.photos} photos, "
-            f"{s.bookings} bookings, {s.connections} channel connections (now {Property.objects.count()} properties, "
+            f"{s.bookings} bookings, {s.connections} channel connections, {s.reviews} reviews "
+            f"(now {Property.objects.count()} properties, "
             f"{Booking.objects.count()} bookings in total)."
         ))
         out.write("")
