@@ -51,6 +51,7 @@ import hashlib
 import logging
 import smtplib
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -99,6 +100,7 @@ class Kind:
     STAFF_MANUAL_CLAIM = "staff_manual_claim"
     OWNER_SYNC_CONFLICT = "owner_sync_conflict"  # about no booking: everything it says is in SentEmail.data
     OWNER_CHANNEL_PAUSED = "owner_channel_paused"  # the same: a channel connection's updates are paused
+    MESSAGE_TO_GUEST = "message_to_guest"  # an owner's reply or an automatic message (messaging.services)
 
 
 SUBJECTS = {
@@ -117,6 +119,7 @@ SUBJECTS = {
     Kind.STAFF_MANUAL_CLAIM: "Manual payment to verify: {ref} ({prop})",
     Kind.OWNER_SYNC_CONFLICT: "Calendar conflict at {prop}: a {platform} stay {dates} overlaps {other}",
     Kind.OWNER_CHANNEL_PAUSED: "Updates to {platform} for {prop} are paused: {error}",
+    Kind.MESSAGE_TO_GUEST: "A message about your stay at {prop} ({ref})",
 }
 OWNER_KINDS = frozenset({Kind.OWNER_NEW_BOOKING, Kind.OWNER_CANCELLATION, Kind.OWNER_MESSAGE, Kind.STAFF_MANUAL_CLAIM,
                          Kind.OWNER_SYNC_CONFLICT, Kind.OWNER_CHANNEL_PAUSED})
@@ -212,10 +215,13 @@ def on_booking_event(event: OutboxEvent) -> None:
         queue(booking, planned, event_id=event.pk)
 
 
-def notify_owner_of_message(message: GuestMessage) -> SentEmail | None:
-    booking = message.booking
-    return queue(booking, Planned(Kind.OWNER_MESSAGE, owner_address(booking), f"{Kind.OWNER_MESSAGE}:{message.pk}"),
-                 data={"message_id": message.pk})
+# kind → function(SentEmail row) → extra template context. Filled by the apps above that decide emails about their
+# own rows (messaging: the message an ``owner_message`` or ``message_to_guest`` email carries), in AppConfig.ready.
+CONTEXT_PROVIDERS: dict[str, Callable[[SentEmail], dict]] = {}
+
+
+def register_context(kind: str, provider: Callable[[SentEmail], dict]) -> None:
+    CONTEXT_PROVIDERS[kind] = provider
 
 
 def reminder_candidates(*, at: datetime | None = None):
@@ -275,7 +281,10 @@ def _context(row: SentEmail) -> dict:
         "balance": booking.balance_due,
         "data": row.data,  # e.g. a manual payment's code, amount and deadline
     }
-    if row.kind == Kind.OWNER_MESSAGE:
+    provider = CONTEXT_PROVIDERS.get(row.kind)
+    if provider is not None:
+        context.update(provider(row))
+    elif row.kind == Kind.OWNER_MESSAGE:  # decided before messaging existed (bookings.GuestMessage, kept read-only)
         context["message"] = GuestMessage.objects.filter(pk=row.data.get("message_id")).first()
     return context
 

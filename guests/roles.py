@@ -10,13 +10,15 @@ every install has them and a changed table below reaches existing databases:
   ``checkin_booking``; ``view_reports``) and manual payment decisions, and their
   channel connections (connect a platform, sync now, rotate the export URL,
   pause) and channel conflicts (resolving needs ``change_syncconflict``;
-  cancelling our booking to resolve one also needs ``manage_booking``).
+  cancelling our booking to resolve one also needs ``manage_booking``), and
+  messaging (the inbox and replies, templates, automatic messages, door codes).
 * **Staff** are assigned to properties by an owner: they see those properties,
   their bookings and guests, block dates (maintenance), do the turnover tasks,
   check guests in and out and verify manual payments. No pricing (rules,
   overrides and property prices are view-only) and no payout settings. Channel
   connections, sync runs and conflicts are view-only for them (and they never
-  see the connection's secret URLs).
+  see the connection's secret URLs). They read and answer their properties'
+  guests in the inbox.
 
 Superusers need no group. *Which rows* a role sees is not a permission: the
 admin scopes every queryset to the user's properties (``core.tenancy``).
@@ -61,6 +63,11 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
         "channel_sync.channelconnection": "vacd",
         "channel_sync.syncrun": "v",
         "channel_sync.syncconflict": "vc",
+        # Messaging: the inbox (change = reply), templates, each property's messaging settings.
+        "messaging.thread": "vc",
+        "messaging.message": "v",
+        "messaging.messagetemplate": "vacd",
+        "messaging.messagesettings": "vac",
     },
     STAFF: {
         "properties.property": "v",
@@ -84,6 +91,11 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
         "channel_sync.channelconnection": "v",
         "channel_sync.syncrun": "v",
         "channel_sync.syncconflict": "v",
+        # Messaging: read and answer their properties' guests with their employer's templates.
+        "messaging.thread": "vc",
+        "messaging.message": "v",
+        "messaging.messagetemplate": "v",
+        "messaging.messagesettings": "v",
     },
 }
 

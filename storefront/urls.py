@@ -22,6 +22,8 @@ booking_patterns = [
     re_path(rf"^bookings/{REFERENCE}/cancel/?$", portal_views.cancel, name="cancel"),
     re_path(rf"^bookings/{REFERENCE}/receipt/?$", portal_views.receipt, name="receipt"),
     re_path(rf"^bookings/{REFERENCE}/messages/?$", portal_views.message, name="message"),
+    re_path(rf"^bookings/{REFERENCE}/messages/(?P<message_id>[0-9]+)/attachment$", portal_views.message_attachment,
+            name="message-attachment"),
 ]
 
 property_patterns = [
