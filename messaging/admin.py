@@ -69,6 +69,9 @@ class ThreadAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {**(extra_context or {}), "title": "Inbox: conversations with guests"})
+
     @admin.display(description="Booking", ordering="booking__reference")
     def booking_ref(self, obj):
         return obj.booking.reference

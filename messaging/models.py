@@ -29,6 +29,8 @@ class Thread(models.Model):
 
     class Meta:
         ordering = ["-last_message_at", "-pk"]
+        verbose_name = "conversation"
+        verbose_name_plural = "inbox"
 
     def __str__(self):
         return f"Messages about {self.booking.reference}" if self.booking_id else "Thread"

@@ -126,7 +126,7 @@ def reply_from_owner(*, booking_id, user, body: str, attachment=None, template_i
         if template_id:
             template = templates_for(user).filter(pk=template_id).first()
         thread = _locked_thread(booking, now)
-        label = user.get_full_name() if hasattr(user, "get_full_name") else ""
+        label = getattr(user, "full_name", "") or ""
         message = _create(thread, attachment=checked, direction=Direction.OWNER, author_user=user,
                           author_label=label or user.email, body=body, created_at=now, owner_read_at=now,
                           template=template)

@@ -67,7 +67,7 @@ class Migration(migrations.Migration):
                 ('property', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='message_threads', to='properties.property')),
             ],
             options={
-                'ordering': ['-last_message_at', '-pk'],
+                'ordering': ['-last_message_at', '-pk'], 'verbose_name': 'conversation', 'verbose_name_plural': 'inbox',
             },
         ),
         migrations.CreateModel(

@@ -80,7 +80,8 @@ def test_the_owner_attaches_a_pdf_to_a_reply(client, stay, owner):
 
 
 @pytest.mark.parametrize("upload, error", [
-    (SimpleUploadedFile("notes.txt", b"just text", content_type="text/plain"), "not a PNG, JPEG or WebP image or a PDF"),
+    (SimpleUploadedFile("notes.txt", b"just text", content_type="text/plain"),
+     "not a PNG, JPEG or WebP image or a PDF"),
     (SimpleUploadedFile("fake.png", b"GIF89a" + b"\0" * 40, content_type="image/png"), "not a PNG, JPEG or WebP"),
     (SimpleUploadedFile("x.pdf", b"%PDF-1.4 no trailer", content_type="application/pdf"), "or a PDF"),
 ])

@@ -7,6 +7,7 @@ from django.db import connection
 
 from messaging import placeholders, services
 from messaging.models import Message, MessageSettings, MessageTemplate
+from tests.factories import OwnerFactory
 from tests.pages.conftest import text
 
 pytestmark = pytest.mark.django_db
@@ -64,9 +65,10 @@ def test_secrets_are_encrypted_at_rest(prop):
 
 def test_the_owner_picks_a_template_when_replying(client, stay, owner, prop, run_on_commit):
     MessageSettings.objects.create(property=prop, door_code="1234")
-    template = MessageTemplate.objects.create(owner=owner, name="Door", body="Hello {{guest_name}}, code {{door_code}}.")
-    MessageTemplate.objects.create(owner=prop.owner.__class__.objects.create(email="x@example.com"), name="Foreign",
-                                   body="not yours")
+    template = MessageTemplate.objects.create(owner=owner, name="Door",
+                                              body="Hello {{guest_name}}, code {{door_code}}.")
+    stranger = OwnerFactory(email="x@example.com")
+    MessageTemplate.objects.create(owner=stranger, name="Foreign", body="not yours")
     thread = services.post_from_guest(booking_id=stay.pk, body="code?").thread
     client.force_login(owner)
     page = client.get(f"/admin/messaging/thread/{thread.pk}/change/").content.decode()
