@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from bookings import admin_filters, services
-from bookings.admin import BookingEventInline, GuestMessageInline, SentEmailInline
+from bookings.admin import BookingEventInline, SentEmailInline
 from bookings.models import CHECKIN_BOOKING, MANAGE_BOOKING, Booking
 from core.actor import Actor
 from core.admin import ReadOnlyAdminMixin
@@ -51,10 +51,10 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     ordering = ["-check_in", "-pk"]
     actions = ["confirm_selected", "check_in_selected", "check_out_selected", "cancel_selected",
                "revoke_guest_links"]
-    inlines = [GuestMessageInline, SentEmailInline, BookingEventInline]
+    inlines = [SentEmailInline, BookingEventInline]
     fieldsets = [
         (None, {"fields": ["reference", "property", "guest", "source", "referral", "external_id", "status",
-                           "payment_status", "expires_at", "rules_overridden", "overbooking"]}),
+                           "payment_status", "expires_at", "rules_overridden", "overbooking", "messages_link"]}),
         ("Stay", {"fields": ["check_in", "check_out", "nights", "adults", "children", "special_requests"]}),
         ("Money", {"fields": ["total_display", "platform_total", "paid_display", "refunded_display",
                               "balance_display"]}),
@@ -80,6 +80,14 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         return format_html('<strong>Yes</strong>: another stay is on these nights too. '
                            'Its platform sold it, so its nights stay closed everywhere. <a href="{}">See the '
                            'conflict to resolve it</a>.', url)
+
+    @admin.display(description="Messages")
+    def messages_link(self, obj):
+        """The booking's conversation with the guest (the inbox's thread page, messaging)."""
+        if obj.pk is None:
+            return "—"
+        return format_html('<a href="{}" id="booking-messages-link">Open the conversation with the guest</a>',
+                           reverse("admin:messaging_thread_open", args=[obj.pk]))
 
     @admin.display(description="Nights")
     def nights(self, obj):

@@ -26,6 +26,7 @@ from django.utils.text import Truncator
 
 from bookings.models import CONFIRMED_STATUSES, EXPIRING_STATUSES, Booking, BookingStatus, TurnoverTask, occupying_q
 from core.tenancy import scope_to_user
+from messaging.selectors import unread_count
 from payments.selectors import verification_queue
 from properties.display import short_date
 from properties.pricing import local_today
@@ -55,6 +56,7 @@ class Dashboard:
     tasks_overdue_count: int = 0
     upcoming_arrivals: int = 0
     sync_problems: list = field(default_factory=list)
+    unread_messages: int = 0
     links: dict = field(default_factory=dict)
 
 
@@ -202,6 +204,7 @@ def build_dashboard(user, now=None) -> Dashboard:
                                .count())
 
     board.sync_problems = sync_problems(user, now)
+    board.unread_messages = unread_count(user)
 
     bookings = reverse("admin:bookings_booking_changelist")
     tasks_list = reverse("admin:bookings_turnovertask_changelist")
@@ -215,6 +218,7 @@ def build_dashboard(user, now=None) -> Dashboard:
         "tasks_today": f"{tasks_list}?due=today",
         "tasks_overdue": f"{tasks_list}?due=overdue",
         "calendar": reverse("admin:calendar"),
+        "inbox": reverse("admin:messaging_thread_changelist") + "?unread=yes",
     }
     return board
 

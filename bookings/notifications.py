@@ -51,6 +51,7 @@ import hashlib
 import logging
 import smtplib
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -102,6 +103,7 @@ class Kind:
     BOOKING_CHANGED = "booking_changed"  # the updated confirmation after a change (dates, guests), with a new .ics
     OWNER_BOOKING_CHANGED = "owner_booking_changed"  # a guest changed their booking
     PAYMENT_REQUEST = "payment_request"  # the balance a change added, with the pay link (payments.changes)
+    MESSAGE_TO_GUEST = "message_to_guest"  # an owner's reply or an automatic message (messaging.services)
 
 
 SUBJECTS = {
@@ -123,6 +125,7 @@ SUBJECTS = {
     Kind.BOOKING_CHANGED: "Booking changed: {prop}, {dates} ({ref})",
     Kind.OWNER_BOOKING_CHANGED: "Booking {ref} changed by the guest: {prop}, {dates}",
     Kind.PAYMENT_REQUEST: "Payment due for your booking {ref} ({prop})",
+    Kind.MESSAGE_TO_GUEST: "A message about your stay at {prop} ({ref})",
 }
 OWNER_KINDS = frozenset({Kind.OWNER_NEW_BOOKING, Kind.OWNER_CANCELLATION, Kind.OWNER_MESSAGE, Kind.STAFF_MANUAL_CLAIM,
                          Kind.OWNER_SYNC_CONFLICT, Kind.OWNER_CHANNEL_PAUSED, Kind.OWNER_BOOKING_CHANGED})
@@ -235,10 +238,13 @@ def _change_data(event: OutboxEvent) -> dict:
             "previous_check_out": p.get("previous_check_out", "")}
 
 
-def notify_owner_of_message(message: GuestMessage) -> SentEmail | None:
-    booking = message.booking
-    return queue(booking, Planned(Kind.OWNER_MESSAGE, owner_address(booking), f"{Kind.OWNER_MESSAGE}:{message.pk}"),
-                 data={"message_id": message.pk})
+# kind → function(SentEmail row) → extra template context. Filled by the apps above that decide emails about their
+# own rows (messaging: the message an ``owner_message`` or ``message_to_guest`` email carries), in AppConfig.ready.
+CONTEXT_PROVIDERS: dict[str, Callable[[SentEmail], dict]] = {}
+
+
+def register_context(kind: str, provider: Callable[[SentEmail], dict]) -> None:
+    CONTEXT_PROVIDERS[kind] = provider
 
 
 def reminder_candidates(*, at: datetime | None = None):
@@ -300,7 +306,10 @@ def _context(row: SentEmail) -> dict:
         "balance": booking.balance_due,
         "data": row.data,  # e.g. a manual payment's code, amount and deadline
     }
-    if row.kind == Kind.OWNER_MESSAGE:
+    provider = CONTEXT_PROVIDERS.get(row.kind)
+    if provider is not None:
+        context.update(provider(row))
+    elif row.kind == Kind.OWNER_MESSAGE:  # decided before messaging existed (bookings.GuestMessage, kept read-only)
         context["message"] = GuestMessage.objects.filter(pk=row.data.get("message_id")).first()
     return context
 

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "bookings",
     "payments",
     "channels",
+    "messaging",
     "reviews",
     "storefront",
     "backoffice",
@@ -403,6 +404,8 @@ SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.str('WEB_PORT', d
 PRE_ARRIVAL_REMINDER_DAYS = env.int("PRE_ARRIVAL_REMINDER_DAYS", default=3)
 # Messages a guest may send the owner from the portal, per booking and hour.
 GUEST_MESSAGES_PER_HOUR = env.int("GUEST_MESSAGES_PER_HOUR", default=10)
+# Message attachments (messaging): images or PDF, private, the same rule as payment proofs (core.uploads).
+MESSAGE_ATTACHMENT_MAX_BYTES = env.int("MESSAGE_ATTACHMENT_MAX_BYTES", default=MANUAL_PAYMENT_PROOF_MAX_BYTES)
 
 # --- Channels (iCal sync) -----------------------------------------------------------------
 # Fernet key(s) for secrets at rest (channel import URLs, export tokens): comma-separated, the first encrypts,

@@ -11,7 +11,8 @@ every install has them and a changed table below reaches existing databases:
   channel connections (connect a platform, sync now, rotate the export URL,
   pause) and channel conflicts (resolving needs ``change_syncconflict``;
   cancelling our booking to resolve one also needs ``manage_booking``), and
-  their reviews (reply publicly, flag abusive ones; never hide them).
+  messaging (the inbox and replies, templates, automatic messages, door codes)
+  and their reviews (reply publicly, flag abusive ones; never hide them).
 * **Staff** are assigned to properties by an owner: they see those properties,
   their bookings and guests, block dates (maintenance), do the turnover tasks,
   check guests in and out and verify manual payments. No pricing (rules,
@@ -20,6 +21,8 @@ every install has them and a changed table below reaches existing databases:
   see the connection's secret URLs). Reviews: they keep or hide flagged ones
   (``moderate_review``) only when they do not work for the property's owner
   (``reviews.services.is_independent_of``).
+  see the connection's secret URLs). They read and answer their properties'
+  guests in the inbox.
 
 Superusers need no group. *Which rows* a role sees is not a permission: the
 admin scopes every queryset to the user's properties (``core.tenancy``).
@@ -67,6 +70,11 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
         # Reviews: read them; reply publicly and flag abusive ones (reviews.*_review below), never hide.
         "reviews.review": "v",
         "reviews.reviewevent": "v",
+        # Messaging: the inbox (change = reply), templates, each property's messaging settings.
+        "messaging.thread": "vc",
+        "messaging.message": "v",
+        "messaging.messagetemplate": "vacd",
+        "messaging.messagesettings": "vac",
     },
     STAFF: {
         "properties.property": "v",
@@ -92,6 +100,11 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
         "channel_sync.syncconflict": "v",
         "reviews.review": "v",
         "reviews.reviewevent": "v",
+        # Messaging: read and answer their properties' guests with their employer's templates.
+        "messaging.thread": "vc",
+        "messaging.message": "v",
+        "messaging.messagetemplate": "v",
+        "messaging.messagesettings": "v",
     },
 }
 

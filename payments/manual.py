@@ -19,7 +19,6 @@ serialize and the second finds it confirmed already.
 
 from __future__ import annotations
 
-import io
 import secrets
 import uuid
 from datetime import datetime, timedelta
@@ -35,6 +34,7 @@ from bookings import services as booking_services
 from bookings.models import Booking, BookingStatus
 from bookings.notifications import Kind, Planned, absolute, guest_address, queue
 from bookings.tokens import booking_access_token
+from core import uploads
 from core.actor import Actor, ActorType
 from core.errors import DomainError
 from core.money import round_money
@@ -67,7 +67,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 OPEN = (M.PENDING, M.CLAIMED, M.FLAGGED, M.DISPUTED)
 STAFF_ACTIONS = {"confirm": M.CONFIRMED, "reject": M.REJECTED, "dispute": M.DISPUTED, "flag": M.FLAGGED}
-PROOF_TYPES = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "WEBP": ("image/webp", "webp")}
+PROOF_TYPES = uploads.IMAGE_TYPES  # PIL format → content type, extension
 
 
 class ManualPaymentError(PaymentError):
@@ -185,25 +185,12 @@ def choose_method(*, booking_id, method_id, actor: Actor, at: datetime | None = 
 
 
 def validate_proof(upload) -> tuple[bytes, str, str]:
-    """The proof's bytes, content type and extension; only PNG, JPEG or WebP by content, at most the size limit."""
-    limit = settings.MANUAL_PAYMENT_PROOF_MAX_BYTES
-    if upload.size is not None and upload.size > limit:
-        raise InvalidProof(f"The image is too large: at most {limit // (1024 * 1024)} MB.")
-    data = upload.read(limit + 1)
-    if len(data) > limit:
-        raise InvalidProof(f"The image is too large: at most {limit // (1024 * 1024)} MB.")
-    from PIL import Image, UnidentifiedImageError
-
+    """The proof's bytes, content type and extension: a PNG, JPEG or WebP image by content, at most the size limit
+    (the one upload rule, ``core.uploads``)."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            kind = img.format
-            img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise InvalidProof("This file is not a PNG, JPEG or WebP image.") from None
-    if kind not in PROOF_TYPES:
-        raise InvalidProof("This file is not a PNG, JPEG or WebP image.")
-    content_type, ext = PROOF_TYPES[kind]
-    return data, content_type, ext
+        return uploads.validate_upload(upload, max_bytes=settings.MANUAL_PAYMENT_PROOF_MAX_BYTES)
+    except uploads.InvalidUpload as exc:
+        raise InvalidProof(exc.detail) from None
 
 
 def claim(*, mp_id, guest_reference: str, proof=None, actor: Actor, ip=None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -25,6 +25,7 @@ from core import ratelimit
 from core.actor import Actor
 from core.client_address import client_ip, client_key
 from core.errors import DomainError
+from core.uploads import private_file_response
 from guests.authority import may_use_staff_authority, staff_page
 from properties.models import Property
 
@@ -119,8 +120,4 @@ def proof(request, code):
     if (mp is None or not mp.proof or not may_use_staff_authority(request)
             or not Property.objects.managed_by(user).filter(pk=mp.booking.property_id).exists()):
         raise Http404("No such proof.")
-    response = FileResponse(mp.proof.open("rb"), content_type=mp.proof_content_type or "application/octet-stream")
-    response["Content-Disposition"] = f'inline; filename="{mp.code}-proof"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return private_file_response(mp.proof, content_type=mp.proof_content_type, filename=f"{mp.code}-proof")

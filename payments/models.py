@@ -5,14 +5,13 @@ only through :func:`payments.state_machine.apply_payment_transition`, which
 refuses anything outside its table and writes an immutable :class:`PaymentEvent`.
 """
 
-import os
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core import uploads
 from core.models import AuditRow
 
 
@@ -142,25 +141,9 @@ class WebhookEvent(models.Model):
 # --- manual payments (Cash App, Zelle, Venmo, bank transfer), verified by staff ------------------------------
 
 
-class PrivateStorage(FileSystemStorage):
-    """Files under ``PRIVATE_MEDIA_ROOT`` (read at each use), with no URL: never under ``MEDIA_URL``."""
-
-    @property
-    def base_location(self):
-        return str(settings.PRIVATE_MEDIA_ROOT)
-
-    @property
-    def location(self):
-        return os.path.abspath(self.base_location)
-
-    @property
-    def base_url(self):
-        return None
-
-
-def private_storage():
-    """Proof uploads live under ``PRIVATE_MEDIA_ROOT``; served only by a permission-checked view."""
-    return PrivateStorage()
+# Private uploads (proofs) follow the one rule of ``core.uploads``; ``private_storage`` stays importable here for
+# the migrations that name it.
+private_storage = uploads.private_storage
 
 
 class ManualMethodKind(models.TextChoices):

@@ -22,6 +22,7 @@ from bookings.links import payment_url, status_url
 from bookings.models import CONFIRMED_STATUSES, Booking, BookingStatus
 from bookings.tokens import booking_for_guest_token
 from guests.countries import country_name
+from messaging.services import mark_read_by_guest
 from properties.forms import stay_from_get, stay_query
 
 from .checkout import reserve_from_details, throttle_reservation
@@ -129,7 +130,10 @@ def booking_status(request, reference):
     """The guest's booking page and portal: time left while reserved, the confirmation once confirmed, and the
     guest's actions (pay, cancel, receipt, message the owner; ``storefront.portal_views``)."""
     booking = _guest_booking(request, reference)
-    return render(request, "bookings/status.html", {**_booking_context(request, booking), **portal_context(booking)})
+    response = render(request, "bookings/status.html", {**_booking_context(request, booking),
+                                                        **portal_context(booking)})
+    mark_read_by_guest(booking_id=booking.pk)  # after rendering: what was new is marked new on this view
+    return response
 
 
 @never_cache

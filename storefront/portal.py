@@ -3,7 +3,7 @@
 Reads only: the portal's extra context, the receipt, and the guest account's
 list of bookings (:func:`bookings_for_user`). The writes are the domains':
 cancelling goes through ``payments.services.cancel_with_refund``, a message to
-the owner through ``bookings.guest_messages.post_guest_message``, revoking links
+the owner through ``messaging.services.post_from_guest``, revoking links
 through ``bookings.services.revoke_guest_links``. Access is checked by the views with
 ``bookings.tokens.booking_for_guest_token`` (a wrong, forged, expired or
 revoked token is a 404, like an unknown reference).
@@ -14,12 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
-from bookings.guest_messages import MAX_MESSAGE_LENGTH
 from bookings.links import payment_url, status_url
 from bookings.models import Booking, BookingStatus
+from bookings.tokens import booking_access_token
 from guests.selectors import verified_emails
+from messaging.selectors import guest_messages
+from messaging.services import MAX_MESSAGE_LENGTH
 
 S = BookingStatus
 
@@ -48,6 +53,15 @@ def can_change(booking: Booking, now=None) -> bool:
     from bookings.changes import refusal_to_change
 
     return refusal_to_change(booking, booking.property, now or timezone.now(), by_guest=True) is None
+def thread_for_guest(booking: Booking) -> list:
+    """The booking's whole conversation (both sides, automatic messages), each attachment with its link (the
+    booking's token: the same access as the page)."""
+    rows = guest_messages(booking)
+    token = urlencode({"token": booking_access_token(booking)})
+    for row in rows:
+        row.portal_attachment_url = (f"{reverse('bookings:message-attachment', args=[booking.reference, row.pk])}"
+                                     f"?{token}" if row.attachment else "")
+    return rows
 
 
 def portal_context(booking: Booking) -> dict:
@@ -56,7 +70,8 @@ def portal_context(booking: Booking) -> dict:
         **portal_links(booking),
         "can_cancel": can_cancel(booking),
         "can_change": can_change(booking),
-        "guest_messages": list(booking.messages.all()),
+        "guest_messages": thread_for_guest(booking),
+        "attachment_max_mb": settings.MESSAGE_ATTACHMENT_MAX_BYTES // (1024 * 1024),
         "balance_due": booking.balance_due,
         # A confirmed stay with a balance (a change raised its price): the pay page charges it.
         "balance_pay_url": payment_url(booking) if booking.status == S.CONFIRMED and booking.balance_due > 0 else "",

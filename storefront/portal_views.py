@@ -3,7 +3,7 @@ and the signed-in guest's list of their bookings (``my-bookings``).
 
 Thin: the magic link's token is checked exactly as on the booking page (a wrong,
 forged, expired or revoked token is a 404), ``storefront.portal`` reads,
-``bookings.guest_messages`` writes messages, ``payments.services`` cancels with
+``messaging.services`` writes messages, ``payments.services`` cancels with
 the refund of the policy.
 """
 
@@ -13,18 +13,21 @@ from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bookings.errors import ChangePriceChanged, RefundChanged
-from bookings.guest_messages import post_guest_message
 from bookings.links import status_url
 from core.actor import Actor
 from core.errors import DomainError
 from core.money import format_money
+from core.uploads import private_file_response
 from guests.selectors import verified_emails
+from messaging import services as messaging
+from messaging.models import Message
 
 from . import portal
 from .booking_views import _booking_context, _guest_booking
@@ -96,17 +99,31 @@ def receipt(request, reference):
 @never_cache
 @require_POST
 def message(request, reference):
-    """POST (CSRF): a message to the owner; back to the booking page."""
+    """POST (CSRF, multipart): a message to the owner, with an optional image or PDF; back to the booking page."""
     booking = _guest_booking(request, reference)
     try:
-        post_guest_message(booking_id=booking.pk, body=request.POST.get("body", ""))
+        messaging.post_from_guest(booking_id=booking.pk, body=request.POST.get("body", ""),
+                                  attachment=request.FILES.get("attachment"))
     except DomainError as exc:
         context = _booking_context(request, booking)
         context.update(portal.portal_context(booking))
         context.update({"message_error": exc.detail, "message_body": request.POST.get("body", "")[:5000]})
         return render(request, "bookings/status.html", context, status=exc.http_status)
-    messages.success(request, "Your message was sent to the owner. They will answer by email.")
+    messages.success(request, _("Your message was sent to the owner. Their answer will appear here, and we will "
+                                "email you."))
     return redirect(f"{status_url(booking)}#messages")
+
+
+@never_cache
+@require_GET
+def message_attachment(request, reference, message_id):
+    """A message's attachment, to the holder of the booking's link only (the same 404 as a wrong token)."""
+    booking = _guest_booking(request, reference)
+    item = Message.objects.filter(pk=message_id, thread__booking=booking).exclude(attachment="").first()
+    if item is None:
+        raise Http404("No such attachment.")
+    return private_file_response(item.attachment, content_type=item.attachment_content_type,
+                                 filename=item.attachment_name)
 
 
 @never_cache

@@ -25,6 +25,8 @@ booking_patterns = [
     re_path(rf"^bookings/{REFERENCE}/messages/?$", portal_views.message, name="message"),
     # the review of a checked-out stay (storefront/review_views.py), behind the review link (reviews.links)
     re_path(rf"^bookings/{REFERENCE}/review/?$", review_views.review, name="review"),
+    re_path(rf"^bookings/{REFERENCE}/messages/(?P<message_id>[0-9]+)/attachment$", portal_views.message_attachment,
+            name="message-attachment"),
 ]
 
 property_patterns = [

@@ -12,10 +12,11 @@ from django.test import Client
 from django.utils import timezone
 
 from bookings import services
-from bookings.models import BookingEvent, BookingStatus, GuestMessage
+from bookings.models import BookingEvent, BookingStatus
 from bookings.models import PaymentStatus as BP
 from bookings.tokens import booking_access_token, check_booking_access_token, hold_release_token
 from core.actor import Actor
+from messaging.models import Message
 from payments.errors import ProviderError
 from payments.models import Refund
 from tests.factories import PropertyFactory, UserFactory
@@ -82,7 +83,7 @@ def test_posts_with_a_foreign_token_change_nothing(client, prop, book):
     assert client.post(url(booking, "cancel", token=foreign), {"quoted_refund": "0"}).status_code == 404
     assert client.post(url(booking, "messages", token=foreign), {"body": "hi"}).status_code == 404
     booking.refresh_from_db()
-    assert booking.status == BookingStatus.RESERVED and not GuestMessage.objects.exists()
+    assert booking.status == BookingStatus.RESERVED and not Message.objects.exists()
 
 
 def test_expired_links_are_404(client, prop, book, monkeypatch):
@@ -254,8 +255,8 @@ def test_a_guest_message_reaches_the_owner_by_email_and_in_the_admin(csrf_client
         response = csrf_post(csrf_client, url(booking, "messages"), {"body": "Can we arrive at 22:00?"},
                              page=url(booking))
     assert response.status_code == 302 and response["Location"].endswith("#messages")
-    message = GuestMessage.objects.get()
-    assert message.booking == booking and message.sender == "ada@example.com"
+    message = Message.objects.get()
+    assert message.thread.booking == booking and message.sender == "ada@example.com"
     email, = mail.outbox
     assert email.to == ["owner@example.com"] and email.reply_to == ["ada@example.com"]
     assert "Can we arrive at 22:00?" in email.body and booking.reference in email.subject
@@ -263,13 +264,17 @@ def test_a_guest_message_reaches_the_owner_by_email_and_in_the_admin(csrf_client
 
     prop.owner.is_staff = True
     prop.owner.save()
-    prop.owner.user_permissions.add(Permission.objects.get(codename="view_booking"))
+    prop.owner.user_permissions.add(Permission.objects.get(codename="view_booking"),
+                                    Permission.objects.get(codename="view_thread"))
     client.force_login(prop.owner)
-    admin_page = client.get(f"/admin/bookings/booking/{booking.pk}/change/")
+    # The booking's page links to the conversation, which is the inbox's thread page (messaging).
+    assert f"/admin/messaging/thread/open/{booking.pk}/" in client.get(
+        f"/admin/bookings/booking/{booking.pk}/change/").content.decode()
+    admin_page = client.get(f"/admin/messaging/thread/{message.thread_id}/change/")
     assert admin_page.status_code == 200 and "Can we arrive at 22:00?" in admin_page.content.decode()
     stranger = UserFactory(email="someone@example.com", is_staff=True)
     client.force_login(stranger)
-    assert client.get(f"/admin/bookings/booking/{booking.pk}/change/").status_code in (302, 403, 404)
+    assert client.get(f"/admin/messaging/thread/{message.thread_id}/change/").status_code in (302, 403, 404)
 
 
 def test_messages_need_csrf_a_body_and_a_pace(csrf_client, client, prop, book, settings):
@@ -283,7 +288,7 @@ def test_messages_need_csrf_a_body_and_a_pace(csrf_client, client, prop, book, s
     response = client.post(url(booking, "messages"), {"body": "three"})
     assert response.status_code == 400 and "please wait" in text(response)
     assert "three" in response.content.decode()  # the text is kept
-    assert GuestMessage.objects.count() == 2
+    assert Message.objects.count() == 2
     assert client.get(url(booking, "messages")).status_code == 405
 
 

@@ -91,7 +91,16 @@ def build_tenant(key: str, owner, prop) -> Tenant:
     conflict = SyncConflict.objects.create(connection=connection, property=prop, uid=f"uid-{key}@airbnb.com",
                                            check_in=future(10), check_out=future(12), summary="Reserved",
                                            other_booking=booking)
+    from messaging import services as messaging
+    from messaging.models import MessageSettings, MessageTemplate
+
+    thread = messaging.post_from_guest(booking_id=booking.pk, body=f"Hello from {key}").thread
+    template = MessageTemplate.objects.create(owner=owner, name=f"Welcome {key}", body="Hi {{guest_name}}")
+    message_settings = MessageSettings.objects.create(property=prop, door_code=f"door-{key}")
     rows = {
+        "messaging.thread": thread,
+        "messaging.messagetemplate": template,
+        "messaging.messagesettings": message_settings,
         "properties.property": prop,
         "properties.propertyphoto": photo,
         "properties.pricingrule": PricingRuleFactory(property=prop, name=f"Weekend {key}"),

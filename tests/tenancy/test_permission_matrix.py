@@ -23,7 +23,7 @@ from backoffice.admin_site import is_superuser_only
 from core.tenancy import TenantScopedAdmin
 
 pytestmark = pytest.mark.django_db
-OUR_APPS = {"core", "guests", "properties", "bookings", "payments", "channel_sync"}
+OUR_APPS = {"core", "guests", "properties", "bookings", "payments", "channel_sync", "messaging"}
 
 # What each role must (first string) and must not (second string) be able to do: view, add, change, delete.
 # Letters in neither string are left to the admin of that model (e.g. the booking admin's owner bookings).
@@ -46,6 +46,9 @@ OWNER = {
     "channel_sync.channelconnection": ("vacd", ""),
     "channel_sync.syncrun": ("v", "acd"),  # written by the sync only
     "channel_sync.syncconflict": ("v", "acd"),  # resolved through their own pages, never edited
+    "messaging.thread": ("v", "ad"),  # the change page is the thread with its reply form (tests/messaging)
+    "messaging.messagetemplate": ("vacd", ""),
+    "messaging.messagesettings": ("vac", "d"),
 }
 STAFF = {
     "properties.property": ("v", "acd"),
@@ -66,6 +69,9 @@ STAFF = {
     "channel_sync.channelconnection": ("v", "acd"),
     "channel_sync.syncrun": ("v", "acd"),
     "channel_sync.syncconflict": ("v", "acd"),
+    "messaging.thread": ("v", "ad"),  # and they reply (tests/messaging)
+    "messaging.messagetemplate": ("v", "acd"),  # their employer's
+    "messaging.messagesettings": ("v", "acd"),
 }
 GLOBAL_MODELS = {"properties.amenity"}  # one list for everybody; not tenant data
 

@@ -49,7 +49,7 @@ from django.utils import timezone
 from bookings import blocks as block_services
 from bookings import services, turnover
 from bookings.availability import check_availability
-from bookings.models import CONFIRMED_STATUSES, Booking, Source, TurnoverTask
+from bookings.models import CONFIRMED_STATUSES, Booking, BookingStatus, Source, TurnoverTask
 from bookings.turnover import sync_turnover_for_booking
 from channels import services as channel_services
 from channels.emulators.channex import DEMO_ACCOUNT
@@ -538,6 +538,7 @@ class Command(BaseCommand):
                     self.seed_property(spec, users, amenities, photos=not options["no_photos"])
             self.seed_channel_connections(users["owner1"])
             self.seed_reviews()
+            self.seed_messaging(users["owner1"])
         self.seed_channex_connection(users["owner1"])  # not history: it pushes the calendar for real
         self.print_summary()
 
@@ -830,6 +831,33 @@ class Command(BaseCommand):
             horizon = local_today(first.property) + timedelta(days=first.property.max_advance_days or 365)
             block_services.replace_channel_blocks(
                 connection=first, blocks=[(horizon, horizon + timedelta(days=30), False, "Airbnb (Not available)")])
+
+    def seed_messaging(self, owner: User) -> None:
+        """Owner 1's messaging: a template, the first property's door code, Wi-Fi and automatic messages, and one
+        conversation with a guest (in the backfill: nobody is emailed). Idempotent."""
+        from messaging import services as messaging
+        from messaging.models import MessageSettings, MessageTemplate, Thread
+
+        template, _ = MessageTemplate.objects.get_or_create(owner=owner, name="Arrival details", defaults={"body": (
+            "Hello {{guest_name}}! Check-in at {{property_name}} is from {{check_in_time}} on {{check_in}}. "
+            "The door code is {{door_code}}; Wi-Fi {{wifi_name}}, password {{wifi_password}}.")})
+        prop = Property.objects.filter(owner=owner).order_by("pk").first()
+        if prop is None:
+            return
+        MessageSettings.objects.get_or_create(property=prop, defaults={
+            "door_code": "4711", "wifi_name": f"{prop.name[:20]} guests", "wifi_password": "demo-wifi-2026",
+            "check_in_enabled": True, "check_in_template": template, "mid_stay_enabled": True,
+            "review_request_enabled": True})
+        booking = (Booking.objects.filter(property=prop, source=Source.DIRECT, status=BookingStatus.CONFIRMED)
+                   .order_by("check_in").first())
+        if booking is None or Thread.objects.filter(booking=booking).exists():
+            return
+        messaging.post_from_guest(booking_id=booking.pk, body="Hello! We arrive around 21:00. Is a late check-in "
+                                                             "possible, and where can we park?")
+        messaging.reply_from_owner(booking_id=booking.pk, user=owner, body="Late check-in is no problem: the door "
+                                   "has a code, I will send it two days before you arrive. Parking is free in the "
+                                   "street.")
+        messaging.post_from_guest(booking_id=booking.pk, body="Perfect, thank you!")
 
     def seed_channex_connection(self, owner: User) -> None:
         """Owner 1's first active property is connected to Channex through the API, against the local emulator
