@@ -99,6 +99,13 @@ class Kind:
     STAFF_MANUAL_CLAIM = "staff_manual_claim"
     OWNER_SYNC_CONFLICT = "owner_sync_conflict"  # about no booking: everything it says is in SentEmail.data
     OWNER_CHANNEL_PAUSED = "owner_channel_paused"  # the same: a channel connection's updates are paused
+    # Balances and security deposits (payments.balances, payments.security_deposits): data carries the amount,
+    # the currency, the pay link and the deadline.
+    BALANCE_PAYMENT_FAILED = "balance_payment_failed"
+    BALANCE_REQUEST = "balance_request"
+    BALANCE_REMINDER = "balance_reminder"
+    OWNER_BALANCE_OVERDUE = "owner_balance_overdue"
+    OWNER_SECURITY_DEPOSIT_FAILED = "owner_security_deposit_failed"
 
 
 SUBJECTS = {
@@ -117,9 +124,15 @@ SUBJECTS = {
     Kind.STAFF_MANUAL_CLAIM: "Manual payment to verify: {ref} ({prop})",
     Kind.OWNER_SYNC_CONFLICT: "Calendar conflict at {prop}: a {platform} stay {dates} overlaps {other}",
     Kind.OWNER_CHANNEL_PAUSED: "Updates to {platform} for {prop} are paused: {error}",
+    Kind.BALANCE_PAYMENT_FAILED: "Your balance for {ref} could not be charged: please pay it",
+    Kind.BALANCE_REQUEST: "Balance due for your stay at {prop} ({ref})",
+    Kind.BALANCE_REMINDER: "Reminder: the balance for {ref} ({prop}) is due",
+    Kind.OWNER_BALANCE_OVERDUE: "Balance unpaid at the deadline: {ref} ({prop}, {dates})",
+    Kind.OWNER_SECURITY_DEPOSIT_FAILED: "Security deposit not placed: {ref} ({prop}, {dates})",
 }
 OWNER_KINDS = frozenset({Kind.OWNER_NEW_BOOKING, Kind.OWNER_CANCELLATION, Kind.OWNER_MESSAGE, Kind.STAFF_MANUAL_CLAIM,
-                         Kind.OWNER_SYNC_CONFLICT, Kind.OWNER_CHANNEL_PAUSED})
+                         Kind.OWNER_SYNC_CONFLICT, Kind.OWNER_CHANNEL_PAUSED, Kind.OWNER_BALANCE_OVERDUE,
+                         Kind.OWNER_SECURITY_DEPOSIT_FAILED})
 # A booking created in one of these is announced as new: every initial status (state_machine.INITIAL_STATUSES) but
 # a hold, which is not a booking yet. The same members as CANCELLABLE_STATUSES by coincidence, not the same rule.
 NEW_BOOKING_STATUSES = (S.INQUIRY, S.RESERVED, S.CONFIRMED)
