@@ -26,7 +26,7 @@ from django.utils.text import Truncator
 
 from bookings.models import CONFIRMED_STATUSES, EXPIRING_STATUSES, Booking, BookingStatus, TurnoverTask, occupying_q
 from core.tenancy import scope_to_user
-from payments.selectors import verification_queue
+from payments.selectors import balance_state, deposits_to_settle, outstanding_balances, verification_queue
 from properties.display import short_date
 from properties.pricing import local_today
 
@@ -55,6 +55,10 @@ class Dashboard:
     tasks_overdue_count: int = 0
     upcoming_arrivals: int = 0
     sync_problems: list = field(default_factory=list)
+    balances: list = field(default_factory=list)
+    balances_count: int = 0
+    deposits: list = field(default_factory=list)
+    deposits_count: int = 0
     links: dict = field(default_factory=dict)
 
 
@@ -202,6 +206,14 @@ def build_dashboard(user, now=None) -> Dashboard:
                                .count())
 
     board.sync_problems = sync_problems(user, now)
+
+    balances = outstanding_balances(user, now)
+    board.balances = [{"plan": p, "booking": p.booking, "state": balance_state(p, today),
+                       "due": p.booking.balance_due} for p in balances[:LIST_LIMIT]]
+    board.balances_count = balances.count()
+    deposits = deposits_to_settle(user, now)
+    board.deposits = list(deposits[:LIST_LIMIT])
+    board.deposits_count = deposits.count()
 
     bookings = reverse("admin:bookings_booking_changelist")
     tasks_list = reverse("admin:bookings_turnovertask_changelist")

@@ -129,3 +129,45 @@ def verification_queue(user, now: datetime):
             .filter(status__in=OPEN)
             .exclude(status=ManualStatus.PENDING, deadline__gt=now)
             .order_by(F("claimed_at").asc(nulls_last=True), "created_at", "pk"))
+
+
+# --- balances and security deposits for the back office (backoffice.dashboard) ---------------------------------
+
+BALANCE_DUE_SOON_DAYS = 7
+
+
+def outstanding_balances(user, now: datetime, within_days: int = BALANCE_DUE_SOON_DAYS):
+    """Confirmed bookings of ``user``'s properties with a balance due within ``within_days`` days, overdue, or
+    flagged at the owner's deadline: the plan rows (booking, property, guest joined; one query), flagged first,
+    then by due date. ``plan.state``-like labels come from :func:`balance_state`."""
+    from datetime import timedelta
+
+    from core.tenancy import scope_to_user
+
+    from .models import PaymentPlan
+
+    horizon = now.date() + timedelta(days=within_days)
+    return (scope_to_user(PaymentPlan.objects.all(), user, "booking__property")
+            .filter(balance_due_on__isnull=False, balance_due_on__lte=horizon,
+                    booking__status__in=(S.CONFIRMED, S.CHECKED_IN), booking__amount_paid__lt=F("booking__total"))
+            .select_related("booking__property", "booking__guest")
+            .order_by(F("flagged_at").desc(nulls_last=True), "balance_due_on", "pk"))
+
+
+def balance_state(plan, today) -> str:
+    if plan.flagged_at is not None:
+        return "flagged"
+    if plan.balance_failed_at is not None or plan.balance_due_on < today:
+        return "overdue"
+    return "due soon"
+
+
+def deposits_to_settle(user, now: datetime):
+    """Security deposits held on ``user``'s bookings (to release or claim), soonest release first."""
+    from core.tenancy import scope_to_user
+
+    from .models import DepositStatus, SecurityDeposit
+
+    return (scope_to_user(SecurityDeposit.objects.all(), user, "booking__property")
+            .filter(status=DepositStatus.HELD).select_related("booking__property", "booking__guest")
+            .order_by("release_on", "pk"))
