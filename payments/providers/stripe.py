@@ -197,10 +197,14 @@ class StripeProvider:
             return self.client.v1.payment_intents.create(params=params, options={"idempotency_key": key}).to_dict()
         except stripe.CardError as exc:
             # Stripe answers a declined or authentication_required off-session charge with 402 and the intent.
-            intent = (exc.error.payment_intent if exc.error is not None else None)
+            error = exc.error.to_dict() if exc.error is not None else {}
+            intent = error.get("payment_intent")
             if intent:
-                return intent if isinstance(intent, dict) else intent.to_dict()
-            raise ProviderError(exc.user_message or "The card was declined.", retryable=False) from exc
+                return intent
+            # localstripe answers 402 without the intent: the refusal alone (no intent id to record).
+            return {"id": None, "status": "requires_payment_method", "last_payment_error": {
+                "code": exc.code or "card_declined", "decline_code": error.get("decline_code"),
+                "message": exc.user_message or "The card was declined."}}
         except stripe.InvalidRequestError as exc:
             raise ProviderError(exc.user_message or "This card cannot be used.", retryable=False) from exc
         except stripe.StripeError as exc:
