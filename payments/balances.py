@@ -288,7 +288,7 @@ def remind_and_enforce(*, at: datetime | None = None) -> tuple[int, int]:
         with transaction.atomic():
             booking = services._lock_booking(booking_id)
             plan = PaymentPlan.objects.select_for_update().get(booking=booking)
-            if (plan.flagged_at is not None or booking.balance_due <= 0
+            if (plan.flagged_at is not None or plan.deadline_on is None or booking.balance_due <= 0
                     or booking.status not in services.BALANCE_PAYABLE_STATUSES):
                 continue
             days_left = (plan.deadline_on - local_today(booking.property, now)).days

@@ -65,26 +65,31 @@ def security_deposit_days(check_in: date, check_out: date, days_before: int, rel
 def terms_for(booking, schedule: PaymentSchedule | None, today: date) -> Terms:
     """The booking's terms under ``schedule`` when booked on ``today`` (the property's local date)."""
     total = Decimal(booking.total)
-    security = Decimal(schedule.security_deposit) if schedule else ZERO
-    place_on = release_on = None
-    if security > 0:
+    security = Decimal(schedule.security_deposit) if schedule is not None else ZERO
+    place_on: date | None = None
+    release_on: date | None = None
+    if schedule is not None and security > 0:
         place_on, release_on = security_deposit_days(booking.check_in, booking.check_out,
                                                      schedule.security_deposit_days_before,
                                                      schedule.security_deposit_release_days)
-    common = {"security_deposit": security, "security_deposit_place_on": place_on,
-              "security_deposit_release_on": release_on}
+
+    def terms(deposit: Decimal, balance_due_on: date | None = None, deadline_on: date | None = None,
+              auto_cancel: bool = False) -> Terms:
+        return Terms(deposit=deposit, balance_due_on=balance_due_on, deadline_on=deadline_on,
+                     auto_cancel=auto_cancel, security_deposit=security, security_deposit_place_on=place_on,
+                     security_deposit_release_on=release_on)
+
     if schedule is None or schedule.mode != ScheduleMode.DEPOSIT:
-        return Terms(deposit=total, balance_due_on=None, deadline_on=None, auto_cancel=False, **common)
+        return terms(total)
     balance_due_on = booking.check_in - timedelta(days=schedule.balance_days_before)
     if schedule.deposit_percent is not None:
         deposit = round_money(total * Decimal(schedule.deposit_percent) / 100, booking.currency)
     else:
         deposit = round_money(min(Decimal(schedule.deposit_fixed or 0), total), booking.currency)
     if balance_due_on <= today or deposit >= total or deposit <= 0:
-        return Terms(deposit=total, balance_due_on=None, deadline_on=None, auto_cancel=False, **common)
-    return Terms(deposit=deposit, balance_due_on=balance_due_on,
-                 deadline_on=booking.check_in - timedelta(days=schedule.deadline_days_before),
-                 auto_cancel=schedule.auto_cancel, **common)
+        return terms(total)
+    return terms(deposit, balance_due_on, booking.check_in - timedelta(days=schedule.deadline_days_before),
+                 schedule.auto_cancel)
 
 
 def plan_of(booking) -> PaymentPlan | None:

@@ -120,6 +120,7 @@ def place(booking_id, *, at: datetime | None = None) -> SecurityDeposit | None:
         booking = services._lock_booking(booking_id)
         plan = PaymentPlan.objects.filter(booking=booking).first()
         if (plan is None or plan.security_deposit <= 0 or plan.security_deposit_place_on is None
+                or plan.security_deposit_release_on is None
                 or plan.security_deposit_place_on > local_today(booking.property, now)
                 or booking.status not in PLACEABLE_STATUSES
                 or SecurityDeposit.objects.filter(booking=booking).exists()):
