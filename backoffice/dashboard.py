@@ -207,13 +207,16 @@ def build_dashboard(user, now=None) -> Dashboard:
 
     board.sync_problems = sync_problems(user, now)
 
+    # One query per list while it is short (the count is its length), a count query only beyond LIST_LIMIT.
     balances = outstanding_balances(user, now)
+    plans = list(balances[:LIST_LIMIT + 1])
     board.balances = [{"plan": p, "booking": p.booking, "state": balance_state(p, today),
-                       "due": p.booking.balance_due} for p in balances[:LIST_LIMIT]]
-    board.balances_count = balances.count()
+                       "due": p.booking.balance_due} for p in plans[:LIST_LIMIT]]
+    board.balances_count = len(plans) if len(plans) <= LIST_LIMIT else balances.count()
     deposits = deposits_to_settle(user, now)
-    board.deposits = list(deposits[:LIST_LIMIT])
-    board.deposits_count = deposits.count()
+    held = list(deposits[:LIST_LIMIT + 1])
+    board.deposits = held[:LIST_LIMIT]
+    board.deposits_count = len(held) if len(held) <= LIST_LIMIT else deposits.count()
 
     bookings = reverse("admin:bookings_booking_changelist")
     tasks_list = reverse("admin:bookings_turnovertask_changelist")
