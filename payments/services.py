@@ -589,6 +589,7 @@ def record_offline_payment(*, booking_id, amount: Decimal, method: str, referenc
         note = (f"{amount} {booking.currency} received outside the system by {method} on {received_on}, "
                 f"reference {reference.strip()[:200]}; recorded by {actor.label or actor.type}.")
         if booking.status == S.RESERVED:
+            schedule.ensure_plan(booking, now)  # the deposit it may be, and the balance that follows
             booking_services.confirm_late_payment(booking_id=booking.pk, actor=actor, reason=note, at=now)
         payment = Payment.objects.create(
             booking=booking, provider=Provider.OFFLINE, attempt=next_attempt(booking), amount=amount,
