@@ -33,6 +33,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bookings import services as booking_services
 from bookings.links import payment_url
@@ -144,9 +145,9 @@ def _after(payment_id) -> Payment:
             plan.save(update_fields=["balance_failed_at", "updated_at"])
         to = guest_address(booking)
         if to and booking.balance_due > 0:
-            why = {"authentication_required": "your bank asks you to confirm the payment",
-                   "card_declined": "the card was declined", "expired_card": "the card has expired"}.get(
-                payment.failure_code, payment.failure_message)
+            why = {"authentication_required": gettext("your bank asks you to confirm the payment"),
+                   "card_declined": gettext("the card was declined"),
+                   "expired_card": gettext("the card has expired")}.get(payment.failure_code, payment.failure_message)
             queue(booking, Planned(Kind.BALANCE_PAYMENT_FAILED, to, f"{Kind.BALANCE_PAYMENT_FAILED}:{payment.pk}"),
                   data=_email_data(booking, booking.balance_due, plan, why=why))
     return payment
