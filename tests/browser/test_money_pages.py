@@ -24,7 +24,7 @@ from bookings.notifications import Kind
 from core.money import round_money
 from payments import balances
 from payments.models import PaymentPlan, PaymentSchedule, SavedCard, ScheduleMode
-from tests.browser.conftest import browser, new_page, stripe_live, wait_for  # noqa: F401  (fixtures)
+from tests.browser.conftest import wait_for
 from tests.factories import OwnerFactory, PropertyFactory
 from tests.money.conftest import DECLINES_CHARGES, confirm_setup
 from tests.payments.conftest import VISA
@@ -55,7 +55,7 @@ def signed_in(page, live_server, user):
                                "url": live_server.url}])
 
 
-def test_deposit_then_a_declined_balance_paid_from_the_link(live_server, stripe_live, new_page, book,  # noqa: F811
+def test_deposit_then_a_declined_balance_paid_from_the_link(live_server, stripe_live, new_page, book,
                                                             localstripe):
     owner = OwnerFactory(email="owner@example.com")
     prop = PropertyFactory(owner=owner, name="Alfama Loft", city="Lisbon", base_price=Decimal("120.00"),
@@ -114,7 +114,7 @@ def test_deposit_then_a_declined_balance_paid_from_the_link(live_server, stripe_
     shot(page, "admin-booking")
 
 
-def test_the_owner_records_a_transfer_and_sees_the_dashboard(live_server, stripe_live, new_page,  # noqa: F811
+def test_the_owner_records_a_transfer_and_sees_the_dashboard(live_server, stripe_live, new_page,
                                                              book):
     owner = OwnerFactory(email="owner@example.com")
     prop = PropertyFactory(owner=owner, name="Harbour House", base_price=Decimal("150.00"))
