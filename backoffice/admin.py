@@ -21,7 +21,7 @@ from core.errors import DomainError
 from core.money import format_money
 from core.tenancy import TenantScopedAdmin
 
-from . import admin_views
+from . import admin_views, money_views
 from . import quote_preview as _quote_preview  # noqa: F401  (adds itself to the property's page)
 
 
@@ -126,8 +126,19 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
             path("<int:object_id>/change-stay/", wrap(self.change_stay_view), name="bookings_booking_change_stay"),
             path("<int:object_id>/do/<slug:name>/", wrap(require_POST(self.object_action_view)),
                  name="bookings_booking_do"),
+            path("<int:object_id>/record-payment/", wrap(self.money_view(money_views.record_payment_view)),
+                 name="bookings_booking_record_payment"),
+            path("<int:object_id>/balance-request/", wrap(self.money_view(money_views.balance_request_view)),
+                 name="bookings_booking_balance_request"),
+            path("<int:object_id>/deposit/<int:deposit_id>/release/",
+                 wrap(self.money_view(money_views.release_deposit_view)), name="bookings_booking_deposit_release"),
+            path("<int:object_id>/deposit/<int:deposit_id>/claim/",
+                 wrap(self.money_view(money_views.claim_deposit_view)), name="bookings_booking_deposit_claim"),
             *super().get_urls(),
         ]
+
+    def money_view(self, view):
+        return lambda request, *args, **kwargs: view(self, request, *args, **kwargs)
 
     def owner_booking_view(self, request):
         return admin_views.add_owner_booking(self, request)
@@ -144,7 +155,8 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         booking = self.get_object(request, object_id)
         if booking is not None:
-            extra_context = {**(extra_context or {}), **admin_views.booking_detail(booking, request.user)}
+            extra_context = {**(extra_context or {}), **admin_views.booking_detail(booking, request.user),
+                             **money_views.money_detail(booking, request.user)}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request):

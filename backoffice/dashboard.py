@@ -27,7 +27,7 @@ from django.utils.text import Truncator
 from bookings.models import CONFIRMED_STATUSES, EXPIRING_STATUSES, Booking, BookingStatus, TurnoverTask, occupying_q
 from core.tenancy import scope_to_user
 from messaging.selectors import unread_count
-from payments.selectors import verification_queue
+from payments.selectors import balance_state, deposits_to_settle, outstanding_balances, verification_queue
 from properties.display import short_date
 from properties.pricing import local_today
 
@@ -57,6 +57,10 @@ class Dashboard:
     upcoming_arrivals: int = 0
     sync_problems: list = field(default_factory=list)
     unread_messages: int = 0
+    balances: list = field(default_factory=list)
+    balances_count: int = 0
+    deposits: list = field(default_factory=list)
+    deposits_count: int = 0
     links: dict = field(default_factory=dict)
 
 
@@ -205,6 +209,17 @@ def build_dashboard(user, now=None) -> Dashboard:
 
     board.sync_problems = sync_problems(user, now)
     board.unread_messages = unread_count(user)
+
+    # One query per list while it is short (the count is its length), a count query only beyond LIST_LIMIT.
+    balances = outstanding_balances(user, now)
+    plans = list(balances[:LIST_LIMIT + 1])
+    board.balances = [{"plan": p, "booking": p.booking, "state": balance_state(p, today),
+                       "due": p.booking.balance_due} for p in plans[:LIST_LIMIT]]
+    board.balances_count = len(plans) if len(plans) <= LIST_LIMIT else balances.count()
+    deposits = deposits_to_settle(user, now)
+    held = list(deposits[:LIST_LIMIT + 1])
+    board.deposits = held[:LIST_LIMIT]
+    board.deposits_count = len(held) if len(held) <= LIST_LIMIT else deposits.count()
 
     bookings = reverse("admin:bookings_booking_changelist")
     tasks_list = reverse("admin:bookings_turnovertask_changelist")

@@ -104,6 +104,13 @@ class Kind:
     OWNER_BOOKING_CHANGED = "owner_booking_changed"  # a guest changed their booking
     PAYMENT_REQUEST = "payment_request"  # the balance a change added, with the pay link (payments.changes)
     MESSAGE_TO_GUEST = "message_to_guest"  # an owner's reply or an automatic message (messaging.services)
+    # Balances and security deposits (payments.balances, payments.security_deposits): data carries the amount,
+    # the currency, the pay link and the deadline.
+    BALANCE_PAYMENT_FAILED = "balance_payment_failed"
+    BALANCE_REQUEST = "balance_request"
+    BALANCE_REMINDER = "balance_reminder"
+    OWNER_BALANCE_OVERDUE = "owner_balance_overdue"
+    OWNER_SECURITY_DEPOSIT_FAILED = "owner_security_deposit_failed"
 
 
 SUBJECTS = {
@@ -126,9 +133,15 @@ SUBJECTS = {
     Kind.OWNER_BOOKING_CHANGED: "Booking {ref} changed by the guest: {prop}, {dates}",
     Kind.PAYMENT_REQUEST: "Payment due for your booking {ref} ({prop})",
     Kind.MESSAGE_TO_GUEST: "A message about your stay at {prop} ({ref})",
+    Kind.BALANCE_PAYMENT_FAILED: "Your balance for {ref} could not be charged: please pay it",
+    Kind.BALANCE_REQUEST: "Balance due for your stay at {prop} ({ref})",
+    Kind.BALANCE_REMINDER: "Reminder: the balance for {ref} ({prop}) is due",
+    Kind.OWNER_BALANCE_OVERDUE: "Balance unpaid at the deadline: {ref} ({prop}, {dates})",
+    Kind.OWNER_SECURITY_DEPOSIT_FAILED: "Security deposit not placed: {ref} ({prop}, {dates})",
 }
 OWNER_KINDS = frozenset({Kind.OWNER_NEW_BOOKING, Kind.OWNER_CANCELLATION, Kind.OWNER_MESSAGE, Kind.STAFF_MANUAL_CLAIM,
-                         Kind.OWNER_SYNC_CONFLICT, Kind.OWNER_CHANNEL_PAUSED, Kind.OWNER_BOOKING_CHANGED})
+                         Kind.OWNER_SYNC_CONFLICT, Kind.OWNER_CHANNEL_PAUSED, Kind.OWNER_BOOKING_CHANGED,
+                         Kind.OWNER_BALANCE_OVERDUE, Kind.OWNER_SECURITY_DEPOSIT_FAILED})
 # Emails that carry the stay's calendar file (the first confirmation, and the updated one after a change).
 ICS_KINDS = frozenset({Kind.CONFIRMATION, Kind.BOOKING_CHANGED})
 # A booking created in one of these is announced as new: every initial status (state_machine.INITIAL_STATUSES) but
@@ -294,8 +307,8 @@ def _context(row: SentEmail) -> dict:
     prop = booking.property
     now = timezone.now()
     # The pay link works for a reservation still holding its dates, and for a confirmed stay with a balance left
-    # (a change raised its price: payments.services.balance_to_pay).
-    live = booking.awaits_payment(now) or (booking.status == S.CONFIRMED and booking.balance_due > 0)
+    # (a deposit paid, or a change raised its price: payments.services.amount_to_pay).
+    live = booking.awaits_payment(now) or (booking.status in (S.CONFIRMED, S.CHECKED_IN) and booking.balance_due > 0)
     context = {
         "booking": booking, "prop": prop, "guest": booking.guest, "kind": row.kind, "owner": row.kind in OWNER_KINDS,
         "portal_url": absolute(status_url(booking)),

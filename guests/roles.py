@@ -63,6 +63,12 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
         "payments.hostpaymentmethod": "vacd",
         "payments.manualpayment": "v",
         "payments.manualpaymentevent": "v",
+        # Payment schedule and security deposit of their properties (catalogue settings); plans and deposits are
+        # written by payments.balances / payments.security_deposits, the booking page's buttons.
+        "payments.paymentschedule": "vacd",
+        "payments.paymentplan": "v",
+        "payments.securitydeposit": "v",
+        "payments.securitydepositevent": "v",
         # Channel manager: connect platforms, sync now, rotate, pause; resolve conflicts (change = resolve).
         "channel_sync.channelconnection": "vacd",
         "channel_sync.syncrun": "v",
@@ -94,6 +100,10 @@ ROLE_MODEL_PERMISSIONS: dict[str, dict[str, str]] = {
         "payments.paymentevent": "v",
         "payments.manualpayment": "v",
         "payments.manualpaymentevent": "v",
+        "payments.paymentschedule": "v",
+        "payments.paymentplan": "v",
+        "payments.securitydeposit": "v",
+        "payments.securitydepositevent": "v",
         # Channel manager: see connections' health, runs and conflicts; no set-up, no secrets, no decisions.
         "channel_sync.channelconnection": "v",
         "channel_sync.syncrun": "v",

@@ -18,9 +18,22 @@ from django.views.decorators.http import require_POST
 from core.admin import ReadOnlyAdminMixin
 from core.client_address import client_ip
 from core.money import format_money
-from core.tenancy import TenantScopedAdmin
+from core.tenancy import TenantScopedAdmin, TenantScopedInline
+from properties.admin import PropertyPageExtension, extend_property_admin
 
-from .models import HostPaymentMethod, ManualPayment, ManualPaymentEvent, Payment, PaymentEvent, Refund, WebhookEvent
+from .models import (
+    HostPaymentMethod,
+    ManualPayment,
+    ManualPaymentEvent,
+    Payment,
+    PaymentEvent,
+    PaymentPlan,
+    PaymentSchedule,
+    Refund,
+    SecurityDeposit,
+    SecurityDepositEvent,
+    WebhookEvent,
+)
 
 
 class PaymentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -189,3 +202,50 @@ class ManualPaymentAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
             level = messages.WARNING if mp.status == "flagged" else messages.SUCCESS
             self.message_user(request, f"{mp.code}: {mp.get_status_display()}.", level)
         return HttpResponseRedirect(reverse("admin:payments_manualpayment_queue"))
+
+
+# --- payment schedules and security deposits (issue 15 §2) ------------------------------------------------
+
+
+class PaymentScheduleInline(TenantScopedInline, admin.StackedInline):
+    """The property's payment schedule and security deposit (plain catalogue settings: the model's ``clean``
+    checks them; bookings keep the schedule they were sold with, ``payments.schedule``)."""
+
+    model = PaymentSchedule
+    extra = 0
+    max_num = 1
+    can_delete = True
+    verbose_name = verbose_name_plural = "Payment schedule and security deposit"
+    fields = ["mode", ("deposit_percent", "deposit_fixed"), "balance_days_before", "deadline_days_before",
+              "auto_cancel", "security_deposit", "security_deposit_days_before", "security_deposit_release_days"]
+
+
+extend_property_admin(PropertyPageExtension(order=30, inlines=(PaymentScheduleInline,)))
+
+
+class SecurityDepositEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = SecurityDepositEvent
+    extra = 0
+    fields = ["created_at", "from_status", "to_status", "actor_type", "actor_label", "reason", "cause"]
+
+
+@admin.register(SecurityDeposit)
+class SecurityDepositAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    """Security deposits, read-only (placed, released and claimed by ``payments.security_deposits``; the booking
+    page has the owner's buttons)."""
+
+    list_display = ["booking", "provider", "status", "amount", "captured_amount", "currency", "release_on",
+                    "expires_at"]
+    list_filter = ["status", "provider"]
+    search_fields = ["booking__reference", "provider_ref"]
+    inlines = [SecurityDepositEventInline]
+
+
+@admin.register(PaymentPlan)
+class PaymentPlanAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    """Each booking's schedule as sold and its balance collection (flagged = unpaid at the owner's deadline)."""
+
+    list_display = ["booking", "deposit", "balance_due_on", "deadline_on", "auto_cancel", "balance_charged_at",
+                    "balance_failed_at", "flagged_at"]
+    list_filter = [("flagged_at", admin.EmptyFieldListFilter), "auto_cancel"]
+    search_fields = ["booking__reference"]

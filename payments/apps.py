@@ -16,4 +16,9 @@ class PaymentsConfig(AppConfig):
             "payments.refund": "payment__booking__property",
             "payments.manualpayment": "booking__property",
             "payments.manualpaymentevent": "payment__booking__property",
+            "payments.paymentschedule": "property",
+            "payments.paymentplan": "booking__property",
+            "payments.savedcard": "booking__property",
+            "payments.securitydeposit": "booking__property",
+            "payments.securitydepositevent": "deposit__booking__property",
         })

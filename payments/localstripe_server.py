@@ -15,6 +15,9 @@ off, so each start is clean and two servers never share a file.
 localstripe sends only ``payment_intent.succeeded`` and ``payment_intent.payment_failed``
 webhooks, one second after the change, with a real ``Stripe-Signature`` header.
 
+Idempotency keys are honoured (:func:`_idempotent_posts`: localstripe ignores them; Stripe replays the first
+answer), so a retried call with the same key never acts twice, as with Stripe.
+
 Its fake Stripe.js is served with one change (:func:`stripe_js`): the card number is sent as
 digits, the way Stripe.js sends it. A guest types the test card as the page shows it,
 ``4242 4242 4242 4242``; localstripe's own script sent the spaces along (and its API answered
@@ -67,6 +70,41 @@ def _serve_stripe_js():
     return serve_stripe_js
 
 
+def _idempotent_posts():
+    """Stripe's idempotent requests, which localstripe lacks: a POST with an ``Idempotency-Key`` already seen
+    (per API key) gets the first answer again instead of acting twice; the same key on another path or with
+    other parameters is refused (400 ``idempotency_error``), as Stripe does
+    (https://docs.stripe.com/api/idempotent_requests). Kept in memory for the server's life (Stripe: 24 hours).
+    Lets the tests show that a retried charge after a lost answer charges once."""
+    from aiohttp import web
+
+    seen: dict[tuple[str, str], tuple[str, bytes, int, bytes, str]] = {}
+
+    @web.middleware
+    async def idempotent_posts(request, handler):
+        key = request.headers.get("Idempotency-Key", "")
+        if request.method != "POST" or not key:
+            return await handler(request)
+        body = await request.read()
+        slot = (request.headers.get("Authorization", ""), key)
+        if slot in seen:
+            path, first_body, status, text, content_type = seen[slot]
+            if path != request.path or first_body != body:
+                return web.json_response({"error": {
+                    "type": "idempotency_error", "message": "Keys for idempotent requests can only be used with "
+                    "the same parameters they were first used with."}}, status=400)
+            return web.Response(body=text, status=status, content_type=content_type,
+                                headers={"Idempotent-Replayed": "true"})
+        response = await handler(request)
+        if isinstance(response, web.Response) and response.status < 500 and response.body is not None:
+            seen[slot] = (request.path, body, response.status, bytes(response.body),
+                          response.content_type or "application/json")
+        return response
+
+    idempotent_posts.stayhold = True
+    return idempotent_posts
+
+
 def _localstripe_app():
     """localstripe's aiohttp app, with its pickle persistence disabled, an empty store and our Stripe.js."""
     with warnings.catch_warnings():  # its sync handlers: "Bare functions are deprecated" (aiohttp)
@@ -81,6 +119,7 @@ def _localstripe_app():
     app = server.app  # one per process (localstripe's module-level app): the middleware is added once
     if not any(getattr(m, "stayhold", False) for m in app.middlewares):
         app.middlewares.append(_serve_stripe_js())
+        app.middlewares.append(_idempotent_posts())
     return app
 
 

@@ -40,6 +40,7 @@ from core.errors import DomainError
 from core.money import round_money
 from properties.display import local_datetime
 
+from . import schedule
 from .errors import PaymentError, PaymentNotAllowed
 from .models import (
     CODE_ALPHABET,
@@ -47,11 +48,12 @@ from .models import (
     ManualPayment,
     ManualPaymentEvent,
     Payment,
+    PaymentPurpose,
     Provider,
 )
 from .models import ManualStatus as M
 from .models import PaymentStatus as P
-from .services import amount_to_pay, sync_booking_totals
+from .services import BALANCE_PAYABLE_STATUSES, amount_to_pay, next_attempt, sync_booking_totals
 from .state_machine import record_payment_event
 
 S = BookingStatus
@@ -167,8 +169,11 @@ def choose_method(*, booking_id, method_id, actor: Actor, at: datetime | None = 
                 return row
             apply_manual_transition(row, M.EXPIRED, label=actor.label, note="Replaced by another method.", at=now)
         deadline = now + timedelta(hours=settings.MANUAL_PAYMENT_TIMEOUT_HOURS)
-        booking_services.extend_reservation(booking_id=booking.pk, until=deadline, actor=actor,
-                                            reason=f"Manual payment by {method.get_kind_display()} chosen.", at=now)
+        if booking.status == S.RESERVED:  # a confirmed booking's balance holds no dates
+            schedule.ensure_plan(booking, now)  # the deposit (or total) due now, as sold
+            booking_services.extend_reservation(booking_id=booking.pk, until=deadline, actor=actor,
+                                                reason=f"Manual payment by {method.get_kind_display()} chosen.",
+                                                at=now)
         for _ in range(5):
             try:
                 with transaction.atomic():
@@ -205,7 +210,7 @@ def claim(*, mp_id, guest_reference: str, proof=None, actor: Actor, ip=None,
             raise ManualPaymentError("You already told us this payment was sent; we are checking it.")
         if mp.status != M.PENDING:
             raise ManualPaymentError(f"This payment is {mp.get_status_display().lower()}.")
-        if is_overdue(mp, now) or booking.status != S.RESERVED:
+        if is_overdue(mp, now) or booking.status not in (S.RESERVED, *BALANCE_PAYABLE_STATUSES):
             raise ManualPaymentError("The time to send this payment has run out.")
         mp.guest_reference = guest_reference.strip()[:200]
         mp.claimed_at = now
@@ -274,8 +279,15 @@ def verify(*, mp_id, action: str, user, note: str = "", amount_received: Decimal
         booking = Booking.objects.get(pk=mp.booking_id)
         actor = Actor.for_user(user)
         reason = f"Manual payment {mp.code} ({mp.method.get_kind_display()}) verified by {label}."
+        if booking.status in BALANCE_PAYABLE_STATUSES and mp.amount > booking.balance_due:
+            # The balance was paid meanwhile (card, another transfer): never record more than is owed.
+            return apply_manual_transition(
+                mp, M.FLAGGED, user=user, ip=ip, at=now, extra_fields=extra,
+                note=f"More than still owed: {mp.amount} received, {booking.balance_due} {mp.currency} due. {note}")
         try:
-            if booking.awaits_payment(now):
+            if booking.status in BALANCE_PAYABLE_STATUSES:
+                pass  # a balance: the booking is confirmed already
+            elif booking.awaits_payment(now):
                 booking_services.confirm(booking_id=booking.pk, actor=actor, reason=reason, at=now)
             else:
                 booking_services.confirm_late_payment(booking_id=booking.pk, actor=actor, reason=reason, at=now)
@@ -283,10 +295,10 @@ def verify(*, mp_id, action: str, user, note: str = "", amount_received: Decimal
             raise ManualPaymentError(
                 f"The booking cannot be confirmed ({exc.detail}). Reject or dispute the payment and return the "
                 "money to the guest.") from exc
-        attempt = (Payment.objects.filter(booking=booking).order_by("-attempt").values_list("attempt", flat=True)
-                   .first() or 0) + 1
         payment = Payment.objects.create(
-            booking=booking, provider=Provider.MANUAL, attempt=attempt, amount=mp.amount, currency=mp.currency,
+            booking=booking, provider=Provider.MANUAL, attempt=next_attempt(booking),
+            purpose=PaymentPurpose.BALANCE if booking.status in BALANCE_PAYABLE_STATUSES else PaymentPurpose.BOOKING,
+            amount=mp.amount, currency=mp.currency,
             status=P.SUCCEEDED, provider_ref=f"manual-{mp.code}", idempotency_key=f"stayhold-manual-{mp.code}",
             created_at=now, succeeded_at=now)
         record_payment_event(payment, "", P.SUCCEEDED, actor, reason, at=now)

@@ -18,6 +18,7 @@ from core.models import AuditRow
 class Provider(models.TextChoices):
     STRIPE = "stripe", "Stripe"
     MANUAL = "manual", "Manual"
+    OFFLINE = "offline", "Received outside the system"  # cash or transfer the owner records (payments.balances)
 
 
 class PaymentStatus(models.TextChoices):
@@ -33,6 +34,13 @@ class PaymentStatus(models.TextChoices):
 # Statuses in which money was received (whatever has been refunded since).
 CAPTURED_STATUSES = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
 OPEN_STATUSES = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
+
+
+class PaymentPurpose(models.TextChoices):
+    BOOKING = "booking", "At booking (all or the deposit)"
+    BALANCE = "balance", "Balance"
+    CHANGE = "change", "Booking change"
+    OTHER = "other", "Other"
 
 
 class Payment(models.Model):
@@ -51,6 +59,12 @@ class Payment(models.Model):
     failure_code = models.CharField(max_length=100, blank=True)
     failure_message = models.TextField(blank=True)
     disputed = models.BooleanField(default=False, help_text="The card holder opened a dispute (chargeback).")
+    purpose = models.CharField(max_length=20, choices=PaymentPurpose.choices, default=PaymentPurpose.BOOKING,
+                               db_default=PaymentPurpose.BOOKING)
+    off_session = models.BooleanField(default=False, db_default=False,
+                                      help_text="Charged to the saved card without the guest (payments.balances).")
+    reference = models.CharField(max_length=200, blank=True, default="", db_default="",
+                                 help_text="A payment recorded by the owner: the receipt or transfer reference.")
     flagged = models.BooleanField(default=False, help_text=(
         "A succeeded PaymentIntent did not match this payment (intent id, amount or currency): it was not applied "
         "and no booking changed. Check it at Stripe; the payment's events say what differed."))
@@ -227,3 +241,166 @@ class ManualPaymentEvent(AuditRow):
     def __str__(self):
         return f"{self.payment_id}: {self.from_status or '∅'} → {self.to_status}"
 
+
+
+# --- payment schedules: deposits and balances (payments.schedule, payments.balances) -------------------------
+
+
+class ScheduleMode(models.TextChoices):
+    ALL_AT_BOOKING = "all", "Everything at booking"
+    DEPOSIT = "deposit", "A deposit at booking, the balance before arrival"
+
+
+class PaymentSchedule(models.Model):
+    """How a property's guests pay: everything at booking (no row = this), or a deposit then the balance; and the
+    security (damage) deposit. Snapshotted on each booking (:class:`PaymentPlan`) when its first payment starts."""
+
+    property = models.OneToOneField("properties.Property", on_delete=models.CASCADE, related_name="payment_schedule")
+    mode = models.CharField(max_length=10, choices=ScheduleMode.choices, default=ScheduleMode.ALL_AT_BOOKING)
+    deposit_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True,
+        help_text="The deposit as a percentage of the total (1–99), or leave empty and give a fixed amount.")
+    deposit_fixed = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True,
+                                        help_text="The deposit as a fixed amount in the property's currency.")
+    balance_days_before = models.PositiveSmallIntegerField(
+        default=30, help_text="The balance is charged to the saved card this many days before arrival. A stay "
+                              "that starts sooner is paid in full at booking.")
+    deadline_days_before = models.PositiveSmallIntegerField(
+        default=14, help_text="A balance still unpaid this many days before arrival is flagged (fewer days than "
+                              "the balance is due).")
+    auto_cancel = models.BooleanField(
+        default=False, help_text="Cancel a booking whose balance is unpaid at the deadline, under its policy.")
+    security_deposit = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0,
+        help_text="A card authorisation held for damage (0 = none); released after check-out unless claimed.")
+    security_deposit_days_before = models.PositiveSmallIntegerField(
+        default=1, help_text="Place the security deposit this many days before arrival.")
+    security_deposit_release_days = models.PositiveSmallIntegerField(
+        default=2, help_text="Release it this many days after check-out (at most 5: a card authorisation lasts "
+                             "7 days).")
+
+    def __str__(self):
+        return f"{self.get_mode_display()} ({self.property_id})"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        if self.mode == ScheduleMode.DEPOSIT:
+            if (self.deposit_percent is None) == (self.deposit_fixed is None):
+                errors["deposit_percent"] = "Give either a percentage or a fixed amount."
+            elif self.deposit_percent is not None and not 0 < self.deposit_percent < 100:
+                errors["deposit_percent"] = "A percentage between 1 and 99."
+            elif self.deposit_fixed is not None and self.deposit_fixed <= 0:
+                errors["deposit_fixed"] = "A positive amount."
+            if self.deadline_days_before >= self.balance_days_before:
+                errors["deadline_days_before"] = "The deadline must come after the balance is due (fewer days)."
+        if self.security_deposit < 0:
+            errors["security_deposit"] = "0 or a positive amount."
+        if self.security_deposit_release_days > 5:
+            errors["security_deposit_release_days"] = "At most 5 days (a card authorisation lasts 7 days)."
+        if errors:
+            raise ValidationError(errors)
+
+
+class PaymentPlan(models.Model):
+    """One booking's schedule as sold (a snapshot of :class:`PaymentSchedule`) and where its balance collection is.
+
+    Written by ``payments.schedule.ensure_plan`` (the first payment) and ``payments.balances``; never by a form."""
+
+    booking = models.OneToOneField("bookings.Booking", on_delete=models.CASCADE, related_name="payment_plan")
+    deposit = models.DecimalField(max_digits=12, decimal_places=2, help_text="Due at booking (the total if all).")
+    balance_due_on = models.DateField(null=True, blank=True, help_text="Empty: everything was due at booking.")
+    deadline_on = models.DateField(null=True, blank=True)
+    auto_cancel = models.BooleanField(default=False)
+    security_deposit = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    security_deposit_place_on = models.DateField(null=True, blank=True)
+    security_deposit_release_on = models.DateField(null=True, blank=True)
+    balance_charged_at = models.DateTimeField(null=True, blank=True, help_text="The automatic charge was started.")
+    balance_failed_at = models.DateTimeField(null=True, blank=True)
+    flagged_at = models.DateTimeField(null=True, blank=True, help_text="Still unpaid at the deadline.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["balance_due_on"], name="plan_balance_due_idx")]
+
+    def __str__(self):
+        return f"plan of booking {self.booking_id}"
+
+
+class SavedCard(models.Model):
+    """The card a guest saved at checkout for the balance and the security deposit: Stripe ids and what Stripe
+    says about the card (brand, last 4 digits, expiry), never the card itself."""
+
+    booking = models.OneToOneField("bookings.Booking", on_delete=models.CASCADE, related_name="saved_card")
+    customer_id = models.CharField(max_length=255)
+    payment_method_id = models.CharField(max_length=255, blank=True)
+    brand = models.CharField(max_length=30, blank=True)
+    last4 = models.CharField(max_length=4, blank=True)
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.brand or 'card'} •••• {self.last4 or '????'}"
+
+
+# --- security (damage) deposits (payments.security_deposits) -----------------------------------------------
+
+
+class DepositStatus(models.TextChoices):
+    PENDING = "pending", "Pending (being placed)"
+    HELD = "held", "Held (authorised)"
+    FAILED = "failed", "Failed"
+    RELEASED = "released", "Released"
+    CLAIMED = "claimed", "Claimed"
+    EXPIRED = "expired", "Expired"
+    CANCELED = "canceled", "Canceled"
+
+
+class SecurityDeposit(models.Model):
+    """One attempt to hold a security deposit: a manual-capture PaymentIntent on the saved card (or, by a manual
+    method, money staff recorded and will return by hand). Its status changes only through
+    ``payments.security_deposits.apply_deposit_transition``."""
+
+    booking = models.ForeignKey("bookings.Booking", on_delete=models.PROTECT, related_name="security_deposits")
+    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.STRIPE)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=DepositStatus.choices, default=DepositStatus.PENDING)
+    provider_ref = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    release_on = models.DateField(help_text="Released on this day unless claimed.")
+    authorised_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="The card authorisation lapses then.")
+    claim_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    claim_reason = models.TextField(blank=True)
+    captured_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    failure_code = models.CharField(max_length=100, blank=True)
+    failure_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["booking", "attempt"]
+        constraints = [
+            models.UniqueConstraint(fields=["booking", "attempt"], name="security_deposit_attempt_unique"),
+            models.CheckConstraint(condition=Q(captured_amount__lte=models.F("amount")),
+                                   name="security_deposit_capture_within_hold"),
+        ]
+        indexes = [models.Index(fields=["status", "release_on"], name="security_deposit_due_idx")]
+
+    def __str__(self):
+        return f"security deposit {self.amount} {self.currency} ({self.status})"
+
+
+class SecurityDepositEvent(AuditRow):
+    """One row per status change (or noted fact) of a security deposit (``core.models.AuditRow``)."""
+
+    deposit = models.ForeignKey(SecurityDeposit, on_delete=models.PROTECT, related_name="events")
+
+    class Meta(AuditRow.Meta):
+        pass

@@ -51,21 +51,30 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings import services as booking_services
-from bookings.models import CONFIRMABLE_BY_PAYMENT_STATUSES, CONFIRMED_STATUSES, Booking, BookingStatus
+from bookings.models import (
+    CHANNEL_SOURCES,
+    CONFIRMABLE_BY_PAYMENT_STATUSES,
+    CONFIRMED_STATUSES,
+    Booking,
+    BookingStatus,
+)
 from bookings.models import PaymentStatus as BookingPaymentStatus
 from core.actor import Actor
 from core.errors import DomainError
 from core.money import ZERO, round_money, to_minor_units
 
+from . import schedule
 from .errors import PaymentNotAllowed, ProviderError, RefundNotAllowed, TooManyAttempts
 from .models import (
     CAPTURED_STATUSES,
     COUNTED_REFUNDS,
     OPEN_STATUSES,
     Payment,
+    PaymentPurpose,
     Provider,
     Refund,
     RefundStatus,
+    SavedCard,
 )
 from .models import PaymentStatus as P
 from .providers import IntentData, RefundData, get_provider
@@ -73,6 +82,8 @@ from .state_machine import advance, record_payment_event
 
 logger = logging.getLogger(__name__)
 S = BookingStatus
+# A booking whose balance the guest may pay (card page or a manual method) once it is confirmed.
+BALANCE_PAYABLE_STATUSES = (S.CONFIRMED, S.CHECKED_IN)
 SYSTEM = Actor.system("payments")
 # A requested refund is sent at once (a task queued on commit); the sweeper picks it up after REFUND_RETRY_AFTER if
 # that task was lost, and retries a failed attempt after 1, 2, 4 … 60 minutes. After REFUND_MAX_ATTEMPTS it is marked
@@ -244,8 +255,19 @@ def _request_refund(payment: Payment, amount: Decimal, *, reason: str, actor: Ac
 
 
 def amount_to_pay(booking: Booking, now: datetime) -> Decimal:
-    """What the guest may pay now, by card or by a manual method: the balance of a reservation that still holds
-    its dates and has no captured payment. Raises :class:`PaymentNotAllowed` saying why not."""
+    """What the guest may pay now, by card or by a manual method (the one rule; the amount never comes from a
+    request). Raises :class:`PaymentNotAllowed` saying why not.
+
+    * a reservation that still holds its dates and has no captured payment: what its payment plan asks at
+      booking (``payments.schedule.due_at_booking``: the deposit, or the total); paying it confirms the booking;
+    * a confirmed (or checked-in) booking we sold with a balance still due: that balance (``Booking.balance_due``),
+      e.g. after its automatic charge failed, or early. Channel bookings are paid on their platform.
+    """
+    if booking.status in BALANCE_PAYABLE_STATUSES and booking.source not in CHANNEL_SOURCES:
+        due = booking.balance_due
+        if due <= 0:
+            raise PaymentNotAllowed("This booking is already paid.")
+        return due
     if booking.status != S.RESERVED:
         raise PaymentNotAllowed("This booking is not waiting for a payment.")
     if not booking.is_occupying(now):
@@ -253,24 +275,14 @@ def amount_to_pay(booking: Booking, now: datetime) -> Decimal:
     due = booking.balance_due
     if due <= 0 or Payment.objects.filter(booking=booking, status__in=CAPTURED_STATUSES).exists():
         raise PaymentNotAllowed("This booking is already paid.")
-    return due
-
-
-def balance_to_pay(booking: Booking) -> Decimal:
-    """What the guest of a confirmed stay still owes by card: its balance, e.g. after a change raised the price
-    (``payments.changes.collect_change_difference`` emails the pay link). Raises :class:`PaymentNotAllowed` when
-    nothing is owed."""
-    due = booking.balance_due
-    if booking.status != S.CONFIRMED or due <= 0:
-        raise PaymentNotAllowed("This booking is already paid.")
-    return due
+    return min(due, schedule.due_at_booking(booking, now))
 
 
 def check_payable(booking: Booking, now: datetime) -> Decimal:
-    """:func:`amount_to_pay` (or, for a confirmed stay with a balance, :func:`balance_to_pay`), for one more card
-    attempt (at most ``PAYMENT_MAX_ATTEMPTS`` per booking)."""
-    due = balance_to_pay(booking) if booking.status == S.CONFIRMED else amount_to_pay(booking, now)
-    if attempts_used(booking) >= settings.PAYMENT_MAX_ATTEMPTS:
+    """:func:`amount_to_pay`, for one more card attempt (at most ``PAYMENT_MAX_ATTEMPTS`` per reservation; a
+    confirmed booking's balance is not limited that way: its dates are not at stake, the throttle still counts)."""
+    due = amount_to_pay(booking, now)
+    if booking.status == S.RESERVED and attempts_used(booking) >= settings.PAYMENT_MAX_ATTEMPTS:
         raise TooManyAttempts()
     return due
 
@@ -294,17 +306,22 @@ def start_card_payment(*, booking_id, payment_method_id: str, actor: Actor, at: 
     with transaction.atomic():
         booking = _lock_booking(booking_id)
         due = check_payable(booking, now)
-        attempt = (Payment.objects.filter(booking=booking).order_by("-attempt").values_list("attempt", flat=True)
-                   .first() or 0) + 1
+        if booking.status == S.RESERVED:
+            schedule.ensure_plan(booking, now)  # the schedule as sold: the deposit (or total) due now
+        attempt = next_attempt(booking)
+        purpose = PaymentPurpose.BOOKING if booking.status == S.RESERVED else PaymentPurpose.BALANCE
         payment = Payment.objects.create(
             booking=booking, provider=Provider.STRIPE, attempt=attempt, amount=due, currency=booking.currency,
             idempotency_key=f"stayhold-{booking.reference}-{attempt}-{uuid.uuid4().hex[:12]}", created_at=now,
+            purpose=purpose,
         )
         record_payment_event(payment, "", P.PENDING, actor,
-                             f"Card payment attempt {attempt} of {settings.PAYMENT_MAX_ATTEMPTS}.", at=now)
+                             f"Card payment attempt {attempt} ({payment.get_purpose_display().lower()}).", at=now)
+        customer_id = SavedCard.objects.filter(booking=booking).values_list("customer_id", flat=True).first() or ""
 
     try:
-        intent = provider().create_payment(payment, payment_method_id)
+        extra = {"customer_id": customer_id} if customer_id else {}  # the card is being saved for later
+        intent = provider().create_payment(payment, payment_method_id, **extra)
     except ProviderError as exc:
         with transaction.atomic():
             payment = _lock_payment(payment.pk)
@@ -319,6 +336,8 @@ def start_card_payment(*, booking_id, payment_method_id: str, actor: Actor, at: 
         _claim_ref(locked, intent)
     apply_intent(intent, actor_label="card payment")
     payment.refresh_from_db()
+    if customer_id and payment.status in CAPTURED_STATUSES:
+        save_card(booking_id=booking_id, payment_method_id=payment_method_id)
     booking = Booking.objects.get(pk=booking_id)
     outcomes: dict[str, str] = {P.SUCCEEDED: "succeeded", P.REQUIRES_ACTION: "requires_action", P.PENDING: "pending"}
     status = outcomes.get(payment.status, "failed")
@@ -331,6 +350,55 @@ def start_card_payment(*, booking_id, payment_method_id: str, actor: Actor, at: 
     }.get(status, "")
     return CardResult(status=status, payment=payment, booking=booking,
                       client_secret=intent.client_secret if status == "requires_action" else "", error=error)
+
+
+def next_attempt(booking: Booking) -> int:
+    """The next attempt number of the booking's payments (caller holds the property lock)."""
+    return (Payment.objects.filter(booking=booking).order_by("-attempt").values_list("attempt", flat=True)
+            .first() or 0) + 1
+
+
+# --- the saved card (a Stripe customer and its PaymentMethod; never card data) -------------------------------
+
+
+def prepare_card_setup(*, booking: Booking, at: datetime | None = None) -> tuple[str, str]:
+    """A SetupIntent for the payment page: ``(id, client_secret)``.
+
+    When the booking's plan needs the card later (a balance, a security deposit), the SetupIntent is made for
+    ``off_session`` use on a Stripe customer of this booking (created once; its id kept on :class:`SavedCard`),
+    so the confirmed card can be charged without the guest. No transaction is open during the calls."""
+    now = at or timezone.now()
+    gateway = provider()
+    if not schedule.needs_saved_card(booking, now):
+        return gateway.create_setup(booking)
+    customer_id = SavedCard.objects.filter(booking=booking).values_list("customer_id", flat=True).first()
+    if not customer_id:
+        customer_id = gateway.create_customer(booking)  # idempotency key per booking: one customer
+        with transaction.atomic():
+            card, _created = SavedCard.objects.get_or_create(booking=booking, defaults={"customer_id": customer_id})
+            customer_id = card.customer_id
+    return gateway.create_setup(booking, customer_id=customer_id)
+
+
+def save_card(*, booking_id, payment_method_id: str) -> SavedCard | None:
+    """Keep the PaymentMethod that just paid as the booking's saved card (attached to its customer at Stripe) with
+    the brand and last 4 digits Stripe reports. Best effort: a failure leaves the card unsaved (the balance then
+    goes out as a payment link)."""
+    card = SavedCard.objects.filter(booking_id=booking_id).first()
+    if card is None:
+        return None
+    try:
+        info = provider().attach_payment_method(payment_method_id, card.customer_id)
+    except ProviderError as exc:
+        logger.warning("Card of booking %s not saved: %s", booking_id, exc.detail)
+        return None
+    with transaction.atomic():
+        card = SavedCard.objects.select_for_update().get(pk=card.pk)
+        card.payment_method_id = payment_method_id
+        card.brand, card.last4 = info.get("brand", "")[:30], info.get("last4", "")[:4]
+        card.exp_month, card.exp_year = info.get("exp_month"), info.get("exp_year")
+        card.save()
+    return card
 
 
 def apply_intent(intent: IntentData, *, actor_label: str = "stripe") -> Payment | None:
@@ -478,6 +546,58 @@ def handle_intent_failed(intent: IntentData, *, actor_label: str = "stripe") -> 
         # A failed intent could be retried in the browser with another card; each attempt is its own intent here.
         # Cancelled after commit: this may run inside a webhook's transaction.
         _cancel_after_commit(to_cancel, "released")
+    return payment
+
+
+def fail_attempt(*, payment_id, code: str, message: str, actor_label: str) -> Payment:
+    """Mark an open attempt ``failed`` when the provider gave no intent to apply (an off-session charge refused
+    outright, or Stripe's ``authentication_required``): idempotent, never backwards. The booking is not touched
+    beyond its totals (a confirmed booking's failed balance does not cancel it: ``payments.balances`` decides)."""
+    with transaction.atomic():
+        payment = _lock_payment(payment_id)
+        if payment.status not in OPEN_STATUSES:
+            return payment
+        payment.failure_code, payment.failure_message = code[:100] or "payment_failed", message or "The payment failed."
+        advance(payment, P.FAILED, actor_label, f"{payment.failure_code}: {payment.failure_message}",
+                extra_fields=("failure_code", "failure_message"))
+        sync_booking_totals(payment.booking_id, SYSTEM,
+                            f"Card payment attempt {payment.attempt} failed: {payment.failure_code}.")
+    return payment
+
+
+def record_offline_payment(*, booking_id, amount: Decimal, method: str, reference: str, received_on,
+                           actor: Actor, token: str = "", at: datetime | None = None) -> Payment:
+    """A payment the owner received outside the system (cash, a bank transfer): a succeeded :class:`Payment` of
+    provider ``offline``, audited, the booking's totals derived from the rows again. At most the balance due (an
+    overpayment is refused, not stored as a credit). A reservation it pays in full or in part is confirmed.
+    ``token`` (the form's one-time token) makes a double-submitted form record once."""
+    now = at or timezone.now()
+    if not reference.strip():
+        raise PaymentNotAllowed("Give a reference (receipt number, transfer reference, …).")
+    with transaction.atomic():
+        booking = _lock_booking(booking_id)
+        key = f"stayhold-offline-{booking.reference}-{token or uuid.uuid4().hex}"[:100]
+        existing = Payment.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return existing
+        amount = round_money(amount, booking.currency)
+        if booking.status not in (S.RESERVED, *CONFIRMED_STATUSES):
+            raise PaymentNotAllowed(f"This booking is {booking.get_status_display().lower()}: it takes no payment.")
+        if amount <= 0 or amount > booking.balance_due:
+            raise PaymentNotAllowed(f"The amount must be more than 0 and at most the balance due, "
+                                    f"{booking.balance_due} {booking.currency}.")
+        note = (f"{amount} {booking.currency} received outside the system by {method} on {received_on}, "
+                f"reference {reference.strip()[:200]}; recorded by {actor.label or actor.type}.")
+        if booking.status == S.RESERVED:
+            schedule.ensure_plan(booking, now)  # the deposit it may be, and the balance that follows
+            booking_services.confirm_late_payment(booking_id=booking.pk, actor=actor, reason=note, at=now)
+        payment = Payment.objects.create(
+            booking=booking, provider=Provider.OFFLINE, attempt=next_attempt(booking), amount=amount,
+            currency=booking.currency, status=P.SUCCEEDED, idempotency_key=key, created_at=now, succeeded_at=now,
+            purpose=PaymentPurpose.BALANCE if booking.status != S.RESERVED else PaymentPurpose.BOOKING,
+            reference=f"{method}: {reference.strip()}"[:200])
+        record_payment_event(payment, "", P.SUCCEEDED, actor, note, at=now)
+        sync_booking_totals(booking.pk, actor, note, always_record=True)
     return payment
 
 

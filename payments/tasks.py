@@ -12,7 +12,8 @@ from . import manual, services
 from .services import cancel_intents_task as cancel_intents
 from .services import execute_refund_task as execute_refund
 
-__all__ = ["cancel_intents", "execute_due_refunds", "execute_refund", "expire_manual_payments",
+__all__ = ["cancel_intents", "execute_due_refunds", "execute_refund", "expire_manual_payments", "process_balances",
+           "process_security_deposits",
            "remind_manual_payments"]
 
 
@@ -29,3 +30,17 @@ def expire_manual_payments() -> int:
 @shared_task(acks_late=True)
 def execute_due_refunds() -> int:
     return services.execute_due_refunds(at=timezone.now())
+
+
+@shared_task(acks_late=True)
+def process_balances() -> dict:
+    from . import balances
+
+    return balances.process_balances(at=timezone.now())
+
+
+@shared_task(acks_late=True)
+def process_security_deposits() -> dict:
+    from . import security_deposits
+
+    return security_deposits.process_security_deposits(at=timezone.now())

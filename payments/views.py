@@ -74,7 +74,6 @@ from properties.forms import stay_query
 
 from . import selectors, services, webhooks
 from .errors import ProviderError
-from .providers import get_provider
 from .providers.stripe import card_payments_enabled, webhook_secret
 
 logger = logging.getLogger(__name__)
@@ -162,13 +161,13 @@ def card_setup(request, reference):
     if _throttled(request, reference, "setup"):
         return _error("throttled", "Too many payment attempts; please wait a minute.", 429)
     try:
-        services.check_payable(booking, timezone.now())
-        setup_id, client_secret = get_provider().create_setup(booking)
+        due = services.check_payable(booking, timezone.now())
+        setup_id, client_secret = services.prepare_card_setup(booking=booking)
     except DomainError as exc:
         return JsonResponse(exc.as_dict(), status=exc.http_status)
     return JsonResponse({
         "client_secret": client_secret, "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
-        "js_url": settings.STRIPE_JS_URL, "amount": str(booking.balance_due),
+        "js_url": settings.STRIPE_JS_URL, "amount": str(due),
         "currency": booking.currency, "attempts_left": services.attempts_left(booking),
     })
 

@@ -86,6 +86,11 @@ def everything(settings, tmp_path, prop, book):
                                                   currency=booking.currency, code="ADMN2345",
                                                   deadline=booking.expires_at)
     ManualPaymentEvent.objects.create(payment=manual_payment, to_status="pending")
+    from payments.models import PaymentPlan, SecurityDeposit
+
+    PaymentPlan.objects.create(booking=booking, deposit=booking.total)
+    SecurityDeposit.objects.create(booking=booking, amount=Decimal("100"), currency=booking.currency,
+                                   release_on=booking.check_out, idempotency_key="admin-deposit")
     from bookings.models import TurnoverTask  # normally made by the turnover consumer (test setup only)
 
     TurnoverTask.objects.create(property=prop, booking=booking, due_date=booking.check_out,
@@ -334,7 +339,8 @@ def property_form(prop, **changes):
         "min_lead_days": prop.min_lead_days, "max_advance_days": prop.max_advance_days,
         "check_in_time": "15:00", "check_out_time": "11:00",
     }
-    for prefix in ("photos", "pricing_rules", "date_overrides", "blocks", "blocks-2", "channel_connections"):
+    for prefix in ("photos", "pricing_rules", "date_overrides", "blocks", "blocks-2", "channel_connections",
+                   "payment_schedule"):
         data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0",
                      f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"})
     data.update(changes)

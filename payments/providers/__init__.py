@@ -8,7 +8,7 @@ def get_provider(name: str = "stripe") -> PaymentProvider:
         from .stripe import StripeProvider
 
         return StripeProvider()
-    if name == "manual":
+    if name in ("manual", "offline"):  # offline: money the owner received outside the system, refunded by hand
         from .manual import ManualProvider
 
         return ManualProvider()

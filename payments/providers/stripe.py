@@ -104,29 +104,47 @@ class StripeProvider:
     def __init__(self):
         self.client = client()
 
-    def create_setup(self, booking) -> tuple[str, str]:
-        """A SetupIntent for the browser's ``confirmCardSetup``: (id, client_secret)."""
+    def create_customer(self, booking) -> str:
+        """A Stripe customer for the booking's saved card (one per booking: the idempotency key says so)."""
+        guest = booking.guest
+        params = {"metadata": {"booking_id": str(booking.pk), "reference": booking.reference}}
+        if guest is not None:
+            params.update(email=guest.email or "", name=guest.name or "")
         try:
-            setup = self.client.v1.setup_intents.create(
-                params={"payment_method_types": ["card"], "usage": "on_session",
-                        "metadata": {"booking_id": str(booking.pk), "reference": booking.reference}},
-            )
+            customer = self.client.v1.customers.create(
+                params=params, options={"idempotency_key": f"stayhold-customer-{booking.reference}"})
+        except stripe.StripeError as exc:
+            raise ProviderError() from exc
+        return customer.id
+
+    def create_setup(self, booking, customer_id: str = "") -> tuple[str, str]:
+        """A SetupIntent for the browser's ``confirmCardSetup``: (id, client_secret). With a customer it is made
+        for ``off_session`` use: the card is then charged later without the guest (balance, security deposit)."""
+        params = {"payment_method_types": ["card"], "usage": "off_session" if customer_id else "on_session",
+                  "metadata": {"booking_id": str(booking.pk), "reference": booking.reference}}
+        if customer_id:
+            params["customer"] = customer_id
+        try:
+            setup = self.client.v1.setup_intents.create(params=params)
         except stripe.StripeError as exc:
             raise ProviderError() from exc
         return setup.id, setup.client_secret
 
-    def create_payment(self, payment, payment_method_id: str) -> IntentData:
+    def create_payment(self, payment, payment_method_id: str, customer_id: str = "") -> IntentData:
         booking = payment.booking
+        params = {
+            "amount": to_minor_units(payment.amount, payment.currency),
+            "currency": payment.currency.lower(),
+            "payment_method": payment_method_id,
+            "payment_method_types": ["card"],
+            "metadata": {"booking_id": str(booking.pk), "reference": booking.reference,
+                         "payment_id": str(payment.pk), "attempt": str(payment.attempt)},
+        }
+        if customer_id:
+            params["customer"] = customer_id
         try:
             intent = self.client.v1.payment_intents.create(
-                params={
-                    "amount": to_minor_units(payment.amount, payment.currency),
-                    "currency": payment.currency.lower(),
-                    "payment_method": payment_method_id,
-                    "payment_method_types": ["card"],
-                    "metadata": {"booking_id": str(booking.pk), "reference": booking.reference,
-                                 "payment_id": str(payment.pk), "attempt": str(payment.attempt)},
-                },
+                params=params,
                 options={"idempotency_key": payment.idempotency_key},
             )
         except stripe.InvalidRequestError as exc:
@@ -143,6 +161,80 @@ class StripeProvider:
         except stripe.StripeError as exc:
             raise ProviderError() from exc
         return intent_data(intent)
+
+    def attach_payment_method(self, payment_method_id: str, customer_id: str) -> dict:
+        """Attach the PaymentMethod to the customer (Stripe already did when the off-session SetupIntent had the
+        customer; localstripe does not) and return what Stripe says about the card: brand, last4, expiry."""
+        try:
+            pm = self.client.v1.payment_methods.retrieve(payment_method_id).to_dict()
+            if not pm.get("customer"):
+                pm = self.client.v1.payment_methods.attach(
+                    payment_method_id, params={"customer": customer_id},
+                    options={"idempotency_key": f"stayhold-attach-{payment_method_id}"}).to_dict()
+        except stripe.StripeError as exc:
+            raise ProviderError() from exc
+        card = pm.get("card") or {}
+        return {"brand": str(card.get("brand") or ""), "last4": str(card.get("last4") or ""),
+                "exp_month": card.get("exp_month"), "exp_year": card.get("exp_year")}
+
+    def charge_off_session(self, payment, *, customer_id: str, payment_method_id: str,
+                           capture_method: str = "automatic", metadata: dict | None = None,
+                           idempotency_key: str = "") -> dict:
+        """Create and confirm an intent on the saved card without the guest (``off_session=True,
+        confirm=True``); ``capture_method="manual"`` for a security deposit's hold. Returns the intent as a dict:
+        a decline or "authentication_required" is an intent with ``last_payment_error``, not an exception."""
+        booking = payment.booking
+        key = idempotency_key or payment.idempotency_key
+        params = {
+            "amount": to_minor_units(payment.amount, payment.currency), "currency": payment.currency.lower(),
+            "customer": customer_id, "payment_method": payment_method_id, "payment_method_types": ["card"],
+            "off_session": True, "confirm": True,
+            "metadata": {"booking_id": str(booking.pk), "reference": booking.reference, **(metadata or {})},
+        }
+        if capture_method == "manual":
+            params["capture_method"] = "manual"
+        try:
+            return self.client.v1.payment_intents.create(params=params, options={"idempotency_key": key}).to_dict()
+        except stripe.CardError as exc:
+            # Stripe answers a declined or authentication_required off-session charge with 402 and the intent.
+            error = exc.error.to_dict() if exc.error is not None else {}
+            intent = error.get("payment_intent")
+            if intent:
+                return intent
+            # localstripe answers 402 without the intent: the refusal alone (no intent id to record).
+            return {"id": None, "status": "requires_payment_method", "last_payment_error": {
+                "code": exc.code or "card_declined", "decline_code": error.get("decline_code"),
+                "message": exc.user_message or "The card was declined."}}
+        except stripe.InvalidRequestError as exc:
+            raise ProviderError(exc.user_message or "This card cannot be used.", retryable=False) from exc
+        except stripe.StripeError as exc:
+            raise ProviderError() from exc
+
+    def retrieve_raw(self, provider_ref: str) -> dict:
+        try:
+            return self.client.v1.payment_intents.retrieve(provider_ref).to_dict()
+        except stripe.StripeError as exc:
+            raise ProviderError() from exc
+
+    def cancel_raw(self, provider_ref: str) -> dict:
+        """Cancel an intent (a security deposit's hold: releases it); reports what it is when it can no longer be."""
+        try:
+            return self.client.v1.payment_intents.cancel(provider_ref).to_dict()
+        except stripe.InvalidRequestError:
+            return self.retrieve_raw(provider_ref)
+        except stripe.StripeError as exc:
+            raise ProviderError() from exc
+
+    def capture(self, provider_ref: str, amount: Decimal, currency: str, *, idempotency_key: str) -> dict:
+        """Capture ``amount`` (at most the authorised amount) of a held intent; the rest is released."""
+        try:
+            return self.client.v1.payment_intents.capture(
+                provider_ref, params={"amount_to_capture": to_minor_units(amount, currency)},
+                options={"idempotency_key": idempotency_key}).to_dict()
+        except stripe.InvalidRequestError as exc:
+            raise ProviderError(exc.user_message or "The hold can no longer be captured.", retryable=False) from exc
+        except stripe.StripeError as exc:
+            raise ProviderError() from exc
 
     def retrieve(self, provider_ref: str, currency: str = "") -> IntentData:
         try:

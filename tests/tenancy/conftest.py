@@ -65,7 +65,7 @@ class World:
 def build_tenant(key: str, owner, prop) -> Tenant:
     from bookings.models import TurnoverTask
     from payments import manual
-    from payments.models import HostPaymentMethod, Payment, Refund
+    from payments.models import HostPaymentMethod, Payment, PaymentPlan, Refund, SecurityDeposit
     from properties.models import PropertyPhoto
 
     guest = GuestInput(f"Guest {key.upper()}", f"guest-{key}@example.com")
@@ -114,6 +114,10 @@ def build_tenant(key: str, owner, prop) -> Tenant:
         "payments.refund": refund,
         "payments.hostpaymentmethod": method,
         "payments.manualpayment": manual_payment,
+        "payments.paymentplan": PaymentPlan.objects.get(booking=booking),  # written when the manual method was chosen
+        "payments.securitydeposit": SecurityDeposit.objects.create(
+            booking=booking, amount=Decimal("100"), currency=booking.currency, release_on=future(15),
+            idempotency_key=f"deposit-{key}", provider_ref=f"pi_deposit_{key}"),
         "channel_sync.channelconnection": connection,
         "channel_sync.syncrun": run,
         "channel_sync.syncconflict": conflict,

@@ -59,7 +59,7 @@ from core.actor import Actor
 from guests.models import User
 from guests.services import GuestInput
 from payments import manual
-from payments.models import HostPaymentMethod
+from payments.models import HostPaymentMethod, PaymentSchedule
 from properties import services as property_services
 from properties.models import Amenity, DateOverride, PricingRule, Property, weekday_mask
 from properties.pricing import local_today
@@ -158,6 +158,9 @@ PROPERTIES = [
         "latitude": "38.711660", "longitude": "-9.129310",
         "max_guests": 2, "bedrooms": 1, "bathrooms": "1", "base_price": "95", "cleaning_fee": "40",
         "tax_rate": "6", "cancellation_policy": "moderate", "min_stay": 2,
+        # A deposit at booking, the balance 30 days before arrival, and a security deposit (docs/payments-schedule.md).
+        "payment_schedule": {"mode": "deposit", "deposit_percent": "30", "balance_days_before": 30,
+                             "deadline_days_before": 14, "security_deposit": "150"},
         "amenities": ["wifi", "kitchen", "washer", "air-conditioning", "workspace", "balcony"],
         "description": (
             "A sunlit loft on the top floor of an 18th-century building in the heart of Alfama, its walls still "
@@ -596,6 +599,10 @@ class Command(BaseCommand):
             if spec["staff"]:
                 prop.staff.add(users["staff"])
             self.stats.properties += 1
+        if spec.get("payment_schedule"):
+            terms = {k: Decimal(v) if isinstance(v, str) and k != "mode" else v
+                     for k, v in spec["payment_schedule"].items()}
+            PaymentSchedule.objects.get_or_create(property=prop, defaults=terms)
         today = local_today(prop)
         if photos and not prop.photos.exists():
             self.seed_photos(prop, spec)
