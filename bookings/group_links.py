@@ -45,9 +45,10 @@ def _with_token(url: str, group: BookingGroup) -> str:
     return f"{url}?{urlencode({'token': group_access_token(group)})}"
 
 
-def group_url(group: BookingGroup) -> str:
-    """The group's page in the guest portal (every stay, its status, pay, cancel one or all)."""
-    return _with_token(reverse("bookings:group", args=[group.reference]), group)
+def group_url(group: BookingGroup, name: str = "bookings:group") -> str:
+    """The group's page in the guest portal (every stay, its status, pay, cancel one or all), or another of the
+    group's guest pages (``bookings:group-cancel``)."""
+    return _with_token(reverse(name, args=[group.reference]), group)
 
 
 def group_payment_url(group: BookingGroup) -> str:

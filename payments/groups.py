@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import stripe
 from django.conf import settings
@@ -42,7 +44,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings import services as booking_services
-from bookings.models import CONFIRMABLE_BY_PAYMENT_STATUSES, CONFIRMED_STATUSES, Booking, BookingGroup, BookingStatus
+from bookings.models import (
+    CANCELLABLE_STATUSES,
+    CONFIRMABLE_BY_PAYMENT_STATUSES,
+    CONFIRMED_STATUSES,
+    Booking,
+    BookingGroup,
+    BookingStatus,
+)
 from core.actor import Actor
 from core.errors import DomainError
 from core.money import ZERO, to_minor_units
@@ -157,14 +166,12 @@ def _create_intent(rows: list[Payment], group: BookingGroup, payment_method_id: 
     currency = rows[0].currency
     amount = sum((to_minor_units(row.amount, currency) for row in rows), 0)
     api = client()
+    params: Any = {"amount": amount, "currency": currency.lower(), "payment_method": payment_method_id,
+                   "payment_method_types": ["card"],  # as payments.providers.stripe: localstripe has no automatic ones
+                   "metadata": {"group": group.reference, GROUP_METADATA: str(group.pk),
+                                "payment_ids": ",".join(str(row.pk) for row in rows)}}
     try:
-        intent = api.v1.payment_intents.create(
-            params={"amount": amount, "currency": currency.lower(), "payment_method": payment_method_id,
-                    "payment_method_types": ["card"],
-                    "metadata": {"group": group.reference, GROUP_METADATA: str(group.pk),
-                                 "payment_ids": ",".join(str(row.pk) for row in rows)}},
-            options={"idempotency_key": key},
-        )
+        intent = api.v1.payment_intents.create(params=params, options={"idempotency_key": key})
     except stripe.InvalidRequestError as exc:
         raise ProviderError(exc.user_message or "This card cannot be used.") from exc
     except stripe.StripeError as exc:
@@ -199,8 +206,9 @@ def _cancel(ref: str) -> IntentData | None:
 
 
 def _open_group_refs(bookings) -> list[str]:
-    return sorted(set(Payment.objects.filter(booking__in=bookings, status__in=OPEN_STATUSES,
-                                             group_intent__isnull=False).values_list("group_intent", flat=True)))
+    refs = Payment.objects.filter(booking__in=bookings, status__in=OPEN_STATUSES, group_intent__isnull=False
+                                  ).values_list("group_intent", flat=True)
+    return sorted({ref for ref in refs if ref})
 
 
 def start_group_card_payment(*, group_id, payment_method_id: str, actor: Actor,
@@ -338,8 +346,8 @@ def apply_group_intent(intent: IntentData, *, actor_label: str = "stripe") -> li
     if not ids:
         logger.warning("Group intent %s matches no payment", intent.id)
         return []
-    handlers = {P.SUCCEEDED: _succeeded, P.FAILED: _failed, P.CANCELED: _canceled,
-                P.REQUIRES_ACTION: _requires_action}
+    handlers: dict[str, Callable[[list[Payment], IntentData, str], None]] = {
+        P.SUCCEEDED: _succeeded, P.FAILED: _failed, P.CANCELED: _canceled, P.REQUIRES_ACTION: _requires_action}
     handler = handlers.get(intent.status)
     if handler is None:  # still pending
         return list(Payment.objects.filter(pk__in=ids))
@@ -389,9 +397,10 @@ def _succeeded(rows: list[Payment], intent: IntentData, actor_label: str) -> Non
             refund_reason = f"The booking is {booking.status}; its share of the group payment is returned."
         if refund_reason:
             services._request_refund(row, row.refundable, reason=refund_reason, actor=SYSTEM)
-        services.sync_booking_totals(
-            booking.pk, SYSTEM, f"Card payment {row.amount} {row.currency} received: its share of group payment "
-                                f"{intent.id}." + (f" Refunded automatically: {refund_reason}" if refund_reason else ""))
+        note = f"Card payment {row.amount} {row.currency} received: its share of group payment {intent.id}."
+        if refund_reason:
+            note += f" Refunded automatically: {refund_reason}"
+        services.sync_booking_totals(booking.pk, SYSTEM, note)
 
 
 def _failed(rows: list[Payment], intent: IntentData, actor_label: str) -> None:
@@ -432,3 +441,44 @@ def sync_group_from_provider(*, group_id) -> list[Booking]:
     for ref in _open_group_refs(bookings):
         apply_group_intent(_retrieve(ref), actor_label="return from payment")
     return group_bookings(group)
+
+
+# --- cancelling every booking of a group ---------------------------------------------------------------------
+
+
+@dataclass
+class GroupCancellation:
+    """What "cancel all" did: the bookings cancelled (with their refunds) and those skipped, each with why."""
+
+    cancelled: list[services.CancelResult] = field(default_factory=list)
+    skipped: list[tuple[Booking, str]] = field(default_factory=list)
+
+    @property
+    def refunded(self) -> Decimal:
+        return sum((result.refunded for result in self.cancelled), ZERO)
+
+
+def cancel_group(*, group_id, actor: Actor, reason: str, by_owner: bool = False,
+                 expected_refunds: dict[str, Decimal] | None = None,
+                 at: datetime | None = None) -> GroupCancellation:
+    """Cancel every booking of the group that can still be cancelled, each under **its own** policy snapshot, one
+    after the other in booking order, each by ``payments.services.cancel_with_refund`` in its own transaction.
+
+    Decision (docs/group-bookings.md): not all-or-nothing. A booking that may not be cancelled any more (already
+    cancelled or expired, checked in, the arrival day reached for a guest) or whose refund dropped below the
+    amount the guest was shown (``expected_refunds``, by reference: :class:`~bookings.errors.RefundChanged`) is
+    **skipped and reported** with the reason; the others are cancelled. A guest who wants everything gone gets
+    everything that can go, and the page says what could not."""
+    outcome = GroupCancellation()
+    for booking in Booking.objects.filter(group_id=group_id).select_related("property").order_by("pk"):
+        if booking.status not in CANCELLABLE_STATUSES:
+            outcome.skipped.append((booking, f"This booking is {booking.get_status_display().lower()}."))
+            continue
+        expected = (expected_refunds or {}).get(booking.reference)
+        try:
+            outcome.cancelled.append(services.cancel_with_refund(
+                booking_id=booking.pk, actor=actor, reason=reason, by_owner=by_owner,
+                expected_refund=None if by_owner else expected, at=at))
+        except DomainError as exc:
+            outcome.skipped.append((booking, exc.detail))
+    return outcome

@@ -8,6 +8,7 @@ never read from the form: ``reserve`` quotes it on the server.
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from guests.countries import COUNTRY_CHOICES
 from guests.forms import clean_phone
@@ -54,3 +55,21 @@ class GuestDetailsForm(StayForm):
         if not name:
             raise forms.ValidationError("Enter your full name.")
         return name
+
+
+class GroupDetailsForm(forms.Form):
+    """The lead guest's details for a group booking (the stays come from the session's basket, not the form)."""
+
+    name = GuestDetailsForm.base_fields["name"]
+    email = GuestDetailsForm.base_fields["email"]
+    phone = GuestDetailsForm.base_fields["phone"]
+    country = GuestDetailsForm.base_fields["country"]
+    special_requests = GuestDetailsForm.base_fields["special_requests"]
+    accept = forms.BooleanField(
+        label=_("I accept the house rules and the cancellation policy of every stay."),
+        error_messages={"required": _("Please accept the house rules and the cancellation policies to continue.")},
+    )
+    form_token = GuestDetailsForm.base_fields["form_token"]
+
+    clean_phone = GuestDetailsForm.clean_phone
+    clean_name = GuestDetailsForm.clean_name

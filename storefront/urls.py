@@ -10,7 +10,7 @@ config/urls.py.
 
 from django.urls import include, path, re_path
 
-from . import booking_views, landing_views, portal_views, property_views
+from . import booking_views, group_views, landing_views, portal_views, property_views
 
 REFERENCE = r"(?P<reference>[A-Za-z0-9-]{1,40})"
 
@@ -22,6 +22,12 @@ booking_patterns = [
     re_path(rf"^bookings/{REFERENCE}/cancel/?$", portal_views.cancel, name="cancel"),
     re_path(rf"^bookings/{REFERENCE}/receipt/?$", portal_views.receipt, name="receipt"),
     re_path(rf"^bookings/{REFERENCE}/messages/?$", portal_views.message, name="message"),
+    # group bookings ("book all", storefront/group_views.py): the basket and its details page, the group's page
+    path("group/", group_views.basket, name="group-basket"),
+    path("group/add/<slug:slug>/", group_views.add, name="group-add"),
+    path("group/remove/", group_views.remove, name="group-remove"),
+    re_path(rf"^groups/{REFERENCE}/$", group_views.group_page, name="group"),
+    re_path(rf"^groups/{REFERENCE}/cancel/?$", group_views.cancel_all, name="group-cancel"),
 ]
 
 property_patterns = [

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bookings import services as booking_services
-from bookings.models import Booking, BookingStatus
+from bookings.models import BookingStatus
 from bookings.models import PaymentStatus as BP
 from bookings.services import GroupStay
 from core.actor import Actor
