@@ -10,12 +10,14 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from django.conf import settings
+from django.test import Client
 from playwright.sync_api import expect
 
 from bookings.models import Booking, BookingGroup, BookingStatus
 from payments.models import Payment
 from tests.browser.conftest import wait_for
-from tests.factories import PropertyFactory, future
+from tests.factories import OwnerFactory, PropertyFactory, future
 from tests.payments.conftest import VISA
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,8 +47,9 @@ def add_from_property_page(page, live_server, prop, check_in, check_out, adults)
 
 
 def test_a_guest_books_two_properties_in_one_checkout(live_server, stripe_live, new_page):
-    loft = PropertyFactory(name="Alfama Loft", base_price=Decimal("120.00"), cleaning_fee=Decimal("30.00"))
-    house = PropertyFactory(name="Harbour House", base_price=Decimal("90.00"), max_guests=6)
+    owner = OwnerFactory(email="owner@example.com")
+    loft = PropertyFactory(owner=owner, name="Alfama Loft", base_price=Decimal("120.00"), cleaning_fee=Decimal("30.00"))
+    house = PropertyFactory(owner=owner, name="Harbour House", base_price=Decimal("90.00"), max_guests=6)
     page = new_page()
 
     add_from_property_page(page, live_server, loft, future(30), future(33), 2)
@@ -103,3 +106,14 @@ def test_a_guest_books_two_properties_in_one_checkout(live_server, stripe_live, 
     page.get_by_role("link", name="Cancel the whole group booking").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Cancel the whole group booking")
     shot(page, "cancel-all")
+
+    # The owner's back office: the booking's page shows its group and the other booking.
+    admin_page = new_page()
+    client = Client()
+    client.force_login(owner)
+    admin_page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
+                                     "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                                     "url": live_server.url}])
+    admin_page.goto(f"{live_server.url}/admin/bookings/booking/{bookings[0].pk}/change/")
+    expect(admin_page.locator("#booking-group")).to_contain_text(bookings[1].reference)
+    shot(admin_page, "admin")
