@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookings import services
 from bookings.idempotency import IdempotencyKeyReused, fingerprint, run_idempotent
@@ -83,8 +84,6 @@ def _store(session, stays: list[GroupStay]) -> None:
 
 def add_stay(session, stay: GroupStay) -> str:
     """Add ``stay`` to the basket; "" when added, else why not (full, or the same stay twice)."""
-    from django.utils.translation import gettext as _
-
     stays = stays_in(session)
     if len(stays) >= MAX_GROUP_STAYS:
         return _("A group booking has at most %(max)d stays.") % {"max": MAX_GROUP_STAYS}
@@ -156,9 +155,9 @@ def reserve_basket(*, stays: list[GroupStay], data: dict, referral: str = "") ->
         stored = run_idempotent(scope=SCOPE, key=str(data["form_token"]), request_hash=fingerprint(body),
                                 handler=handler)
     except IdempotencyKeyReused:
-        return GroupOutcome(detail="This form was already sent with other details. Please check them and submit "
-                                   "again.", stale=True)
+        return GroupOutcome(detail=_("This form was already sent with other details. Please check them and submit "
+                                     "again."), stale=True)
     if stored.status >= 400:
-        return GroupOutcome(detail=stored.body.get("detail", "This group booking could not be made."),
+        return GroupOutcome(detail=stored.body.get("detail", _("This group booking could not be made.")),
                             stay=stored.body.get("stay"), replayed=stored.replayed)
     return GroupOutcome(group=BookingGroup.objects.get(pk=stored.body["group_id"]), replayed=stored.replayed)

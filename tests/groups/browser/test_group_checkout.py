@@ -1,9 +1,11 @@
 """A guest books two properties in one checkout, in Chromium: property page → add to group → second property →
 group details → one card payment → the group page with both bookings confirmed. Screenshots go to
-docs/screenshots/group-*.png (the documentation's pictures)."""
+test-artifacts/group-checkout/; with ``STAYHOLD_DOC_SCREENSHOTS=1`` to docs/screenshots/group-*.png (the
+documentation's pictures, refreshed on purpose only)."""
 
 from __future__ import annotations
 
+import os
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -21,11 +23,14 @@ from tests.factories import OwnerFactory, PropertyFactory, future
 from tests.payments.conftest import VISA
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-DOCS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[3]
+SHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("STAYHOLD_DOC_SCREENSHOTS") == "1"
+         else ROOT / "test-artifacts" / "group-checkout")
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(DOCS / f"group-{name}.png"), full_page=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"group-{name}.png"), full_page=True)
 
 
 def fill_card(page, number: str) -> None:
