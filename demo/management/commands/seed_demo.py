@@ -818,6 +818,7 @@ class Command(BaseCommand):
                                        guest=guest, actor=Actor.guest(guest.email))
         for booking in group.bookings.all():
             services.confirm(booking_id=booking.pk, actor=Actor.for_user(props[0].owner), reason="Payment received.")
+            sync_turnover_for_booking(booking.pk)  # now, like the other demo stays (the consumer would, later)
         self.stats.bookings += len(props)
 
     # --- output -----------------------------------------------------------------------------
