@@ -42,9 +42,10 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     change_list_template = "admin/bookings/booking/change_list.html"
     list_display = ["reference", "property", "guest_name", "source", "status", "payment_status", "check_in",
                     "check_out", "nights", "guest_count", "total_display", "paid_display"]
-    list_filter = ["status", "payment_status", "source", "referral", "property", admin_filters.ArrivalMonthFilter]
-    search_fields = ["reference", "external_id", "guest__name", "guest__email"]
-    search_help_text = "Reference (or channel id), guest name or guest email."
+    list_filter = ["status", "payment_status", "source", "referral", "property", admin_filters.ArrivalMonthFilter,
+                   admin_filters.GroupFilter]
+    search_fields = ["reference", "external_id", "guest__name", "guest__email", "group__reference"]
+    search_help_text = "Reference (or channel id), group reference, guest name or guest email."
     list_select_related = ["property", "guest"]
     list_per_page = 50
     # Latest arrivals first (creation order says little: channel imports and owner bookings arrive late).
@@ -53,8 +54,9 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
                "revoke_guest_links"]
     inlines = [SentEmailInline, BookingEventInline]
     fieldsets = [
-        (None, {"fields": ["reference", "property", "guest", "source", "referral", "external_id", "status",
-                           "payment_status", "expires_at", "rules_overridden", "overbooking", "messages_link"]}),
+        (None, {"fields": ["reference", "group_display", "property", "guest", "source", "referral", "external_id",
+                           "status", "payment_status", "expires_at", "rules_overridden", "overbooking",
+                           "messages_link"]}),
         ("Stay", {"fields": ["check_in", "check_out", "nights", "adults", "children", "special_requests"]}),
         ("Money", {"fields": ["total_display", "platform_total", "paid_display", "refunded_display",
                               "balance_display"]}),
@@ -70,6 +72,16 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     @admin.display(description="Guest", ordering="guest__name")
     def guest_name(self, obj):
         return obj.guest.name if obj.guest else "—"
+
+    @admin.display(description="Group booking")
+    def group_display(self, obj):
+        """The group it was booked with ("book all"): its other bookings are listed below the fields (those this
+        user may see) and the list filtered on the group shows them all."""
+        if obj.group_id is None:
+            return "—"
+        url = reverse("admin:bookings_booking_changelist") + "?" + urlencode({admin_filters.GroupFilter.parameter_name:
+                                                                              obj.group_id})
+        return format_html('<a href="{}">{}</a> (booked by {})', url, obj.group.reference, obj.group.lead_guest)
 
     @admin.display(description="Overbooking")
     def overbooking(self, obj):
@@ -157,10 +169,13 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         if booking is not None:
             extra_context = {**(extra_context or {}), **admin_views.booking_detail(booking, request.user),
                              **money_views.money_detail(booking, request.user)}
+            if booking.group_id is not None:  # the group's other bookings this user may see (tenant-scoped)
+                extra_context["group_others"] = list(self.get_queryset(request).filter(group_id=booking.group_id)
+                                                     .exclude(pk=booking.pk).order_by("pk"))
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("property", "guest")
+        return super().get_queryset(request).select_related("property", "guest", "group__lead_guest")
 
     def changelist_view(self, request, extra_context=None):
         from django.core.exceptions import PermissionDenied

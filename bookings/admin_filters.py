@@ -41,3 +41,24 @@ class ArrivalMonthFilter(admin.SimpleListFilter):
         if start is None:
             return queryset
         return queryset.filter(check_in__gte=start, check_in__lt=_next_month(start))
+
+
+class GroupFilter(admin.SimpleListFilter):
+    """Group bookings ("book all"): in a group or not; ``?group=<id>`` (the link on a booking's page) lists one
+    group's bookings, among those the user can see (the admin's queryset is scoped before any filter)."""
+
+    title = "group booking"
+    parameter_name = "group"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "In a group"), ("no", "Not in a group")]
+
+    def queryset(self, request, queryset):
+        value = self.value() or ""
+        if value == "yes":
+            return queryset.filter(group__isnull=False)
+        if value == "no":
+            return queryset.filter(group__isnull=True)
+        if value.isdigit():
+            return queryset.filter(group_id=int(value))
+        return queryset

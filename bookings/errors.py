@@ -137,3 +137,31 @@ class ChangePriceChanged(BookingError):
     def as_dict(self) -> dict:
         return {**super().as_dict(), "difference": str(self.difference), "refund": str(self.refund),
                 "currency": self.currency}
+
+
+class GroupStayFailed(BookingError):
+    """One stay of a group booking could not be reserved, so none was (``bookings.services.reserve_group``).
+
+    ``index`` is the stay's position (0-based) in the request, ``stay_code`` the code of the error that stay hit
+    (``dates_unavailable``, ``stay_rule_violation``, ``property_unavailable`` …); the detail names the stay."""
+
+    code = "group_stay_failed"
+    http_status = 409
+    default_detail = "One of the stays could not be reserved; nothing was booked."
+
+    def __init__(self, detail: str, *, index: int, stay_code: str, reasons=()):
+        super().__init__(detail, reasons=reasons)
+        self.index = index
+        self.stay_code = stay_code
+
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), "stay": self.index, "stay_code": self.stay_code}
+
+
+class InvalidGroup(BookingError):
+    """The group request itself is wrong: no stay, too many, two stays of one property on overlapping nights,
+    or stays priced in different currencies (one card payment pays a group)."""
+
+    code = "invalid_group"
+    http_status = 400
+    default_detail = "This group booking cannot be made."

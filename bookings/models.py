@@ -143,8 +143,26 @@ class BookingQuerySet(models.QuerySet):
         return self.filter(Q(property__owner=user) | Q(property__staff=user)).distinct()
 
 
+class BookingGroup(models.Model):
+    """Several bookings a guest made in one checkout ("book all"): one per stay, reserved all-or-nothing by
+    ``bookings.services.reserve_group`` and paid with one card payment (``payments.groups``). Each booking keeps
+    its own status, price, policy snapshot and cancellation; the group only ties them together."""
+
+    reference = models.CharField(max_length=20, unique=True, editable=False)
+    lead_guest = models.ForeignKey("guests.Guest", on_delete=models.PROTECT, related_name="booking_groups")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.reference
+
+
 class Booking(models.Model):
     reference = models.CharField(max_length=20, unique=True, editable=False)
+    group = models.ForeignKey(BookingGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="bookings",
+                              help_text="The group booking this stay was reserved with, if any.")
     property = models.ForeignKey("properties.Property", on_delete=models.PROTECT, related_name="bookings")
     guest = models.ForeignKey("guests.Guest", null=True, blank=True, on_delete=models.PROTECT, related_name="bookings")
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.DIRECT)

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core import outbox
 from core.actor import Actor
@@ -46,8 +47,10 @@ from .errors import (
     CheckInTooEarly,
     DatesUnavailable,
     ExternalBookingConflict,
+    GroupStayFailed,
     HoldExpired,
     HoldMismatch,
+    InvalidGroup,
     InvalidTransition,
     PropertyUnavailable,
     RefundChanged,
@@ -61,6 +64,7 @@ from .models import (
     CONFIRMATION_RESEND_STATUSES,
     AvailabilityBlock,
     Booking,
+    BookingGroup,
     BookingStatus,
     PaymentStatus,
     Referral,
@@ -265,6 +269,115 @@ def reserve(*, property_id, check_in: date, check_out: date, adults: int, childr
     reason = f"Stay rules overridden: {override_reason}" if override_rules else "Reservation created."
     record_creation(booking, actor, reason, at=now)
     return booking
+
+
+# --- group bookings ("book all") -------------------------------------------------------------------
+
+
+MAX_GROUP_STAYS = 10
+
+
+@dataclass(frozen=True)
+class GroupStay:
+    """One stay of a group booking request."""
+
+    property_id: int
+    check_in: date
+    check_out: date
+    adults: int
+    children: int = 0
+
+
+def _save_new_group(group: BookingGroup, now: datetime) -> BookingGroup:
+    for _attempt in range(5):
+        group.reference = new_reference(now.year).replace("PMS-", "GRP-", 1)
+        try:
+            with transaction.atomic():
+                group.save(force_insert=True)
+            return group
+        except IntegrityError as exc:
+            if "reference" not in str(exc):
+                raise
+    raise BookingError("Could not allocate a group reference; please retry.")
+
+
+def _check_group_request(stays: list[GroupStay]) -> None:
+    """The request's own shape: 1 to ``MAX_GROUP_STAYS`` stays, valid dates, one property twice only on nights
+    that do not overlap (two stays of one property back to back are two bookings, each under the usual rules)."""
+    if not stays:
+        raise InvalidGroup(_("A group booking needs at least one stay."))
+    if len(stays) > MAX_GROUP_STAYS:
+        raise InvalidGroup(_("A group booking has at most %(max)d stays.") % {"max": MAX_GROUP_STAYS})
+    for i, stay in enumerate(stays):
+        if stay.check_out <= stay.check_in:
+            raise GroupStayFailed(_("Stay %(n)d: check-out must be after check-in.") % {"n": i + 1}, index=i,
+                                  stay_code=StayRuleViolation.code)
+        for j in range(i):
+            other = stays[j]
+            if other.property_id == stay.property_id and other.check_in < stay.check_out and (
+                    stay.check_in < other.check_out):
+                raise InvalidGroup(_("Stays %(a)d and %(b)d are at the same property on overlapping nights.")
+                                   % {"a": j + 1, "b": i + 1})
+
+
+@transaction.atomic
+def reserve_group(*, stays, guest: GuestInput, actor: Actor, special_requests: str = "", referral: str = "",
+                  expires_in: timedelta | None = None, at: datetime | None = None) -> BookingGroup:
+    """Reserve several stays at once (a "book all" checkout): one ``reserved`` booking per stay, linked by a new
+    :class:`BookingGroup`, all or nothing.
+
+    One transaction: every property row is locked first, **in ascending id order** (two groups that share
+    properties, requested in any order, take their locks in the same order, so they queue instead of
+    deadlocking), then each stay is checked and inserted exactly as :func:`reserve` does (stale holds expired,
+    availability and stay rules re-checked under the lock, the price quoted on the server, the exclusion
+    constraint as the last line), each with its audit row and ``booking.created`` outbox event. The first stay
+    that fails raises :class:`GroupStayFailed` naming it (its position, property, dates and why) and the whole
+    transaction rolls back: no booking, no group, no event. All stays must be priced in one currency (the group is
+    paid with one card payment). Returns the group; its bookings are ``group.bookings`` (in the request's order
+    by id).
+    """
+    now = at or timezone.now()
+    stays = list(stays)
+    _check_group_request(stays)
+    if referral and referral not in Referral.values:
+        raise ValueError(f"Unknown referral {referral!r}.")
+    props: dict[int, Property] = {}
+    for property_id in sorted({stay.property_id for stay in stays}):
+        try:
+            props[property_id] = lock_property(property_id, with_overrides=True)
+        except PropertyUnavailable as exc:
+            index = next(i for i, stay in enumerate(stays) if stay.property_id == property_id)
+            raise GroupStayFailed(_("Stay %(n)d: %(why)s") % {"n": index + 1, "why": exc.detail}, index=index,
+                                  stay_code=exc.code) from exc
+    expires_at = now + (expires_in or timedelta(minutes=settings.BOOKING_HOLD_MINUTES))
+    lead = find_or_create_guest(guest)
+    group = _save_new_group(BookingGroup(lead_guest=lead, created_at=now), now)
+    currency = ""
+    for i, stay in enumerate(stays):
+        prop = props[stay.property_id]
+        guests = stay.adults + stay.children
+        try:
+            _ensure_available(prop, stay.check_in, stay.check_out, guests, now)
+            booking = Booking(
+                property=prop, guest=lead, group=group, source=Source.DIRECT, check_in=stay.check_in,
+                check_out=stay.check_out, adults=stay.adults, children=stay.children, status=S.RESERVED,
+                reserved_at=now, expires_at=expires_at, special_requests=special_requests,
+                cancellation_policy=policy_snapshot_for(prop), referral=referral,
+            )
+            _apply_quote(booking, quote(prop, stay.check_in, stay.check_out, guests, at=now))
+            _save_new(booking, now)
+        except BookingError as exc:
+            raise GroupStayFailed(
+                _("Stay %(n)d (%(property)s, %(check_in)s – %(check_out)s): %(why)s") % {
+                    "n": i + 1, "property": prop.name, "check_in": stay.check_in.isoformat(),
+                    "check_out": stay.check_out.isoformat(), "why": exc.detail},
+                index=i, stay_code=exc.code, reasons=exc.reasons) from exc
+        if currency and booking.currency != currency:
+            raise InvalidGroup(_("The stays of one group booking must all be priced in the same currency."))
+        currency = booking.currency
+        record_creation(booking, actor, f"Reservation created in group {group.reference} "
+                                        f"(stay {i + 1} of {len(stays)}).", at=now)
+    return group
 
 
 @transaction.atomic

@@ -55,6 +55,11 @@ class Payment(models.Model):
     provider_ref = models.CharField(max_length=255, null=True, blank=True, unique=True,
                                     help_text="The Stripe PaymentIntent id.")
     idempotency_key = models.CharField(max_length=100, unique=True)
+    # A group booking is paid with ONE PaymentIntent (payments.groups): each of its bookings gets a row with its
+    # share, provider_ref stays empty (it is unique) and the shared intent id is kept here; the constraint below
+    # lets an intent pay a booking at most once, so a replayed webhook or return path finds the same rows.
+    group_intent = models.CharField(max_length=255, null=True, blank=True, db_index=True,
+                                    help_text="The Stripe PaymentIntent shared by the bookings of a group payment.")
     amount_refunded = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     failure_code = models.CharField(max_length=100, blank=True)
     failure_message = models.TextField(blank=True)
@@ -74,10 +79,16 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["booking", "attempt"]
-        constraints = [models.UniqueConstraint(fields=["booking", "attempt"], name="payment_attempt_unique")]
+        constraints = [models.UniqueConstraint(fields=["booking", "attempt"], name="payment_attempt_unique"),
+                       models.UniqueConstraint(fields=["group_intent", "booking"], name="payment_group_intent_once")]
 
     def __str__(self):
         return f"{self.provider} #{self.attempt} {self.amount} {self.currency} ({self.status})"
+
+    @property
+    def intent_ref(self) -> str | None:
+        """The PaymentIntent this payment was made with: its own, or the one shared by its group payment."""
+        return self.provider_ref or self.group_intent
 
     @property
     def refundable(self):

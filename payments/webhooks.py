@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 
 from core.money import CURRENCY_EXPONENTS
 
-from . import services
+from . import groups, services
 from .models import Provider, WebhookEvent
 from .providers.stripe import from_minor_units, intent_data, refund_data
 
@@ -123,7 +123,19 @@ def _outcome(payment, what: str) -> str:
     return f"{what}: payment {payment.pk} {payment.status}" if payment else f"{what}: no matching payment"
 
 
+def _group_outcome(intent, what: str) -> str:
+    """A group booking's shared PaymentIntent (``payments.groups``): applied to every row it pays."""
+    rows = groups.apply_group_intent(intent, actor_label=ACTOR)
+    if not rows:
+        return f"{what}: no matching group payment"
+    if any(row.mismatch for row in rows):
+        return f"mismatch: group payments {', '.join(str(r.pk) for r in rows)} flagged, nothing applied"
+    return f"{what}: group payments " + ", ".join(f"{r.pk} {r.status}" for r in rows)
+
+
 def intent_succeeded(obj: dict) -> str:
+    if groups.is_group_intent(intent_data(obj)):
+        return _group_outcome(intent_data(obj), "succeeded")
     payment = services.handle_intent_succeeded(intent_data(obj), actor_label=ACTOR)
     if payment is not None and payment.mismatch:
         return f"mismatch: payment {payment.pk} flagged, nothing applied ({payment.mismatch})"
@@ -132,6 +144,11 @@ def intent_succeeded(obj: dict) -> str:
 
 def intent_failed(obj: dict) -> str:
     intent = intent_data(obj)
+    if groups.is_group_intent(intent):
+        if intent.status == "pending":
+            intent = type(intent)(**{**intent.__dict__, "status": "failed",
+                                     "failure_code": intent.failure_code or "payment_failed"})
+        return _group_outcome(intent, "failed")
     if intent.status not in ("failed", "pending"):
         # The event's snapshot says otherwise (e.g. it already moved on): trust the status it carries.
         return _outcome(services.apply_intent(intent, actor_label=ACTOR), "failed event, intent " + intent.status)
@@ -142,6 +159,8 @@ def intent_failed(obj: dict) -> str:
 
 
 def intent_canceled(obj: dict) -> str:
+    if groups.is_group_intent(intent_data(obj)):
+        return _group_outcome(intent_data(obj), "canceled")
     return _outcome(services.handle_intent_canceled(intent_data(obj), actor_label=ACTOR), "canceled")
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from bookings.group_links import group_url
 from bookings.ics import booking_calendar
 from bookings.links import payment_url, status_url
 from bookings.models import CONFIRMED_STATUSES, Booking, BookingStatus
@@ -131,9 +132,20 @@ def booking_status(request, reference):
     guest's actions (pay, cancel, receipt, message the owner; ``storefront.portal_views``)."""
     booking = _guest_booking(request, reference)
     response = render(request, "bookings/status.html", {**_booking_context(request, booking),
-                                                        **portal_context(booking)})
+                                                        **portal_context(booking), **_group_context(booking)})
     mark_read_by_guest(booking_id=booking.pk)  # after rendering: what was new is marked new on this view
     return response
+
+
+def _group_context(booking: Booking) -> dict:
+    """A booking of a group links to its group's page and to the other bookings (their own magic links: the same
+    lead guest booked them all)."""
+    if booking.group_id is None:
+        return {}
+    group = booking.group
+    others = Booking.objects.filter(group_id=booking.group_id).exclude(pk=booking.pk).select_related("property")
+    return {"group": group, "group_url": group_url(group),
+            "group_others": [{"booking": other, "url": status_url(other)} for other in others.order_by("pk")]}
 
 
 @never_cache

@@ -83,3 +83,21 @@ class ChangeStayForm(forms.Form):
         data = self.cleaned_data
         return {"check_in": data["check_in"], "check_out": data["check_out"], "adults": data["adults"],
                 "children": data.get("children") or 0}
+
+
+class GroupDetailsForm(forms.Form):
+    """The lead guest's details for a group booking (the stays come from the session's basket, not the form)."""
+
+    name = GuestDetailsForm.base_fields["name"]
+    email = GuestDetailsForm.base_fields["email"]
+    phone = GuestDetailsForm.base_fields["phone"]
+    country = GuestDetailsForm.base_fields["country"]
+    special_requests = GuestDetailsForm.base_fields["special_requests"]
+    accept = forms.BooleanField(
+        label=_("I accept the house rules and the cancellation policy of every stay."),
+        error_messages={"required": _("Please accept the house rules and the cancellation policies to continue.")},
+    )
+    form_token = GuestDetailsForm.base_fields["form_token"]
+
+    clean_phone = GuestDetailsForm.clean_phone
+    clean_name = GuestDetailsForm.clean_name

@@ -10,7 +10,7 @@ config/urls.py.
 
 from django.urls import include, path, re_path
 
-from . import booking_views, landing_views, portal_views, property_views, review_views
+from . import booking_views, group_views, landing_views, portal_views, property_views, review_views
 
 REFERENCE = r"(?P<reference>[A-Za-z0-9-]{1,40})"
 
@@ -27,6 +27,12 @@ booking_patterns = [
     re_path(rf"^bookings/{REFERENCE}/review/?$", review_views.review, name="review"),
     re_path(rf"^bookings/{REFERENCE}/messages/(?P<message_id>[0-9]+)/attachment$", portal_views.message_attachment,
             name="message-attachment"),
+    # group bookings ("book all", storefront/group_views.py): the basket and its details page, the group's page
+    path("group/", group_views.basket, name="group-basket"),
+    path("group/add/<slug:slug>/", group_views.add, name="group-add"),
+    path("group/remove/", group_views.remove, name="group-remove"),
+    re_path(rf"^groups/{REFERENCE}/$", group_views.group_page, name="group"),
+    re_path(rf"^groups/{REFERENCE}/cancel/?$", group_views.cancel_all, name="group-cancel"),
 ]
 
 property_patterns = [

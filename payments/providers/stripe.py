@@ -256,7 +256,7 @@ class StripeProvider:
             metadata[REFUND_ID_KEY] = request_id
         try:
             refund = self.client.v1.refunds.create(
-                params={"payment_intent": payment.provider_ref, "amount": to_minor_units(amount, payment.currency),
+                params={"payment_intent": payment.intent_ref, "amount": to_minor_units(amount, payment.currency),
                         "metadata": metadata},
                 options={"idempotency_key": idempotency_key},
             )
@@ -271,7 +271,7 @@ class StripeProvider:
     def find_refund(self, payment, *, request_id: str) -> RefundData | None:
         """The refund an earlier attempt made for our Refund row ``request_id``, if Stripe has one."""
         try:
-            page = self.client.v1.refunds.list(params={"payment_intent": payment.provider_ref, "limit": 100})
+            page = self.client.v1.refunds.list(params={"payment_intent": payment.intent_ref, "limit": 100})
         except stripe.StripeError as exc:
             raise ProviderError("The refund could not be looked up; please try again.") from exc
         for refund in page.data:

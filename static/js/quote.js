@@ -8,6 +8,7 @@
   var propertyId = form.getAttribute("data-property-id");
   var quoteUrl = form.getAttribute("data-quote-url");
   var bookUrl = form.getAttribute("data-book-url");
+  var groupAddUrl = form.getAttribute("data-group-add-url");
   var field = function (name) { return form.elements.namedItem(name); };
   var pending = null, timer = null;
 
@@ -79,6 +80,10 @@
       var params = new URLSearchParams({ check_in: q.check_in, check_out: q.check_out, adults: guests.adults });
       if (guests.children > 0) { params.set("children", guests.children); }
       box.appendChild(el("a", { "class": "button button-primary button-block", href: bookUrl + "?" + params.toString() }, ["Reserve"]));
+      if (groupAddUrl) {
+        box.appendChild(el("a", { "class": "button button-block group-add-link", href: groupAddUrl + "?" + params.toString() },
+                           [form.getAttribute("data-group-add-label") || "Add to group booking"]));
+      }
       box.appendChild(el("p", { "class": "muted small" }, ["You won't be charged yet: next you enter your details, then pay."]));
     }
     out.replaceChildren(box);

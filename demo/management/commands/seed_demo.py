@@ -49,7 +49,7 @@ from django.utils import timezone
 from bookings import blocks as block_services
 from bookings import services, turnover
 from bookings.availability import check_availability
-from bookings.models import CONFIRMED_STATUSES, Booking, BookingStatus, Source, TurnoverTask
+from bookings.models import CONFIRMED_STATUSES, Booking, BookingGroup, BookingStatus, Source, TurnoverTask
 from bookings.turnover import sync_turnover_for_booking
 from channels import services as channel_services
 from channels.emulators.channex import DEMO_ACCOUNT
@@ -542,6 +542,8 @@ class Command(BaseCommand):
             self.seed_channel_connections(users["owner1"])
             self.seed_reviews()
             self.seed_messaging(users["owner1"])
+            with transaction.atomic():
+                self.seed_group_booking()
         self.seed_channex_connection(users["owner1"])  # not history: it pushes the calendar for real
         self.print_summary()
 
@@ -889,6 +891,29 @@ class Command(BaseCommand):
             turnover.mark_done(task_id=task.pk, user=task.assignee or prop.owner,
                                at=datetime.combine(task.due_date, prop.check_out_time, tzinfo=prop.tz)
                                + timedelta(hours=2))
+
+    def seed_group_booking(self) -> None:
+        """One group booking ("book all", docs/group-bookings.md): a family takes two Lisbon homes for the same
+        week, reserved together by ``reserve_group`` and confirmed. Once: a second run finds the group."""
+        if BookingGroup.objects.exists():
+            return
+        props = list(Property.objects.filter(slug__in=["alfama-azulejo-loft", "principe-real-garden-house"])
+                     .order_by("slug"))
+        if len(props) < 2:
+            return
+        today = timezone.localdate()
+        for offset in range(60, 240, 7):  # the first week both are free
+            stays = [self.find_stay(prop, offset, 4, 2, today) for prop in props]
+            if len({stay[0] for stay in stays}) == 1:
+                break
+        guest = GuestInput("Família Costa", "familia.costa@example.com", "+351 912 345 678", "PT")
+        group = services.reserve_group(stays=[services.GroupStay(prop.pk, ci, co, 2) for prop, (ci, co) in
+                                              zip(props, stays, strict=True)],
+                                       guest=guest, actor=Actor.guest(guest.email))
+        for booking in group.bookings.all():
+            services.confirm(booking_id=booking.pk, actor=Actor.for_user(props[0].owner), reason="Payment received.")
+            sync_turnover_for_booking(booking.pk)  # now, like the other demo stays (the consumer would, later)
+        self.stats.bookings += len(props)
 
     # --- output -----------------------------------------------------------------------------
 
