@@ -29,6 +29,7 @@ def portal_links(booking: Booking) -> dict:
         "cancel_url": status_url(booking, "bookings:cancel"),
         "receipt_url": status_url(booking, "bookings:receipt"),
         "message_url": status_url(booking, "bookings:message"),
+        "export_url": status_url(booking, "privacy:booking_export"),
     }
 
 
