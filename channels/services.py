@@ -226,7 +226,8 @@ def erase_guest_texts(*, booking_ids, secrets: list[str], replacement: str) -> i
 
     changed = 0
     secrets = [s for s in secrets if s]
-    conflicts = SyncConflict.objects.filter(Q(imported_booking_id__in=booking_ids) | Q(other_booking_id__in=booking_ids))
+    conflicts = SyncConflict.objects.filter(Q(imported_booking_id__in=booking_ids)
+                                            | Q(other_booking_id__in=booking_ids))
     for conflict in conflicts:
         texts = (conflict.summary, conflict.description, conflict.detail)
         cleaned = tuple(_without(t, secrets, replacement) for t in texts)

@@ -52,7 +52,7 @@ class ImmutableQuerySet(models.QuerySet):
                     quoting |= Q(**{f"{field}__icontains": secret})
             values: dict = {}
             for field in fields:
-                expression = F(field)
+                expression: F | Replace = F(field)
                 for secret in secrets:
                     # Replace is case-sensitive: the caller passes every spelling (addresses are stored lower-cased).
                     expression = Replace(expression, Value(secret), Value(replacement))

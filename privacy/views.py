@@ -41,7 +41,8 @@ def booking_export(request, reference):
     if booking is None or booking.guest is None:
         raise Http404("There is no booking with this reference.")
     scope = selectors.guest_scope([booking.guest])
-    document = services.export_data(scope=scope, actor=services.guest_actor(request.user), channel=PrivacyChannel.PORTAL,
+    document = services.export_data(scope=scope, actor=services.guest_actor(request.user),
+                                    channel=PrivacyChannel.PORTAL,
                                     reason=f"Downloaded from the page of booking {booking.reference}.")
     return json_download(document, _filename(booking.reference))
 
