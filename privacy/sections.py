@@ -205,6 +205,24 @@ def erase_channel_block_summaries(ctx: ErasureContext) -> dict:
 
 
 
+def erase_accounts(ctx: ErasureContext) -> dict:
+    """The guest's account: the one linked to the profile, and any whose VERIFIED address is the profile's (the
+    account that sees these bookings on "my bookings"). Back-office accounts are never touched here."""
+    from allauth.account.models import EmailAddress
+
+    from guests.models import User
+    from guests.services import erase_account
+
+    ids = {ctx.guest.user_id} if ctx.guest.user_id else set()
+    if ctx.guest.email:
+        ids |= set(EmailAddress.objects.filter(email__iexact=ctx.guest.email, verified=True)
+                   .values_list("user_id", flat=True))
+    users = list(User.objects.filter(pk__in=ids, is_staff=False, is_superuser=False))
+    for user in users:
+        erase_account(user)
+    return {"accounts": len(users)}
+
+
 def erase_profile(ctx: ErasureContext) -> dict:
     from guests.services import erase_guest_profile
 
@@ -224,6 +242,7 @@ ERASURE_STEPS: list[ErasureStep] = [
     ErasureStep("channels", erase_channel_texts),  # conflicts: what the platforms' feeds said about the stay
     ErasureStep("channel_blocks", erase_channel_block_summaries),  # imported "not available" summaries
     # messaging and reviews register here at merge: ErasureStep("messaging", erase_threads), …
+    ErasureStep("accounts", erase_accounts),  # the guest's own account, anonymised and closed
     ErasureStep("profile", erase_profile),  # last: the steps above read the profile's address and name
 ]
 

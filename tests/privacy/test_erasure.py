@@ -76,6 +76,34 @@ def test_erasure_removes_the_guest_from_every_table_and_keeps_the_money(past, dj
     assert event.detail["steps"]["bookings"]["audit_rows_redacted"] >= 2
 
 
+def test_the_guests_account_is_anonymised_and_closed(past):
+    from allauth.account.models import EmailAddress
+
+    from tests.factories import UserFactory
+
+    account = UserFactory(email="ada@example.com", full_name="Ada Lovelace")
+    EmailAddress.objects.create(user=account, email="ada@example.com", verified=True, primary=True)
+    event = erase(past)
+    account.refresh_from_db()
+    assert (account.is_active, account.full_name, account.has_usable_password()) == (False, "", False)
+    assert "ada" not in account.email and not EmailAddress.objects.filter(user=account).exists()
+    assert event.detail["steps"]["accounts"] == {"accounts": 1}
+
+
+def test_a_back_office_account_with_the_guests_address_is_never_touched(past, owner_a):
+    from allauth.account.models import EmailAddress
+
+    from guests.models import User
+    from tests.factories import StaffFactory
+
+    staff = StaffFactory(email="ada@example.com", employer=owner_a)
+    EmailAddress.objects.create(user=staff, email="ada@example.com", verified=True, primary=True)
+    event = erase(past)
+    staff = User.objects.get(pk=staff.pk)
+    assert staff.is_active and staff.email == "ada@example.com", "closed by offboarding, not by a guest's erasure"
+    assert event.detail["steps"]["accounts"] == {"accounts": 0}
+
+
 def test_the_other_guest_is_untouched(past):
     grace_guest = past.grace.guest
     erase(past)
