@@ -205,6 +205,13 @@ def erase_channel_block_summaries(ctx: ErasureContext) -> dict:
 
 
 
+def erase_turnover_notes(ctx: ErasureContext) -> dict:
+    from bookings.turnover import redact_guest_notes
+
+    return {"turnover_tasks": redact_guest_notes(booking_ids=ctx.booking_ids, secrets=ctx.secrets,
+                                                 replacement=ctx.pseudonym)}
+
+
 def erase_accounts(ctx: ErasureContext) -> dict:
     """The guest's account: the one linked to the profile, and any whose VERIFIED address is the profile's (the
     account that sees these bookings on "my bookings"). Back-office accounts are never touched here."""
@@ -238,6 +245,7 @@ class ErasureStep:
 
 ERASURE_STEPS: list[ErasureStep] = [
     ErasureStep("bookings", erase_bookings),  # texts, messages, emails, links, booking audit rows
+    ErasureStep("turnovers", erase_turnover_notes),  # the cleaners' notes of the stays
     ErasureStep("payments", erase_payments),  # proofs, guest references, payment audit rows
     ErasureStep("channels", erase_channel_texts),  # conflicts: what the platforms' feeds said about the stay
     ErasureStep("channel_blocks", erase_channel_block_summaries),  # imported "not available" summaries

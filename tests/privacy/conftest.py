@@ -105,6 +105,11 @@ def history(owner_a, owner_b, django_capture_on_commit_callbacks) -> History:
                              to="owner-a@example.com", data={"guest_name": "Ada Lovelace"}, status="sent")
     SentEmail.objects.create(booking=ada_a, kind="thank_you", dedupe_key="ada-later", to="ada@example.com",
                              data={"guest_name": "Ada Lovelace"})
+    from bookings.models import TurnoverTask
+
+    TurnoverTask.objects.update_or_create(booking=ada_a, defaults={
+        "property": prop_a, "due_date": ada_a.check_out, "window_end": ada_a.check_out,
+        "notes": "Ada Lovelace left a phone charger"})
     from channels.models import ChannelConnection, SyncConflict
 
     connection = ChannelConnection.objects.create(property=prop_a, platform="airbnb",

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from bookings.links import status_url
-from bookings.models import AvailabilityBlock, Booking, BookingEvent, GuestMessage, SentEmail
+from bookings.models import AvailabilityBlock, Booking, BookingEvent, GuestMessage, SentEmail, TurnoverTask
 from core.actor import Actor
 from core.models import ImmutableRowError
 from guests.models import Guest
@@ -59,6 +59,7 @@ def test_erasure_removes_the_guest_from_every_table_and_keeps_the_money(past, dj
         dump(ManualPayment.objects.filter(booking__guest=ada), "guest_reference", "proof"),
         dump(ManualPaymentEvent.objects.filter(payment__booking__guest=ada), "actor_label", "reason", "ip"),
         dump(AvailabilityBlock.objects.all(), "external_summary"),
+        dump(TurnoverTask.objects.all(), "notes"),
         dump(__import__("channels.models").models.SyncConflict.objects.all(), "summary", "description", "detail"),
         dump(PrivacyEvent.objects.all(), "actor_label", "reason", "detail"),
     ])
