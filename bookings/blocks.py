@@ -115,3 +115,37 @@ def replace_channel_blocks(*, connection, blocks: list[tuple[date, date, bool, s
     changed = [(b.start_date, b.end_date) for b in to_delete + to_create]
     _announce_availability(prop, min(s for s, _ in changed), max(e for _, e in changed))
     return len(desired)
+
+
+# --- privacy (privacy.services): what a platform's feed said about a person ------------------------------------
+
+
+def redact_channel_summaries(*, property_ids, secrets: list[str], replacement: str) -> int:
+    """Replace an erased guest's address, phone and name by ``replacement`` in the imported summaries of the channel
+    blocks of ``property_ids`` (some feeds name the guest in a "not available" event). Occupancy does not change:
+    no lock, no event. Returns the blocks changed."""
+    from django.db.models import Q
+
+    secrets = [s for s in secrets if s]
+    if not secrets:
+        return 0
+    quoting = Q()
+    for secret in secrets:
+        quoting |= Q(external_summary__icontains=secret)
+    changed = 0
+    for block in AvailabilityBlock.objects.filter(property_id__in=property_ids, connection__isnull=False) \
+            .filter(quoting):
+        summary = block.external_summary
+        for secret in secrets:
+            summary = summary.replace(secret, replacement)
+        block.external_summary = summary
+        block.save(update_fields=["external_summary"])
+        changed += 1
+    return changed
+
+
+def forget_old_channel_summaries(*, ended_before: date) -> int:
+    """Empty the imported summaries of channel blocks that ended before ``ended_before`` (the retention period):
+    they may name people who have no guest profile here. Occupancy does not change."""
+    return (AvailabilityBlock.objects.filter(connection__isnull=False, end_date__lt=ended_before)
+            .exclude(external_summary="").update(external_summary=""))

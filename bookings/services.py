@@ -64,10 +64,14 @@ from .models import (
     CONFIRMATION_RESEND_STATUSES,
     AvailabilityBlock,
     Booking,
+    BookingEvent,
     BookingGroup,
     BookingStatus,
+    EmailStatus,
+    GuestMessage,
     PaymentStatus,
     Referral,
+    SentEmail,
     Source,
 )
 from .state_machine import apply_transition, booking_payload, record_creation, record_event
@@ -917,3 +921,48 @@ def resend_confirmation(*, booking_id, actor: Actor, at: datetime | None = None)
     row = queue(booking, Planned(Kind.CONFIRMATION, to, f"{Kind.CONFIRMATION}:{booking.pk}:resend:{uuid.uuid4().hex}"))
     record_event(booking, booking.status, booking.status, actor, f"Confirmation email resent to {to}.", at=at)
     return row
+
+
+# --- privacy: erasing a guest's personal data (privacy.services.erase_guest) ------------------------------
+
+ERASED_TEXT = "[erased]"
+
+
+@dataclass(frozen=True)
+class BookingErasure:
+    """What :func:`erase_guest_details` changed on one booking, for the erasure's audit row."""
+
+    messages: int
+    emails_addressed: int
+    emails_cancelled: int
+    audit_rows_redacted: int
+
+
+@transaction.atomic
+def erase_guest_details(*, booking_id, pseudonym: str, secrets: list[str], actor: Actor,
+                        reason: str = "The guest's personal data was erased.") -> BookingErasure:
+    """Remove the guest's personal data from one booking and what hangs off it, keeping the booking itself (dates,
+    amounts, currency, status history: the accounting record, docs/privacy.md).
+
+    Under the property lock: the free texts (special requests, cancellation reason) are emptied; every magic link is
+    revoked (``access_version``); the guest's messages keep their date with ``pseudonym`` as sender and no body; the
+    emails keep kind, status and dates but lose their address (when it was the guest's) and their data, and the ones
+    not sent yet are given up; the booking's audit rows that quote one of ``secrets`` (the guest's address, phone,
+    name) quote ``pseudonym`` instead (``core.models.ImmutableQuerySet.redact``). An audit row (status unchanged)
+    records the erasure, naming nobody."""
+    booking, _prop = _lock_booking(booking_id)
+    booking.special_requests = ""
+    booking.cancellation_reason = ""
+    booking.access_version += 1
+    booking.save(update_fields=["special_requests", "cancellation_reason", "access_version", "updated_at"])
+    messages = GuestMessage.objects.filter(booking=booking).update(sender=pseudonym, body=ERASED_TEXT)
+    addresses = [s.lower() for s in secrets if "@" in s]
+    emails = SentEmail.objects.filter(booking=booking)
+    cancelled = emails.filter(status=EmailStatus.PENDING).update(
+        status=EmailStatus.FAILED, last_error="Not sent: the guest's personal data was erased.")
+    addressed = emails.filter(to__in=addresses).update(to="") if addresses else 0
+    emails.update(data={})
+    redacted = BookingEvent.objects.filter(booking=booking).redact(secrets=secrets, replacement=pseudonym)
+    record_event(booking, booking.status, booking.status, actor, reason)
+    return BookingErasure(messages=messages, emails_addressed=addressed, emails_cancelled=cancelled,
+                          audit_rows_redacted=redacted)

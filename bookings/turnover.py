@@ -108,3 +108,19 @@ def on_booking_event(event: OutboxEvent) -> None:
     booking_id = event.payload.get("booking_id")
     if booking_id is not None:
         sync_turnover_for_booking(booking_id)
+
+
+def redact_guest_notes(*, booking_ids, secrets: list[str], replacement: str) -> int:
+    """Privacy erasure (``privacy.services.erase_guest``): the cleaners' notes of the guest's stays may name them;
+    each quote of ``secrets`` becomes ``replacement``. Returns the tasks changed."""
+    secrets = [s for s in secrets if s]
+    changed = 0
+    for task in TurnoverTask.objects.filter(booking_id__in=booking_ids).exclude(notes=""):
+        notes = task.notes
+        for secret in secrets:
+            notes = notes.replace(secret, replacement)
+        if notes != task.notes:
+            task.notes = notes
+            task.save(update_fields=["notes", "updated_at"])
+            changed += 1
+    return changed

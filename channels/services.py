@@ -207,3 +207,32 @@ def remote_properties(transport: str, credentials: dict[str, str], prop=None):
     probe = ChannelConnection(transport=transport, property=prop)
     probe.set_credentials(credentials)
     return adapter_for(probe).list_properties(probe)
+
+
+# --- privacy: erasing a guest's personal data (privacy.services.erase_guest) ------------------------------
+
+
+def _without(text: str, secrets: list[str], replacement: str) -> str:
+    for secret in secrets:
+        text = text.replace(secret, replacement)
+    return text
+
+
+def erase_guest_texts(*, booking_ids, secrets: list[str], replacement: str) -> int:
+    """Replace the guest's address, phone and name by ``replacement`` in what the platforms' feeds said about their
+    stays (the conflicts' summary, description and detail: an iCal SUMMARY often carries the guest's name).
+    Returns the conflicts changed."""
+    from django.db.models import Q
+
+    changed = 0
+    secrets = [s for s in secrets if s]
+    conflicts = SyncConflict.objects.filter(Q(imported_booking_id__in=booking_ids)
+                                            | Q(other_booking_id__in=booking_ids))
+    for conflict in conflicts:
+        texts = (conflict.summary, conflict.description, conflict.detail)
+        cleaned = tuple(_without(t, secrets, replacement) for t in texts)
+        if cleaned != texts:
+            conflict.summary, conflict.description, conflict.detail = cleaned
+            conflict.save(update_fields=["summary", "description", "detail"])
+            changed += 1
+    return changed

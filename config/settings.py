@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "channels",
     "messaging",
     "reviews",
+    "privacy",
     "storefront",
     "backoffice",
     "demo",
@@ -387,6 +388,12 @@ MANUAL_PAYMENT_TIMEOUT_HOURS = env.int("MANUAL_PAYMENT_TIMEOUT_HOURS", default=2
 PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private"))
 MANUAL_PAYMENT_PROOF_MAX_BYTES = env.int("MANUAL_PAYMENT_PROOF_MAX_BYTES", default=5 * 1024 * 1024)
 MANUAL_PAYMENT_THROTTLE = env.str("MANUAL_PAYMENT_THROTTLE", default="10/h")
+
+# --- Privacy (GDPR, docs/privacy.md) -------------------------------------------------------
+# The retention job (privacy.tasks.erase_expired_guests, daily) anonymises the guests whose last stay ended more than
+# this many years ago and who have nothing pending. The accounting records themselves (bookings, payments, refunds)
+# are kept, with the person replaced by a pseudonym, for as long as the law requires (10 years: docs/privacy.md).
+GUEST_RETENTION_YEARS = env.int("GUEST_RETENTION_YEARS", default=3)
 
 # --- Email --------------------------------------------------------------------------------
 # EMAIL_URL (django-environ's email_url): empty = print emails on the console (development);

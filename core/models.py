@@ -4,10 +4,12 @@ The outbox tables were created by the ``bookings`` app and keep their names (``d
 with state-only migrations (``core/migrations/0001_initial.py``)."""
 
 import uuid
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Replace
 from django.utils import timezone
 
 from .actor import Actor, ActorType
@@ -30,6 +32,35 @@ class ImmutableQuerySet(models.QuerySet):
 
     def delete(self):
         _refuse(self.model)
+
+    def redact(self, *, secrets: Sequence[str] = (), replacement: str = "",
+               fields: Sequence[str] = ("actor_label", "reason"), clear: dict | None = None) -> int:
+        """The one sanctioned write to audit rows: the erasure of a person's personal data (``privacy.services``,
+        docs/privacy.md "Audit rows").
+
+        In the rows of this queryset that quote one of ``secrets`` (an erased guest's email address, phone, name) in
+        one of ``fields``, each quote is replaced by ``replacement`` (their pseudonym); ``clear`` sets further
+        columns on every row of the queryset (e.g. ``{"ip": None}``). Who-type, when, from, to and cause never
+        change, so the trail keeps its shape and order; the erasure's own audit row counts what was redacted.
+        Returns the number of rows changed."""
+        changed = 0
+        secrets = [s for s in dict.fromkeys(secrets) if s]
+        if secrets:
+            quoting = Q()
+            for field in fields:
+                for secret in secrets:
+                    quoting |= Q(**{f"{field}__icontains": secret})
+            values: dict = {}
+            for field in fields:
+                expression: F | Replace = F(field)
+                for secret in secrets:
+                    # Replace is case-sensitive: the caller passes every spelling (addresses are stored lower-cased).
+                    expression = Replace(expression, Value(secret), Value(replacement))
+                values[field] = expression
+            changed += models.QuerySet.update(self.filter(quoting), **values)
+        if clear:
+            changed += models.QuerySet.update(self, **clear)
+        return changed
 
 
 class ImmutableRow(models.Model):

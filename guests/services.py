@@ -70,3 +70,31 @@ def invite_staff(*, owner, email: str, full_name: str = "", request=None):
         recipient_list=[user.email],
     )
     return user
+
+
+# --- privacy: erasure (privacy.services) ------------------------------------------------------------------
+
+
+def erase_guest_profile(guest: Guest, *, pseudonym: str) -> Guest:
+    """Replace the profile's personal data by ``pseudonym`` (name) and nothing (email, phone, account link). The
+    country stays: on its own it names nobody, and guest statistics by country of origin are a legal duty in some
+    countries (docs/privacy.md)."""
+    guest.name, guest.email, guest.phone, guest.user = pseudonym, "", "", None
+    guest.save(update_fields=["name", "email", "phone", "user", "updated_at"])
+    return guest
+
+
+def erase_account(user) -> None:
+    """Anonymise a guest's account and close it: no name, an address that cannot receive mail, no usable password,
+    inactive (Django refuses every session of an inactive user at its next request), no email addresses or second
+    factors left with allauth. The row stays (audit rows may point at it), naming nobody."""
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.models import Authenticator
+
+    user.email = f"erased-account-{user.pk}@erased.invalid"
+    user.full_name = user.first_name = user.last_name = ""
+    user.is_active = False
+    user.set_unusable_password()
+    user.save()
+    EmailAddress.objects.filter(user=user).delete()
+    Authenticator.objects.filter(user=user).delete()

@@ -921,3 +921,61 @@ def execute_refund_task(refund_id: int) -> str:
 @shared_task(name="payments.tasks.cancel_intents", acks_late=True)
 def cancel_intents_task(refs: list, actor_label: str) -> int:
     return cancel_intents(refs, actor_label=actor_label)
+
+
+# --- privacy: erasing a guest's personal data (privacy.services.erase_guest) ------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentErasure:
+    """What :func:`erase_guest_payment_data` changed, for the erasure's audit row."""
+
+    proofs_deleted: int
+    manual_payments: int
+    refunds: int
+    audit_rows_redacted: int
+
+
+def _delete_private_files(names: list[str]) -> None:
+    from .models import private_storage
+
+    storage = private_storage()
+    for name in names:
+        try:
+            storage.delete(name)
+        except OSError:  # already gone: the erasure's goal
+            logger.warning("Could not delete the private file %s", name, exc_info=True)
+
+
+@transaction.atomic
+def erase_guest_payment_data(*, booking_ids: Sequence[int], pseudonym: str, secrets: list[str]) -> PaymentErasure:
+    """Remove a guest's personal data from the payments of ``booking_ids`` while every money row stays as it is
+    (amount, currency, status, dates, provider and our payment codes: the accounting record, docs/privacy.md).
+
+    Manual payments lose the proof file (deleted from private storage after commit: a rollback keeps it) and the
+    reference the guest typed; refunds, card and manual payment audit rows that quote one of ``secrets`` quote
+    ``pseudonym`` instead; the address a guest's manual-payment action came from is cleared."""
+    from .models import ManualPayment, ManualPaymentEvent, PaymentEvent, Refund
+
+    manual = ManualPayment.objects.filter(booking_id__in=booking_ids)
+    proofs = [name for name in manual.exclude(proof="").values_list("proof", flat=True) if name]
+    manual_count = manual.update(proof="", proof_content_type="", guest_reference="")
+    refunds = Refund.objects.filter(payment__booking_id__in=booking_ids)
+    refund_count = 0
+    for refund in refunds:  # a handful per booking; texts that quote the guest only
+        label, reason = refund.actor_label, refund.reason
+        for secret in [s for s in secrets if s]:
+            label, reason = label.replace(secret, pseudonym), reason.replace(secret, pseudonym)
+        if (label, reason) != (refund.actor_label, refund.reason):
+            refund.actor_label, refund.reason = label, reason
+            refund.save(update_fields=["actor_label", "reason", "updated_at"])
+            refund_count += 1
+    redacted = PaymentEvent.objects.filter(payment__booking_id__in=booking_ids).redact(
+        secrets=secrets, replacement=pseudonym)
+    manual_events = ManualPaymentEvent.objects.filter(payment__booking_id__in=booking_ids)
+    redacted += manual_events.redact(secrets=secrets, replacement=pseudonym)
+    manual_events.filter(actor_type="guest").exclude(ip=None).redact(clear={"ip": None})
+    if proofs:
+        transaction.on_commit(lambda: _delete_private_files(proofs))
+    return PaymentErasure(proofs_deleted=len(proofs), manual_payments=manual_count, refunds=refund_count,
+                          audit_rows_redacted=redacted)

@@ -35,6 +35,7 @@ def portal_links(booking: Booking) -> dict:
         "receipt_url": status_url(booking, "bookings:receipt"),
         "message_url": status_url(booking, "bookings:message"),
         "change_url": status_url(booking, "bookings:change"),
+        "export_url": status_url(booking, "privacy:booking_export"),
     }
 
 
