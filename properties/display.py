@@ -71,11 +71,11 @@ def time_left(seconds: int) -> str:
     return str(TIME_LEFT_FORMATS["under_a_minute"])
 
 
-def deadline(moment: datetime, prop) -> str:
+def deadline(moment: datetime, prop, now: datetime | None = None) -> str:
     """A deadline in the property's time zone, the place named: "02:08, Lisbon time, 8 Dec" (the year added when
     it is not the current one there)."""
     local = timezone.localtime(moment, prop.tz)
-    today = timezone.localtime(timezone.now(), prop.tz).date()
+    today = timezone.localtime(now or timezone.now(), prop.tz).date()
     day = dateformat.format(local, "j M" if local.year == today.year else "j M Y")
     return gettext("%(time)s, %(place)s time, %(day)s") % {
         "time": dateformat.format(local, "H:i"), "place": zone_city(prop.timezone), "day": day}
@@ -83,6 +83,7 @@ def deadline(moment: datetime, prop) -> str:
 
 def hold_countdown(expires_at: datetime, prop, now: datetime | None = None) -> dict:
     """What ``bookings/_hold_countdown.html`` shows of a hold that ends at ``expires_at``."""
-    seconds = max(0, int((expires_at - (now or timezone.now())).total_seconds()))
-    return {"seconds": seconds, "text": time_left(seconds), "deadline": deadline(expires_at, prop),
+    now = now or timezone.now()
+    seconds = max(0, int((expires_at - now).total_seconds()))  # real seconds: a DST change in between counts
+    return {"seconds": seconds, "text": time_left(seconds), "deadline": deadline(expires_at, prop, now),
             "expires_at": expires_at, "formats": {key: str(value) for key, value in TIME_LEFT_FORMATS.items()}}
