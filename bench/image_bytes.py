@@ -13,7 +13,8 @@ import sys
 
 from playwright.sync_api import sync_playwright
 
-VIEWPORTS = {"desktop 1280×900": ({"width": 1280, "height": 900}, 1), "phone 390×844 @3x": ({"width": 390, "height": 844}, 3)}
+VIEWPORTS = {"desktop 1280×900": ({"width": 1280, "height": 900}, 1),
+             "phone 390×844 @3x": ({"width": 390, "height": 844}, 3)}
 
 
 def measure(base: str, slug: str) -> None:

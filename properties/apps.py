@@ -11,7 +11,6 @@ class PropertiesConfig(AppConfig):
 
         from . import services
         from .models import PropertyPhoto
-
         from .tenancy import managed_properties
 
         tenancy.register_tenant("properties.property", managed_properties)

@@ -7,9 +7,9 @@ import pytest
 from django.template.loader import render_to_string
 
 from bookings.links import status_url
+from core.actor import Actor
 from payments import manual
 from payments.models import HostPaymentMethod
-from core.actor import Actor
 from tests.a11y.conftest import meta_description
 from tests.factories import PropertyFactory, UserFactory, future
 from tests.pages.test_booking_pages import confirm

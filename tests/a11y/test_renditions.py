@@ -94,8 +94,8 @@ def test_the_pages_offer_the_renditions_in_srcset_with_sizes_and_dimensions(clie
 
     html = client.get(f"/properties/{prop.slug}/").content.decode()
     srcset = ", ".join(f"/media/{e['name']} {e['width']}w" for e in first.renditions["webp"])
-    assert f'<picture><source type="image/webp" srcset="{srcset}" sizes="(max-width: 56rem) calc(100vw - 2rem), 35rem">' \
-        in html
+    sizes = "(max-width: 56rem) calc(100vw - 2rem), 35rem"
+    assert f'<picture><source type="image/webp" srcset="{srcset}" sizes="{sizes}">' in html
     assert (f'<img src="/media/{first.image.name}" alt="Living room" width="2000" height="1333" fetchpriority="high"'
             in html)
     assert f'<img src="/media/{second.image.name}" alt="Terrace" width="1200" height="800" loading="lazy"' in html
@@ -104,7 +104,7 @@ def test_the_pages_offer_the_renditions_in_srcset_with_sizes_and_dimensions(clie
     search = client.get("/", {"q": "Lisbon"}).content.decode()
     assert f"/media/{first.renditions['webp'][0]['name']} 480w" in search
     assert 'sizes="(max-width: 36rem) calc(100vw - 2rem), (max-width: 56rem) 50vw, 20rem"' in search
-    assert f'width="2000" height="1333" loading="lazy"' in search and "fetchpriority" not in search
+    assert 'width="2000" height="1333" loading="lazy"' in search and "fetchpriority" not in search
 
 
 def test_a_photo_without_renditions_is_shown_as_its_original(client):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -24,11 +25,12 @@ from payments import services as payment_services
 from payments.models import HostPaymentMethod
 from properties.models import PropertyPhoto
 from tests.browser.axe import audit, serious
-from tests.browser.conftest import Steps
+from tests.browser.conftest import ARTIFACTS, Steps
 from tests.browser.test_staff_verifies_manual_payment import signed_in
 from tests.factories import OwnerFactory, PropertyFactory, UserFactory, future
 from tests.payments.conftest import VISA, card  # noqa: F401  (fixture)
 
+ARTIFACTS_COUNTDOWN = ARTIFACTS / "accessibility" / "countdown.png"
 REPORT: dict[str, list] = {}  # every violation seen (any impact), written to test-artifacts/accessibility/axe.json
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -134,3 +136,40 @@ def test_every_guest_page_passes_axe(live_server, stripe_live, new_page, book, c
         check(page, steps, f"error-{status}")
 
     (steps.folder / "axe.json").write_text(json.dumps(REPORT, indent=1))
+
+
+COUNT_CHANGES = """() => {
+  const el = document.querySelector('.countdown');
+  window.countdownChanges = [];
+  new MutationObserver(() => window.countdownChanges.push([Date.now(), el.textContent]))
+    .observe(el, {childList: true, characterData: true, subtree: true});
+}"""
+
+
+def test_the_hold_countdown_updates_once_a_minute_politely(live_server, new_page, book):
+    prop = PropertyFactory(name="Alfama Loft", city="Lisbon", timezone="Europe/Lisbon", base_price=Decimal("120.00"))
+    booking = book(prop, start=20, nights=3)
+    page = new_page()
+    page.clock.install()  # the page's timers and Date.now() run on Playwright's clock, moved on by the test
+    page.goto(f"{live_server.url}{status_url(booking)}")
+    countdown = page.locator(".countdown")
+    expect(countdown).to_have_text(re.compile(r"^(29|30) min left$"))  # as the server wrote it
+    assert countdown.get_attribute("aria-live") == "polite" and countdown.get_attribute("aria-atomic") == "true"
+    expect(page.locator(".hold-timer")).to_contain_text(re.compile(r"\(until \d\d:\d\d, Lisbon time, \d+ \w{3}\)"))
+    start = int(countdown.text_content().split()[0])
+    page.evaluate(COUNT_CHANGES)
+
+    page.clock.run_for(5 * 60_000)  # five minutes: the text changes five times at most, never every second
+    changes = page.evaluate("() => window.countdownChanges")
+    texts = [text for _, text in changes]
+    assert 4 <= len(changes) <= 5, changes
+    assert texts == [f"{start - n} min left" for n in range(1, len(texts) + 1)]
+    gaps = [b[0] - a[0] for a, b in zip(changes, changes[1:], strict=False)]
+    assert all(gap >= 59_000 for gap in gaps), gaps  # at most once a minute
+    page.screenshot(path=str(ARTIFACTS_COUNTDOWN), full_page=False)
+
+    page.clock.run_for(30 * 60_000)  # past the deadline
+    expect(countdown).to_have_text("Time is up")
+    after_the_end = len(page.evaluate("() => window.countdownChanges"))
+    page.clock.run_for(10 * 60_000)
+    assert len(page.evaluate("() => window.countdownChanges")) == after_the_end  # then silent
