@@ -62,6 +62,15 @@ def make_photo_renditions(photo_id: int) -> bool:
     return True
 
 
+def delete_rendition_files(renditions: dict) -> None:
+    """Delete the files of ``renditions`` (a ``PropertyPhoto.renditions`` value): for a caller that deletes the
+    original they were made from (``reencode_photos``). Django itself never deletes a replaced file, and neither
+    does the upload path: a replaced image keeps its old renditions as it keeps its old original."""
+    storage = PropertyPhoto._meta.get_field("image").storage
+    for entry in (renditions or {}).get("webp", []):
+        storage.delete(entry["name"])
+
+
 def photo_saved(sender, instance, created=False, raw=False, **kwargs) -> None:
     """``post_save`` of ``PropertyPhoto`` (every upload: the admin's photo forms, ``seed_demo``, a shell): make
     its renditions once the upload is committed (no file written for a photo whose transaction rolls back)."""

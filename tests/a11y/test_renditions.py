@@ -148,3 +148,17 @@ def test_a_missing_original_is_reported_and_left(capsys):
 
     captured = capsys.readouterr()
     assert "0 already had them; 1 failed." in captured.out and f"photo {photo.pk}:" in captured.err
+
+
+def test_renditions_of_a_deleted_original_are_deleted_with_it(django_capture_on_commit_callbacks):
+    photo = upload(PropertyFactory(), (1000, 500), capture=django_capture_on_commit_callbacks)
+    old = [e["name"] for e in photo.renditions["webp"]]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("reencode_photos", "--all")  # stores a new original, deletes the old one
+    photo.refresh_from_db()
+
+    assert photo.renditions["source"] == photo.image.name
+    assert all(default_storage.exists(e["name"]) for e in photo.renditions["webp"])
+    assert not any(default_storage.exists(name) for name in old if name not in
+                   {e["name"] for e in photo.renditions["webp"]})
