@@ -294,8 +294,13 @@ def _prefetch_page(rows: list[Property], alias: str, *, pricing: bool) -> None:
             order = _order_by_sql(model, conn)
             cur.execute(f"SELECT {cols} FROM {table} WHERE property_id = ANY(%s) ORDER BY {order}", [ids])  # noqa: S608
             at = names.index("property_id")
+            # A raw cursor skips the fields' own conversions (a JSONField comes back as its text): apply them.
+            converters = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
             loaded[relation] = by_property = defaultdict(list)
-            for values in cur.fetchall():
+            for row in cur.fetchall():
+                values = list(row)
+                for i, convert in converters:
+                    values[i] = convert(values[i], None, conn)
                 by_property[values[at]].append(model.from_db(alias, names, values))
     for prop in rows:
         cache = prop.__dict__.setdefault("_prefetched_objects_cache", {})

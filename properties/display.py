@@ -7,6 +7,9 @@
   transfer before) are shown like this, in guest pages, the portal and emails; the guest thinks in the
   place they are going to, and the name makes the zone unmistakable.
 
+* :func:`hold_countdown` — the time left to pay a hold and its deadline, "23 h 59 min left (until 02:08, Lisbon
+  time, 8 Dec)": hours and minutes (a guest reads "1439:46" as nothing), the zone named by its place.
+
 Both are template filters too (``{% load stayhold %}``: ``{{ day|short_date }}``,
 ``{{ moment|local_datetime:prop }}``).
 """
@@ -15,7 +18,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.translation import gettext, gettext_lazy
 
 
 def short_date(day: date | datetime, today: date | None = None) -> str:
@@ -34,3 +38,52 @@ def local_datetime(moment: datetime, prop) -> str:
     today = timezone.localtime(timezone.now(), prop.tz).date()
     day = f"{local.day} {local:%B}" + ("" if local.year == today.year else f" {local.year}")
     return f"{local:%H:%M} on {day} ({prop.timezone} time)"
+
+
+# The hold countdown ("23 h 59 min left (until 02:08, Lisbon time, 8 Dec)"): the server writes the whole text,
+# static/js/booking.js rewrites the time left once a minute from these same translated formats (rendered into the
+# page as data attributes), so both speak the page's language.
+TIME_LEFT_FORMATS = {
+    "hours": gettext_lazy("%(hours)s h %(minutes)s min left"),
+    "minutes": gettext_lazy("%(minutes)s min left"),
+    "under_a_minute": gettext_lazy("Less than a minute left"),
+    "done": gettext_lazy("Time is up"),
+}
+
+
+def zone_city(tz_name: str) -> str:
+    """The place a time zone is named after, as people say it: "Europe/Lisbon" → "Lisbon",
+    "America/Argentina/Buenos_Aires" → "Buenos Aires"; "UTC" stays "UTC"."""
+    return tz_name.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def time_left(seconds: int) -> str:
+    """Whole minutes left, rounded down (never promise time that is not there): "23 h 59 min left",
+    "5 min left", "Less than a minute left", "Time is up"."""
+    seconds = max(0, int(seconds))
+    hours, minutes = divmod(seconds // 60, 60)
+    if seconds == 0:
+        return str(TIME_LEFT_FORMATS["done"])
+    if hours:
+        return str(TIME_LEFT_FORMATS["hours"]) % {"hours": hours, "minutes": minutes}
+    if minutes:
+        return str(TIME_LEFT_FORMATS["minutes"]) % {"minutes": minutes}
+    return str(TIME_LEFT_FORMATS["under_a_minute"])
+
+
+def deadline(moment: datetime, prop, now: datetime | None = None) -> str:
+    """A deadline in the property's time zone, the place named: "02:08, Lisbon time, 8 Dec" (the year added when
+    it is not the current one there)."""
+    local = timezone.localtime(moment, prop.tz)
+    today = timezone.localtime(now or timezone.now(), prop.tz).date()
+    day = dateformat.format(local, "j M" if local.year == today.year else "j M Y")
+    return gettext("%(time)s, %(place)s time, %(day)s") % {
+        "time": dateformat.format(local, "H:i"), "place": zone_city(prop.timezone), "day": day}
+
+
+def hold_countdown(expires_at: datetime, prop, now: datetime | None = None) -> dict:
+    """What ``bookings/_hold_countdown.html`` shows of a hold that ends at ``expires_at``."""
+    now = now or timezone.now()
+    seconds = max(0, int((expires_at - now).total_seconds()))  # real seconds: a DST change in between counts
+    return {"seconds": seconds, "text": time_left(seconds), "deadline": deadline(expires_at, prop, now),
+            "expires_at": expires_at, "formats": {key: str(value) for key, value in TIME_LEFT_FORMATS.items()}}

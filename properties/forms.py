@@ -39,15 +39,18 @@ def _date_field(label: str) -> forms.DateField:
 
 
 class AccessibleErrorsMixin:
-    """Fields with errors get ``aria-invalid`` and ``aria-describedby`` pointing at their message."""
+    """Fields with errors get ``aria-invalid`` and ``aria-describedby`` pointing at their message (and at their
+    help text)."""
 
     def full_clean(self):
         super().full_clean()
         for name in self.errors:
             if name in self.fields:
                 bound = self[name]
+                # the help text too, when there is one (templates/_field.html writes both ids)
+                described_by = [f"{bound.auto_id}_helptext"] if bound.help_text else []
                 self.fields[name].widget.attrs.update(
-                    {"aria-invalid": "true", "aria-describedby": f"{bound.auto_id}_error"}
+                    {"aria-invalid": "true", "aria-describedby": " ".join([*described_by, f"{bound.auto_id}_error"])}
                 )
 
 

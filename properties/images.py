@@ -110,3 +110,32 @@ class PhotoField(models.ImageField):
 
     attr_class = PhotoFieldFile
     default_validators = [validate_photo]
+
+
+WEBP_QUALITY = 80
+RENDITION_WIDTHS = (480, 960, 1600)  # the widths the pages ask for (sizes: a search card, half/full page width)
+
+
+def webp_renditions(content, widths=RENDITION_WIDTHS) -> tuple[tuple[int, int], list[tuple[int, int, bytes]]]:
+    """WebP encodings of a stored photo (already re-encoded, so already clean) at each of ``widths`` narrower
+    than it, and at its own width when that is under the widest: ``((width, height), [(w, h, bytes), ...])``,
+    narrowest first. Never upscaled."""
+    from PIL import Image
+
+    if hasattr(content, "seek"):
+        content.seek(0)
+    with Image.open(content) as source:
+        source.load()
+        original = source.size
+        mode = "RGBA" if _has_alpha(source) else "RGB"
+        img = source.convert(mode)
+    width, height = original
+    targets = sorted({w for w in widths if w < width} | ({width} if width <= max(widths) else set()))
+    out = []
+    for target in targets:
+        scaled = img if target == width else img.resize(
+            (target, max(1, round(height * target / width))), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        scaled.save(buffer, format="WEBP", quality=WEBP_QUALITY, method=6)
+        out.append((scaled.width, scaled.height, buffer.getvalue()))
+    return original, out

@@ -222,12 +222,20 @@ class PropertyPhoto(models.Model):
     image = PhotoField(upload_to=photo_path)  # stored re-encoded: no metadata, no polyglots (properties.images)
     alt_text = models.CharField(max_length=200, blank=True, help_text="Describes the photo for screen readers.")
     position = models.PositiveSmallIntegerField(default=0)
+    # The WebP renditions beside the stored original (properties.services.make_photo_renditions, after every
+    # upload): {"source": image name they were made from, "width"/"height": the original's pixels,
+    # "webp": [{"width", "height", "name"}, ...] narrowest first}. Empty until made; pages then use the original.
+    renditions = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["position", "id"]
 
     def __str__(self):
         return self.alt_text or self.image.name
+
+    def has_current_renditions(self) -> bool:
+        """Whether ``renditions`` were made from the image stored now (a replaced image needs new ones)."""
+        return bool(self.renditions) and self.renditions.get("source") == self.image.name
 
 
 class DateRangeModel(models.Model):

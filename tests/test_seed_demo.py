@@ -77,6 +77,10 @@ def test_seed_demo_builds_a_consistent_data_set_and_a_second_run_changes_nothing
         assert 2 <= prop.photos.count() <= 4, prop.slug
         assert prop.amenities.exists() and prop.description and prop.house_rules
         assert (media / prop.photos.first().image.name).is_file()
+        # issue 15 §8: the seed's photos get their WebP renditions (made after each property's commit)
+        for photo in prop.photos.all():
+            assert photo.has_current_renditions(), photo
+            assert all((media / r["name"]).is_file() for r in photo.renditions["webp"])
     assert set(PricingRule.objects.values_list("kind", flat=True)) == set(PricingRule.Kind.values)
     assert DateOverride.objects.exists()
     assert AvailabilityBlock.objects.values("property").distinct().count() >= 2

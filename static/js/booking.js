@@ -1,20 +1,35 @@
-/* Booking pages: a countdown of the time a reservation is held, and the Print button. No dependencies. */
+/* Booking pages: the time left to pay a hold, and the Print button. No dependencies.
+
+   The countdown (templates/bookings/_hold_countdown.html) arrives written by the server: "23 h 59 min left".
+   This keeps it current in whole minutes, from the translated formats the server put in data attributes
+   (data-format-hours "%(hours)s h %(minutes)s min left", -minutes, -under-a-minute, -done). The element is a
+   polite live region: its text changes only when the minute changes, so a screen reader hears it at most once
+   a minute, never every second. */
 (function () {
   "use strict";
-  document.querySelectorAll("time.countdown[data-seconds]").forEach(function (el) {
+  function format(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_, key) { return String(values[key]); });
+  }
+  function timeLeft(el, seconds) {
+    var hours = Math.floor(seconds / 3600), minutes = Math.floor((seconds % 3600) / 60);
+    if (seconds <= 0) { return el.getAttribute("data-format-done"); }
+    if (hours > 0) { return format(el.getAttribute("data-format-hours"), { hours: hours, minutes: minutes }); }
+    if (minutes > 0) { return format(el.getAttribute("data-format-minutes"), { minutes: minutes }); }
+    return el.getAttribute("data-format-under-a-minute");
+  }
+  document.querySelectorAll(".countdown[data-seconds][data-format-hours]").forEach(function (el) {
     var deadline = Date.now() + parseInt(el.getAttribute("data-seconds"), 10) * 1000;
-    function tick() {
-      var left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
-      var minutes = Math.floor(left / 60), seconds = left % 60;
-      el.textContent = minutes + ":" + (seconds < 10 ? "0" : "") + seconds;
-      if (left === 0) {
-        el.textContent = "0:00 — time is up";
-        clearInterval(timer);
-      }
+    var timer = null;
+    function update() {
+      var left = Math.max(0, Math.floor((deadline - Date.now()) / 1000));
+      var text = timeLeft(el, left);
+      if (el.textContent !== text) { el.textContent = text; } // only a new minute changes the live region
+      if (left <= 0) { return; }
+      // Wake at the next whole minute of the time left (plus a little, so the floor has moved on).
+      timer = setTimeout(update, (left % 60 || 60) * 1000 + 50);
     }
-    el.setAttribute("aria-live", "off"); // announced once by the page, not every second
-    var timer = setInterval(tick, 1000);
-    tick();
+    update();
+    window.addEventListener("pagehide", function () { clearTimeout(timer); });
   });
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.hidden = false;

@@ -191,7 +191,7 @@
   });
 
   // The hold's deadline: once it has passed the server refuses the payment, so say so before the guest types.
-  var countdown = document.querySelector("time.countdown[data-seconds]");
+  var countdown = document.querySelector(".countdown[data-seconds]");
   if (countdown) {
     var seconds = parseInt(countdown.getAttribute("data-seconds"), 10);
     if (seconds >= 0) {

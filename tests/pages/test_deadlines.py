@@ -59,7 +59,9 @@ def test_pay_page_and_booking_page_show_the_hold_in_the_property_time_zone(clien
     local, utc = clocks(reserved.expires_at)
     for url in (payment_url(reserved), status_url(reserved)):
         page = text(client.get(url))
-        assert f"until {local} (Asia/Tokyo time)" in page, url
+        # issue 15 §8: the hold's deadline names the zone's place: "(until 02:28, Tokyo time, 8 Dec)"
+        moment = reserved.expires_at.astimezone(TOKYO)
+        assert f"until {moment:%H:%M}, Tokyo time, {moment.day} {moment:%b}" in page, url
         assert utc not in page, url
 
 

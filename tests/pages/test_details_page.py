@@ -65,7 +65,7 @@ def test_submit_reserves_with_expiry_and_redirects_to_the_payment_page(client, d
     assert page.status_code == 200
     assert booking.reference in text(page) and "Card payment" in text(page)
     assert 'id="card-element"' in page.content.decode()
-    assert "29 minutes" in text(page) or "30 minutes" in text(page)
+    assert "29 min left" in text(page) or "30 min left" in text(page)  # issue 15 §8: hours and minutes
 
 
 def test_tampered_hidden_fields_cannot_change_the_property_or_the_price(client, details_data):
@@ -210,7 +210,8 @@ def test_invalid_fields_rerender_with_messages_and_keep_the_input(client, detail
     if field != "name":
         assert 'value="Ada Lovelace"' in html
     if field not in ("email", "form_token", "check_in", "check_out"):
-        assert f'aria-describedby="id_{field}_error"' in html
+        # issue 15 §8: the help text stays linked beside the message (phone has one)
+        assert re.search(rf'aria-describedby="(id_{field}_helptext )?id_{field}_error"', html)
     if field == "form_token":  # a fresh token is rendered, so the next submit works
         token = re.search(r'name="form_token" value="([0-9a-f-]{36})"', html)
         assert token

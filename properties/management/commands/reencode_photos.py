@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from properties import services
 from properties.models import PropertyPhoto
 
 REENCODED_NAME = re.compile(r"-[0-9a-f]{12}\.(jpg|png)$")
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         for photo in PropertyPhoto.objects.order_by("pk").iterator():
             if not photo.image or (not options["all"] and REENCODED_NAME.search(photo.image.name)):
                 continue
-            old = photo.image.name
+            old, old_renditions = photo.image.name, photo.renditions
             try:
                 with photo.image.open("rb") as file, transaction.atomic():
                     photo.image.save(old.rsplit("/", 1)[-1], file, save=True)
@@ -40,5 +41,6 @@ class Command(BaseCommand):
                 continue
             if photo.image.name != old:
                 photo.image.storage.delete(old)
+                services.delete_rendition_files(old_renditions)  # the new image gets its own after commit
             done += 1
         self.stdout.write(f"Re-encoded {done} photo(s); {failed} could not be read.")
