@@ -179,3 +179,34 @@ def render_template(*, template: MessageTemplate, booking: Booking) -> str:
     """The template's text for this booking, placeholders filled (door code and Wi-Fi from the property)."""
     settings_row = MessageSettings.objects.filter(property_id=booking.property_id).first()
     return placeholders.render(template.body, booking, settings_row)
+
+
+# --- privacy: a guest's erasure (privacy.sections) -------------------------------------------------------------------
+
+ERASED_TEXT = "[erased]"
+
+
+def erase_guest_messages(*, booking_ids, pseudonym: str, secrets: list[str]) -> dict:
+    """Remove an erased guest's personal data from the threads of their bookings (``privacy.services.erase_guest``,
+    in its transaction). The guest's own messages keep their date and direction, lose their text and attachment, and
+    are signed ``pseudonym``; the owner's and automatic messages keep their text with every quote of ``secrets``
+    (the guest's name, address, phone) replaced by ``pseudonym``: what the owner wrote is the owner's record, the
+    guest's name in it is not. Returns counts for the erasure's audit row."""
+    rows = Message.objects.filter(thread__booking_id__in=list(booking_ids))
+    guest_rows = list(rows.filter(direction=Direction.GUEST))
+    files = 0
+    for message in guest_rows:
+        if message.attachment:
+            message.attachment.delete(save=False)  # private storage: gone with the text (no URL ever pointed at it)
+            files += 1
+    erased = rows.filter(direction=Direction.GUEST).update(
+        body=ERASED_TEXT, author_label=pseudonym, attachment="", attachment_name="", attachment_content_type="")
+    redacted = 0
+    for message in rows.exclude(direction=Direction.GUEST):
+        body = message.body
+        for secret in dict.fromkeys(s for s in secrets if s):
+            body = body.replace(secret, pseudonym)
+        if body != message.body:
+            Message.objects.filter(pk=message.pk).update(body=body)
+            redacted += 1
+    return {"guest_messages": erased, "attachments_deleted": files, "owner_messages_redacted": redacted}

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from bookings.models import Booking, GuestMessage, SentEmail
+from bookings.models import Booking, SentEmail
 from core.actor import Actor
 from guests.models import Guest
 from payments.models import ManualPayment, Payment, Refund
@@ -93,8 +93,26 @@ def export_bookings(scope: ExportScope) -> list[dict]:
 
 
 def export_messages(scope: ExportScope) -> list[dict]:
-    return [{"booking": m.booking.reference, "at": _iso(m.created_at), "sender": m.sender, "body": m.body}
-            for m in GuestMessage.objects.filter(booking__in=scope.bookings).select_related("booking")
+    """The conversations of the bookings (``messaging``): both sides and the automatic messages, with the name of
+    any attached file (the file itself is on the booking's page). Messages of the old portal table
+    (``bookings.GuestMessage``) were carried over into the threads by messaging's migration 0002."""
+    from messaging.models import Message
+
+    return [{"booking": m.thread.booking.reference, "at": _iso(m.created_at), "from": m.direction,
+             "sender": m.author_label if m.direction == "guest" else m.get_direction_display(), "body": m.body,
+             "attachment": m.attachment_name or None}
+            for m in Message.objects.filter(thread__booking__in=scope.bookings).select_related("thread__booking")
+            .order_by("created_at", "pk")]
+
+
+def export_reviews(scope: ExportScope) -> list[dict]:
+    """The reviews the guest wrote of their stays (``reviews``), with the owner's public reply."""
+    from reviews.models import RATING_FIELDS, Review
+
+    return [{"booking": r.booking.reference, "property": r.property.name, "created_at": _iso(r.created_at),
+             "status": r.status, "ratings": {name: getattr(r, name) for name in RATING_FIELDS},
+             "title": r.title, "body": r.body, "shown_as": r.guest_display_name, "owner_reply": r.reply or None}
+            for r in Review.objects.filter(booking__in=scope.bookings).select_related("booking", "property")
             .order_by("created_at", "pk")]
 
 
@@ -149,7 +167,7 @@ EXPORT_SECTIONS: list[ExportSection] = [
     ExportSection("payments", export_payments),
     ExportSection("refunds", export_refunds),
     ExportSection("emails", export_emails),
-    # messaging and reviews register here at merge: ExportSection("threads", messaging_export), …
+    ExportSection("reviews", export_reviews),
 ]
 
 
@@ -212,6 +230,19 @@ def erase_turnover_notes(ctx: ErasureContext) -> dict:
                                                  replacement=ctx.pseudonym)}
 
 
+def erase_threads(ctx: ErasureContext) -> dict:
+    from messaging.services import erase_guest_messages
+
+    return erase_guest_messages(booking_ids=ctx.booking_ids, pseudonym=ctx.pseudonym, secrets=ctx.secrets)
+
+
+def erase_reviews(ctx: ErasureContext) -> dict:
+    from reviews.services import anonymise_reviews
+
+    return anonymise_reviews(booking_ids=ctx.booking_ids, pseudonym=ctx.pseudonym, secrets=ctx.secrets,
+                             actor=ctx.actor)
+
+
 def erase_accounts(ctx: ErasureContext) -> dict:
     """The guest's account: the one linked to the profile, and any whose VERIFIED address is the profile's (the
     account that sees these bookings on "my bookings"). Back-office accounts are never touched here."""
@@ -249,7 +280,8 @@ ERASURE_STEPS: list[ErasureStep] = [
     ErasureStep("payments", erase_payments),  # proofs, guest references, payment audit rows
     ErasureStep("channels", erase_channel_texts),  # conflicts: what the platforms' feeds said about the stay
     ErasureStep("channel_blocks", erase_channel_block_summaries),  # imported "not available" summaries
-    # messaging and reviews register here at merge: ErasureStep("messaging", erase_threads), …
+    ErasureStep("messaging", erase_threads),  # the conversations: the guest's texts and files, their name in others
+    ErasureStep("reviews", erase_reviews),  # the guest's review texts and shown name (the ratings stay)
     ErasureStep("accounts", erase_accounts),  # the guest's own account, anonymised and closed
     ErasureStep("profile", erase_profile),  # last: the steps above read the profile's address and name
 ]

@@ -121,6 +121,7 @@ class ReviewEvent(AuditRow):
         RESTORED = "restored", "Restored by staff"
         REPLIED = "replied", "Reply written"
         REPLY_REMOVED = "reply_removed", "Reply removed"
+        ERASED = "erased", "The guest's personal data erased"
 
     review = models.ForeignKey(Review, on_delete=models.PROTECT, related_name="events")
     action = models.CharField(max_length=20, choices=Action.choices)

@@ -213,3 +213,26 @@ def moderate_review(*, review_id: int, decision: str, user, note: str = "") -> R
         review.moderated_at, review.moderated_by, review.moderation_note = timezone.now(), user, note
         return apply_review_transition(review, to_status, action=action, actor=Actor.for_user(user), reason=note,
                                        extra_fields=("moderated_at", "moderated_by", "moderation_note"))
+
+
+# --- privacy: a guest's erasure (privacy.sections) -------------------------------------------------------------------
+
+ERASED_TEXT = "[erased]"
+
+
+@transaction.atomic
+def anonymise_reviews(*, booking_ids, pseudonym: str, secrets: list[str], actor: Actor) -> dict:
+    """An erased guest's reviews (``privacy.services.erase_guest``): the ratings stay (they are about the property,
+    and the averages other guests read must not move), the title and text the guest wrote are removed, the name shown
+    becomes ``pseudonym``. The owner's public reply stays (the owner's words), with every quote of ``secrets`` (the
+    guest's name, address, phone) replaced by ``pseudonym``, as in the reviews' audit rows. One audit row per review."""
+    reviews = list(Review.objects.select_for_update().filter(booking_id__in=list(booking_ids)))
+    for review in reviews:
+        review.title, review.body, review.guest_display_name = "", ERASED_TEXT, pseudonym[:60]
+        for secret in dict.fromkeys(s for s in secrets if s):
+            review.reply = review.reply.replace(secret, pseudonym)
+        review.save(update_fields=["title", "body", "guest_display_name", "reply"])
+    redacted = ReviewEvent.objects.filter(review__in=reviews).redact(secrets=secrets, replacement=pseudonym)
+    for review in reviews:
+        _record(review, review.status, ReviewEvent.Action.ERASED, actor, "The guest's personal data was erased.")
+    return {"reviews": len(reviews), "review_audit_rows_redacted": redacted}

@@ -25,7 +25,8 @@ def test_every_placeholder_renders(stay, prop):
     body = services.render_template(template=template, booking=stay)
     assert body.startswith(f"Hi Ada Lovelace, welcome to {prop.name} from ")
     assert "after 16:30. Door 4711#. Wi-Fi Casa / s3cret-wifi." in body
-    assert f"Review: http://testserver/bookings/{stay.reference}/?token=" in body  # the fallback: the portal
+    # The reviews app registers review_link (reviews.apps): its review form, behind its own token.
+    assert f"Review: http://testserver/bookings/{stay.reference}/review?token=" in body
     assert "{{" not in body
 
 

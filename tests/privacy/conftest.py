@@ -5,7 +5,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from bookings.guest_messages import post_guest_message
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
@@ -13,6 +12,7 @@ from bookings import services
 from bookings.models import AvailabilityBlock, Booking, SentEmail
 from core.actor import Actor
 from guests.services import GuestInput
+from messaging.services import post_from_guest, reply_from_owner
 from payments.models import HostPaymentMethod, ManualPayment, ManualPaymentEvent, Payment, Refund
 from tests.factories import OwnerFactory, PropertyFactory
 
@@ -81,8 +81,9 @@ def history(owner_a, owner_b, django_capture_on_commit_callbacks) -> History:
     # an audit row quoting the address (the resend's reason) and one by the guest (label = address)
     services.resend_confirmation(booking_id=ada_a.pk, actor=Actor.system("test"))
     services.revoke_guest_links(booking_id=ada_a.pk, actor=Actor.guest("ada@example.com"))
-    post_guest_message(booking_id=ada_a.pk, body="Hello, this is Ada Lovelace, ada@example.com")
-    post_guest_message(booking_id=grace.pk, body="Hi from Grace")
+    post_from_guest(booking_id=ada_a.pk, body="Hello, this is Ada Lovelace, ada@example.com")
+    reply_from_owner(booking_id=ada_a.pk, user=owner_a, body="Welcome, Ada Lovelace! Call us on +44 20 7946 0000.")
+    post_from_guest(booking_id=grace.pk, body="Hi from Grace")
     payment = Payment.objects.create(booking=ada_a, attempt=1, amount=ada_a.total, currency=ada_a.currency,
                                      status="partially_refunded", provider_ref="pi_secret_ada",
                                      idempotency_key="idem-ada", amount_refunded=Decimal("10"),

@@ -7,10 +7,11 @@ import pytest
 from django.urls import reverse
 
 from bookings.links import status_url
-from bookings.models import AvailabilityBlock, Booking, BookingEvent, GuestMessage, SentEmail, TurnoverTask
+from bookings.models import AvailabilityBlock, Booking, BookingEvent, SentEmail, TurnoverTask
 from core.actor import Actor
 from core.models import ImmutableRowError
 from guests.models import Guest
+from messaging.models import Message
 from payments.models import ManualPayment, ManualPaymentEvent, Payment, Refund, private_storage
 from privacy import services
 from privacy.errors import AlreadyErased, ErasureRefused
@@ -53,7 +54,7 @@ def test_erasure_removes_the_guest_from_every_table_and_keeps_the_money(past, dj
         dump(Guest.objects.filter(pk=ada.pk), "name", "email", "phone"),
         dump(ada_bookings, "special_requests", "cancellation_reason", "quote"),
         dump(BookingEvent.objects.filter(booking__guest=ada), "actor_label", "reason"),
-        dump(GuestMessage.objects.filter(booking__guest=ada), "sender", "body"),
+        dump(Message.objects.filter(thread__booking__guest=ada), "author_label", "body"),
         dump(SentEmail.objects.filter(booking__guest=ada), "to", "data", "last_error"),
         dump(Refund.objects.filter(payment__booking__guest=ada), "actor_label", "reason"),
         dump(ManualPayment.objects.filter(booking__guest=ada), "guest_reference", "proof"),
@@ -75,6 +76,11 @@ def test_erasure_removes_the_guest_from_every_table_and_keeps_the_money(past, dj
     assert event.detail["steps"]["bookings"]["bookings"] == 2
     assert event.detail["steps"]["payments"]["proofs_deleted"] == 1
     assert event.detail["steps"]["bookings"]["audit_rows_redacted"] >= 2
+    # the thread: the guest's text gone, the owner's reply kept with the guest's name and phone replaced
+    assert event.detail["steps"]["messaging"] == {"guest_messages": 1, "attachments_deleted": 0,
+                                                  "owner_messages_redacted": 1}
+    reply = Message.objects.get(thread__booking=past.ada_a, direction="owner")
+    assert reply.body == f"Welcome, {ada.name}! Call us on {ada.name}."
 
 
 def test_the_guests_account_is_anonymised_and_closed(past):
@@ -110,7 +116,7 @@ def test_the_other_guest_is_untouched(past):
     erase(past)
     grace_guest.refresh_from_db()
     assert (grace_guest.name, grace_guest.email) == ("Grace Hopper", "grace@example.com")
-    assert GuestMessage.objects.get(booking=past.grace).body == "Hi from Grace"
+    assert Message.objects.get(thread__booking=past.grace).body == "Hi from Grace"
     assert Booking.objects.get(pk=past.grace.pk).special_requests == "Grace arrives late"
 
 
@@ -211,3 +217,28 @@ def test_the_admin_shows_the_refusal(client, history):
     response = client.post(url, follow=True)
     assert b"cannot be erased yet" in response.content
     assert Guest.objects.get(pk=history.ada.pk).email == "ada@example.com"
+
+
+def test_the_guests_review_loses_its_text_and_name_and_keeps_its_ratings(past, owner_a):
+    from reviews import services as review_services
+    from reviews.models import Review, ReviewEvent
+    from reviews.selectors import rating_summary
+
+    review = review_services.submit_review(
+        booking_id=past.ada_a.pk, ratings={"overall": 4, "cleanliness": 5}, title="Ada Lovelace loved it",
+        body="Lovely stay. Ada Lovelace, ada@example.com", actor=Actor.guest_of(past.ada_a))
+    review_services.set_reply(review_id=review.pk, text="Thank you, Ada Lovelace!", user=owner_a)
+    average_before = rating_summary(past.prop_a.pk)
+    event = erase(past)
+    review.refresh_from_db()
+    pseudonym = Guest.objects.get(pk=past.ada.pk).name
+    assert (review.overall, review.cleanliness) == (4, 5), "the ratings stay"
+    assert (review.title, review.body, review.guest_display_name) == ("", "[erased]", pseudonym)
+    assert review.reply == f"Thank you, {pseudonym}!"
+    assert rating_summary(past.prop_a.pk) == average_before, "the averages other guests read do not move"
+    trail = dump(ReviewEvent.objects.filter(review=review), "actor_label", "reason")
+    for value in PII:
+        assert value not in trail, value
+    assert ReviewEvent.objects.filter(review=review, action="erased").count() == 1
+    assert event.detail["steps"]["reviews"]["reviews"] == 1
+    assert Review.objects.count() == 1

@@ -33,7 +33,10 @@ def test_a_guest_export_has_every_section_and_the_whole_history(history):
     assert ada_a["property"] == "Villa Alpha" and ada_a["total"] == str(history.ada_a.total)
     assert [(h["from"], h["to"]) for h in ada_a["status_history"]][:2] == [("", "reserved"), ("reserved", "confirmed")]
     assert ada_a["special_requests"].startswith("Ada needs a cot")
-    assert [m["body"] for m in document["messages"]] == ["Hello, this is Ada Lovelace, ada@example.com"]
+    assert [(m["from"], m["body"]) for m in document["messages"]] == [
+        ("guest", "Hello, this is Ada Lovelace, ada@example.com"),
+        ("owner", "Welcome, Ada Lovelace! Call us on +44 20 7946 0000.")]  # the whole thread (messaging)
+    assert document["reviews"] == []  # no stay of hers is over yet
     card = [p for p in document["payments"] if p["method"] == "stripe"]
     manual = [p for p in document["payments"] if p["method"] == "zelle"]
     assert card[0]["amount"] == str(history.payment.amount) and card[0]["status"] == "partially_refunded"
@@ -146,3 +149,16 @@ def test_export_queries_are_bounded(history, django_assert_max_num_queries):
     scope = selectors.guest_scope([history.ada])
     with django_assert_max_num_queries(20):
         services.export_data(scope=scope, actor=Actor.system("t"), channel="portal")
+
+
+def test_the_export_carries_the_guests_reviews_with_the_owners_reply(past, owner_a):
+    from reviews import services as review_services
+
+    review = review_services.submit_review(booking_id=past.ada_a.pk, ratings={"overall": 4}, title="Quiet",
+                                           body="A quiet week.", actor=Actor.guest_of(past.ada_a))
+    review_services.set_reply(review_id=review.pk, text="Come back soon!", user=owner_a)
+    document = services.export_data(scope=selectors.guest_scope([past.ada]), actor=Actor.system("t"),
+                                    channel="portal")
+    [exported] = document["reviews"]
+    assert (exported["booking"], exported["ratings"]["overall"], exported["body"], exported["owner_reply"]) == (
+        past.ada_a.reference, 4, "A quiet week.", "Come back soon!")
