@@ -262,7 +262,9 @@ def _change_summary(result) -> str:
     if result.refunds:
         text += f" Refund of {format_money(terms.refund, cur)} requested."
     if result.collection is not None:
-        text += {"payment_link": f" The guest was emailed a link to pay {format_money(terms.to_collect, cur)}.",
+        text += {"saved_card": f" The card saved at checkout is charged {format_money(terms.to_collect, cur)} "
+                               "(if it fails, the guest is emailed a link to pay).",
+                 "payment_link": f" The guest was emailed a link to pay {format_money(terms.to_collect, cur)}.",
                  "reservation": " The reservation's payment link now charges the new total.",
                  "owner": f" The guest has no email here: collect {format_money(terms.to_collect, cur)} yourself."
                  }[result.collection.method]

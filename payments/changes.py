@@ -9,9 +9,10 @@
   same transaction, the refund rows of a decrease (sent to Stripe after commit, like every refund:
   ``payments.services``), the booking's money totals derived again from the rows, and the collection of an
   increase (:func:`collect_change_difference`).
-* :func:`collect_change_difference`: the ONE place that asks the guest for the rise of the balance. Today: an
-  email with the pay link (``payments:pay``, which charges ``Booking.balance_due`` of a confirmed booking); a
-  saved card charged off-session belongs here too when the deposits work lands.
+* :func:`collect_change_difference`: the ONE place that asks the guest for the rise of the balance: the card saved
+  at checkout is charged off-session after commit (``payments.balances.charge_saved_card``, keyed per change; a
+  failure emails the pay link, like a failed balance), otherwise an email with the pay link (``payments:pay``,
+  which charges ``Booking.balance_due`` of a confirmed booking).
 
 Money stays derived from the rows: ``amount_paid`` / ``amount_refunded`` / ``payment_status`` are recomputed by
 ``payments.services.sync_booking_totals``; the total is the new quote's (docs/changes.md).
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
@@ -33,8 +35,9 @@ from bookings.models import Booking, BookingStatus
 from bookings.notifications import Kind, Planned, guest_address, queue
 from core.actor import Actor
 
-from .models import Refund
-from .services import _request_refunds, payment_totals, sync_booking_totals
+from . import balances
+from .models import Payment, PaymentPurpose, Refund, SavedCard
+from .services import _request_refunds, after_commit, payment_totals, sync_booking_totals
 
 S = BookingStatus
 
@@ -53,7 +56,8 @@ def change_quote(booking: Booking, *, check_in: date | None = None, check_out: d
 
 @dataclass(frozen=True)
 class Collection:
-    """How the rise of the balance is asked for: ``payment_link`` (emailed to ``to``), ``reservation`` (an unpaid
+    """How the rise of the balance is asked for: ``saved_card`` (charged off-session after commit; the pay link is
+    emailed to ``to`` if that fails), ``payment_link`` (emailed to ``to``), ``reservation`` (an unpaid
     reservation's own pay link charges the new total), or ``owner`` (no guest email here: the owner collects it)."""
 
     method: str
@@ -64,17 +68,47 @@ class Collection:
 def collect_change_difference(booking: Booking, amount: Decimal, *, actor: Actor) -> Collection:
     """Ask the guest for ``amount`` more after a change (in the change's transaction; nothing leaves before commit).
 
-    The email (``Kind.PAYMENT_REQUEST``, with the pay link) is keyed per request, so a second change asks again.
+    With a card saved at checkout, the charge is queued for after commit (:func:`charge_change_difference_task`,
+    keyed per change: a redelivered task charges nothing more). Otherwise the email (``Kind.PAYMENT_REQUEST``, with
+    the pay link) is keyed per request, so a second change asks again.
     """
     if booking.status == S.RESERVED:
         return Collection("reservation", amount)
     to = guest_address(booking)
+    key = uuid.uuid4().hex
+    if SavedCard.objects.filter(booking=booking).exclude(payment_method_id="").exists():
+        after_commit(charge_change_difference_task, booking.pk, str(amount), key, actor.label or actor.type)
+        return Collection("saved_card", amount, to)
     if not to:
         return Collection("owner", amount)
-    queue(booking, Planned(Kind.PAYMENT_REQUEST, to, f"{Kind.PAYMENT_REQUEST}:{booking.pk}:{uuid.uuid4().hex}"),
-          data={"amount": str(amount), "currency": booking.currency, "reason": "change",
-                "requested_by": actor.label or actor.type})
+    _request_payment(booking, amount, key=key, actor_label=actor.label or actor.type)
     return Collection("payment_link", amount, to)
+
+
+def _request_payment(booking: Booking, amount: Decimal, *, key: str, actor_label: str) -> None:
+    queue(booking, Planned(Kind.PAYMENT_REQUEST, guest_address(booking), f"{Kind.PAYMENT_REQUEST}:{booking.pk}:{key}"),
+          data={"amount": str(amount), "currency": booking.currency, "reason": "change",
+                "requested_by": actor_label})
+
+
+@shared_task(name="payments.tasks.charge_change_difference", acks_late=True)
+def charge_change_difference_task(booking_id, amount: str, key: str, actor_label: str = "") -> str:
+    """After a change's commit: charge its difference to the saved card (no transaction open while Stripe is
+    called). A declined or unauthenticated charge emails the pay link (``balances``); when nothing could be charged
+    (another off-session charge still open, the card gone) and a balance is still due, the pay link is emailed
+    here, once per change."""
+    if Payment.objects.filter(booking_id=booking_id, idempotency_key__endswith=f"-change-{key}").exists():
+        return "already_charged"  # a redelivered task: this change's charge was made (or tried) already
+    payment = balances.charge_saved_card(booking_id, Decimal(amount), "booking change", key=f"change-{key}",
+                                         purpose=PaymentPurpose.CHANGE)
+    if payment is not None:
+        return payment.status
+    with transaction.atomic():
+        booking = Booking.objects.select_related("guest").get(pk=booking_id)
+        if booking.balance_due > 0 and guest_address(booking):
+            _request_payment(booking, min(Decimal(amount), booking.balance_due), key=key, actor_label=actor_label)
+            return "payment_link"
+    return "nothing_due"
 
 
 @dataclass
