@@ -173,3 +173,51 @@ def test_the_hold_countdown_updates_once_a_minute_politely(live_server, new_page
     after_the_end = len(page.evaluate("() => window.countdownChanges"))
     page.clock.run_for(10 * 60_000)
     assert len(page.evaluate("() => window.countdownChanges")) == after_the_end  # then silent
+
+
+def test_the_pages_issue_15_added_pass_axe(live_server, stripe_live, new_page, book, card):  # noqa: F811
+    """The guest pages added after the first audit: change your stay (both steps), the group basket with a stay,
+    the group's "add" page, the review form of a checked-out stay, the privacy page of a signed-in guest."""
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from bookings import services as booking_services
+    from reviews.links import review_url
+
+    owner = OwnerFactory(email="owner@example.com")
+    prop = PropertyFactory(owner=owner, name="Alfama Loft", city="Lisbon", country="PT", timezone="Europe/Lisbon",
+                           base_price=Decimal("120.00"), description="A bright loft above the river.")
+    paid = book(prop, start=40, nights=3)
+    result = payment_services.start_card_payment(booking_id=paid.pk, payment_method_id=card(paid, VISA),
+                                                 actor=Actor.guest("ada@example.com"))
+    assert result.status == "succeeded"
+    stayed = book(prop, start=5, nights=2)
+    system = Actor.system("test")
+    booking_services.confirm(booking_id=stayed.pk, actor=system)
+    noon = datetime.combine(stayed.check_in, time(12), tzinfo=ZoneInfo(prop.timezone))
+    booking_services.check_in(booking_id=stayed.pk, actor=system, at=noon)
+    booking_services.check_out(booking_id=stayed.pk, actor=system)
+    page = new_page()
+    steps = Steps(page, "accessibility")
+    base = live_server.url
+
+    page.goto(f"{base}{status_url(paid, 'bookings:change')}")
+    check(page, steps, "change-stay")
+    page.locator("#id_check_out").fill(str(future(44)))
+    page.get_by_role("button", name="Show the new price").click()
+    expect(page.get_by_role("button", name=re.compile("Confirm the change"))).to_be_visible()
+    check(page, steps, "change-stay-preview")
+
+    stay = f"check_in={future(60)}&check_out={future(63)}&adults=2"
+    page.goto(f"{base}/group/add/{prop.slug}/?{stay}")
+    check(page, steps, "group-add")
+    page.goto(f"{base}/group/")
+    check(page, steps, "group-basket-empty")
+
+    page.goto(f"{base}{review_url(stayed)}")
+    expect(page.locator('input[name="overall"]').first).to_be_attached()
+    check(page, steps, "review-form")
+
+    signed_in(page, live_server, UserFactory(email="ada@example.com"))
+    page.goto(f"{base}/privacy/account/erase/")
+    check(page, steps, "privacy-erase")
