@@ -21,6 +21,7 @@ urlpatterns = [
     path("accounts/2fa/totp/activate/", guest_views.activate_totp, name="mfa_activate_totp"),
     path("accounts/", include("allauth.urls")),  # optional guest accounts: sign-up, login, email verification
     path("account/bookings/", portal_views.my_bookings, name="my-bookings"),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the header's language switch (POST, a cookie)
     path("payments/", include("payments.urls")),  # the payment page, its JSON endpoints and the Stripe webhook
     path("ical/", include("channels.urls")),  # iCal export feeds for the channels (no session, no CSRF cookie)
     path("channels/webhooks/", include("channels.webhooks")),  # platform webhooks of API connections (no session)
