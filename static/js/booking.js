@@ -8,7 +8,7 @@
       var minutes = Math.floor(left / 60), seconds = left % 60;
       el.textContent = minutes + ":" + (seconds < 10 ? "0" : "") + seconds;
       if (left === 0) {
-        el.textContent = "0:00 — time is up";
+        el.textContent = "0:00 — " + (el.getAttribute("data-time-up") || "time is up"); // translated by the page
         clearInterval(timer);
       }
     }
