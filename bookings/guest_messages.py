@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .errors import BookingError
 from .models import Booking, GuestMessage
@@ -21,7 +22,7 @@ MAX_MESSAGE_LENGTH = 4000
 class MessageNotAllowed(BookingError):
     code = "message_not_allowed"
     http_status = 400
-    default_detail = "This message cannot be sent."
+    default_detail = _("This message cannot be sent.")
 
 
 def post_guest_message(*, booking_id, body: str, at=None) -> GuestMessage:
@@ -31,15 +32,16 @@ def post_guest_message(*, booking_id, body: str, at=None) -> GuestMessage:
     now = at or timezone.now()
     body = (body or "").strip()
     if not body:
-        raise MessageNotAllowed("Please write a message.")
+        raise MessageNotAllowed(_("Please write a message."))
     if len(body) > MAX_MESSAGE_LENGTH:
-        raise MessageNotAllowed(f"Please keep the message under {MAX_MESSAGE_LENGTH} characters.")
+        raise MessageNotAllowed(_("Please keep the message under %(count)d characters.")
+                                % {"count": MAX_MESSAGE_LENGTH})
     with transaction.atomic():
         booking = (Booking.objects.select_for_update(of=("self",))
                    .select_related("guest", "property__owner").get(pk=booking_id))
         recent = booking.messages.filter(created_at__gt=now - timedelta(hours=1)).count()
         if recent >= settings.GUEST_MESSAGES_PER_HOUR:
-            raise MessageNotAllowed("You have sent several messages in the last hour; please wait a little.")
+            raise MessageNotAllowed(_("You have sent several messages in the last hour; please wait a little."))
         sender = (booking.guest.email or booking.guest.name) if booking.guest else "Guest"
         message = GuestMessage.objects.create(booking=booking, sender=sender, body=body, created_at=now)
         notify_owner_of_message(message)

@@ -49,6 +49,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookings import services as booking_services
 from bookings.models import CONFIRMABLE_BY_PAYMENT_STATUSES, CONFIRMED_STATUSES, Booking, BookingStatus
@@ -247,12 +248,12 @@ def amount_to_pay(booking: Booking, now: datetime) -> Decimal:
     """What the guest may pay now, by card or by a manual method: the balance of a reservation that still holds
     its dates and has no captured payment. Raises :class:`PaymentNotAllowed` saying why not."""
     if booking.status != S.RESERVED:
-        raise PaymentNotAllowed("This booking is not waiting for a payment.")
+        raise PaymentNotAllowed(_("This booking is not waiting for a payment."))
     if not booking.is_occupying(now):
-        raise PaymentNotAllowed("The reservation has expired; please book again.")
+        raise PaymentNotAllowed(_("The reservation has expired; please book again."))
     due = booking.balance_due
     if due <= 0 or Payment.objects.filter(booking=booking, status__in=CAPTURED_STATUSES).exists():
-        raise PaymentNotAllowed("This booking is already paid.")
+        raise PaymentNotAllowed(_("This booking is already paid."))
     return due
 
 

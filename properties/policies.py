@@ -56,6 +56,12 @@ LOCALIZED_NAMES = {
     "non_refundable": gettext_lazy("Non-refundable"),
     CUSTOM: gettext_lazy("Custom"),
 }
+LOCALIZED_SUMMARIES = {
+    "flexible": gettext_lazy("Full refund up to 1 day before check-in."),
+    "moderate": gettext_lazy("Full refund up to 5 days before check-in, 50% after that."),
+    "strict": gettext_lazy("Full refund up to 30 days before check-in, 50% up to 14 days, none after."),
+    "non_refundable": gettext_lazy("No refund after booking."),
+}
 CUSTOM_TIERS_HELP = (
     'Only used when the cancellation policy is "Custom tiers". A JSON list of up to 6 tiers, e.g. '
     '[{"days_before": 14, "refund_percent": 100}, {"days_before": 3, "refund_percent": 50}] '
@@ -149,9 +155,12 @@ def localized_name(snapshot: dict) -> str:
 
 def localized_summary(snapshot: dict) -> str:
     """The policy's sentence in the active language, written from the snapshot's tiers (what was sold)."""
-    if "tiers" not in snapshot:
-        return snapshot.get("summary", "")
-    return tiers_summary(snapshot["tiers"])
+    code = snapshot.get("code", "")
+    if code in LOCALIZED_SUMMARIES and snapshot.get("tiers") == POLICIES[code]["tiers"]:
+        return str(LOCALIZED_SUMMARIES[code])
+    if code == CUSTOM and "tiers" in snapshot:
+        return tiers_summary(snapshot["tiers"])
+    return snapshot.get("summary", "")
 
 
 def policy_snapshot(code: str, tiers: list[dict] | None = None) -> dict:

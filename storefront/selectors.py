@@ -31,7 +31,8 @@ from bookings.availability import (
     nearest_free_stay,
 )
 from bookings.search import SearchPage, SearchQuery, _prefetch_page, search
-from core.money import format_money, round_money
+from core.money import round_money
+from properties.display import money as format_money
 from properties.forms import stay_query
 from properties.models import Amenity, Property, PropertyPhoto
 from properties.policies import policy_snapshot_for

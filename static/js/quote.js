@@ -17,14 +17,14 @@
     (children || []).forEach(function (c) { node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
     return node;
   }
+  // The page's language (<html lang>) formats money and dates as the server does (properties/display.py, CLDR).
+  var lang = document.documentElement.lang || "en";
   function money(value, currency) {
-    var digits = (String(value).split(".")[1] || "").length;
-    var n = Number(value);
-    return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) + " " + currency;
+    return new Intl.NumberFormat(lang, { style: "currency", currency: currency }).format(Number(value));
   }
   function day(iso) {
     var d = new Date(iso + "T00:00:00Z");
-    return d.toLocaleDateString("en-GB", { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" });
+    return d.toLocaleDateString(lang === "en" ? "en-GB" : lang, { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" });
   }
   function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
   function message(text) { out.replaceChildren(el("p", { "class": "muted" }, [text])); }
