@@ -149,6 +149,10 @@ class Booking(models.Model):
         max_length=30, choices=Referral.choices, blank=True, default="", db_default="",
         help_text="What brought the guest to our site (a landing link), for bookings sold here; empty when unknown.")
 
+    language = models.CharField(
+        max_length=8, choices=settings.LANGUAGES, default="en", db_default="en",
+        help_text="The language the guest booked in: every email to the guest is written in it (docs/i18n.md).")
+
     check_in = models.DateField()
     check_out = models.DateField()
     adults = models.PositiveSmallIntegerField(default=1)

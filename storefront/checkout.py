@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from bookings import services
@@ -54,6 +55,7 @@ def reserve_from_details(*, property_id: int, data: dict, referral: str = "") ->
                 guest=GuestInput(name=data["name"], email=data["email"], phone=data["phone"],
                                  country=data["country"]),
                 actor=Actor.guest(data["email"]), source=Source.DIRECT, referral=referral,
+                language=translation.get_language() or "",  # the page's language: the guest's emails speak it
             )
         except DomainError as exc:
             return exc.http_status, exc.as_dict()
