@@ -58,7 +58,9 @@ LOCALIZED_NAMES = {
 }
 LOCALIZED_SUMMARIES = {
     "flexible": gettext_lazy("Full refund up to 1 day before check-in."),
+    # xgettext:no-python-format
     "moderate": gettext_lazy("Full refund up to 5 days before check-in, 50% after that."),
+    # xgettext:no-python-format
     "strict": gettext_lazy("Full refund up to 30 days before check-in, 50% up to 14 days, none after."),
     "non_refundable": gettext_lazy("No refund after booking."),
 }
