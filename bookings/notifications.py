@@ -64,6 +64,7 @@ from django.db.models import Case, F, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.formats import date_format
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
 
 from core import outbox
@@ -106,7 +107,7 @@ class Kind:
 
 # Guest subjects are translated (rendered in the booking's language, see build_message); owner and staff emails are
 # English, like the back office.
-SUBJECTS = {
+SUBJECTS: dict[str, str | Promise] = {
     Kind.RESERVATION_RECEIVED: gettext_lazy("Your reservation {ref} at {prop}: complete your payment"),
     Kind.CONFIRMATION: gettext_lazy("Booking confirmed: {prop}, {dates} ({ref})"),
     Kind.PAYMENT_FAILED: gettext_lazy("Your payment for {ref} did not go through"),
@@ -301,7 +302,7 @@ def _build_without_booking(row: SentEmail) -> EmailMultiAlternatives:
 
 def _render_without_booking(row: SentEmail) -> EmailMultiAlternatives:
     context = {"kind": row.kind, "owner": row.kind in OWNER_KINDS, "data": row.data, "site_url": settings.SITE_URL}
-    message = EmailMultiAlternatives(subject=SUBJECTS[row.kind].format(**row.data),
+    message = EmailMultiAlternatives(subject=str(SUBJECTS[row.kind]).format(**row.data),
                                      body=render_to_string(f"emails/{row.kind}.txt", context),
                                      from_email=settings.DEFAULT_FROM_EMAIL, to=[row.to],
                                      headers={"X-Stayhold-Email": row.kind, "Message-ID": message_id(row)})
@@ -323,7 +324,7 @@ def _render(row: SentEmail, context: dict) -> EmailMultiAlternatives:
     if row.data.get("deadline_at"):  # a moment stored with the email: written now, in the email's language
         context["deadline"] = local_datetime(datetime.fromisoformat(row.data["deadline_at"]), prop)
     dates = f"{date_format(booking.check_in, 'd M')} – {date_format(booking.check_out, 'd M Y')}"
-    subject = SUBJECTS[row.kind].format(ref=booking.reference, prop=prop.name, dates=dates)
+    subject = str(SUBJECTS[row.kind]).format(ref=booking.reference, prop=prop.name, dates=dates)
     text = render_to_string(f"emails/{row.kind}.txt", context)
     html = render_to_string(f"emails/{row.kind}.html", context)
     reply_to = []
