@@ -121,3 +121,20 @@ def test_a_year_other_than_this_one_is_written(client):
     lisbon = PropertyFactory(timezone="Europe/Lisbon")
     later = timezone.now() + timedelta(days=400)
     assert str(timezone.localtime(later, lisbon.tz).year) in local_datetime(later, lisbon)
+
+
+def test_the_admin_booking_page_shows_the_hold_deadline_in_the_property_zone(client, book):
+    from tests.factories import OwnerFactory
+
+    owner = OwnerFactory(email="owner-kyoto@example.com")
+    kyoto = PropertyFactory(timezone="Asia/Tokyo", owner=owner)  # UTC+9: not the server's zone
+    booking = book(kyoto, start=20)
+    client.force_login(owner)
+
+    response = client.get(f"/admin/bookings/booking/{booking.pk}/change/", HTTP_ACCEPT_LANGUAGE="de")
+
+    html = response.content.decode()
+    local = timezone.localtime(booking.expires_at, kyoto.tz)
+    assert response.status_code == 200
+    assert "Times on this page are in the property's time zone, Asia/Tokyo." in html
+    assert f"{local:%H:%M} on {local.day} {local:%B} (Asia/Tokyo time)" in html  # English: the back office
