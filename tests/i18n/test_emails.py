@@ -80,7 +80,7 @@ def test_a_german_reservation_email_writes_money_dates_and_the_hold_deadline_the
     with translation.override("de"):
         from django.utils.formats import date_format
 
-        assert date_format(booking.check_in, "l j F Y") in message.body  # e.g. "Montag 28 Dezember 2026"
+        assert date_format(booking.check_in, "l, j. F Y") in message.body  # "Sonntag, 27. Dezember 2026"
 
 
 def test_the_owner_reads_english_whatever_the_guest_language(lisbon, run_on_commit):
