@@ -330,6 +330,7 @@ def send_reminders(*, at: datetime | None = None) -> int:
                 data = {"code": mp.code, "amount": str(mp.amount), "currency": mp.currency, "handle": mp.method.handle,
                         "method": mp.method.get_kind_display(),
                         "deadline": local_datetime(mp.deadline, mp.booking.property),  # "… (Europe/Lisbon time)"
+                        "deadline_at": mp.deadline.isoformat(),  # the email writes it in the booking's language
                         "url": absolute(instructions_url(mp))}
                 queue(mp.booking, Planned(Kind.MANUAL_PAYMENT_REMINDER, to,
                                           f"{Kind.MANUAL_PAYMENT_REMINDER}:{mp.pk}"), data=data)
