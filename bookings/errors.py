@@ -107,7 +107,7 @@ class ChangeNotAllowed(BookingError):
 
     code = "change_not_allowed"
     http_status = 409
-    default_detail = "This booking can no longer be changed here."
+    default_detail: "str | Promise" = _("This booking can no longer be changed here.")
 
 
 class ChangeOnChannel(ChangeNotAllowed):
@@ -128,11 +128,15 @@ class ChangePriceChanged(BookingError):
 
     code = "change_price_changed"
     http_status = 409
-    default_detail = "The price of this change has changed since it was shown; please look at it again."
+    default_detail: "str | Promise" = _("The price of this change has changed since it was shown; please look at it "
+                                        "again.")
 
     def __init__(self, difference, refund, currency: str):
-        super().__init__(f"The price of this change has changed since it was shown: the difference is now "
-                         f"{difference} {currency} (refund {refund} {currency}). Please confirm again.")
+        from django.utils.translation import gettext
+
+        super().__init__(gettext("The price of this change has changed since it was shown: the difference is now "
+                                 "%(difference)s %(currency)s (refund %(refund)s %(currency)s). Please confirm "
+                                 "again.") % {"difference": difference, "refund": refund, "currency": currency})
         self.difference = difference
         self.refund = refund
         self.currency = currency
@@ -150,7 +154,7 @@ class GroupStayFailed(BookingError):
 
     code = "group_stay_failed"
     http_status = 409
-    default_detail = "One of the stays could not be reserved; nothing was booked."
+    default_detail: "str | Promise" = _("One of the stays could not be reserved; nothing was booked.")
 
     def __init__(self, detail: str, *, index: int, stay_code: str, reasons=()):
         super().__init__(detail, reasons=reasons)
@@ -167,4 +171,4 @@ class InvalidGroup(BookingError):
 
     code = "invalid_group"
     http_status = 400
-    default_detail = "This group booking cannot be made."
+    default_detail: "str | Promise" = _("This group booking cannot be made.")

@@ -138,7 +138,7 @@ def _lock_booking(booking_id) -> Booking:
     """Lock the booking's property row (the booking mutex), then read the booking."""
     property_id = Booking.objects.filter(pk=booking_id).values_list("property_id", flat=True).first()
     if property_id is None:
-        raise PaymentNotAllowed("This booking does not exist.")
+        raise PaymentNotAllowed(_("This booking does not exist."))
     booking_services.lock_property(property_id)
     return Booking.objects.select_related("property").get(pk=booking_id)
 

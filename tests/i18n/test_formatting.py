@@ -65,16 +65,17 @@ def test_the_hold_expiry_on_the_booking_page_is_in_the_property_zone(client, boo
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "de"
     german = text(client.get(status_page(booking)))
 
-    assert f"until {local:%H:%M} on {local.day} {local:%B} (Asia/Tokyo time)" in english
-    assert f"{local.day}. " in german and f"{local:%H:%M} Uhr (Zeitzone Asia/Tokyo)" in german
+    # The hold countdown (issue 15 §8's wording): the deadline in the property's zone, named by its place.
+    assert f"until {local:%H:%M}, Tokyo time, {local.day} {local:%b}" in english
+    assert f"bis {local:%H:%M} Uhr, Ortszeit Tokyo, {local.day}. " in german
 
 
 def test_check_in_and_check_out_times_and_message_times_name_the_zone(client, book):
-    from bookings.guest_messages import post_guest_message
+    from messaging.services import post_from_guest
 
     lisbon = PropertyFactory(timezone="Europe/Lisbon", check_in_time=time(16, 0), check_out_time=time(10, 0))
     booking = book(lisbon, start=10)
-    message = post_guest_message(booking_id=booking.pk, body="Can we arrive late?")
+    message = post_from_guest(booking_id=booking.pk, body="Can we arrive late?")
     local = timezone.localtime(message.created_at, lisbon.tz)
 
     visible = text(client.get(status_page(booking)))

@@ -26,10 +26,10 @@ PROPERTY = {
            "Reembolso íntegro hasta 5 días"],
 }
 BOOKING = {
-    "en": ["Your booking is confirmed", "Booking details", "Message the owner", "2 adults"],
-    "de": ["Ihre Buchung ist bestätigt", "Buchungsdetails", "Nachricht an den Gastgeber", "2 Erwachsene"],
-    "fr": ["Votre réservation est confirmée", "Détails de la réservation", "Écrire à l'hôte", "2 adultes"],
-    "es": ["Tu reserva está confirmada", "Detalles de la reserva", "Escribir al anfitrión", "2 adultos"],
+    "en": ["Your booking is confirmed", "Booking details", "Messages with the owner", "2 adults"],
+    "de": ["Ihre Buchung ist bestätigt", "Buchungsdetails", "Nachrichten mit dem Gastgeber", "2 Erwachsene"],
+    "fr": ["Votre réservation est confirmée", "Détails de la réservation", "Messages avec l'hôte", "2 adultes"],
+    "es": ["Tu reserva está confirmada", "Detalles de la reserva", "Mensajes con el anfitrión", "2 adultos"],
 }
 
 
