@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stayhold
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PORT ?= 8000
 
-.PHONY: run test test-clock lint bench bench-small bench-smoke bench-channels install clean
+.PHONY: run test test-clock lint bench bench-small bench-smoke bench-channels install clean messages compilemessages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP)
+install: $(STAMP) compilemessages
+
+# Translations (docs/i18n.md): `make messages` extracts every wrapped string of the guest pages, emails and code into
+# locale/{de,fr,es}/LC_MESSAGES/django.po, and the guest scripts' into djangojs.po (the back office's own templates and scripts, tests, benchmarks and the virtualenv
+# left out); translate the new entries, then `make compilemessages` (also part of `make install`) builds the .mo
+# files Django reads. The .mo files are build output, not committed (.gitignore).
+LOCALES := de fr es
+MAKEMESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore='templates/admin/*' \
+	--ignore=docs --ignore=static --ignore=node_modules
+# The guest scripts only (static/js): not the admin's own, not the collected copies under var/.
+MAKEMESSAGES_JS_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore=docs \
+	--ignore=static/js/admin-* --ignore=static/admin-extra --ignore=node_modules
+messages: $(STAMP)
+	$(BIN)/python manage.py makemessages $(addprefix --locale=,$(LOCALES)) --domain=django --no-obsolete \
+		--no-wrap --add-location=file $(MAKEMESSAGES_IGNORE)
+	$(BIN)/python manage.py makemessages $(addprefix --locale=,$(LOCALES)) --domain=djangojs --no-obsolete \
+		--no-wrap --add-location=file $(MAKEMESSAGES_JS_IGNORE)
+
+compilemessages: $(STAMP)
+	command -v msgfmt >/dev/null || { echo "msgfmt is missing: install GNU gettext (apt-get install gettext)" >&2; exit 1; }
+	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=var
 
 run: $(STAMP)
 	mkdir -p var

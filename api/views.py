@@ -333,6 +333,8 @@ class BookingCreateView(ApiView):
                 guest=GuestInput(name=guest["name"], email=guest["email"], phone=guest["phone"],
                                  country=guest["country"]),
                 actor=Actor.api(request.user, label=guest["email"]),
+                # the guest's emails in the client's Accept-Language when it sends one, else the property's default
+                language=request.LANGUAGE_CODE if request.headers.get("Accept-Language") else "",
             )
             return status.HTTP_201_CREATED, dict(s.BookingCreatedSerializer(booking).data)
 

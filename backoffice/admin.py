@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
@@ -20,6 +21,7 @@ from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
 from core.money import format_money
 from core.tenancy import TenantScopedAdmin
+from properties.display import local_datetime
 
 from . import admin_views, money_views
 from . import quote_preview as _quote_preview  # noqa: F401  (adds itself to the property's page)
@@ -55,7 +57,7 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     inlines = [SentEmailInline, BookingEventInline]
     fieldsets = [
         (None, {"fields": ["reference", "group_display", "property", "guest", "source", "referral", "external_id",
-                           "status", "payment_status", "expires_at", "rules_overridden", "overbooking",
+                           "status", "payment_status", "expires_display", "rules_overridden", "overbooking",
                            "messages_link"]}),
         ("Stay", {"fields": ["check_in", "check_out", "nights", "adults", "children", "special_requests"]}),
         ("Money", {"fields": ["total_display", "platform_total", "paid_display", "refunded_display",
@@ -164,15 +166,28 @@ class BookingAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     def object_action_view(self, request, object_id, name):
         return admin_views.run_object_action(self, request, object_id, name)
 
+    @admin.display(description="Expires")
+    def expires_display(self, obj):
+        """The hold's deadline in the property's time zone, the zone named (properties.display.local_datetime)."""
+        return local_datetime(obj.expires_at, obj.property) if obj.expires_at else "—"
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         booking = self.get_object(request, object_id)
-        if booking is not None:
-            extra_context = {**(extra_context or {}), **admin_views.booking_detail(booking, request.user),
-                             **money_views.money_detail(booking, request.user)}
-            if booking.group_id is not None:  # the group's other bookings this user may see (tenant-scoped)
-                extra_context["group_others"] = list(self.get_queryset(request).filter(group_id=booking.group_id)
-                                                     .exclude(pk=booking.pk).order_by("pk"))
-        return super().change_view(request, object_id, form_url, extra_context)
+        if booking is None:
+            return super().change_view(request, object_id, form_url, extra_context)
+        extra_context = {**(extra_context or {}), **admin_views.booking_detail(booking, request.user),
+                         **money_views.money_detail(booking, request.user),
+                         "property_zone": booking.property.timezone}
+        if booking.group_id is not None:  # the group's other bookings this user may see (tenant-scoped)
+            extra_context["group_others"] = list(self.get_queryset(request).filter(group_id=booking.group_id)
+                                                 .exclude(pk=booking.pk).order_by("pk"))
+        # Every time on the page (milestones, payments, messages, the audit trail) in the property's time zone,
+        # named above the fields: the owner reads deadlines as the guest does. Rendered inside the override.
+        with timezone.override(booking.property.tz):
+            response = super().change_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render"):
+                response.render()
+        return response
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("property", "guest", "group__lead_guest")

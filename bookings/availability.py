@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from properties.models import DateOverride
 from properties.pricing import local_today
-from properties.stay_rules import plural, sleeps_at_most, stay_rules_for, weekdays_phrase
+from properties.stay_rules import sleeps_at_most, stay_rules_for, weekdays_phrase
 
 from .models import AvailabilityBlock, Booking
 
@@ -86,36 +88,45 @@ def check_availability(
     at = at or timezone.now()
     reasons: list[Reason] = []
     if enforce_rules and not prop.is_active:
-        reasons.append(Reason("property_inactive", "This property is not accepting bookings."))
+        reasons.append(Reason("property_inactive", _("This property is not accepting bookings.")))
     if check_out <= check_in:
-        reasons.append(Reason("invalid_dates", "Check-out must be after check-in.", "check_out"))
+        reasons.append(Reason("invalid_dates", _("Check-out must be after check-in."), "check_out"))
         return AvailabilityResult(False, reasons)
     nights = (check_out - check_in).days
 
     if enforce_rules:
         if guests < 1:
-            reasons.append(Reason("invalid_guests", "At least one guest is required.", "adults"))
+            reasons.append(Reason("invalid_guests", _("At least one guest is required."), "adults"))
         elif guests > prop.max_guests:
             reasons.append(Reason("too_many_guests", sleeps_at_most(prop), "adults"))
         lead = (check_in - local_today(prop, at)).days
         if lead < 0:
-            reasons.append(Reason("in_past", "Check-in cannot be in the past.", "check_in"))
+            reasons.append(Reason("in_past", _("Check-in cannot be in the past."), "check_in"))
         elif lead < prop.min_lead_days:
-            reasons.append(Reason("lead_time", f"Bookings must be made at least {plural(prop.min_lead_days, 'day')} "
-                                               "before arrival.", "check_in"))
+            reasons.append(Reason("lead_time", ngettext(
+                "Bookings must be made at least %(count)d day before arrival.",
+                "Bookings must be made at least %(count)d days before arrival.", prop.min_lead_days)
+                % {"count": prop.min_lead_days}, "check_in"))
         if lead > prop.max_advance_days:
-            reasons.append(Reason("advance_window", f"Arrival can be at most {plural(prop.max_advance_days, 'day')} "
-                                                    "ahead.", "check_in"))
+            reasons.append(Reason("advance_window", ngettext(
+                "Arrival can be at most %(count)d day ahead.", "Arrival can be at most %(count)d days ahead.",
+                prop.max_advance_days) % {"count": prop.max_advance_days}, "check_in"))
         rules = stay_rules_for(prop, check_in)
         if nights < rules.min_stay:
-            reasons.append(Reason("min_stay", f"Minimum stay is {plural(rules.min_stay, 'night')}.", "check_out"))
+            reasons.append(Reason("min_stay", ngettext(
+                "Minimum stay is %(count)d night.", "Minimum stay is %(count)d nights.", rules.min_stay)
+                % {"count": rules.min_stay}, "check_out"))
         if nights > rules.max_stay:
-            reasons.append(Reason("max_stay", f"Maximum stay is {plural(rules.max_stay, 'night')}.", "check_out"))
+            reasons.append(Reason("max_stay", ngettext(
+                "Maximum stay is %(count)d night.", "Maximum stay is %(count)d nights.", rules.max_stay)
+                % {"count": rules.max_stay}, "check_out"))
         if not rules.checkin_weekdays & (1 << check_in.weekday()):
-            reasons.append(Reason("checkin_day", f"Check-in on {weekdays_phrase(rules.checkin_weekdays)} only.",
+            reasons.append(Reason("checkin_day", _("Check-in on %(days)s only.") % {
+                "days": weekdays_phrase(rules.checkin_weekdays)},
                                   "check_in"))
         if not rules.checkout_weekdays & (1 << check_out.weekday()):
-            reasons.append(Reason("checkout_day", f"Check-out on {weekdays_phrase(rules.checkout_weekdays)} only.",
+            reasons.append(Reason("checkout_day", _("Check-out on %(days)s only.") % {
+                "days": weekdays_phrase(rules.checkout_weekdays)},
                                   "check_out"))
 
     buffer = timedelta(days=prop.buffer_days)
@@ -124,14 +135,16 @@ def check_availability(
         .values_list("check_in", "check_out")
     )
     if any(b_in < check_out and b_out > check_in for b_in, b_out in nearby):
-        reasons.append(Reason("overlap", "These dates are already booked."))
+        reasons.append(Reason("overlap", _("These dates are already booked.")))
     elif nearby:
-        reasons.append(Reason("buffer", f"The property needs {plural(prop.buffer_days, 'day')} free between stays."))
+        reasons.append(Reason("buffer", ngettext(
+            "The property needs %(count)d day free between stays.",
+            "The property needs %(count)d days free between stays.", prop.buffer_days) % {"count": prop.buffer_days}))
     blocks = AvailabilityBlock.objects.filter(property=prop, start_date__lt=check_out, end_date__gt=check_in)
     if ignore_channel_blocks:
         blocks = blocks.filter(connection__isnull=True)
     if blocks.exists():
-        reasons.append(Reason("blocked", "The property is not available on some of these dates."))
+        reasons.append(Reason("blocked", _("The property is not available on some of these dates.")))
     return AvailabilityResult(not reasons, reasons)
 
 

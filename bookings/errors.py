@@ -2,13 +2,16 @@
 errors): each has a stable ``code``; ``reasons`` carries every rule that failed (see
 ``bookings.availability.Reason``)."""
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 from core.errors import DomainError
 
 
 class BookingError(DomainError):
     code = "booking_error"
     http_status = 400
-    default_detail = "The booking could not be changed."
+    default_detail: "str | Promise" = _("The booking could not be changed.")
 
 
 class DatesUnavailable(BookingError):
@@ -16,7 +19,7 @@ class DatesUnavailable(BookingError):
 
     code = "dates_unavailable"
     http_status = 409
-    default_detail = "These dates are no longer available."
+    default_detail: "str | Promise" = _("These dates are no longer available.")
 
 
 class StayRuleViolation(BookingError):
@@ -24,13 +27,13 @@ class StayRuleViolation(BookingError):
 
     code = "stay_rule_violation"
     http_status = 400
-    default_detail = "These dates do not meet the property's booking rules."
+    default_detail: "str | Promise" = _("These dates do not meet the property's booking rules.")
 
 
 class PropertyUnavailable(BookingError):
     code = "property_unavailable"
     http_status = 409
-    default_detail = "This property is not accepting bookings."
+    default_detail: "str | Promise" = _("This property is not accepting bookings.")
 
 
 class InvalidTransition(BookingError):
@@ -49,19 +52,19 @@ class CheckInTooEarly(BookingError):
 
     code = "check_in_too_early"
     http_status = 409
-    default_detail = "A guest cannot check in before the arrival date."
+    default_detail: "str | Promise" = _("A guest cannot check in before the arrival date.")
 
 
 class HoldMismatch(BookingError):
     code = "hold_mismatch"
     http_status = 409
-    default_detail = "The hold does not match this booking's property and dates."
+    default_detail: "str | Promise" = _("The hold does not match this booking's property and dates.")
 
 
 class HoldExpired(BookingError):
     code = "hold_expired"
     http_status = 409
-    default_detail = "The hold has expired; the dates may no longer be available."
+    default_detail: "str | Promise" = _("The hold has expired; the dates may no longer be available.")
 
 
 class ExternalBookingConflict(DatesUnavailable):
@@ -73,7 +76,7 @@ class CancellationNotAllowed(BookingError):
 
     code = "cancellation_not_allowed"
     http_status = 409
-    default_detail = "This booking can no longer be cancelled here."
+    default_detail: "str | Promise" = _("This booking can no longer be cancelled here.")
 
 
 class RefundNotAllowed(BookingError):
@@ -82,7 +85,7 @@ class RefundNotAllowed(BookingError):
 
     code = "refund_not_allowed"
     http_status = 409
-    default_detail = "This refund is not allowed."
+    default_detail: "str | Promise" = _("This refund is not allowed.")
 
 
 class RefundChanged(BookingError):
@@ -90,7 +93,7 @@ class RefundChanged(BookingError):
 
     code = "refund_changed"
     http_status = 409
-    default_detail = "The refund has changed since it was shown; please confirm again."
+    default_detail: "str | Promise" = _("The refund has changed since it was shown; please confirm again.")
 
     def __init__(self, amount, currency: str):
         super().__init__()
@@ -104,7 +107,7 @@ class ChangeNotAllowed(BookingError):
 
     code = "change_not_allowed"
     http_status = 409
-    default_detail = "This booking can no longer be changed here."
+    default_detail: "str | Promise" = _("This booking can no longer be changed here.")
 
 
 class ChangeOnChannel(ChangeNotAllowed):
@@ -125,11 +128,15 @@ class ChangePriceChanged(BookingError):
 
     code = "change_price_changed"
     http_status = 409
-    default_detail = "The price of this change has changed since it was shown; please look at it again."
+    default_detail: "str | Promise" = _("The price of this change has changed since it was shown; please look at it "
+                                        "again.")
 
     def __init__(self, difference, refund, currency: str):
-        super().__init__(f"The price of this change has changed since it was shown: the difference is now "
-                         f"{difference} {currency} (refund {refund} {currency}). Please confirm again.")
+        from django.utils.translation import gettext
+
+        super().__init__(gettext("The price of this change has changed since it was shown: the difference is now "
+                                 "%(difference)s %(currency)s (refund %(refund)s %(currency)s). Please confirm "
+                                 "again.") % {"difference": difference, "refund": refund, "currency": currency})
         self.difference = difference
         self.refund = refund
         self.currency = currency
@@ -147,7 +154,7 @@ class GroupStayFailed(BookingError):
 
     code = "group_stay_failed"
     http_status = 409
-    default_detail = "One of the stays could not be reserved; nothing was booked."
+    default_detail: "str | Promise" = _("One of the stays could not be reserved; nothing was booked.")
 
     def __init__(self, detail: str, *, index: int, stay_code: str, reasons=()):
         super().__init__(detail, reasons=reasons)
@@ -164,4 +171,4 @@ class InvalidGroup(BookingError):
 
     code = "invalid_group"
     http_status = 400
-    default_detail = "This group booking cannot be made."
+    default_detail: "str | Promise" = _("This group booking cannot be made.")

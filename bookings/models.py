@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.fields import UpwardReference
 from core.models import AuditRow
@@ -21,15 +22,15 @@ from properties.models import DateRangeModel, Property
 
 
 class BookingStatus(models.TextChoices):
-    INQUIRY = "inquiry", "Inquiry"
-    HELD = "held", "Held"
-    RESERVED = "reserved", "Reserved"
-    CONFIRMED = "confirmed", "Confirmed"
-    CHECKED_IN = "checked_in", "Checked in"
-    CHECKED_OUT = "checked_out", "Checked out"
-    CANCELLED = "cancelled", "Cancelled"
-    EXPIRED = "expired", "Expired"
-    RELEASED = "released", "Released"
+    INQUIRY = "inquiry", _("Inquiry")
+    HELD = "held", _("Held")
+    RESERVED = "reserved", _("Reserved")
+    CONFIRMED = "confirmed", _("Confirmed")
+    CHECKED_IN = "checked_in", _("Checked in")
+    CHECKED_OUT = "checked_out", _("Checked out")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
+    RELEASED = "released", _("Released")
 
 
 # --- status groups ------------------------------------------------------------------------------------
@@ -85,12 +86,12 @@ HAND_MOVE_PERMISSIONS = {
 
 
 class PaymentStatus(models.TextChoices):
-    UNPAID = "unpaid", "Unpaid"
-    PARTIALLY_PAID = "partially_paid", "Partially paid"
-    PAID = "paid", "Paid"
-    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
-    REFUNDED = "refunded", "Refunded"
-    FAILED = "failed", "Failed"
+    UNPAID = "unpaid", _("Unpaid")
+    PARTIALLY_PAID = "partially_paid", _("Partially paid")
+    PAID = "paid", _("Paid")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+    REFUNDED = "refunded", _("Refunded")
+    FAILED = "failed", _("Failed")
 
 
 class Source(models.TextChoices):
@@ -170,6 +171,10 @@ class Booking(models.Model):
     referral = models.CharField(
         max_length=30, choices=Referral.choices, blank=True, default="", db_default="",
         help_text="What brought the guest to our site (a landing link), for bookings sold here; empty when unknown.")
+
+    language = models.CharField(
+        max_length=8, choices=settings.LANGUAGES, default="en", db_default="en",
+        help_text="The language the guest booked in: every email to the guest is written in it (docs/i18n.md).")
 
     check_in = models.DateField()
     check_out = models.DateField()

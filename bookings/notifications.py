@@ -63,10 +63,14 @@ from django.core.mail.utils import DNS_NAME
 from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy
 
 from core import outbox
 from core.models import OutboxEvent
+from properties.display import local_datetime
 from properties.policies import policy_snapshot_for
 from properties.pricing import local_today
 
@@ -113,29 +117,31 @@ class Kind:
     OWNER_SECURITY_DEPOSIT_FAILED = "owner_security_deposit_failed"
 
 
-SUBJECTS = {
-    Kind.RESERVATION_RECEIVED: "Your reservation {ref} at {prop}: complete your payment",
-    Kind.CONFIRMATION: "Booking confirmed: {prop}, {dates} ({ref})",
-    Kind.PAYMENT_FAILED: "Your payment for {ref} did not go through",
-    Kind.RESERVATION_EXPIRED: "Your reservation {ref} has expired",
-    Kind.LATE_PAYMENT_REFUNDED: "Your payment for {ref} was refunded",
-    Kind.CANCELLATION: "Booking {ref} cancelled",
-    Kind.PRE_ARRIVAL: "See you soon at {prop} ({dates})",
-    Kind.THANK_YOU: "Thank you for staying at {prop}",
+# Guest subjects are translated (rendered in the booking's language, see build_message); owner and staff emails are
+# English, like the back office.
+SUBJECTS: dict[str, str | Promise] = {
+    Kind.RESERVATION_RECEIVED: gettext_lazy("Your reservation {ref} at {prop}: complete your payment"),
+    Kind.CONFIRMATION: gettext_lazy("Booking confirmed: {prop}, {dates} ({ref})"),
+    Kind.PAYMENT_FAILED: gettext_lazy("Your payment for {ref} did not go through"),
+    Kind.RESERVATION_EXPIRED: gettext_lazy("Your reservation {ref} has expired"),
+    Kind.LATE_PAYMENT_REFUNDED: gettext_lazy("Your payment for {ref} was refunded"),
+    Kind.CANCELLATION: gettext_lazy("Booking {ref} cancelled"),
+    Kind.PRE_ARRIVAL: gettext_lazy("See you soon at {prop} ({dates})"),
+    Kind.THANK_YOU: gettext_lazy("Thank you for staying at {prop}"),
+    Kind.MANUAL_PAYMENT_REMINDER: gettext_lazy("Reminder: send your payment for {ref} ({prop})"),
     Kind.OWNER_NEW_BOOKING: "New booking {ref}: {prop}, {dates}",
     Kind.OWNER_CANCELLATION: "Booking {ref} cancelled: {prop}, {dates}",
     Kind.OWNER_MESSAGE: "Message from your guest ({ref}, {prop})",
-    Kind.MANUAL_PAYMENT_REMINDER: "Reminder: send your payment for {ref} ({prop})",
     Kind.STAFF_MANUAL_CLAIM: "Manual payment to verify: {ref} ({prop})",
     Kind.OWNER_SYNC_CONFLICT: "Calendar conflict at {prop}: a {platform} stay {dates} overlaps {other}",
     Kind.OWNER_CHANNEL_PAUSED: "Updates to {platform} for {prop} are paused: {error}",
-    Kind.BOOKING_CHANGED: "Booking changed: {prop}, {dates} ({ref})",
+    Kind.BOOKING_CHANGED: gettext_lazy("Booking changed: {prop}, {dates} ({ref})"),
     Kind.OWNER_BOOKING_CHANGED: "Booking {ref} changed by the guest: {prop}, {dates}",
-    Kind.PAYMENT_REQUEST: "Payment due for your booking {ref} ({prop})",
-    Kind.MESSAGE_TO_GUEST: "A message about your stay at {prop} ({ref})",
-    Kind.BALANCE_PAYMENT_FAILED: "Your balance for {ref} could not be charged: please pay it",
-    Kind.BALANCE_REQUEST: "Balance due for your stay at {prop} ({ref})",
-    Kind.BALANCE_REMINDER: "Reminder: the balance for {ref} ({prop}) is due",
+    Kind.PAYMENT_REQUEST: gettext_lazy("Payment due for your booking {ref} ({prop})"),
+    Kind.MESSAGE_TO_GUEST: gettext_lazy("A message about your stay at {prop} ({ref})"),
+    Kind.BALANCE_PAYMENT_FAILED: gettext_lazy("Your balance for {ref} could not be charged: please pay it"),
+    Kind.BALANCE_REQUEST: gettext_lazy("Balance due for your stay at {prop} ({ref})"),
+    Kind.BALANCE_REMINDER: gettext_lazy("Reminder: the balance for {ref} ({prop}) is due"),
     Kind.OWNER_BALANCE_OVERDUE: "Balance unpaid at the deadline: {ref} ({prop}, {dates})",
     Kind.OWNER_SECURITY_DEPOSIT_FAILED: "Security deposit not placed: {ref} ({prop}, {dates})",
 }
@@ -327,10 +333,23 @@ def _context(row: SentEmail) -> dict:
     return context
 
 
+def email_language(row: SentEmail, booking: Booking | None) -> str:
+    """The language an email is written in: the booking's (the one the guest booked in) for the guest's emails,
+    the site's default (English) for owners and staff."""
+    if booking is None or row.kind in OWNER_KINDS:
+        return settings.LANGUAGE_CODE
+    return booking.language or settings.LANGUAGE_CODE
+
+
 def _build_without_booking(row: SentEmail) -> EmailMultiAlternatives:
     """An email about no booking (e.g. a channel calendar conflict): its subject and body come from ``row.data``."""
+    with translation.override(email_language(row, None)):
+        return _render_without_booking(row)
+
+
+def _render_without_booking(row: SentEmail) -> EmailMultiAlternatives:
     context = {"kind": row.kind, "owner": row.kind in OWNER_KINDS, "data": row.data, "site_url": settings.SITE_URL}
-    message = EmailMultiAlternatives(subject=SUBJECTS[row.kind].format(**row.data),
+    message = EmailMultiAlternatives(subject=str(SUBJECTS[row.kind]).format(**row.data),
                                      body=render_to_string(f"emails/{row.kind}.txt", context),
                                      from_email=settings.DEFAULT_FROM_EMAIL, to=[row.to],
                                      headers={"X-Stayhold-Email": row.kind, "Message-ID": message_id(row)})
@@ -342,9 +361,17 @@ def build_message(row: SentEmail) -> EmailMultiAlternatives:
     if row.booking_id is None:
         return _build_without_booking(row)
     context = _context(row)
+    with translation.override(email_language(row, context["booking"])):
+        return _render(row, context)
+
+
+def _render(row: SentEmail, context: dict) -> EmailMultiAlternatives:
+    """Subject, text and HTML in the active language (``build_message`` chose it)."""
     booking, prop = context["booking"], context["prop"]
-    dates = f"{booking.check_in:%d %b} – {booking.check_out:%d %b %Y}"
-    subject = SUBJECTS[row.kind].format(ref=booking.reference, prop=prop.name, dates=dates)
+    if row.data.get("deadline_at"):  # a moment stored with the email: written now, in the email's language
+        context["deadline"] = local_datetime(datetime.fromisoformat(row.data["deadline_at"]), prop)
+    dates = f"{date_format(booking.check_in, 'd M')} – {date_format(booking.check_out, 'd M Y')}"
+    subject = str(SUBJECTS[row.kind]).format(ref=booking.reference, prop=prop.name, dates=dates)
     text = render_to_string(f"emails/{row.kind}.txt", context)
     html = render_to_string(f"emails/{row.kind}.html", context)
     reply_to = []

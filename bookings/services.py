@@ -218,13 +218,14 @@ def release_hold(*, hold_id, actor: Actor, reason: str = "Released by the client
 def reserve(*, property_id, check_in: date, check_out: date, adults: int, children: int = 0, guest: GuestInput,
             actor: Actor, special_requests: str = "", source: str = Source.DIRECT, hold_id=None,
             expires_in: timedelta | None = None, override_rules: bool = False, override_reason: str = "",
-            referral: str = "", at: datetime | None = None) -> Booking:
+            referral: str = "", language: str = "", at: datetime | None = None) -> Booking:
     """Create a booking in ``reserved``: dates held until ``expires_at`` while the guest pays.
 
     With ``hold_id`` the hold becomes the booking (same row, same dates). With
     ``override_rules`` (owners and staff only, with a reason) stay rules are not
     enforced; overlaps, blocks and buffer days always are. ``referral`` (a ``Referral`` value or empty) records
-    what brought the guest to our site (the guest pages pass what the landing page remembered).
+    what brought the guest to our site (the guest pages pass what the landing page remembered). ``language`` is
+    the one the guest booked in (the checkout passes the page's); empty = the property's default language.
     """
     now = at or timezone.now()
     _validate_dates(check_in, check_out)
@@ -251,6 +252,7 @@ def reserve(*, property_id, check_in: date, check_out: date, adults: int, childr
         booking.expires_at = expires_at
         booking.rules_overridden = override_rules
         booking.referral = referral or booking.referral
+        booking.language = _language(language, prop)
         _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
         reason = "Hold converted to a reservation."
         if override_rules:
@@ -258,7 +260,8 @@ def reserve(*, property_id, check_in: date, check_out: date, adults: int, childr
         return apply_transition(
             booking, S.RESERVED, actor, reason, at=now,
             extra_fields=("guest", "adults", "children", "special_requests", "currency", "quote", "subtotal", "fees",
-                          "discounts", "taxes", "total", "expires_at", "rules_overridden", "referral"),
+                          "discounts", "taxes", "total", "expires_at", "rules_overridden", "referral",
+                          "language"),
         )
 
     _ensure_available(prop, check_in, check_out, guests, now, enforce_rules=not override_rules)
@@ -266,7 +269,7 @@ def reserve(*, property_id, check_in: date, check_out: date, adults: int, childr
         property=prop, guest=find_or_create_guest(guest), source=source, check_in=check_in, check_out=check_out,
         adults=adults, children=children, status=S.RESERVED, reserved_at=now, expires_at=expires_at,
         special_requests=special_requests, cancellation_policy=policy_snapshot_for(prop),
-        rules_overridden=override_rules, referral=referral,
+        rules_overridden=override_rules, referral=referral, language=_language(language, prop),
     )
     _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
     _save_new(booking, now)
@@ -648,9 +651,17 @@ def _overbooking_note(stays, blocks) -> str:
 
 
 @transaction.atomic
+def _language(language: str, prop) -> str:
+    """The booking's language: the one given if the site offers it (its base, "de" for "de-AT"), else the
+    property's default."""
+    offered = {code for code, _name in settings.LANGUAGES}
+    base = (language or "").lower().replace("_", "-").split("-")[0]
+    return base if base in offered else prop.default_language
+
+
 def import_external(*, property_id, source: str, external_id: str, check_in: date, check_out: date,
                     guest: GuestInput, adults: int = 1, children: int = 0, cancelled: bool = False,
-                    allow_overlap: bool = True, platform_total: Decimal | None = None,
+                    allow_overlap: bool = True, platform_total: Decimal | None = None, language: str = "",
                     at: datetime | None = None) -> ImportResult:
     """Create, move or cancel a booking that came from a channel, keyed by (property, source, external id).
 
@@ -747,6 +758,7 @@ def import_external(*, property_id, source: str, external_id: str, check_in: dat
         check_in=check_in, check_out=check_out, adults=adults, children=children, status=S.CONFIRMED,
         confirmed_at=now, payment_status=PaymentStatus.PAID, overbooking_lane=lane,
         cancellation_policy=policy_snapshot_for(prop), platform_total=platform_total,
+        language=_language(language, prop),
     )
     _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
     booking.amount_paid = booking.total  # the channel collected the payment

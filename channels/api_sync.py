@@ -472,7 +472,8 @@ def _apply(connection: ChannelConnection, message: RemoteReservation, record: In
             property_id=connection.property_id, source=message.source, external_id=message.remote_booking_id,
             check_in=message.check_in, check_out=message.check_out, guest=guest, adults=max(1, message.adults),
             children=max(0, message.children), cancelled=message.kind == "cancelled",
-            platform_total=message.total if message.currency == connection.property.currency else None, at=now)
+            platform_total=message.total if message.currency == connection.property.currency else None,
+            language=message.language, at=now)
     except BookingError:
         if message.kind == "cancelled":
             return "not_found"  # a cancellation of a reservation never recorded here

@@ -18,6 +18,7 @@ import logging
 
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils import translation
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -59,3 +60,18 @@ class ServiceUnavailableMiddleware:
         log.error("%s %s: a backing service is unavailable (%s); answered 503", request.method, request.path,
                   type(exception).__name__, exc_info=exception)
         return service_unavailable(request)
+
+
+class BackOfficeInEnglishMiddleware:
+    """The back office (``/admin/``) in English whatever the browser asks: owners and staff work in English and
+    its own strings are not translated, so Django's translated admin chrome around them would read half German.
+    After ``LocaleMiddleware``, which activated the guest's language for every path."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/admin/"):
+            translation.activate("en")
+            request.LANGUAGE_CODE = "en"
+        return self.get_response(request)

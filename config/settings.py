@@ -67,6 +67,10 @@ MIDDLEWARE = [
     "config.middleware.ServiceUnavailableMiddleware",  # Redis/broker errors → JSON 503 / friendly 503 page
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The guest's language: the language cookie (the switch in the header), else Accept-Language, else English;
+    # after sessions, before common (docs/i18n.md). The back office stays English (config.middleware).
+    "django.middleware.locale.LocaleMiddleware",
+    "config.middleware.BackOfficeInEnglishMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -86,6 +90,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",  # LANGUAGE_CODE, LANGUAGES: the header's language switch
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -207,7 +212,21 @@ MFA_REQUIRED_FOR_SUPERUSERS = env.bool("MFA_REQUIRED_FOR_SUPERUSERS", default=Tr
 MFA_REQUIRED_FOR_STAFF = env.bool("MFA_REQUIRED_FOR_STAFF", default=False)
 
 # --- I18n / time ------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# Guest pages and guest emails in four languages (docs/i18n.md). English when nothing else is asked. The choice lives
+# in the language cookie (Django's set_language view, the switch in the site header), not in the URL: links in
+# emails, iCal feeds and the API keep working whatever the language. A guest email is written in the booking's
+# language (Booking.language), whatever the language of the request or task that sends it.
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("es", "Español"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "stayhold_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # a year: a guest who chose German once keeps it on their next visit
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config import views as site_views
@@ -22,6 +23,9 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),  # optional guest accounts: sign-up, login, email verification
     path("account/bookings/", portal_views.my_bookings, name="my-bookings"),
     path("privacy/", include("privacy.urls")),  # the guest's data: download (JSON) and erasure (docs/privacy.md)
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the header's language switch (POST, a cookie)
+    # The guest scripts' strings (static/js/quote.js, pay.js) in the page's language: locale/*/djangojs.po
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("payments/", include("payments.urls")),  # the payment page, its JSON endpoints and the Stripe webhook
     path("ical/", include("channels.urls")),  # iCal export feeds for the channels (no session, no CSRF cookie)
     path("channels/webhooks/", include("channels.webhooks")),  # platform webhooks of API connections (no session)

@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from bookings.models import Booking
 from bookings.notifications import Kind, Planned, guest_address, owner_address, queue
@@ -34,13 +35,13 @@ MAX_MESSAGE_LENGTH = 4000
 class MessageNotAllowed(DomainError):
     code = "message_not_allowed"
     http_status = 400
-    default_detail = "This message cannot be sent."
+    default_detail = gettext_lazy("This message cannot be sent.")
 
 
 class NotYourThread(DomainError):
     code = "not_your_thread"
     http_status = 404
-    default_detail = "There is no such conversation."
+    default_detail = gettext_lazy("There is no such conversation.")
 
 
 def _clean_body(body: str, *, allow_empty: bool = False) -> str:

@@ -48,12 +48,15 @@ def group_pay_page(request, reference):
         due = groups.group_due(group, now, bookings)
     except PaymentNotAllowed:
         due = None
-    expires = min((s.booking.expires_at for s in due.shares if s.booking.expires_at), default=None) if due else None
+    # The first hold to lapse decides: its countdown, in its property's zone (the same one for a group in one place).
+    holding = [s.booking for s in due.shares if s.booking.expires_at] if due else []
+    hold_booking = min(holding, key=lambda booking: booking.expires_at, default=None)
+    expires = hold_booking.expires_at if hold_booking else None
     seconds_left = max(0, int((expires - now).total_seconds())) if expires else 0
     attempts_left = groups.group_attempts_left(bookings)
     return render(request, "payments/group_pay.html", {
-        "group": group, "bookings": bookings, "due": due, "expires_at": expires, "seconds_left": seconds_left,
-        "minutes_left": seconds_left // 60, "attempts_left": attempts_left,
+        "group": group, "bookings": bookings, "due": due, "expires_at": expires, "hold_booking": hold_booking,
+        "seconds_left": seconds_left, "attempts_left": attempts_left,
         "max_attempts": settings.PAYMENT_MAX_ATTEMPTS, "payable": due is not None and attempts_left > 0,
         "card_enabled": card_payments_enabled(), "token": group_access_token(group), "group_url": group_url(group),
         "test_mode": settings.STRIPE_PUBLISHABLE_KEY.startswith("pk_test_"),

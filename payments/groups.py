@@ -42,6 +42,7 @@ import stripe
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookings import services as booking_services
 from bookings.models import (
@@ -149,7 +150,7 @@ def group_due(group: BookingGroup, now: datetime, bookings: list[Booking] | None
         due.shares.append(GroupShare(booking, amount))
         due.currency = booking.currency
     if not due.shares:
-        raise PaymentNotAllowed("No booking of this group is waiting for a payment.")
+        raise PaymentNotAllowed(_("No booking of this group is waiting for a payment."))
     return due
 
 
@@ -267,7 +268,7 @@ def check_group_payable(due: GroupDue) -> GroupDue:
     if any(services.attempts_used(share.booking) >= settings.PAYMENT_MAX_ATTEMPTS for share in due.shares):
         raise TooManyAttempts()
     if len({share.booking.currency for share in due.shares}) > 1:
-        raise PaymentNotAllowed("The stays of this group are priced in different currencies.")
+        raise PaymentNotAllowed(_("The stays of this group are priced in different currencies."))
     return due
 
 

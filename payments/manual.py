@@ -29,6 +29,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookings import services as booking_services
 from bookings.models import Booking, BookingStatus
@@ -129,7 +130,7 @@ def _lock(mp_id) -> ManualPayment:
 
 
 def new_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+    return "".join(secrets.choice(CODE_ALPHABET) for _i in range(8))
 
 
 def methods_for(booking: Booking):
@@ -159,11 +160,11 @@ def choose_method(*, booking_id, method_id, actor: Actor, at: datetime | None = 
         booking.refresh_from_db()
         method = methods_for(booking).filter(pk=method_id).first()
         if method is None:
-            raise PaymentNotAllowed("This payment method is not available.")
+            raise PaymentNotAllowed(_("This payment method is not available."))
         due = amount_to_pay(booking, now)
         open_rows = list(ManualPayment.objects.select_for_update().filter(booking=booking, status__in=OPEN))
         if any(r.status != M.PENDING for r in open_rows):
-            raise PaymentNotAllowed("You already told us a payment is on its way; we are checking it.")
+            raise PaymentNotAllowed(_("You already told us a payment is on its way; we are checking it."))
         for row in open_rows:
             if row.method_id == method.pk:
                 return row
@@ -174,7 +175,7 @@ def choose_method(*, booking_id, method_id, actor: Actor, at: datetime | None = 
             booking_services.extend_reservation(booking_id=booking.pk, until=deadline, actor=actor,
                                                 reason=f"Manual payment by {method.get_kind_display()} chosen.",
                                                 at=now)
-        for _ in range(5):
+        for _attempt in range(5):
             try:
                 with transaction.atomic():
                     mp = ManualPayment.objects.create(
@@ -207,11 +208,11 @@ def claim(*, mp_id, guest_reference: str, proof=None, actor: Actor, ip=None,
         mp = _lock(mp_id)
         booking = mp.booking
         if mp.status == M.CLAIMED:
-            raise ManualPaymentError("You already told us this payment was sent; we are checking it.")
+            raise ManualPaymentError(_("You already told us this payment was sent; we are checking it."))
         if mp.status != M.PENDING:
-            raise ManualPaymentError(f"This payment is {mp.get_status_display().lower()}.")
+            raise ManualPaymentError(_("This payment is %(status)s.") % {"status": mp.get_status_display().lower()})
         if is_overdue(mp, now) or booking.status not in (S.RESERVED, *BALANCE_PAYABLE_STATUSES):
-            raise ManualPaymentError("The time to send this payment has run out.")
+            raise ManualPaymentError(_("The time to send this payment has run out."))
         mp.guest_reference = guest_reference.strip()[:200]
         mp.claimed_at = now
         fields = ["guest_reference", "claimed_at"]
@@ -330,6 +331,7 @@ def send_reminders(*, at: datetime | None = None) -> int:
                 data = {"code": mp.code, "amount": str(mp.amount), "currency": mp.currency, "handle": mp.method.handle,
                         "method": mp.method.get_kind_display(),
                         "deadline": local_datetime(mp.deadline, mp.booking.property),  # "… (Europe/Lisbon time)"
+                        "deadline_at": mp.deadline.isoformat(),  # the email writes it in the booking's language
                         "url": absolute(instructions_url(mp))}
                 queue(mp.booking, Planned(Kind.MANUAL_PAYMENT_REMINDER, to,
                                           f"{Kind.MANUAL_PAYMENT_REMINDER}:{mp.pk}"), data=data)

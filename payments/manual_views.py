@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -35,10 +36,10 @@ from .models import ManualStatus as M
 
 
 class ClaimForm(forms.Form):
-    guest_reference = forms.CharField(label="Your payment reference or note", max_length=200, required=False,
-                                      help_text="e.g. the transaction id or the name on the account you paid from.")
-    proof = forms.FileField(label="Screenshot of the payment (optional)", required=False,
-                            help_text="PNG, JPEG or WebP, at most 5 MB.")
+    guest_reference = forms.CharField(label=_("Your payment reference or note"), max_length=200, required=False,
+                                      help_text=_("e.g. the transaction id or the name on the account you paid from."))
+    proof = forms.FileField(label=_("Screenshot of the payment (optional)"), required=False,
+                            help_text=_("PNG, JPEG or WebP, at most 5 MB."))
 
 
 def _booking(request, reference) -> Booking:
@@ -63,7 +64,7 @@ def choose(request, reference):
         mp = manual.choose_method(booking_id=booking.pk, method_id=request.POST.get("method", ""),
                                   actor=Actor.guest_of(booking))
     except (DomainError, ValueError) as exc:
-        messages.error(request, getattr(exc, "detail", "This payment method is not available."))
+        messages.error(request, getattr(exc, "detail", _("This payment method is not available.")))
         return redirect(payment_url(booking))
     return redirect(manual.instructions_url(mp))
 
@@ -80,7 +81,7 @@ def instructions(request, reference, code):
     if request.method == "POST":
         form = ClaimForm(request.POST, request.FILES)
         if throttled(request, "claim"):
-            form.add_error(None, "Too many attempts from your connection; please wait and try again.")
+            form.add_error(None, _("Too many attempts from your connection; please wait and try again."))
             status = 429
         elif form.is_valid():
             try:
@@ -94,7 +95,7 @@ def instructions(request, reference, code):
                 form.add_error(None, exc.detail)
                 status = 409
             else:
-                messages.success(request, "Thank you. We will confirm your booking once the payment is verified.")
+                messages.success(request, _("Thank you. We will confirm your booking once the payment is verified."))
                 return redirect(manual.instructions_url(mp))
         else:
             status = 400

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core import uploads
 from core.models import AuditRow
@@ -22,13 +23,13 @@ class Provider(models.TextChoices):
 
 
 class PaymentStatus(models.TextChoices):
-    PENDING = "pending", "Pending"  # row written, provider not (yet) answered
-    REQUIRES_ACTION = "requires_action", "Requires action"  # 3-D Secure in the guest's browser
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELED = "canceled", "Canceled"
-    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
-    REFUNDED = "refunded", "Refunded"
+    PENDING = "pending", _("Pending")  # row written, provider not (yet) answered
+    REQUIRES_ACTION = "requires_action", _("Requires action")  # 3-D Secure in the guest's browser
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELED = "canceled", _("Canceled")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+    REFUNDED = "refunded", _("Refunded")
 
 
 # Statuses in which money was received (whatever has been refunded since).
@@ -109,10 +110,10 @@ class PaymentEvent(AuditRow):
 
 
 class RefundStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELED = "canceled", "Canceled"
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELED = "canceled", _("Canceled")
 
 
 # Refunds that count against their payment: requested (money on its way back) or done; a failed or canceled one does
@@ -172,10 +173,10 @@ private_storage = uploads.private_storage
 
 
 class ManualMethodKind(models.TextChoices):
-    CASHAPP = "cashapp", "Cash App"
-    ZELLE = "zelle", "Zelle"
-    VENMO = "venmo", "Venmo"
-    BANK_TRANSFER = "bank_transfer", "Bank transfer"
+    CASHAPP = "cashapp", _("Cash App")
+    ZELLE = "zelle", _("Zelle")
+    VENMO = "venmo", _("Venmo")
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
 
 
 class HostPaymentMethod(models.Model):
@@ -197,13 +198,13 @@ class HostPaymentMethod(models.Model):
 
 
 class ManualStatus(models.TextChoices):
-    PENDING = "pending", "Pending (waiting for the guest)"
-    CLAIMED = "claimed", "Claimed (guest says sent)"
-    CONFIRMED = "confirmed", "Confirmed"
-    REJECTED = "rejected", "Rejected"
-    DISPUTED = "disputed", "Disputed"
-    FLAGGED = "flagged", "Flagged for review"
-    EXPIRED = "expired", "Expired"
+    PENDING = "pending", _("Pending (waiting for the guest)")
+    CLAIMED = "claimed", _("Claimed (guest says sent)")
+    CONFIRMED = "confirmed", _("Confirmed")
+    REJECTED = "rejected", _("Rejected")
+    DISPUTED = "disputed", _("Disputed")
+    FLAGGED = "flagged", _("Flagged for review")
+    EXPIRED = "expired", _("Expired")
 
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L

@@ -49,6 +49,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bookings import services as booking_services
 from bookings.models import (
@@ -137,7 +138,7 @@ def _lock_booking(booking_id) -> Booking:
     """Lock the booking's property row (the booking mutex), then read the booking."""
     property_id = Booking.objects.filter(pk=booking_id).values_list("property_id", flat=True).first()
     if property_id is None:
-        raise PaymentNotAllowed("This booking does not exist.")
+        raise PaymentNotAllowed(_("This booking does not exist."))
     booking_services.lock_property(property_id)
     return Booking.objects.select_related("property").get(pk=booking_id)
 
@@ -266,15 +267,15 @@ def amount_to_pay(booking: Booking, now: datetime) -> Decimal:
     if booking.status in BALANCE_PAYABLE_STATUSES and booking.source not in CHANNEL_SOURCES:
         due = booking.balance_due
         if due <= 0:
-            raise PaymentNotAllowed("This booking is already paid.")
+            raise PaymentNotAllowed(_("This booking is already paid."))
         return due
     if booking.status != S.RESERVED:
-        raise PaymentNotAllowed("This booking is not waiting for a payment.")
+        raise PaymentNotAllowed(_("This booking is not waiting for a payment."))
     if not booking.is_occupying(now):
-        raise PaymentNotAllowed("The reservation has expired; please book again.")
+        raise PaymentNotAllowed(_("The reservation has expired; please book again."))
     due = booking.balance_due
     if due <= 0 or Payment.objects.filter(booking=booking, status__in=CAPTURED_STATUSES).exists():
-        raise PaymentNotAllowed("This booking is already paid.")
+        raise PaymentNotAllowed(_("This booking is already paid."))
     return min(due, schedule.due_at_booking(booking, now))
 
 

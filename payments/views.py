@@ -58,6 +58,7 @@ from django.conf import settings
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
@@ -100,7 +101,7 @@ def _guest_booking(request, reference: str, body: dict) -> Booking:
 
 
 def _card_unavailable() -> JsonResponse:
-    return _error("card_payment_not_set_up", "Card payment is not set up on this site.", 503)
+    return _error("card_payment_not_set_up", _("Card payment is not set up on this site."), 503)
 
 
 def _throttled(request, reference: str, action: str = "card") -> bool:
@@ -159,7 +160,7 @@ def card_setup(request, reference):
     if not card_payments_enabled():
         return _card_unavailable()
     if _throttled(request, reference, "setup"):
-        return _error("throttled", "Too many payment attempts; please wait a minute.", 429)
+        return _error("throttled", _("Too many payment attempts; please wait a minute."), 429)
     try:
         due = services.check_payable(booking, timezone.now())
         setup_id, client_secret = services.prepare_card_setup(booking=booking)
@@ -180,9 +181,9 @@ def card_payment(request, reference):
         return _card_unavailable()
     payment_method_id = body.get("payment_method_id")
     if not isinstance(payment_method_id, str) or not payment_method_id.startswith(("pm_", "card_", "src_")):
-        return _error("invalid", "A card payment method is required.", 400)
+        return _error("invalid", _("A card payment method is required."), 400)
     if _throttled(request, reference):
-        return _error("throttled", "Too many payment attempts; please wait a minute.", 429)
+        return _error("throttled", _("Too many payment attempts; please wait a minute."), 429)
     try:
         result = services.start_card_payment(booking_id=booking.pk, payment_method_id=payment_method_id[:255],
                                              actor=Actor.guest_of(booking))

@@ -212,7 +212,7 @@ class PropertyAdmin(WeekdayFieldsMixin, TenantScopedAdmin):
     fieldsets = [
         (None, {"fields": ["name", "slug", "status", "owner", "staff", "description", "house_rules"]}),
         ("Address", {"fields": ["street", ("city", "postal_code"), ("region", "country"),
-                                ("latitude", "longitude"), "timezone"]}),
+                                ("latitude", "longitude"), "timezone", "default_language"]}),
         ("Space", {"fields": [("max_guests", "bedrooms", "bathrooms"), "amenities"]}),
         ("Prices", {"fields": [("currency", "base_price"), ("cleaning_fee", "extra_guest_fee", "guests_included"),
                                "tax_rate", "cancellation_policy", "custom_cancellation_tiers",

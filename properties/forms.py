@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from .listing import SORTS
 from .stay_rules import sleeps_at_most
@@ -19,7 +21,7 @@ from .stay_rules import sleeps_at_most
 MAX_STAY_NIGHTS = 365
 MAX_GUESTS = 50
 MAX_DAYS_AHEAD = 3 * 365
-SORT_CHOICES = [("price", "Price: low to high"), ("-price", "Price: high to low"), ("newest", "Newest")]
+SORT_CHOICES = [("price", _("Price: low to high")), ("-price", _("Price: high to low")), ("newest", _("Newest"))]
 assert all(code in SORTS for code, _label in SORT_CHOICES)  # a wiring check at import
 
 
@@ -34,7 +36,7 @@ class DateInput(forms.DateInput):
 def _date_field(label: str) -> forms.DateField:
     return forms.DateField(
         label=label, required=False, input_formats=["%Y-%m-%d"], widget=DateInput(),
-        error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
+        error_messages={"invalid": _("Enter a date as YYYY-MM-DD.")},
     )
 
 
@@ -65,45 +67,48 @@ class StayDatesMixin:
             return cleaned
         if check_in is None and check_out is None:
             if self.dates_required:
-                self.add_error("check_in", "Choose your arrival date.")
-                self.add_error("check_out", "Choose your departure date.")
+                self.add_error("check_in", _("Choose your arrival date."))
+                self.add_error("check_out", _("Choose your departure date."))
             return cleaned
         if check_in is None:
-            self.add_error("check_in", "Choose an arrival date too.")
+            self.add_error("check_in", _("Choose an arrival date too."))
             return cleaned
         if check_out is None:
-            self.add_error("check_out", "Choose a departure date too.")
+            self.add_error("check_out", _("Choose a departure date too."))
             return cleaned
         # The earliest local date anywhere on Earth is UTC's date minus one day; the exact
         # per-property rule ("Check-in cannot be in the past") is applied by check_availability.
         today = timezone.localdate()
         if check_in < today - timedelta(days=1):
-            self.add_error("check_in", "Check-in cannot be in the past.")
+            self.add_error("check_in", _("Check-in cannot be in the past."))
         elif check_in > today + timedelta(days=MAX_DAYS_AHEAD):
-            self.add_error("check_in", "Choose an arrival within the next three years.")
+            self.add_error("check_in", _("Choose an arrival within the next three years."))
         if check_out <= check_in:
-            self.add_error("check_out", "Check-out must be after check-in.")
+            self.add_error("check_out", _("Check-out must be after check-in."))
         elif (check_out - check_in).days > MAX_STAY_NIGHTS:
-            self.add_error("check_out", f"A stay can be at most {MAX_STAY_NIGHTS} nights.")
+            self.add_error("check_out", format_lazy(_("A stay can be at most {nights} nights."),
+                                                    nights=MAX_STAY_NIGHTS))
         return cleaned
 
 
 class SearchForm(AccessibleErrorsMixin, StayDatesMixin, forms.Form):
-    q = forms.CharField(label="Where", required=False, max_length=100,
-                        widget=forms.TextInput(attrs={"placeholder": "City or property name", "autocomplete": "off"}))
-    check_in = _date_field("Check-in")
-    check_out = _date_field("Check-out")
-    guests = forms.IntegerField(label="Guests", required=False, min_value=1, max_value=MAX_GUESTS, initial=1,
-                                error_messages={"min_value": "At least 1 guest.",
-                                                "max_value": f"At most {MAX_GUESTS} guests."})
-    min_price = forms.DecimalField(label="Min. price per night", required=False, min_value=0, max_digits=10,
+    q = forms.CharField(label=_("Where"), required=False, max_length=100,
+                        widget=forms.TextInput(attrs={"placeholder": _("City or property name"),
+                                                      "autocomplete": "off"}))
+    check_in = _date_field(_("Check-in"))
+    check_out = _date_field(_("Check-out"))
+    guests = forms.IntegerField(label=_("Guests"), required=False, min_value=1, max_value=MAX_GUESTS, initial=1,
+                                error_messages={"min_value": _("At least 1 guest."),
+                                                "max_value": format_lazy(_("At most {count} guests."),
+                                                                         count=MAX_GUESTS)})
+    min_price = forms.DecimalField(label=_("Min. price per night"), required=False, min_value=0, max_digits=10,
                                    decimal_places=2)
-    max_price = forms.DecimalField(label="Max. price per night", required=False, min_value=0, max_digits=10,
+    max_price = forms.DecimalField(label=_("Max. price per night"), required=False, min_value=0, max_digits=10,
                                    decimal_places=2)
-    bedrooms = forms.TypedChoiceField(label="Bedrooms", required=False, coerce=int, empty_value=None,
-                                      choices=[("", "Any"), *((str(n), f"{n}+") for n in range(1, 7))])
-    amenities = forms.MultipleChoiceField(label="Amenities", required=False, widget=forms.CheckboxSelectMultiple)
-    sort = forms.ChoiceField(label="Sort by", required=False, choices=SORT_CHOICES)
+    bedrooms = forms.TypedChoiceField(label=_("Bedrooms"), required=False, coerce=int, empty_value=None,
+                                      choices=[("", _("Any")), *((str(n), f"{n}+") for n in range(1, 7))])
+    amenities = forms.MultipleChoiceField(label=_("Amenities"), required=False, widget=forms.CheckboxSelectMultiple)
+    sort = forms.ChoiceField(label=_("Sort by"), required=False, choices=SORT_CHOICES)
     page = forms.IntegerField(required=False, min_value=1, max_value=10_000, widget=forms.HiddenInput)
 
     def __init__(self, *args, amenity_choices=(), **kwargs):
@@ -115,22 +120,24 @@ class SearchForm(AccessibleErrorsMixin, StayDatesMixin, forms.Form):
         cleaned = self.clean_stay(super().clean())
         low, high = cleaned.get("min_price"), cleaned.get("max_price")
         if low is not None and high is not None and low > high:
-            self.add_error("max_price", "The maximum must not be below the minimum.")
+            self.add_error("max_price", _("The maximum must not be below the minimum."))
         return cleaned
 
 
 class StayForm(AccessibleErrorsMixin, StayDatesMixin, forms.Form):
     """Dates and guests of one stay (the booking widget; the guest details page reads it from the query)."""
 
-    check_in = _date_field("Check-in")
-    check_out = _date_field("Check-out")
-    adults = forms.IntegerField(label="Adults", min_value=1, max_value=MAX_GUESTS, initial=2,
-                                error_messages={"min_value": "At least 1 adult.",
-                                                "max_value": f"At most {MAX_GUESTS} adults.",
+    check_in = _date_field(_("Check-in"))
+    check_out = _date_field(_("Check-out"))
+    adults = forms.IntegerField(label=_("Adults"), min_value=1, max_value=MAX_GUESTS, initial=2,
+                                error_messages={"min_value": _("At least 1 adult."),
+                                                "max_value": format_lazy(_("At most {count} adults."),
+                                                                         count=MAX_GUESTS),
                                                 "required": "How many adults?"})
-    children = forms.IntegerField(label="Children", min_value=0, max_value=MAX_GUESTS, initial=0, required=False,
-                                  error_messages={"min_value": "Cannot be negative.",
-                                                  "max_value": f"At most {MAX_GUESTS} children."})
+    children = forms.IntegerField(label=_("Children"), min_value=0, max_value=MAX_GUESTS, initial=0, required=False,
+                                  error_messages={"min_value": _("Cannot be negative."),
+                                                  "max_value": format_lazy(_("At most {count} children."),
+                                                                           count=MAX_GUESTS)})
 
     def __init__(self, *args, dates_required: bool = False, prop=None, **kwargs):
         """With ``prop``, the guest fields speak of what the property sleeps: ``?adults=999`` on a property for 4

@@ -130,6 +130,11 @@ class Property(models.Model):
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    default_language = models.CharField(
+        max_length=8, choices=settings.LANGUAGES, default="en", db_default="en",
+        help_text="The language of guest emails for bookings that carry none: made in the back office, or imported "
+                  "from a channel that does not say the guest's language. A guest booking on this site gets emails "
+                  "in the language they booked in.")
     check_in_time = models.TimeField(default="15:00")
     check_out_time = models.TimeField(default="11:00")
     cancellation_policy = models.CharField(max_length=20, choices=CANCELLATION_POLICY_CHOICES, default="moderate")

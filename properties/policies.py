@@ -16,6 +16,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, override
 
 POLICIES = {
     "flexible": {
@@ -45,6 +47,23 @@ MAX_CUSTOM_TIERS = 6
 CANCELLATION_POLICY_CHOICES = [(code, policy["name"]) for code, policy in POLICIES.items()] + [
     (CUSTOM, "Custom tiers")
 ]
+# The names guests read, in their language; a booking's snapshot keeps the English name (the record), the pages
+# show :func:`localized_name` / :func:`localized_summary` of it (template filters ``policy_name``, ``policy_summary``).
+LOCALIZED_NAMES = {
+    "flexible": gettext_lazy("Flexible"),
+    "moderate": gettext_lazy("Moderate"),
+    "strict": gettext_lazy("Strict"),
+    "non_refundable": gettext_lazy("Non-refundable"),
+    CUSTOM: gettext_lazy("Custom"),
+}
+LOCALIZED_SUMMARIES = {
+    "flexible": gettext_lazy("Full refund up to 1 day before check-in."),
+    # xgettext:no-python-format
+    "moderate": gettext_lazy("Full refund up to 5 days before check-in, 50% after that."),
+    # xgettext:no-python-format
+    "strict": gettext_lazy("Full refund up to 30 days before check-in, 50% up to 14 days, none after."),
+    "non_refundable": gettext_lazy("No refund after booking."),
+}
 CUSTOM_TIERS_HELP = (
     'Only used when the cancellation policy is "Custom tiers". A JSON list of up to 6 tiers, e.g. '
     '[{"days_before": 14, "refund_percent": 100}, {"days_before": 3, "refund_percent": 50}] '
@@ -96,12 +115,9 @@ def clean_tiers(value) -> list[dict]:
     return tiers
 
 
-def _days(n: int) -> str:
-    return f"{n} day" if n == 1 else f"{n} days"
-
-
 def tiers_summary(tiers: list[dict]) -> str:
-    """A sentence for guests, e.g. "Full refund up to 14 days before check-in, 50% up to 3 days, none after."."""
+    """A sentence for guests, e.g. "Full refund up to 14 days before check-in, 50% up to 3 days, none after.", in the
+    active language."""
     # Tiers refunding nothing, and a tier made redundant by a later one with the same refund, say nothing.
     shown = []
     for tier in sorted(tiers, key=lambda t: t["days_before"], reverse=True):
@@ -112,25 +128,50 @@ def tiers_summary(tiers: list[dict]) -> str:
         else:
             shown.append(tier)
     if not shown:
-        return "No refund after booking."
+        return _("No refund after booking.")
     parts = []
     for i, tier in enumerate(shown):
         days, percent = tier["days_before"], tier["refund_percent"]
-        if i == 0:
-            amount = "Full refund" if percent == 100 else f"{percent}% refund"
-            parts.append(f"{amount} up to check-in" if days == 0 else f"{amount} up to {_days(days)} before check-in")
+        values = {"days": days, "percent": percent}
+        if i == 0 and percent == 100:
+            parts.append(_("Full refund up to check-in") if days == 0 else ngettext(
+                "Full refund up to %(days)d day before check-in",
+                "Full refund up to %(days)d days before check-in", days) % values)
+        elif i == 0:
+            parts.append(_("%(percent)d%% refund up to check-in") % values if days == 0 else ngettext(
+                "%(percent)d%% refund up to %(days)d day before check-in",
+                "%(percent)d%% refund up to %(days)d days before check-in", days) % values)
         else:
-            parts.append(f"{percent}% after that" if days == 0 else f"{percent}% up to {_days(days)}")
+            parts.append(_("%(percent)d%% after that") % values if days == 0 else ngettext(
+                "%(percent)d%% up to %(days)d day", "%(percent)d%% up to %(days)d days", days) % values)
     if shown[-1]["days_before"] > 0:
-        parts.append("none after")
-    return ", ".join(parts) + "."
+        parts.append(_("none after"))
+    return _("%(parts)s.") % {"parts": ", ".join(parts)}
+
+
+def localized_name(snapshot: dict) -> str:
+    """The policy's name in the active language (the snapshot's own, English, name for an unknown code)."""
+    name = LOCALIZED_NAMES.get(snapshot.get("code", ""))
+    return str(name) if name is not None else snapshot.get("name", "")
+
+
+def localized_summary(snapshot: dict) -> str:
+    """The policy's sentence in the active language, written from the snapshot's tiers (what was sold)."""
+    code = snapshot.get("code", "")
+    if code in LOCALIZED_SUMMARIES and snapshot.get("tiers") == POLICIES[code]["tiers"]:
+        return str(LOCALIZED_SUMMARIES[code])
+    if code == CUSTOM and "tiers" in snapshot:
+        return tiers_summary(snapshot["tiers"])
+    return snapshot.get("summary", "")
 
 
 def policy_snapshot(code: str, tiers: list[dict] | None = None) -> dict:
     """The snapshot of a fixed policy, or of the ``custom`` one with ``tiers``."""
     if code == CUSTOM:
         tiers = sorted(tiers or [], key=lambda t: t["days_before"], reverse=True)
-        return {"code": CUSTOM, "name": CUSTOM_NAME, "summary": tiers_summary(tiers), "tiers": tiers}
+        with override("en"):  # the record is English whatever the guest reads (localized_summary)
+            summary = tiers_summary(tiers)
+        return {"code": CUSTOM, "name": CUSTOM_NAME, "summary": summary, "tiers": tiers}
     return {"code": code, **POLICIES[code]}
 
 

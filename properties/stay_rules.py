@@ -12,7 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
 from .models import WEEKDAY_NAMES, weekdays_in
+
+# "Check-in on Saturdays only": the weekdays in the plural, in the guest's language (WEEKDAY_NAMES: Monday first).
+WEEKDAYS_PLURAL = [
+    gettext_lazy("Mondays"), gettext_lazy("Tuesdays"), gettext_lazy("Wednesdays"), gettext_lazy("Thursdays"),
+    gettext_lazy("Fridays"), gettext_lazy("Saturdays"), gettext_lazy("Sundays"),
+]
+assert len(WEEKDAYS_PLURAL) == len(WEEKDAY_NAMES)
 
 
 @dataclass(frozen=True)
@@ -50,8 +60,10 @@ def stay_rules_for(prop, arrival: date, overrides=None) -> StayRules:
 
 def weekdays_phrase(mask: int) -> str:
     """"Mondays", "Fridays and Saturdays", "Mondays, Fridays and Saturdays"."""
-    names = [WEEKDAY_NAMES[d] + "s" for d in weekdays_in(mask)]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    names = [str(WEEKDAYS_PLURAL[d]) for d in weekdays_in(mask)]
+    if len(names) == 1:
+        return names[0]
+    return _("%(first)s and %(last)s") % {"first": ", ".join(names[:-1]), "last": names[-1]}
 
 
 def plural(n: int, word: str) -> str:
@@ -61,4 +73,5 @@ def plural(n: int, word: str) -> str:
 
 def sleeps_at_most(prop) -> str:
     """The capacity rule as guests read it (the stay form's guest fields say the same)."""
-    return f"This property sleeps at most {plural(prop.max_guests, 'guest')}."
+    return ngettext("This property sleeps at most %(count)d guest.", "This property sleeps at most %(count)d guests.",
+                    prop.max_guests) % {"count": prop.max_guests}

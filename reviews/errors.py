@@ -31,16 +31,16 @@ class InvalidReviewTransition(ReviewError):
 class ReviewPermissionDenied(ReviewError):
     code = "review_permission_denied"
     http_status = 403
-    default_detail = "You may not do this to this review."
+    default_detail = _("You may not do this to this review.")
 
 
 class InvalidReviewInput(ReviewError):
     code = "invalid_review_input"
     http_status = 400
-    default_detail = "The review's input is not valid."
+    default_detail = _("The review's input is not valid.")
 
 
 class ReviewNotFound(ReviewError):
     code = "review_not_found"
     http_status = 404
-    default_detail = "There is no such review among the ones you manage."
+    default_detail = _("There is no such review among the ones you manage.")

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -61,8 +63,10 @@ def details(request, slug):
             wait = throttle_reservation(request)
             if wait:
                 status_code = 429
-                outcome = {"detail": f"Too many booking attempts from your connection. Please wait {wait} seconds "
-                                     "and try again.", "messages": []}
+                outcome = {"detail": ngettext(
+                    "Too many booking attempts from your connection. Please wait %(count)d second and try again.",
+                    "Too many booking attempts from your connection. Please wait %(count)d seconds and try again.",
+                    wait) % {"count": wait}, "messages": []}
             else:
                 result = reserve_from_details(property_id=prop.pk, data=form.cleaned_data,
                                               referral=referral_of(request))
@@ -83,7 +87,7 @@ def details(request, slug):
             form = None
             if stay_form.is_bound:
                 stay_form.is_valid()
-                outcome = {"detail": "Please choose your stay again.",
+                outcome = {"detail": _("Please choose your stay again."),
                            "messages": [e for errors in stay_form.errors.values() for e in errors]}
 
     quote = None

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from bookings import services
 from bookings.idempotency import IdempotencyKeyReused, fingerprint, run_idempotent
@@ -53,6 +55,7 @@ def reserve_from_details(*, property_id: int, data: dict, referral: str = "") ->
                 guest=GuestInput(name=data["name"], email=data["email"], phone=data["phone"],
                                  country=data["country"]),
                 actor=Actor.guest(data["email"]), source=Source.DIRECT, referral=referral,
+                language=translation.get_language() or "",  # the page's language: the guest's emails speak it
             )
         except DomainError as exc:
             return exc.http_status, exc.as_dict()
@@ -62,11 +65,11 @@ def reserve_from_details(*, property_id: int, data: dict, referral: str = "") ->
         stored = run_idempotent(scope=SCOPE, key=str(data["form_token"]), request_hash=fingerprint(body),
                                 handler=handler)
     except IdempotencyKeyReused:
-        return DetailsOutcome(detail="This form was already sent with other details. Please check them and "
-                                     "submit again.", stale=True)
+        return DetailsOutcome(detail=_("This form was already sent with other details. Please check them and "
+                                       "submit again."), stale=True)
     if stored.status >= 400:
         reasons = [r.get("message", "") for r in stored.body.get("reasons", [])]
-        detail = stored.body.get("detail", "This stay could not be reserved.")
+        detail = stored.body.get("detail", _("This stay could not be reserved."))
         return DetailsOutcome(detail=detail, messages=[m for m in reasons if m and m != detail],
                               replayed=stored.replayed)
     booking = Booking.objects.select_related("property").get(pk=stored.body["booking_id"])

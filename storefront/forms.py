@@ -16,30 +16,30 @@ from properties.forms import StayForm
 
 
 class GuestDetailsForm(StayForm):
-    name = forms.CharField(label="Full name", max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"}),
-                           error_messages={"required": "Enter your full name."})
-    email = forms.EmailField(label="Email", max_length=254,
+    name = forms.CharField(label=_("Full name"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"}),
+                           error_messages={"required": _("Enter your full name.")})
+    email = forms.EmailField(label=_("Email"), max_length=254,
                              widget=forms.EmailInput(attrs={"autocomplete": "email"}),
-                             help_text="Your confirmation and the link to your booking are sent here.",
-                             error_messages={"required": "Enter your email address.",
-                                             "invalid": "Enter a valid email address, like name@example.com."})
-    phone = forms.CharField(label="Phone", max_length=32,
+                             help_text=_("Your confirmation and the link to your booking are sent here."),
+                             error_messages={"required": _("Enter your email address."),
+                                             "invalid": _("Enter a valid email address, like name@example.com.")})
+    phone = forms.CharField(label=_("Phone"), max_length=32,
                             widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
-                            help_text="With the country code, e.g. +44 20 7946 0000.",
-                            error_messages={"required": "Enter a phone number the host can reach you on."})
-    country = forms.ChoiceField(label="Country", choices=[("", "Choose a country"), *COUNTRY_CHOICES],
+                            help_text=_("With the country code, e.g. +44 20 7946 0000."),
+                            error_messages={"required": _("Enter a phone number the host can reach you on.")})
+    country = forms.ChoiceField(label=_("Country"), choices=[("", _("Choose a country")), *COUNTRY_CHOICES],
                                 widget=forms.Select(attrs={"autocomplete": "country"}),
-                                error_messages={"required": "Choose your country.",
-                                                "invalid_choice": "Choose a country from the list."})
-    special_requests = forms.CharField(label="Special requests (optional)", required=False, max_length=2000,
+                                error_messages={"required": _("Choose your country."),
+                                                "invalid_choice": _("Choose a country from the list.")})
+    special_requests = forms.CharField(label=_("Special requests (optional)"), required=False, max_length=2000,
                                        widget=forms.Textarea(attrs={"rows": 3}))
     accept = forms.BooleanField(
-        label="I accept the house rules and the cancellation policy.",
-        error_messages={"required": "Please accept the house rules and the cancellation policy to continue."},
+        label=_("I accept the house rules and the cancellation policy."),
+        error_messages={"required": _("Please accept the house rules and the cancellation policy to continue.")},
     )
     form_token = forms.UUIDField(widget=forms.HiddenInput,
-                                 error_messages={"required": "This form has expired; please submit it again.",
-                                                 "invalid": "This form has expired; please submit it again."})
+                                 error_messages={"required": _("This form has expired; please submit it again."),
+                                                 "invalid": _("This form has expired; please submit it again.")})
 
     def __init__(self, *args, **kwargs):
         kwargs["dates_required"] = True
@@ -53,7 +53,7 @@ class GuestDetailsForm(StayForm):
     def clean_name(self):
         name = " ".join(self.cleaned_data["name"].split())
         if not name:
-            raise forms.ValidationError("Enter your full name.")
+            raise forms.ValidationError(_("Enter your full name."))
         return name
 
 

@@ -23,10 +23,10 @@ from bookings.group_links import group_for_guest_token, group_payment_url, group
 from bookings.links import status_url
 from bookings.services import GroupStay
 from core.actor import Actor
-from core.money import format_money
 from payments import groups as group_payments
 from payments.errors import PaymentNotAllowed
 from payments.services import refund_quote
+from properties.display import money as format_money
 from properties.forms import StayForm, stay_query
 
 from . import group_checkout

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from bookings.links import payment_url, status_url
 from bookings.models import Booking, BookingStatus
@@ -99,25 +101,30 @@ def receipt(booking: Booking) -> dict:
     from payments.models import CAPTURED_STATUSES, COUNTED_REFUNDS, Payment, Refund
 
     q = booking.quote or {}
-    lines = [ReceiptLine(f"{booking.nights} night{'s' if booking.nights != 1 else ''}", booking.subtotal)]
+    lines = [ReceiptLine(ngettext("%(count)d night", "%(count)d nights", booking.nights) % {"count": booking.nights},
+                         booking.subtotal)]
     if booking.discounts:
-        lines.append(ReceiptLine("Discounts", -abs(booking.discounts)))
+        lines.append(ReceiptLine(_("Discounts"), -abs(booking.discounts)))
     fee_lines = q.get("fees") or []
     if fee_lines:
-        lines += [ReceiptLine(f.get("label") or f.get("code", "Fee"), Decimal(f.get("amount", "0"))) for f in fee_lines]
+        lines += [ReceiptLine(f.get("label") or f.get("code", _("Fee")), Decimal(f.get("amount", "0")))
+                  for f in fee_lines]
     elif booking.fees:
-        lines.append(ReceiptLine("Fees", booking.fees))
+        lines.append(ReceiptLine(_("Fees"), booking.fees))
     if booking.taxes:
         rate = q.get("tax_rate")
-        lines.append(ReceiptLine(f"Taxes ({Decimal(rate).normalize()} %)" if rate else "Taxes", booking.taxes))
+        lines.append(ReceiptLine(_("Taxes (%(rate)s %%)") % {"rate": Decimal(rate).normalize()} if rate else _("Taxes"),
+                                 booking.taxes))
     payments = [
-        MoneyMovement(p.succeeded_at or p.created_at, f"Card payment (attempt {p.attempt})"
-                      if p.provider == "stripe" else f"Payment ({p.get_provider_display()})", p.amount,
+        MoneyMovement(p.succeeded_at or p.created_at,
+                      _("Card payment (attempt %(number)d)") % {"number": p.attempt} if p.provider == "stripe"
+                      else _("Payment (%(provider)s)") % {"provider": p.get_provider_display()},
+                      p.amount,
                       p.get_status_display())
         for p in Payment.objects.filter(booking=booking, status__in=CAPTURED_STATUSES).order_by("created_at")
     ]
     refunds = [
-        MoneyMovement(r.created_at, "Refund", r.amount, r.get_status_display())
+        MoneyMovement(r.created_at, _("Refund"), r.amount, r.get_status_display())
         for r in Refund.objects.filter(payment__booking=booking,
                                        status__in=COUNTED_REFUNDS).order_by("created_at")
     ]

@@ -23,11 +23,11 @@ from bookings.errors import ChangePriceChanged, RefundChanged
 from bookings.links import status_url
 from core.actor import Actor
 from core.errors import DomainError
-from core.money import format_money
 from core.uploads import private_file_response
 from guests.selectors import verified_emails
 from messaging import services as messaging
 from messaging.models import Message
+from properties.display import money as format_money
 
 from . import portal
 from .booking_views import _booking_context, _guest_booking
@@ -67,23 +67,28 @@ def cancel(request, reference):
         shown = None
     if shown is None or not shown.is_finite():
         return render(request, "bookings/cancel.html", _cancel_context(
-            request, booking, error="Please confirm the cancellation on this page.", reason=reason), status=409)
+            request, booking, error=_("Please confirm the cancellation on this page."), reason=reason), status=409)
     guest_email = booking.guest.email if booking.guest else ""
     try:
         result = cancel_with_refund(booking_id=booking.pk, actor=Actor.guest(guest_email), expected_refund=shown,
                                     reason=reason or "Cancelled by the guest on the booking page.")
     except RefundChanged as exc:
-        error = (f"The refund is now {format_money(exc.amount, exc.currency)} (the policy changed with the time "
-                 "left before arrival). Please confirm again.")
+        error = _("The refund is now %(amount)s (the policy changed with the time left before arrival). "
+                  "Please confirm again.") % {"amount": format_money(exc.amount, exc.currency)}
         return render(request, "bookings/cancel.html", _cancel_context(request, booking, error=error, reason=reason),
                       status=exc.http_status)
     except DomainError as exc:
         booking.refresh_from_db()
         return render(request, "bookings/cancel.html",
                       _cancel_context(request, booking, error=exc.detail, reason=reason), status=exc.http_status)
-    messages.success(request, f"Your booking is cancelled. Refund: {format_money(result.refunded, booking.currency)}"
-                     f"{' (on its way to the card you paid with)' if result.refunds else ''}."
-                     " We sent you a confirmation by email.")
+    refund = format_money(result.refunded, booking.currency)
+    if result.refunds:
+        done = _("Your booking is cancelled. Refund: %(amount)s (on its way to the card you paid with). "
+                 "We sent you a confirmation by email.") % {"amount": refund}
+    else:
+        done = _("Your booking is cancelled. Refund: %(amount)s. We sent you a confirmation by email.") % {
+            "amount": refund}
+    messages.success(request, done)
     return redirect(status_url(result.booking))
 
 

@@ -12,8 +12,9 @@ from django.utils import timezone
 from bookings.search import SearchQuery, search
 from guests.countries import country_name
 from properties.forms import SearchForm, parse_month, stay_from_get, stay_query
-from properties.models import ALL_WEEKDAYS, describe_weekdays
+from properties.models import ALL_WEEKDAYS
 from properties.pricing import local_today
+from properties.stay_rules import weekdays_phrase
 from reviews.selectors import REVIEWS_PER_PAGE, averages_for, rating_summary, review_page
 
 from .selectors import (
@@ -104,6 +105,6 @@ def property_detail(request, slug):
         "prop": prop, "photos": photos, "amenities": list(prop.amenities.all()), "form": form,
         "quote": quote_info, "policy": policy_info(prop), "calendar": cal,
         "book_query": book_query, "stay": stay, "country_name": country_name(prop.country),
-        "checkin_days": describe_weekdays(prop.checkin_weekdays) if prop.checkin_weekdays != ALL_WEEKDAYS else "",
+        "checkin_days": weekdays_phrase(prop.checkin_weekdays) if prop.checkin_weekdays != ALL_WEEKDAYS else "",
         **_reviews_context(request, prop),
     })

@@ -17,6 +17,9 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Prefetch, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from bookings.availability import (
     AVAILABLE,
@@ -31,7 +34,8 @@ from bookings.availability import (
     nearest_free_stay,
 )
 from bookings.search import SearchPage, SearchQuery, _prefetch_page, search
-from core.money import format_money, round_money
+from core.money import round_money
+from properties.display import money as format_money
 from properties.forms import stay_query
 from properties.models import Amenity, Property, PropertyPhoto
 from properties.policies import policy_snapshot_for
@@ -144,11 +148,11 @@ def property_for_page(slug: str) -> Property | None:
 
 
 STATE_LABELS = {
-    AVAILABLE: "available",
-    NO_CHECK_IN: "available, no check-in this day",
-    CHECK_OUT_ONLY: "unavailable, check-out only",
-    BOOKED: "unavailable",
-    BLOCKED: "unavailable",
+    AVAILABLE: gettext_lazy("available"),
+    NO_CHECK_IN: gettext_lazy("available, no check-in this day"),
+    CHECK_OUT_ONLY: gettext_lazy("unavailable, check-out only"),
+    BOOKED: gettext_lazy("unavailable"),
+    BLOCKED: gettext_lazy("unavailable"),
 }
 
 
@@ -207,24 +211,27 @@ def property_calendar(prop: Property, first_month: date, *, months: int = 2, at:
     days = calendar(prop, first_month, end, at=now)
 
     cells = {}
+    states = {state: str(label) for state, label in STATE_LABELS.items()}  # translated once, not per day
+    in_your_stay, choose_as_arrival = _("in your stay"), _("choose as arrival")
     for day in days:
         classes = [f"cal-{day.state.replace('_', '-')}"]
         if day.state in (BOOKED, BLOCKED, CHECK_OUT_ONLY):
             classes.append("cal-unavailable")
         if day.date == today:
             classes.append("cal-today")
-        label = f"{day.date:%A %-d %B %Y}: {STATE_LABELS[day.state]}"
+        label = f"{date_format(day.date, 'l j F Y')}: {states[day.state]}"
         if stay and stay[0] <= day.date < stay[1]:
             classes.append("cal-selected")
-            label += ", in your stay"
+            label += f", {in_your_stay}"
         hint = day.min_stay if day.min_stay != prop.min_stay and day.state in (AVAILABLE,) else 0
         if day.min_stay > 1 and day.state == AVAILABLE:
-            label += f", minimum stay {day.min_stay} nights"
+            label += ", " + ngettext("minimum stay %(count)d night", "minimum stay %(count)d nights",
+                                     day.min_stay) % {"count": day.min_stay}
         href = ""
         if day.checkin_allowed:
             query = stay_query(day.date, day.date + timedelta(days=day.min_stay), adults, children)
             href = f"?{query}&month={first_month:%Y-%m}#book"
-            label += ", choose as arrival"
+            label += f", {choose_as_arrival}"
         cells[day.date] = CalendarCell(day, label, " ".join(classes), hint, href)
 
     month_list = []
@@ -234,7 +241,7 @@ def property_calendar(prop: Property, first_month: date, *, months: int = 2, at:
             [cells.get(d) if d.month == first.month else None for d in week]
             for week in pycalendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
         ]
-        month_list.append(CalendarMonth(first, f"{first:%B %Y}", weeks))
+        month_list.append(CalendarMonth(first, date_format(first, "F Y"), weeks))
 
     ranges: list[MinStayRange] = []
     for day in days:

@@ -50,6 +50,19 @@ def pytest_report_header(config):
     return None
 
 
+@pytest.fixture(autouse=True)
+def english_by_default():
+    """Each test starts in English, the site's default. A request with a language cookie or Accept-Language leaves
+    its language active in the thread after the response (LocaleMiddleware does not switch back), which would make
+    the next test's gettext() speak Spanish."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """The database as migrated, also with ``--reuse-db``: a transactional test's flush (pytest-django runs them

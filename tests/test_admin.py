@@ -330,6 +330,7 @@ def property_form(prop, **changes):
         "name": prop.name, "slug": prop.slug, "status": prop.status, "owner": prop.owner_id,
         "description": "", "house_rules": "", "street": "", "city": prop.city, "postal_code": "", "region": "",
         "country": prop.country, "latitude": "", "longitude": "", "timezone": prop.timezone,
+        "default_language": prop.default_language,
         "max_guests": prop.max_guests, "bedrooms": prop.bedrooms, "bathrooms": str(prop.bathrooms),
         "currency": prop.currency, "base_price": str(prop.base_price), "cleaning_fee": str(prop.cleaning_fee),
         "extra_guest_fee": str(prop.extra_guest_fee), "guests_included": prop.guests_included,

@@ -41,8 +41,8 @@ def test_home_lists_active_properties_with_city_price_and_first_photo(client):
     assert response.status_code == 200
     html = response.content.decode()
     assert "Higashiyama Machiya" in html and "Kyoto" in html
-    assert "28,000 JPY" in html  # zero-decimal currency
-    assert "95.50 EUR" in html
+    assert "¥28,000" in html  # zero-decimal currency
+    assert "€95.50" in html
     assert "Wi-Fi" in html
     assert first.image.url in html and 'alt="Tatami room"' in html
     assert second.image.url not in html  # only the first photo

@@ -86,6 +86,7 @@ class RemoteReservation:
     guest_phone: str = ""
     revision_at: datetime | None = None  # the platform's time of this version (messages are applied in its order)
     unmapped: bool = False  # on a room or rate the connection does not map
+    language: str = ""  # the guest's language if the platform says it ("de", "fr-FR"); else the property's default
 
 
 class Adapter(ABC):

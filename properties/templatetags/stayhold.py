@@ -4,18 +4,19 @@ from django import template
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
-from core.money import format_money
 from properties import display
+from properties.policies import localized_name, localized_summary
 
 register = template.Library()
 
 
 @register.filter
 def money(amount, currency):
-    """``{{ amount|money:currency }}`` → "1,234.50 EUR" (whole units for zero-decimal currencies)."""
+    """``{{ amount|money:currency }}`` → "€1,234.50" in English, "1.234,50 €" in German (``properties.display.money``:
+    the one place money is written for guests; whole units for zero-decimal currencies)."""
     if amount in (None, ""):
         return ""
-    return format_money(amount, currency)
+    return display.money(amount, currency)
 
 
 @register.filter
@@ -25,9 +26,48 @@ def short_date(day):
 
 
 @register.filter
-def local_datetime(moment, prop):
-    """``{{ moment|local_datetime:prop }}`` → "02:15 on 6 March (Europe/Lisbon time)" (``properties.display``)."""
+def in_property_tz(moment, prop):
+    """``{{ moment|in_property_tz:prop }}`` → "02:15 on 6 March (Europe/Lisbon time)", in the active language
+    (``properties.display.local_datetime``): every moment a guest or owner reads goes through it."""
     return "" if moment in (None, "") else display.local_datetime(moment, prop)
+
+
+local_datetime = register.filter("local_datetime", in_property_tz)  # its older name
+
+
+@register.filter
+def property_time(wall_clock, prop):
+    """``{{ prop.check_in_time|property_time:prop }}`` → "15:00 (Europe/Lisbon time)"."""
+    return "" if wall_clock in (None, "") else display.local_time(wall_clock, prop)
+
+
+@register.filter
+def zone_name(prop):
+    """``{{ prop|zone_name }}`` → "Europe/Lisbon"."""
+    return display.zone_label(prop)
+
+
+@register.filter
+def policy_name(snapshot):
+    """``{{ policy|policy_name }}``: a cancellation policy snapshot's name in the active language."""
+    return localized_name(snapshot) if snapshot else ""
+
+
+@register.filter
+def policy_summary(snapshot):
+    """``{{ policy|policy_summary }}``: its sentence ("Full refund up to 5 days before check-in, …") in the active
+    language, written from the tiers the booking was sold with."""
+    return localized_summary(snapshot) if snapshot else ""
+
+
+@register.filter
+def plural_count(value):
+    """A number as the count that picks a plural form: a whole value as itself, 1.5 (bathrooms) as 2."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0
+    return int(number) if number == int(number) else 2
 
 
 @register.filter

@@ -8,6 +8,9 @@
   var form = document.getElementById("pay-form");
   if (!form || !window.fetch || !window.Promise) { return; }
 
+  // Django's JavaScript catalogue (/jsi18n/, loaded before this file) translates; English without it.
+  var gettext = window.gettext || function (text) { return text; };
+
   var data = form.dataset;
   var urls = { setup: data.setupUrl, card: data.cardUrl, "return": data.returnUrl };
   var csrfInput = form.querySelector("input[name=csrfmiddlewaretoken]");
@@ -26,7 +29,7 @@
   function setBusy(on, text) {
     busy = on;
     button.disabled = on || closed; // without a card element (it failed to load), Pay loads it again
-    button.textContent = on ? "Please wait…" : label;
+    button.textContent = on ? gettext("Please wait…") : label;
     form.setAttribute("aria-busy", on ? "true" : "false");
     statusLine.textContent = text || "";
   }
@@ -56,7 +59,7 @@
       showError(err.message);
       if (err.final) { close(); return; }
     } else {
-      showError("We could not reach the payment service. Check your connection and try again.");
+      showError(gettext("We could not reach the payment service. Check your connection and try again."));
     }
     setBusy(false);
   }
@@ -74,11 +77,11 @@
   function problem(res, fallback) {
     var b = res.body || {};
     var message = b.detail || b.error || fallback;
-    if (res.status === 429) { return new Problem(message || "Too many attempts; please wait a minute.", false); }
+    if (res.status === 429) { return new Problem(message || gettext("Too many attempts; please wait a minute."), false); }
     if (res.status === 409 || res.status === 404 || res.status === 403) {
-      return new Problem(message || "This booking cannot be paid now.", true);
+      return new Problem(message || gettext("This booking cannot be paid now."), true);
     }
-    return new Problem(message || "The payment service did not answer; please try again.", false);
+    return new Problem(message || gettext("The payment service did not answer; please try again."), false);
   }
 
   function loadScript(url) {
@@ -88,7 +91,7 @@
       s.src = url;
       s.async = true;
       s.onload = function () { resolve(); };
-      s.onerror = function () { reject(new Problem("The card form could not be loaded. Please reload the page.", false)); };
+      s.onerror = function () { reject(new Problem(gettext("The card form could not be loaded. Please reload the page."), false)); };
       document.head.appendChild(s);
     });
   }
@@ -106,18 +109,18 @@
     // (Real Stripe.js renders its own labelled iframe: there is nothing to do then.)
     form.querySelectorAll("#card-element input:not([aria-label])").forEach(function (input) {
       var name = (input.getAttribute("placeholder") || "").replace("_", " ");
-      input.setAttribute("aria-label", "Card " + (name === "number" ? "number" : name));
+      input.setAttribute("aria-label", gettext("Card") + " " + (name === "number" ? gettext("number") : name));
       input.setAttribute("autocomplete", "off");
     });
   }
 
   async function start() {
-    setBusy(true, "Loading the card form…");
+    setBusy(true, gettext("Loading the card form…"));
     clearError();
     try {
       var info = await setup();
       await loadScript(info.js_url);
-      if (typeof window.Stripe !== "function") { throw new Problem("The card form could not be loaded.", false); }
+      if (typeof window.Stripe !== "function") { throw new Problem(gettext("The card form could not be loaded."), false); }
       stripe = window.Stripe(info.publishable_key);
       card = stripe.elements().create("card", { hidePostalCode: true });
       card.mount("#card-element");
@@ -129,7 +132,7 @@
   }
 
   function finish(text) {
-    setBusy(true, text || "Payment received. Opening your confirmation…");
+    setBusy(true, text || gettext("Payment received. Opening your confirmation…"));
     window.location.assign(data.statusUrl);
   }
 
@@ -140,28 +143,28 @@
     if (b.status === "succeeded") { finish(); return; }
     if (b.status === "pending") {
       await call("return");
-      finish("Payment sent. Opening your booking…");
+      finish(gettext("Payment sent. Opening your booking…"));
       return;
     }
     if (b.status === "requires_action") {
-      setBusy(true, "Waiting for your bank to confirm the payment (3-D Secure)…");
+      setBusy(true, gettext("Waiting for your bank to confirm the payment (3-D Secure)…"));
       var auth = await stripe.confirmCardPayment(b.client_secret);
       var back = await call("return");
       if (back.ok && (back.body.booking_status === "confirmed" || back.body.payment_status === "paid")) {
         finish();
         return;
       }
-      var reason = (auth && auth.error && auth.error.message) || "Your bank did not confirm the payment.";
+      var reason = (auth && auth.error && auth.error.message) || gettext("Your bank did not confirm the payment.");
       var again = await call("setup"); // a fresh card form, and how many attempts remain
       if (!again.ok) { throw problem(again, reason); }
       secret = again.body.client_secret;
       showAttempts(again.body.attempts_left);
       throw new Problem(reason + " You can try again (" + attemptsText(again.body.attempts_left) + ").", false);
     }
-    if (b.status === "refunded") { throw new Problem(b.error || "Your payment was refunded.", true); }
+    if (b.status === "refunded") { throw new Problem(b.error || gettext("Your payment was refunded."), true); }
     // failed
     var left = typeof b.attempts_left === "number" ? b.attempts_left : 0;
-    var message = b.error || "Your card was declined.";
+    var message = b.error || gettext("Your card was declined.");
     if (b.booking_status !== "reserved" || left <= 0) {
       throw new Problem(message + " No attempts are left, so the reservation was released.", true);
     }
@@ -172,18 +175,18 @@
     event.preventDefault();
     if (busy || closed) { return; }
     if (!card) { start(); return; }
-    setBusy(true, "Checking your card…");
+    setBusy(true, gettext("Checking your card…"));
     clearError();
     try {
       if (!secret) { await setup(); }
       var result = await stripe.confirmCardSetup(secret, { payment_method: { card: card } });
       if (result.error) {
         if (result.error.type !== "validation_error") { secret = null; }
-        throw new Problem(result.error.message || "Your card details could not be checked.", false);
+        throw new Problem(result.error.message || gettext("Your card details could not be checked."), false);
       }
       secret = null; // a SetupIntent is used once: the next attempt asks /setup for a new one
       var pm = result.setupIntent.payment_method;
-      setBusy(true, "Paying…");
+      setBusy(true, gettext("Paying…"));
       await afterCard(await call("card", { payment_method_id: typeof pm === "string" ? pm : pm.id }));
     } catch (err) {
       fail(err);
@@ -197,7 +200,7 @@
     if (seconds >= 0) {
       setTimeout(function () {
         if (!busy && !closed) {
-          showError("The time to pay has run out, so the dates were released. Nothing was charged.");
+          showError(gettext("The time to pay has run out, so the dates were released. Nothing was charged."));
           close();
         }
       }, seconds * 1000);

@@ -18,8 +18,9 @@ from playwright.sync_api import expect
 from bookings.links import status_url
 from bookings.models import Booking, BookingStatus
 from core.actor import Actor
-from core.money import format_money
+from core.money import format_money as admin_money
 from payments import services as payment_services
+from properties.display import money as format_money  # locale money, as the guest pages show it (English: €600.00)
 from tests.browser.conftest import Steps
 from tests.factories import OwnerFactory, PropertyFactory, future
 from tests.payments.conftest import VISA, card  # noqa: F401  (fixture)
@@ -86,8 +87,9 @@ def test_an_owner_previews_and_confirms_a_change_in_the_admin(live_server, strip
     page.get_by_label("Override the stay rules").check()
     page.get_by_label("Reason for the override").fill("Guest leaves a day early, agreed by phone")
     page.get_by_role("button", name="Show the new price").click()
-    expect(page.locator(".new-total")).to_have_text(format_money(Decimal("240.00"), "EUR"))
-    expect(page.locator(".refund")).to_contain_text(format_money(Decimal("120.00"), "EUR"))
+    # The back office stays English with its own money format ("240.00 EUR"); guest pages are per locale.
+    expect(page.locator(".new-total")).to_have_text(admin_money(Decimal("240.00"), "EUR"))
+    expect(page.locator(".refund")).to_contain_text(admin_money(Decimal("120.00"), "EUR"))
     steps.shot("preview")
     page.get_by_role("button", name="Confirm the change").click()
     expect(page.locator(".messagelist")).to_contain_text("Refund of")

@@ -24,6 +24,7 @@ from bookings.notifications import Kind
 from core.money import round_money
 from payments import balances
 from payments.models import PaymentPlan, PaymentSchedule, SavedCard, ScheduleMode
+from properties.display import money  # the pages show money for the locale (English: €153.00)
 from tests.browser.conftest import wait_for
 from tests.factories import OwnerFactory, PropertyFactory
 from tests.money.conftest import DECLINES_CHARGES, confirm_setup
@@ -69,7 +70,7 @@ def test_deposit_then_a_declined_balance_paid_from_the_link(live_server, stripe_
 
     # 1. The payment page asks for the deposit and says when the balance is charged.
     page.goto(f"{live_server.url}{payment_url(booking)}")
-    expect(page.locator(".amount-due")).to_contain_text(f"{deposit} EUR")
+    expect(page.locator(".amount-due")).to_contain_text(money(deposit, "EUR"))
     expect(page.locator("[data-schedule]")).to_contain_text("The balance of")
     expect(page.locator("[data-saves-card]")).to_be_visible()
     expect(page.locator("#pay-button")).to_be_enabled()
@@ -98,7 +99,7 @@ def test_deposit_then_a_declined_balance_paid_from_the_link(live_server, stripe_
     # 3. The link: the balance of the confirmed booking, paid with a good card.
     page.goto(f"{live_server.url}{payment_url(booking)}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Pay the balance of your stay")
-    expect(page.locator(".amount-due")).to_contain_text(f"{booking.balance_due} EUR")
+    expect(page.locator(".amount-due")).to_contain_text(money(booking.balance_due, "EUR"))
     expect(page.locator("#pay-button")).to_be_enabled()
     shot(page, "pay-balance")
     fill_card(page, VISA)

@@ -73,7 +73,7 @@ def test_guest_pages_show_their_photos_with_debug_off(live_server, stripe_live, 
 def test_sign_in_and_two_factor_pages(live_server, new_page):
     page = new_page()
     page.goto(f"{live_server.url}/accounts/login/")
-    expect(page.locator("form")).to_contain_text("Password")
+    expect(page.locator("main form")).to_contain_text("Password")
 
     user = UserFactory(email="two-factor@example.com")
     signed_in(page, live_server, user)

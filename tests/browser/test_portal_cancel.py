@@ -15,8 +15,8 @@ from bookings.links import status_url
 from bookings.models import Booking, BookingStatus
 from bookings.models import PaymentStatus as BookingPaymentStatus
 from core.actor import Actor
-from core.money import format_money
 from payments import services as payment_services
+from properties.display import money as format_money  # guest pages write money for the locale
 from tests.browser.conftest import Steps
 from tests.factories import PropertyFactory
 from tests.payments.conftest import VISA, card  # noqa: F401  (fixture)

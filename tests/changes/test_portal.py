@@ -131,4 +131,4 @@ def test_a_confirmed_booking_with_a_balance_links_to_the_pay_page(client, prop, 
     services.confirm(booking_id=booking.pk, actor=Actor.system("t"))
     page = client.get(reverse("bookings:status", args=[booking.reference]), {"token": booking_access_token(booking)})
     assert page.context["balance_pay_url"].startswith(reverse("payments:pay", args=[booking.reference]))
-    assert "Pay the balance (300.00" in page.content.decode()
+    assert "Pay the balance (€300.00)" in page.content.decode()  # money for the locale (i18n)

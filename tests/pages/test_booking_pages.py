@@ -63,7 +63,7 @@ def test_confirmed_booking_shows_the_confirmation(client, book, lisbon):
     assert f"{booking.check_out:%A %-d %B %Y}" in visible and "by 10:00" in visible
     assert "Europe/Lisbon" in visible
     assert "2 adults, 1 child" in visible
-    assert "Amount paid 300.00 EUR" in visible
+    assert "Amount paid €300.00" in visible
     assert "Moderate — Full refund up to 5 days before check-in, 50% after that." in visible
     assert f'href="/bookings/{booking.reference}/calendar.ics?token=' in html
     assert "data-print" in html and "Print" in visible

@@ -31,7 +31,7 @@ def test_get_shows_the_quote_and_the_form_with_a_one_time_token(client):
 
     assert response.status_code == 200
     visible, html = text(response), response.content.decode()
-    assert "Total 385.00 EUR" in visible  # 3 × 120 + 25
+    assert "Total €385.00" in visible  # 3 × 120 + 25
     assert "No pets." in visible and "Moderate cancellation" in visible
     for name in ("name", "email", "phone", "country", "adults", "children", "special_requests", "accept"):
         assert f'name="{name}"' in html

@@ -41,7 +41,7 @@ def test_a_valid_link_lands_on_the_property_page_with_the_stay(client):
     assert client.session[SESSION_KEY]["referral"] == Referral.GOOGLE_VR
     page = client.get(response["Location"])
     assert page.status_code == 200 and page.context["quote"].bookable
-    assert "Total 300.00 EUR" in text(page)
+    assert "Total €300.00" in text(page)
 
 
 def test_guests_default_to_two_adults_and_a_trailing_slash_is_fine(client):
@@ -89,7 +89,7 @@ def test_price_and_currency_are_not_trusted_or_required(client):
 
     assert response.status_code == 302
     page = client.get(response["Location"])
-    assert "Total 200.00 EUR" in text(page)  # our own quote, whatever the link said
+    assert "Total €200.00" in text(page)  # our own quote, whatever the link said
 
 
 def test_a_price_google_showed_that_differs_from_our_quote_is_logged(client, caplog):

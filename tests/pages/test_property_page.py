@@ -150,11 +150,11 @@ def test_widget_shows_the_quote_with_nightly_breakdown_fees_discounts_taxes_and_
     visible = text(response)
     assert response.context["quote"].bookable
     assert "3 nights" in visible and f"{ci:%a %-d %b}" in visible
-    assert "Week discount -10.00 EUR" in visible
-    assert "Discounts −30.00 EUR" in visible
-    assert "Cleaning fee 40.00 EUR" in visible
-    assert "Taxes (10%) 31.00 EUR" in visible  # 10% of (300 − 30 + 40)
-    assert "Total 341.00 EUR" in visible
+    assert "Week discount -€10.00" in visible
+    assert "Discounts −€30.00" in visible
+    assert "Cleaning fee €40.00" in visible
+    assert "Taxes (10%) €31.00" in visible  # 10% of (300 − 30 + 40)
+    assert "Total €341.00" in visible
     assert "Full refund up to 5 days before check-in" in visible
     assert f'href="/book/{prop.slug}/?check_in={ci.isoformat()}&amp;check_out={co.isoformat()}&amp;adults=2"' in (
         response.content.decode())

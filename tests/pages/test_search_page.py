@@ -31,8 +31,8 @@ def test_cards_show_photo_facts_price_per_night_total_and_policy(client, photo):
     assert second.image.url not in html
     assert "Alfama Loft" in visible and "Lisbon, Lisboa" in visible
     assert "2 bedrooms · 1.5 bathrooms · sleeps 4" in visible
-    assert "100.00 EUR / night" in visible
-    assert "330.00 EUR total for 3 nights" in visible  # 3 × 100 + cleaning 30, from the quote
+    assert "€100.00 / night" in visible
+    assert "€330.00 total for 3 nights" in visible  # 3 × 100 + cleaning 30, from the quote
     assert "Strict cancellation" in visible
     # the card links to the property page with the stay
     assert f'href="/properties/{prop.slug}/?check_in={future(10).isoformat()}&amp;check_out=' in html
@@ -45,7 +45,7 @@ def test_without_dates_lists_every_active_property_from_its_base_price(client):
     visible = text(client.get("/"))
 
     assert "1 place" in visible
-    assert "From 28,000 JPY / night" in visible
+    assert "From ¥28,000 / night" in visible
     assert "Draft House" not in visible
 
 

@@ -10,9 +10,9 @@ from bookings.links import payment_url
 from bookings.models import Booking, BookingStatus
 from bookings.tokens import check_booking_access_token
 from core.actor import Actor
-from core.money import format_money
 from payments import services
 from payments.models import Payment
+from properties.display import money as format_money  # guest pages write money for the locale
 from tests.pages.conftest import text
 from tests.payments.conftest import DECLINED, VISA, let_hold_run_out, token
 

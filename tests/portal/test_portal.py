@@ -135,7 +135,7 @@ def test_cancel_shows_the_refund_before_confirming_and_then_refunds_it(csrf_clie
     response = csrf_client.get(page)
     visible = text(response)
     assert response.status_code == 200
-    assert f"you get back {booking.total:,.2f} EUR of the {booking.total:,.2f} EUR you paid (100% under the " \
+    assert f"you get back €{booking.total:,.2f} of the €{booking.total:,.2f} you paid (100% under the " \
            "Moderate policy)" in visible
     assert booking.status == BookingStatus.CONFIRMED  # a GET changes nothing
 
@@ -150,7 +150,7 @@ def test_cancel_shows_the_refund_before_confirming_and_then_refunds_it(csrf_clie
                                      to_status=BookingStatus.CANCELLED)
     assert event.actor_type == "guest" and event.actor_label == "ada@example.com"
     after = text(csrf_client.get(response["Location"]))
-    assert "This booking was cancelled" in after and f"Refund: {booking.total:,.2f} EUR" in after
+    assert "This booking was cancelled" in after and f"Refund: €{booking.total:,.2f}" in after
     assert "cancellation" in [m.extra_headers["X-Stayhold-Email"] for m in mail.outbox]
 
 
@@ -166,7 +166,7 @@ def test_a_smaller_refund_than_shown_is_not_applied_silently(client, paid):
     booking = paid("moderate", start=40)
     response = client.post(url(booking, "cancel"), {"quoted_refund": str(booking.total + 1)})
     assert response.status_code == 409
-    assert f"The refund is now {booking.total:,.2f} EUR" in text(response)
+    assert f"The refund is now €{booking.total:,.2f}" in text(response)
     assert client.post(url(booking, "cancel"), {"reason": "no quote"}).status_code == 409
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CONFIRMED and not Refund.objects.exists()
@@ -227,11 +227,11 @@ def test_the_receipt_lists_charges_payments_and_refunds(client, paid, run_on_com
     visible = text(response)
     half = (booking.total / 2).quantize(Decimal("0.01"))
     assert "Receipt" in visible and booking.reference in visible and "Ada Lovelace" in visible
-    assert f"3 nights {booking.subtotal:,.2f} EUR" in visible
-    assert f"Total {booking.total:,.2f} EUR" in visible
-    assert f"Card payment (attempt 1) Partially refunded {booking.total:,.2f} EUR" in visible
-    assert f"Refund Succeeded −{half:,.2f} EUR" in visible
-    assert f"Net paid {booking.total - half:,.2f} EUR" in visible
+    assert f"3 nights €{booking.subtotal:,.2f}" in visible
+    assert f"Total €{booking.total:,.2f}" in visible
+    assert f"Card payment (attempt 1) Partially refunded €{booking.total:,.2f}" in visible
+    assert f"Refund Succeeded −€{half:,.2f}" in visible
+    assert f"Net paid €{booking.total - half:,.2f}" in visible
     assert "data-print" in response.content.decode()
 
 
@@ -239,7 +239,7 @@ def test_the_receipt_of_an_unpaid_reservation_shows_the_balance_due(client, prop
     booking = book(prop, start=20)
     response = client.get(url(booking, "receipt"))
     visible = text(response)
-    assert "No payment has been received." in visible and f"Balance due {booking.total:,.2f} EUR" in visible
+    assert "No payment has been received." in visible and f"Balance due €{booking.total:,.2f}" in visible
     assert f"/payments/{booking.reference}/pay/?token=" in response.content.decode()
 
 

@@ -349,7 +349,7 @@ def test_the_landing_page_shows_the_total_google_showed(client, google, google_c
     quote = page.context["quote"]
     assert quote.bookable and (quote.quote.check_in, quote.quote.night_count, quote.quote.guests) == (checkin, 4, 3)
     assert quote.quote.total == Decimal(shown["total"]) and quote.quote.currency == shown["currency"]
-    assert f"Total</th><td>{shown['total']} EUR" in page.content.decode().replace("\n", "")
+    assert f"Total</th><td>€{shown['total']}" in page.content.decode().replace("\n", "")
     assert client.session["stayhold_referral"]["referral"] == Referral.GOOGLE_VR
 
 
@@ -372,7 +372,7 @@ def test_with_a_cleaning_fee_and_a_tax_rate_the_landing_page_shows_the_total_goo
         quote = page.context["quote"].quote
         assert (quote.night_count, quote.guests) == (nights, adults)
         assert quote.total == Decimal(total) and quote.currency == shown["currency"]
-        assert f"Total</th><td>{total} EUR" in page.content.decode().replace("\n", "")
+        assert f"Total</th><td>€{total}" in page.content.decode().replace("\n", "")
 
 
 def test_with_a_length_of_stay_discount_the_landing_page_shows_the_total_google_showed(
