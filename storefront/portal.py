@@ -79,7 +79,19 @@ def portal_context(booking: Booking) -> dict:
         # A confirmed stay with a balance (a change raised its price): the pay page charges it.
         "balance_pay_url": payment_url(booking) if booking.status == S.CONFIRMED and booking.balance_due > 0 else "",
         "message_max_length": MAX_MESSAGE_LENGTH,
+        "review_url": review_link(booking),
     }
+
+
+def review_link(booking: Booking) -> str:
+    """The review form of a checked-out stay not reviewed yet (its own link, ``reviews.links``), else "". The
+    review request email carries the same link; the booking page offers it too."""
+    from reviews.links import review_url
+    from reviews.selectors import review_of_booking
+
+    if booking.status != S.CHECKED_OUT or review_of_booking(booking.pk) is not None:
+        return ""
+    return review_url(booking)
 
 
 @dataclass(frozen=True)
