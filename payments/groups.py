@@ -47,7 +47,6 @@ from django.utils.translation import gettext as _
 from bookings import services as booking_services
 from bookings.models import (
     CANCELLABLE_STATUSES,
-    CONFIRMABLE_BY_PAYMENT_STATUSES,
     CONFIRMED_STATUSES,
     Booking,
     BookingGroup,
@@ -378,30 +377,13 @@ def _succeeded(rows: list[Payment], intent: IntentData, actor_label: str) -> Non
         if not advance(row, P.SUCCEEDED, actor_label, f"Group payment {intent.id} succeeded."):
             logger.error("Group intent %s succeeded but payment %s is %s", intent.id, row.pk, row.status)
             continue
-        booking = Booking.objects.get(pk=row.booking_id)
-        paid_before = services.payment_totals(booking.pk)[0] - row.amount
-        refund_reason = ""
-        if booking.status in CONFIRMABLE_BY_PAYMENT_STATUSES:
-            late = not booking.is_occupying()
-            try:
-                booking_services.confirm_late_payment(
-                    booking_id=booking.pk, actor=SYSTEM,
-                    reason=("Paid after the hold ran out; dates still free." if late else "Paid by card")
-                    + f" (group payment {intent.id}).")
-            except DomainError as exc:
-                refund_reason = f"Paid after the reservation expired and its dates were taken ({exc.code})."
-                booking_services.expire(booking_id=booking.pk)
-        elif booking.status in CONFIRMED_STATUSES:
-            if paid_before >= booking.total:
-                refund_reason = "A second payment for a booking already paid."
-        else:
-            refund_reason = f"The booking is {booking.status}; its share of the group payment is returned."
+        refund_reason = services.settle_booking_for(row, group_intent=intent.id)
         if refund_reason:
             services._request_refund(row, row.refundable, reason=refund_reason, actor=SYSTEM)
         note = f"Card payment {row.amount} {row.currency} received: its share of group payment {intent.id}."
         if refund_reason:
             note += f" Refunded automatically: {refund_reason}"
-        services.sync_booking_totals(booking.pk, SYSTEM, note)
+        services.sync_booking_totals(row.booking_id, SYSTEM, note)
 
 
 def _failed(rows: list[Payment], intent: IntentData, actor_label: str) -> None:

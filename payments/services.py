@@ -468,6 +468,31 @@ def _payment_named_by(intent: IntentData) -> int | None:
     return Payment.objects.filter(pk=int(ref)).values_list("pk", flat=True).first() if ref.isdigit() else None
 
 
+def settle_booking_for(payment: Payment, *, group_intent: str = "") -> str:
+    """What a payment just captured means for its booking (the caller holds the payment's row lock, in a
+    transaction); returns why it must be refunded ("" = it stays). A reservation is confirmed, even an expired one
+    whose dates are still free (``bookings.services.confirm_late_payment``); if its dates were taken meanwhile it is
+    expired and the payment refunded. A confirmed booking keeps a balance payment but not a second full one. Any
+    other booking returns it. ``group_intent``: the shared intent of a group payment (``payments.groups``), named
+    in the audit rows."""
+    booking = Booking.objects.get(pk=payment.booking_id)
+    paid_before = payment_totals(booking.pk)[0] - payment.amount
+    if booking.status in CONFIRMABLE_BY_PAYMENT_STATUSES:
+        how = "Paid after the hold ran out; dates still free" if not booking.is_occupying() else "Paid by card"
+        try:
+            booking_services.confirm_late_payment(
+                booking_id=booking.pk, actor=SYSTEM,
+                reason=how + (f" (group payment {group_intent})." if group_intent else "."))
+        except DomainError as exc:
+            booking_services.expire(booking_id=booking.pk)
+            return f"Paid after the reservation expired and its dates were taken ({exc.code})."
+        return ""
+    if booking.status in CONFIRMED_STATUSES:
+        return "A second payment for a booking already paid." if paid_before >= booking.total else ""
+    what = "its share of the group payment" if group_intent else "the payment"
+    return f"The booking is {booking.status}; {what} is returned."
+
+
 def handle_intent_succeeded(intent: IntentData, *, actor_label: str = "stripe") -> Payment | None:
     """The money arrived. Idempotent; confirms the booking or, if that is impossible, refunds automatically.
 
@@ -487,24 +512,7 @@ def handle_intent_succeeded(intent: IntentData, *, actor_label: str = "stripe") 
         if not advance(payment, P.SUCCEEDED, actor_label, f"Payment {intent.id} succeeded."):
             logger.error("Intent %s succeeded but payment %s is %s", intent.id, payment.pk, payment.status)
             return payment
-        booking = Booking.objects.get(pk=payment.booking_id)
-        paid_before = payment_totals(booking.pk)[0] - payment.amount
-        refund_reason = ""
-        if booking.status in CONFIRMABLE_BY_PAYMENT_STATUSES:
-            late = not booking.is_occupying()
-            try:
-                booking_services.confirm_late_payment(
-                    booking_id=booking.pk, actor=SYSTEM,
-                    reason="Paid after the hold ran out; dates still free." if late else "Paid by card.",
-                )
-            except DomainError as exc:
-                refund_reason = f"Paid after the reservation expired and its dates were taken ({exc.code})."
-                booking_services.expire(booking_id=booking.pk)
-        elif booking.status in CONFIRMED_STATUSES:
-            if paid_before >= booking.total:
-                refund_reason = "A second payment for a booking already paid."
-        else:
-            refund_reason = f"The booking is {booking.status}; the payment is returned."
+        refund_reason = settle_booking_for(payment)
         if refund_reason:
             _request_refund(payment, payment.refundable, reason=refund_reason, actor=SYSTEM)
         sync_booking_totals(payment.booking_id, SYSTEM,

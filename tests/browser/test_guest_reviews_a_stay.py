@@ -11,25 +11,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from playwright.sync_api import expect
 
 from reviews.links import review_url
 from reviews.models import Review, ReviewStatus
 from tests.browser.conftest import Steps
+from tests.browser.test_staff_verifies_manual_payment import signed_in
 from tests.factories import OwnerFactory, PropertyFactory, StaffFactory
 from tests.reviews.conftest import reviewed, stayed  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-
-def signed_in(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
-                               "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                               "url": live_server.url}])
 
 
 def test_a_checked_out_guest_reviews_via_the_link_and_the_property_page_shows_it(live_server, new_page,

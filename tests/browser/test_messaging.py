@@ -12,9 +12,7 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.core import mail
-from django.test import Client
 from playwright.sync_api import expect
 
 from bookings import services as booking_services
@@ -22,6 +20,7 @@ from bookings.links import status_url
 from core.actor import Actor
 from messaging.models import Message, MessageSettings, MessageTemplate
 from tests.browser.conftest import Steps
+from tests.browser.test_staff_verifies_manual_payment import signed_in
 from tests.factories import OwnerFactory, PropertyFactory
 from tests.messaging.conftest import png_bytes
 
@@ -32,13 +31,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def _private_root(settings, tmp_path):
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
 
-
-def signed_in(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
-                               "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                               "url": live_server.url}])
 
 
 def test_guest_writes_owner_replies_in_the_admin_guest_sees_the_reply(live_server, new_page, book, tmp_path,

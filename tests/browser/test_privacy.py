@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 from allauth.account.models import EmailAddress
-from django.conf import settings
-from django.test import Client
 from playwright.sync_api import expect
 
 from bookings.links import status_url
@@ -21,6 +19,7 @@ from core.actor import Actor
 from guests.models import Guest
 from privacy.models import PrivacyEvent
 from tests.browser.conftest import Steps
+from tests.browser.test_staff_verifies_manual_payment import signed_in
 from tests.factories import PropertyFactory, SuperuserFactory, UserFactory
 from tests.privacy.conftest import make_past
 
@@ -31,13 +30,6 @@ DOCS = ROOT / "test-artifacts" / "privacy"
 if os.environ.get("STAYHOLD_DOC_SCREENSHOTS") == "1":
     DOCS = ROOT / "docs" / "screenshots"
 
-
-def signed_in(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
-                               "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                               "url": live_server.url}])
 
 
 def test_a_guest_downloads_their_data_then_erases_their_account(live_server, new_page, book):
