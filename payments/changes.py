@@ -37,6 +37,7 @@ from core.actor import Actor
 
 from . import balances
 from .models import Payment, PaymentPurpose, Refund, SavedCard
+from .schedule import move_with_stay
 from .services import _request_refunds, after_commit, payment_totals, sync_booking_totals
 
 S = BookingStatus
@@ -136,6 +137,8 @@ def change_with_payment(*, booking_id, actor: Actor, check_in: date | None = Non
             full_refund=full_refund, expected_difference=expected_difference, expected_refund=expected_refund,
             paid_and_refunded=lambda booking: payment_totals(booking.pk), at=at)
         booking, terms = change.booking, change.terms
+        move_with_stay(booking, previous_check_in=change.previous.check_in,
+                       previous_check_out=change.previous.check_out)
         who = "guest" if by_guest else "owner"
         refunds: list[Refund] = []
         if terms.refund > 0:

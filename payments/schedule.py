@@ -134,3 +134,33 @@ def ensure_plan(booking, now: datetime) -> PaymentPlan:
         security_deposit_release_on=terms.security_deposit_release_on, created_at=now)
     booking.payment_plan = plan
     return plan
+
+
+def move_with_stay(booking, *, previous_check_in: date, previous_check_out: date) -> PaymentPlan | None:
+    """A changed stay takes its plan's dates along (``payments.changes``, in the change's transaction, under the
+    property lock): the balance day and the owner's deadline keep their distance to the arrival, the security
+    deposit's hold and release their distance to the arrival and the departure (the hold still never earlier than
+    the 7-day authorisation allows). What has happened already stays as it was: a balance charged or flagged, a
+    hold placed. A balance day that moves into the past falls due at once (the next run of the balance job)."""
+    plan = plan_of(booking)
+    if plan is None:
+        return None
+    arrival = booking.check_in - previous_check_in
+    departure = booking.check_out - previous_check_out
+    changed = []
+    if plan.balance_due_on is not None and plan.balance_charged_at is None and arrival:
+        plan.balance_due_on += arrival
+        changed.append("balance_due_on")
+    if plan.deadline_on is not None and plan.flagged_at is None and arrival:
+        plan.deadline_on += arrival
+        changed.append("deadline_on")
+    placed = booking.security_deposits.exists()
+    if (plan.security_deposit_place_on is not None and plan.security_deposit_release_on is not None and not placed
+            and (arrival or departure)):
+        release_on = plan.security_deposit_release_on + departure
+        place_on = max(plan.security_deposit_place_on + arrival, release_on - HOLD_SPAN)
+        plan.security_deposit_place_on, plan.security_deposit_release_on = place_on, release_on
+        changed += ["security_deposit_place_on", "security_deposit_release_on"]
+    if changed:
+        plan.save(update_fields=[*changed, "updated_at"])
+    return plan

@@ -53,3 +53,20 @@ def test_a_declined_saved_card_emails_the_pay_link(paid_deposit, swap_card, run_
     sent = [m.extra_headers["X-Stayhold-Email"] for m in mail.outbox if m.to == ["ada@example.com"]]
     assert "balance_payment_failed" in sent
     assert booking.balance_due > 0
+
+
+def test_a_moved_stay_takes_its_balance_day_deadline_and_deposit_hold_along(paid_deposit, run_on_commit):
+    from payments.models import PaymentPlan
+
+    booking = paid_deposit(start=60, nights=4)
+    before = PaymentPlan.objects.get(booking=booking)
+    week = timedelta(days=7)
+    with run_on_commit():
+        changes.change_with_payment(booking_id=booking.pk, actor=OWNER, check_in=booking.check_in + week,
+                                    check_out=booking.check_out + week)
+    after = PaymentPlan.objects.get(booking=booking)
+    assert after.balance_due_on == before.balance_due_on + week
+    assert after.deadline_on == before.deadline_on + week
+    assert after.security_deposit_place_on == before.security_deposit_place_on + week
+    assert after.security_deposit_release_on == before.security_deposit_release_on + week
+    assert after.deposit == before.deposit  # what was due at booking stays what it was
