@@ -167,7 +167,8 @@ def build(cur, n_properties: int, n_bookings: int, *, today: date | None = None,
         "min_lead_days", "max_advance_days", "created_at", "updated_at", "owner_id",
     ])
     links = _Copier(cur, "properties_property_amenities", ["property_id", "amenity_id"])
-    photos = _Copier(cur, "properties_propertyphoto", ["property_id", "image", "alt_text", "position"])
+    # renditions: none (the benchmark serves no image; the pages fall back to the original, docs/accessibility.md)
+    photos = _Copier(cur, "properties_propertyphoto", ["property_id", "image", "alt_text", "position", "renditions"])
     rules = _Copier(cur, "properties_pricingrule", [
         "property_id", "name", "kind", "adjustment", "value", "priority", "active", "weekend_days", "start_date",
         "end_date", "days", "min_nights", "created_at",
@@ -206,7 +207,7 @@ def build(cur, n_properties: int, n_bookings: int, *, today: date | None = None,
         for amenity in rnd.sample(range(1, len(AMENITIES) + 1), rnd.randrange(3, 9)):
             links.add(pid, amenity)
         for pos in range(2):
-            photos.add(pid, f"properties/{pid}/photo-{pos}.jpg", f"{name}, photo {pos + 1}", pos)
+            photos.add(pid, f"properties/{pid}/photo-{pos}.jpg", f"{name}, photo {pos + 1}", pos, "{}")
         if rnd.random() < 0.4:
             rules.add(pid, "Weekend", "weekend", "percent", "15.00", 0, "t", 48, None, None, None, None, now_ts)
         if rnd.random() < 0.2:
