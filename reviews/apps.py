@@ -8,6 +8,7 @@ class ReviewsConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
+        from bookings import notifications
         from core import tenancy
         from messaging import placeholders
 
@@ -15,8 +16,24 @@ class ReviewsConfig(AppConfig):
 
         # The "review request after check-out" automatic message links to the review form, not the portal.
         placeholders.register("review_link", lambda booking, _settings: f"{settings.SITE_URL}{review_url(booking)}")
+        # The thank-you email after check-out offers it too, whether or not the owner switched the request on.
+        notifications.register_context(notifications.Kind.THANK_YOU, _thank_you_context)
 
         tenancy.register_paths({
             "reviews.review": "property",
             "reviews.reviewevent": "review__property",
         })
+
+
+def _thank_you_context(row) -> dict:
+    """The review link of the stay the thank-you email is about (``bookings.notifications``' context registry)."""
+    from bookings.models import BookingStatus
+    from bookings.notifications import absolute
+
+    from .links import review_url
+    from .selectors import review_of_booking
+
+    booking = row.booking
+    if booking is None or booking.status != BookingStatus.CHECKED_OUT or review_of_booking(booking.pk) is not None:
+        return {}
+    return {"review_url": absolute(review_url(booking))}

@@ -108,3 +108,19 @@ def test_a_channel_import_takes_the_platform_language_else_the_property_default(
     other = services.import_external(property_id=lisbon.pk, source="airbnb", external_id="HM2",
                                      check_in=future(30), check_out=future(32), guest=GUEST)
     assert other.booking.language == lisbon.default_language == "en"
+
+
+def test_a_german_balance_request_writes_the_amount_the_german_way(lisbon, run_on_commit):
+    """The balance emails (payments.balances) format money for the booking's language like every other one."""
+    from bookings.notifications import Planned, queue
+
+    with run_on_commit():
+        booking = reserve(lisbon, "de")
+        services.confirm(booking_id=booking.pk, actor=Actor.system("test"))
+    mail.outbox.clear()
+    with run_on_commit():
+        queue(booking, Planned(Kind.BALANCE_REQUEST, "ada@example.com", f"balance_request:{booking.pk}:t"),
+              data={"amount": "1234.50", "currency": "EUR", "pay_url": "https://example.test/pay", "deadline": "x"})
+    message = sent(Kind.BALANCE_REQUEST)
+    assert "Der Restbetrag von 1.234,50\u00a0€ für Ihre Buchung" in message.body
+    assert "EUR" not in message.body

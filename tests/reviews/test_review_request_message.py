@@ -29,3 +29,18 @@ def test_the_review_request_after_check_out_links_to_a_working_review_form(clien
     response = client.get(link.group(1))
     assert response.status_code == 200
     assert 'name="overall"' in response.content.decode()
+
+
+def test_the_thank_you_email_after_check_out_offers_the_review_form(client, settings, prop, stayed,
+                                                                    django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    settings.SITE_URL = "http://testserver"
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        booking = stayed(prop, start=10)
+    [thanks] = [m for m in mail.outbox if m.extra_headers.get("X-Stayhold-Email") == "thank_you"]
+    link = re.search(r"http://testserver(/bookings/[^\s]+/review/?\?token=\S+)", thanks.body)
+    assert link, thanks.body
+    assert client.get(link.group(1)).status_code == 200
+    assert booking.reference in link.group(1)
