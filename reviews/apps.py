@@ -27,13 +27,9 @@ class ReviewsConfig(AppConfig):
 
 def _thank_you_context(row) -> dict:
     """The review link of the stay the thank-you email is about (``bookings.notifications``' context registry)."""
-    from bookings.models import BookingStatus
     from bookings.notifications import absolute
 
-    from .links import review_url
-    from .selectors import review_of_booking
+    from .links import pending_review_url
 
-    booking = row.booking
-    if booking is None or booking.status != BookingStatus.CHECKED_OUT or review_of_booking(booking.pk) is not None:
-        return {}
-    return {"review_url": absolute(review_url(booking))}
+    path = pending_review_url(row.booking) if row.booking is not None else ""
+    return {"review_url": absolute(path)} if path else {}

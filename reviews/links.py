@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from django.core import signing
 from django.urls import reverse
 
-from bookings.models import Booking
+from bookings.models import Booking, BookingStatus
 from bookings.tokens import MAX_TOKEN_LENGTH
 
 REVIEW_SALT = "stayhold.reviews.review-token"
@@ -53,3 +53,14 @@ def booking_for_review_token(reference: str, token) -> Booking | None:
     if booking is None or data.get("b") != booking.pk or data.get("v", 0) != (booking.access_version or 0):
         return None
     return booking
+
+
+def pending_review_url(booking: Booking) -> str:
+    """The review form's path for a checked-out stay not reviewed yet, else "": the one rule of when a guest is
+    offered the form (the booking page, the thank-you email). ``reviews.services.submit_review`` enforces the same
+    conditions again when the review is written."""
+    from .models import Review
+
+    if booking.status != BookingStatus.CHECKED_OUT or Review.objects.filter(booking_id=booking.pk).exists():
+        return ""
+    return review_url(booking)

@@ -27,6 +27,7 @@ from bookings.tokens import booking_access_token
 from guests.selectors import verified_emails
 from messaging.selectors import guest_messages
 from messaging.services import MAX_MESSAGE_LENGTH
+from reviews.links import pending_review_url
 
 S = BookingStatus
 
@@ -79,19 +80,8 @@ def portal_context(booking: Booking) -> dict:
         # A confirmed stay with a balance (a change raised its price): the pay page charges it.
         "balance_pay_url": payment_url(booking) if booking.status == S.CONFIRMED and booking.balance_due > 0 else "",
         "message_max_length": MAX_MESSAGE_LENGTH,
-        "review_url": review_link(booking),
+        "review_url": pending_review_url(booking),  # a checked-out stay not reviewed yet
     }
-
-
-def review_link(booking: Booking) -> str:
-    """The review form of a checked-out stay not reviewed yet (its own link, ``reviews.links``), else "". The
-    review request email carries the same link; the booking page offers it too."""
-    from reviews.links import review_url
-    from reviews.selectors import review_of_booking
-
-    if booking.status != S.CHECKED_OUT or review_of_booking(booking.pk) is not None:
-        return ""
-    return review_url(booking)
 
 
 @dataclass(frozen=True)
