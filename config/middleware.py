@@ -23,6 +23,8 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from core.correlation import current_correlation_id
+
 log = logging.getLogger(__name__)
 
 SERVICE_DOWN = (RedisConnectionError, RedisTimeoutError, BrokerUnavailable)
@@ -42,7 +44,8 @@ def service_unavailable(request) -> HttpResponse:
         response = JsonResponse({"code": CODE, "detail": DETAIL}, status=503)
     else:
         # Rendered without the request: the page must not need the session or the user (they may be what failed).
-        response = HttpResponse(render_to_string("503.html"), status=503)
+        response = HttpResponse(render_to_string("503.html", {"reference": current_correlation_id() or ""}),
+                                status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import environ
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
+from core.logging import default_format as default_log_format
+from core.logging import logging_config
 from payments.stripe_mode import stripe_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -80,6 +82,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"  # the site's layout and the request's reference (docs/logging.md)
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
@@ -98,7 +101,7 @@ TEMPLATES = [
     },
 ]
 
-# --- Database -----------------------------------------------------------------
+# --- Database ---------------------------------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default. BEGIN IMMEDIATE takes SQLite's write lock at the start
@@ -116,7 +119,7 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "guests.User"
 
-# --- Redis, cache, Celery -------------------------------------------------------
+# --- Redis, cache, Celery ---------------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 # Redis down must not fail a booking or a login (the database is the source of truth): a call that gets no
 # connection within REDIS_TIMEOUT_SECONDS fails fast; the cache then serves from each process's memory for
@@ -173,7 +176,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT_SECONDS
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 
-# --- Auth -----------------------------------------------------------------------
+# --- Auth -------------------------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -211,7 +214,7 @@ MFA_TOTP_ISSUER = "Stayhold"
 MFA_REQUIRED_FOR_SUPERUSERS = env.bool("MFA_REQUIRED_FOR_SUPERUSERS", default=True)
 MFA_REQUIRED_FOR_STAFF = env.bool("MFA_REQUIRED_FOR_STAFF", default=False)
 
-# --- I18n / time ------------------------------------------------------------------
+# --- I18n / time ------------------------------------------------------------------------------------------------------
 # Guest pages and guest emails in four languages (docs/i18n.md). English when nothing else is asked. The choice lives
 # in the language cookie (Django's set_language view, the switch in the site header), not in the URL: links in
 # emails, iCal feeds and the API keep working whatever the language. A guest email is written in the booking's
@@ -231,7 +234,7 @@ TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
-# --- Static and media -----------------------------------------------------------
+# --- Static and media -------------------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -277,14 +280,14 @@ STORAGES = {
     },
 }
 
-# --- Client addresses ---------------------------------------------------------------
+# --- Client addresses -------------------------------------------------------------------------------------------------
 # The proxies in front of the app (IPs or CIDR networks; "unix" for a proxy on gunicorn's Unix socket). Only
 # requests from them have their X-Forwarded-For read; the client is its right-most address that is not one of
 # them (core.client_address). Default none: a directly exposed gunicorn uses REMOTE_ADDR. Every rate limit
 # and audit row uses it. README "Client addresses behind a proxy".
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
-# --- Security (production) --------------------------------------------------------
+# --- Security (production) --------------------------------------------------------------------------------------------
 # Production runs behind TLS (README "Running in production"): plain HTTP is redirected, browsers are told to use
 # HTTPS only (HSTS), and cookies are sent over HTTPS only. A TLS-terminating proxy in front must set
 # X-Forwarded-Proto (overwriting whatever the client sent), or every request looks insecure and is redirected.
@@ -320,7 +323,7 @@ _csp = {
 CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp if _csp_report_only else None
 CONTENT_SECURITY_POLICY = None if _csp_report_only else _csp
 
-# --- REST API ---------------------------------------------------------------------
+# --- REST API ---------------------------------------------------------------------------------------------------------
 API_THROTTLE_CREATE = env.str("API_THROTTLE_CREATE", default="60/min")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -359,7 +362,7 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# --- Booking rules ------------------------------------------------------------------
+# --- Booking rules ----------------------------------------------------------------------------------------------------
 # How long a direct reservation holds its dates while the guest pays by card.
 BOOKING_HOLD_MINUTES = env.int("BOOKING_HOLD_MINUTES", default=30)
 # How long a hold created through POST /api/v1/holds lasts.
@@ -369,15 +372,21 @@ IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 # Outbox events older than this and still undelivered are picked up by the sweeper.
 OUTBOX_REDELIVER_AFTER_SECONDS = env.int("OUTBOX_REDELIVER_AFTER_SECONDS", default=30)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# --- Logs, traces, error reports (docs/logging.md) --------------------------------------------------------------------
+# One line per event on standard error, through structlog for every logger (Django's, Celery's, the libraries'):
+# LOG_FORMAT "json" (production: one JSON object per line with timestamp, level, logger, event, correlation_id) or
+# "console" (readable columns for `make run`); default console with DEBUG on, else json. Personal data and secrets are
+# redacted on the way out (core.redaction). The worker and beat use the same configuration (config.celery).
+LOG_FORMAT = env.str("LOG_FORMAT", default="") or default_log_format(DEBUG)
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
+# Error reports to Sentry (core.telemetry): on when SENTRY_DSN is set; no personal data is collected or sent.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="")
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
+# Tracing (OpenTelemetry) has no setting of its own: the standard OTEL_* variables turn it on (core.telemetry).
 
-# --- Payments -------------------------------------------------------------------------
+# --- Payments ---------------------------------------------------------------------------------------------------------
 # STRIPE_MODE (payments/stripe_mode.py): "local" = localstripe, the fake Stripe server that `make run` starts on
 # 127.0.0.1:STRIPE_LOCAL_PORT (payments/localstripe_server.py) with keys published in this repository, so booking
 # and paying work offline; "live" = real Stripe with STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY and
@@ -408,13 +417,13 @@ PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "priva
 MANUAL_PAYMENT_PROOF_MAX_BYTES = env.int("MANUAL_PAYMENT_PROOF_MAX_BYTES", default=5 * 1024 * 1024)
 MANUAL_PAYMENT_THROTTLE = env.str("MANUAL_PAYMENT_THROTTLE", default="10/h")
 
-# --- Privacy (GDPR, docs/privacy.md) -------------------------------------------------------
+# --- Privacy (GDPR, docs/privacy.md) ----------------------------------------------------------------------------------
 # The retention job (privacy.tasks.erase_expired_guests, daily) anonymises the guests whose last stay ended more than
 # this many years ago and who have nothing pending. The accounting records themselves (bookings, payments, refunds)
 # are kept, with the person replaced by a pseudonym, for as long as the law requires (10 years: docs/privacy.md).
 GUEST_RETENTION_YEARS = env.int("GUEST_RETENTION_YEARS", default=3)
 
-# --- Email --------------------------------------------------------------------------------
+# --- Email ------------------------------------------------------------------------------------------------------------
 # EMAIL_URL (django-environ's email_url): empty = print emails on the console (development);
 # e.g. smtp+tls://user:password@smtp.example.com:587 or smtp+ssl://…:465 for SMTP.
 vars().update(environ.Env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://"))
@@ -433,7 +442,7 @@ GUEST_MESSAGES_PER_HOUR = env.int("GUEST_MESSAGES_PER_HOUR", default=10)
 # Message attachments (messaging): images or PDF, private, the same rule as payment proofs (core.uploads).
 MESSAGE_ATTACHMENT_MAX_BYTES = env.int("MESSAGE_ATTACHMENT_MAX_BYTES", default=MANUAL_PAYMENT_PROOF_MAX_BYTES)
 
-# --- Channels (iCal sync) -----------------------------------------------------------------
+# --- Channels (iCal sync) ---------------------------------------------------------------------------------------------
 # Fernet key(s) for secrets at rest (channel import URLs, export tokens): comma-separated, the first encrypts,
 # all decrypt (rotation). Empty = a key derived from DJANGO_SECRET_KEY (changing that then loses the secrets).
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
@@ -459,7 +468,7 @@ CHANNEL_CANCEL_CONFIRM_FETCHES = env.int("CHANNEL_CANCEL_CONFIRM_FETCHES", defau
 CHANNEL_RETRY_AFTER_MAX_SECONDS = env.int("CHANNEL_RETRY_AFTER_MAX_SECONDS", default=6 * 3600)
 CHANNEL_SYNC_RUN_RETENTION_DAYS = env.int("CHANNEL_SYNC_RUN_RETENTION_DAYS", default=30)
 
-# --- Channels (API connections: channels.adapters, channels.api_sync) ----------------------------------------
+# --- Channels (API connections: channels.adapters, channels.api_sync) -------------------------------------------------
 # Base URLs of the platforms' APIs. With DEBUG on (`make run`) they default to the local emulators that
 # Procfile.dev starts (channels.emulators), so that nothing reaches the internet; the tests point them at theirs.
 CHANNEX_BASE_URL = env.str("CHANNEX_BASE_URL", default="http://127.0.0.1:8431/api/v1" if DEBUG

@@ -9,6 +9,10 @@ from guests import views as guest_views
 from storefront import portal_views
 
 handler403 = "config.views.permission_denied"  # the admin's layout under /admin/, the site's elsewhere
+# The error pages name the request's correlation id as the reference to quote (docs/logging.md).
+handler400 = "config.views.bad_request"
+handler404 = "config.views.page_not_found"
+handler500 = "config.views.server_error"
 
 urlpatterns = [
     path("favicon.ico", site_views.favicon, name="favicon"),

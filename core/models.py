@@ -124,6 +124,10 @@ class OutboxEvent(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # The request (or task) that wrote the event (core.correlation): restored while the event is delivered, however
+    # late, so the consumers' log lines and the tasks they queue carry the originating id. A database default too, so
+    # rows written outside the ORM (benchmarks' COPY) need not name it.
+    correlation_id = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         db_table = "bookings_outboxevent"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from .correlation import correlated, current_correlation_id
 from .models import OutboxDelivery, OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ def emit(topic: str, aggregate_type: str, aggregate_id, payload: dict) -> Outbox
     if backfilled:
         payload = {**payload, BACKFILL: True}
     event = OutboxEvent.objects.create(
-        topic=topic, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload
+        topic=topic, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload,
+        correlation_id=current_correlation_id() or "",
     )
     if backfilled:  # delivered here, not queued: a failure leaves it to the sweeper
         transaction.on_commit(lambda: deliver(event.pk), robust=True)
@@ -111,30 +113,42 @@ def _queue_delivery(event_id) -> None:
 
 
 def deliver(event_id) -> bool:
-    """Deliver one event to its pending consumers. Returns True when it is fully delivered."""
-    with transaction.atomic():
+    """Deliver one event to its pending consumers. Returns True when it is fully delivered.
+
+    The consumers run under the event's correlation id (the request that wrote it), whoever delivers it and when,
+    and so do the tasks they queue after this transaction commits (the id is reset only after the commit)."""
+    with ExitStack() as event_context, transaction.atomic():
         event = OutboxEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
         if event is None or event.delivered_at is not None:
             return event is not None  # delivered, or another worker is delivering it now
-        done = set(event.deliveries.values_list("consumer", flat=True))
-        errors = []
-        context = backfill if event.payload.get(BACKFILL) else nullcontext
-        for c in consumers_for(event.topic):
-            if c.name in done:
-                continue
-            try:
-                with transaction.atomic(), context():
-                    c.handler(event)
-                    OutboxDelivery.objects.create(event=event, consumer=c.name)
-            except Exception as exc:  # one consumer failing must not stop the others
-                log.exception("Outbox consumer %s failed on event %s", c.name, event.pk)
-                errors.append(f"{c.name}: {exc!r}")
-        event.attempts += 1
-        event.last_error = "\n".join(errors)
-        if not errors:
-            event.delivered_at = timezone.now()
-        event.save(update_fields=["attempts", "last_error", "delivered_at"])
-        return not errors
+        event_context.enter_context(correlated(event.correlation_id or None))
+        return _deliver_locked(event)
+
+
+def _deliver_locked(event: OutboxEvent) -> bool:
+    done = set(event.deliveries.values_list("consumer", flat=True))
+    errors = []
+    delivered = []
+    context = backfill if event.payload.get(BACKFILL) else nullcontext
+    for c in consumers_for(event.topic):
+        if c.name in done:
+            continue
+        try:
+            with transaction.atomic(), context():
+                c.handler(event)
+                OutboxDelivery.objects.create(event=event, consumer=c.name)
+            delivered.append(c.name)
+        except Exception as exc:  # one consumer failing must not stop the others
+            log.exception("Outbox consumer %s failed on event %s", c.name, event.pk)
+            errors.append(f"{c.name}: {exc!r}")
+    event.attempts += 1
+    event.last_error = "\n".join(errors)
+    if not errors:
+        event.delivered_at = timezone.now()
+    event.save(update_fields=["attempts", "last_error", "delivered_at"])
+    log.info("outbox_delivered", extra={"event_id": str(event.pk), "topic": event.topic, "attempt": event.attempts,
+                                        "consumers": delivered, "failed": len(errors)})
+    return not errors
 
 
 # Queued by :func:`emit` after commit. It is defined here, beside what it runs, so that this module never
