@@ -24,7 +24,16 @@ FORMATS = ("json", "console")
 
 
 def add_correlation_id(_logger, _method, event_dict: dict) -> dict:
-    event_dict.setdefault("correlation_id", current_correlation_id())
+    """The current correlation id. Django logs its 4xx/5xx lines ("Not Found: …") after the middleware has
+    returned, with the request as ``extra``: the id is then the request's own (``request.request_id``). The request
+    object itself is dropped (its repr is the full path with the query string: tokens)."""
+    correlation_id = current_correlation_id()
+    request = event_dict.get("request")
+    if request is not None and hasattr(request, "META"):
+        correlation_id = correlation_id or getattr(request, "request_id", None)
+        del event_dict["request"]
+    event_dict.pop("message", None)  # logging's formatted copy of "event", set by other formatters on the record
+    event_dict.setdefault("correlation_id", correlation_id)
     return event_dict
 
 

@@ -7,8 +7,9 @@ Two rules, applied to every value, however deeply nested:
   ``[redacted]``;
 * **by pattern**, in every string: email addresses, phone numbers, ``Bearer``/``Basic`` credentials, Stripe keys
   (``sk_``/``rk_``/``pk_``/``whsec_``), the query string and user-info of any URL (where feed tokens and
-  signatures live), the secret path of channel iCal URLs (ours: ``/ical/<token>``; the platforms': anything
-  after the host of an ``.ics``/``ical`` URL), ``token=``-style pairs, Fernet tokens and JWTs.
+  signatures live), the secret path of channel iCal URLs (ours: ``/ical/<token>``; the platforms': the path of
+  any URL that names a calendar, and a bare path after its calendar segment), ``token=``-style pairs, Fernet
+  tokens and JWTs.
 
 The rules are deliberately greedy: a log line that loses a harmless number is cheap, a leaked guest address or
 feed URL is not. Names typed by guests cannot be recognised by a pattern: the code must not log them (the
@@ -38,11 +39,13 @@ FERNET = re.compile(r"\bgAAAAA[A-Za-z0-9_=-]{20,}")
 PAIR = re.compile(r"\b((?:access_|refresh_|api_|auth_|export_|import_)?(?:token|secret|password|passwd|api_?key|"
                   r"signature|sig|key|dsn))(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s&,;'\"]+)", re.IGNORECASE)
 # A URL: scheme://[user-info@]host[:port][path][?query][#fragment].
-URL = re.compile(r"\b([a-z][a-z0-9+.-]*://)(?:[^\s/@:]+(?::[^\s/@]*)?@)?([^\s/?#'\"<>]+)([^\s?#'\"<>]*)"
+URL = re.compile(r"\b([a-z][a-z0-9+.-]*://)(?:[^\s/@:]*(?::[^\s/@]*)?@)?([^\s/?#'\"<>]+)([^\s?#'\"<>]*)"
                  r"(\?[^\s#'\"<>]*)?(#[^\s'\"<>]*)?", re.IGNORECASE)
-# Our own secret paths (relative, as Django's own messages write them: "Not Found: /ical/…").
-OWN_SECRET_PATH = re.compile(r"(/ical/)[A-Za-z0-9_-]{8,}(\.ics)?")
-QUERY = re.compile(r"(?<=[\w/])\?[^\s#'\"<>]+")  # the query string of a relative path ("/bookings/R?token=…")
+# Feed paths without their host (Django's "Not Found: /ical/<token>.ics", urllib3's "… with url:
+# /icalendar/<hex>.ics"): everything after a segment that names a calendar. A file path whose last segment merely
+# contains "ical" (channels/ical_parse.py in a traceback) is kept.
+FEED_PATH = re.compile(r"(/(?:[\w.~%-]+/)*?[\w.~%-]*(?:ical|calendar)[\w.~%-]*)/[^\s?#'\"<>]+", re.IGNORECASE)
+QUERY = re.compile(r"(?<=[\w/\]])\?[^\s#'\"<>]+")  # the query string of a relative path ("/bookings/R?token=…")
 # Phone numbers: a candidate is a run of digits with separators; _phone() keeps dates, times and plain amounts.
 PHONE_CANDIDATE = re.compile(r"(?<![\w.:/-])\+?\(?\d[\d\s().-]{5,}\d(?![\w:])")
 _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}|^\d{1,2}[./]\d{1,2}[./]\d{2,4}$|^\d+\.\d+$")
@@ -77,7 +80,7 @@ def redact_text(text: str) -> str:
     text = JWT.sub(REDACTED, text)
     text = FERNET.sub(REDACTED, text)
     text = PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    text = OWN_SECRET_PATH.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2) or ''}", text)
+    text = FEED_PATH.sub(lambda m: f"{m.group(1)}/{REDACTED}", text)
     text = QUERY.sub("?[redacted]", text)
     return PHONE_CANDIDATE.sub(_phone, text)
 
@@ -93,7 +96,7 @@ def is_secret_key(key: object) -> bool:
 
 def redact(value: Any, _depth: int = 0) -> Any:
     """``value`` with secrets replaced: strings by pattern, mappings by key and pattern, lists and tuples item by
-    item. Other objects are left alone (the renderers turn them into text, which the log processor redacts again)."""
+    item; any other object (a model, a request) becomes its text, redacted."""
     if _depth > 20:
         return value
     if isinstance(value, str):
@@ -101,7 +104,9 @@ def redact(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, Mapping):
         return {key: (REDACTED if is_secret_key(key) and item not in (None, "", [], {}) else
                       redact(item, _depth + 1)) for key, item in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | set | frozenset):
         items = [redact(item, _depth + 1) for item in value]
-        return items if isinstance(value, list) else tuple(items)
-    return value
+        return tuple(items) if isinstance(value, tuple) else items
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact_text(str(value))  # any other object is written as its text: redacted like any text
