@@ -101,10 +101,13 @@ def logging_config(fmt: str, level: str = "INFO") -> dict:
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
+            # Django's DEFAULT_LOGGING gives "django" and "django.server" handlers of their own (plain text, the
+            # full path, no redaction; "django.server" does not propagate): emptied, so their lines come here.
+            "django": {"handlers": [], "level": level, "propagate": True},
             "django.db.backends": {"level": "WARNING"},  # every SQL statement at DEBUG: far too much, and values
-            # Django's own request lines would log the full path (tokens in query strings): the middleware's
-            # "request" line replaces them (route, status, duration, correlation id).
-            "django.server": {"level": "WARNING"},
+            # runserver's request lines (`make run`) repeat the middleware's "request" line with the full path
+            # and query: only its errors are kept.
+            "django.server": {"handlers": [], "level": "ERROR", "propagate": True},
         },
     }
 

@@ -133,3 +133,12 @@ def test_redact_by_key_keeps_the_structure():
                    "items": [{"import_url": "https://x.example/a.ics"}, "tel +33 1 23 45 67 89"]}) == {
         "user": {"email": "[redacted]", "id": 3}, "Cookie": "[redacted]", "correlation_id": "abc",
         "items": [{"import_url": "[redacted]"}, "tel [phone]"]}
+
+
+def test_djangos_own_handlers_are_gone_so_every_line_goes_through_the_redaction():
+    """Django's DEFAULT_LOGGING prints "django" (with DEBUG on) and "django.server" (runserver, no propagation) in
+    plain text with the full path: settings.LOGGING empties both, so their lines reach the one handler."""
+    for name in ("django", "django.server", "django.request"):
+        logger = logging.getLogger(name)
+        assert logger.handlers == [] and logger.propagate, name
+    assert [handler.name for handler in logging.getLogger().handlers if handler.name] == ["console"]
