@@ -186,3 +186,52 @@ def test_with_a_dsn_an_error_in_a_view_reaches_sentry_with_the_reference_and_no_
     assert error["exception"]["values"][-1]["type"] == "RuntimeError"
     assert error["exception"]["values"][-1]["value"] == "the view failed for [email]"
     assert b"ada.lovelace@example.com" not in raw and b"ada.lovelace" not in raw
+
+
+class FakeCollector(BaseHTTPRequestHandler):
+    """An OpenTelemetry collector's OTLP/HTTP endpoint: records every trace export it is sent."""
+
+    received: list[tuple[str, bytes]] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        self.received.append((self.path, body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.urls("tests.observability.test_correlation")
+def test_with_an_otlp_endpoint_the_spans_reach_the_collector_over_http(monkeypatch):
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    FakeCollector.received = []
+    collector = ThreadingHTTPServer(("127.0.0.1", 0), FakeCollector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{collector.server_port}"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)  # read by the exporter itself, as in production
+    provider = telemetry.configure_tracing({"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}, set_global=False)
+    try:
+        assert provider is not None
+        response = Client().get("/fine/?token=querysecret", HTTP_X_REQUEST_ID="otlp-1")
+        assert response.status_code == 200
+        assert provider.force_flush()
+    finally:
+        telemetry.uninstrument()
+        if provider is not None:
+            provider.shutdown()
+        collector.shutdown()
+        collector.server_close()
+    assert [path for path, _ in FakeCollector.received] == ["/v1/traces"]
+    export = ExportTraceServiceRequest.FromString(FakeCollector.received[0][1])
+    spans = [span for resource in export.resource_spans for scope in resource.scope_spans for span in scope.spans]
+    assert [span.name for span in spans] == ["GET fine/"]
+    attributes = {item.key: item.value.string_value for item in spans[0].attributes}
+    assert attributes["http.route"] == "fine/"
+    assert attributes["http.url"] == "http://testserver/fine/?[redacted]"  # the query string redacted before export
+    assert b"querysecret" not in FakeCollector.received[0][1]
