@@ -11,6 +11,8 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 # The production log format, so tests/observability read the JSON lines the configured handler writes.
 os.environ.setdefault("LOG_FORMAT", "json")
+# No error reports from a test run, whatever a developer's .env says (tests/observability sets its own DSN).
+os.environ.setdefault("SENTRY_DSN", "")
 os.environ.setdefault("API_THROTTLE_CREATE", "100000/min")
 # Tests sign users in with force_login; the MFA requirement for superusers has its own tests (tests/accounts),
 # which switch it on with the `settings` fixture.
