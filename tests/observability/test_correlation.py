@@ -102,6 +102,17 @@ def test_an_eager_task_inside_a_request_keeps_the_requests_id_and_gives_it_back(
 
 # --- A real worker: the id travels in the message --------------------------------------------------------------------
 
+def all_queues(app) -> list[str]:
+    """Every queue a task may be routed to (the default one, the declared ones, the routes'), so the one embedded
+    worker runs the delivery and the emails however the tasks are split across queues."""
+    names = {app.conf.task_default_queue}
+    names |= {queue.name for queue in (app.conf.task_queues or ())}
+    routes = app.conf.task_routes or {}
+    if isinstance(routes, dict):
+        names |= {route["queue"] for route in routes.values() if isinstance(route, dict) and route.get("queue")}
+    return sorted(names)
+
+
 @pytest.fixture
 def celery_worker(transactional_db):
     """An embedded Celery worker (one thread, the solo pool) on the test broker (REDIS_URL), eager mode off."""
@@ -112,7 +123,7 @@ def celery_worker(transactional_db):
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20):
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20, queues=all_queues(app)):
             yield app
     finally:
         app.conf.task_always_eager = eager
