@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Stayhold's production image (docs/deployment.md). Two stages:
 #   build   — the dependencies into a virtualenv (/opt/venv), the translations compiled (GNU gettext's msgfmt) and the
 #             static files collected with whitenoise's manifest (hashed names), all with the build tools around;
