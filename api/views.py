@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
@@ -25,6 +26,7 @@ from bookings.search import SearchQuery, search
 from bookings.tokens import booking_for_guest_token, check_hold_release_token
 from core.actor import Actor
 from core.errors import DomainError
+from core.replica import reads_from_replica
 from guests.authority import NoPendingMfa, StaffAuthority
 from guests.services import GuestInput
 from payments.services import cancel_with_refund
@@ -169,6 +171,7 @@ class SearchView(ApiView):
 
     @extend_schema(operation_id="search", parameters=[s.SearchQuerySerializer],
                    responses={200: s.SearchPageSerializer, 400: ErrorSerializer})
+    @method_decorator(reads_from_replica)  # may be a moment old (docs/deployment.md "Read replica")
     def get(self, request):
         params, _ = _parse(s.SearchQuerySerializer, _query(request), request)
         result = search(SearchQuery(
@@ -193,6 +196,7 @@ class AvailabilityView(ApiView):
 
     @extend_schema(operation_id="availability", parameters=[s.AvailabilityQuerySerializer],
                    responses={200: s.AvailabilityResponseSerializer, 400: ErrorSerializer})
+    @method_decorator(reads_from_replica)  # a display; holds and bookings re-check on the primary under the lock
     def get(self, request):
         params, prop = _parse(s.AvailabilityQuerySerializer, _query(request), request)
         now = timezone.now()

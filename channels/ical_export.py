@@ -72,7 +72,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection as db_connection
+from django.db import connections
 from django.db.models import CharField, QuerySet
 from django.db.models.functions import Cast, Left
 from django.utils import timezone
@@ -165,12 +165,13 @@ _DIGEST_SQL = "(SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r), '')) FR
 def _rows_digest_in_db(bookings: QuerySet, blocks: QuerySet) -> str | None:
     """On PostgreSQL, a digest of exactly the rows :meth:`FeedSource.load` would read, in one query that
     returns two md5 sums instead of 500 rows (the 304 path's cost was the row fetch). None elsewhere."""
-    if db_connection.vendor != "postgresql":
+    connection = connections[bookings.db]  # the replica when the feed reads from it (core.replica)
+    if connection.vendor != "postgresql":
         return None
     bookings_sql, bookings_params = bookings.query.sql_with_params()
     blocks_sql, blocks_params = blocks.query.sql_with_params()
     sql = f"SELECT {_DIGEST_SQL.format(bookings_sql)}, {_DIGEST_SQL.format(blocks_sql)}"
-    with db_connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, (*bookings_params, *blocks_params))
         return "pg:" + ":".join(cursor.fetchone())
 

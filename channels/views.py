@@ -28,6 +28,7 @@ from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
 from core.crypto import token_digest
+from core.replica import reads_from_replica
 
 from .ical_export import feed_source, last_modified_for, render
 from .models import ChannelConnection
@@ -41,6 +42,7 @@ def not_found(request=None, *args, **kwargs) -> HttpResponse:
 
 
 @csrf_exempt  # GET/HEAD only anyway; no CSRF machinery on a public feed
+@reads_from_replica  # platforms poll every few minutes: a replica's lag of seconds is within that
 def feed(request, token: str):
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])

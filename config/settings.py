@@ -14,6 +14,7 @@ from pathlib import Path
 import environ
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
+from config import queues
 from core.logging import default_format as default_log_format
 from core.logging import logging_config
 from payments.stripe_mode import stripe_settings
@@ -114,8 +115,30 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Connections (docs/deployment.md "Connection pooling"): by default each process keeps its connection for
+    # DATABASE_CONN_MAX_AGE seconds. DATABASE_POOL_MAX_SIZE > 0 switches to Django's psycopg pool instead (one pool
+    # per process, at most that many connections; Django refuses a pool together with persistent connections).
+    # Behind pgbouncer in transaction mode set DATABASE_DISABLE_SERVER_SIDE_CURSORS=true: outside a transaction
+    # .iterator() declares a WITH HOLD cursor that a later fetch may not find on the server connection pgbouncer
+    # hands out next.
+    if env.str("DATABASE_REPLICA_URL", default=""):
+        # A streaming read replica of the primary: search, the calendar display and the iCal feed read from it
+        # (core.replica); every write and every read inside a transaction stays on the primary.
+        DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    _pool_max_size = env.int("DATABASE_POOL_MAX_SIZE", default=0)
+    for _database in DATABASES.values():
+        if _pool_max_size > 0:
+            _database["CONN_MAX_AGE"] = 0
+            _database.setdefault("OPTIONS", {})["pool"] = {
+                "min_size": min(env.int("DATABASE_POOL_MIN_SIZE", default=1), _pool_max_size),
+                "max_size": _pool_max_size,
+                "timeout": env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=10.0),
+            }
+        else:
+            _database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+        _database["CONN_HEALTH_CHECKS"] = True
+        _database["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False)
+DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "guests.User"
 
@@ -175,6 +198,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # after a Redis restart), then give up; callers log it and the sweepers deliver from the database.
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT_SECONDS
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
+# Queues by kind (channel pushes, imports, emails, default) so that one kind cannot starve another; the table of
+# which task goes where is config/queues.py. A worker without -Q consumes them all (make run, the Procfile).
+CELERY_TASK_QUEUES = queues.TASK_QUEUES
+CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT_QUEUE
+CELERY_TASK_ROUTES = queues.TASK_ROUTES
 
 # --- Auth -------------------------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -236,7 +264,8 @@ USE_TZ = True
 
 # --- Static and media -------------------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# Where collectstatic writes (ops/build-assets.sh; the image collects at build time); empty = var/staticfiles.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default="") or VAR_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default="") or VAR_DIR / "media")  # empty (as in .env.example) = default

@@ -2,17 +2,21 @@
 
 The provider calls that must not happen under a lock are queued after commit by ``payments.services`` and defined
 there, re-exported here: sending a requested refund (``execute_refund``; ``execute_due_refunds`` is its sweeper)
-and cancelling open card attempts (``cancel_intents``). The dependency points one way: tasks → services, manual.
+and cancelling open card attempts (``cancel_intents``); a changed stay's difference is charged by
+``charge_change_difference`` (``payments.changes``). Re-exported so that a worker, which imports only the ``tasks``
+modules, knows them (tests/deploy/test_queues.py). The dependency points one way: tasks → services, manual.
 """
 
 from celery import shared_task
 from django.utils import timezone
 
 from . import manual, services
+from .changes import charge_change_difference_task as charge_change_difference
 from .services import cancel_intents_task as cancel_intents
 from .services import execute_refund_task as execute_refund
 
-__all__ = ["cancel_intents", "execute_due_refunds", "execute_refund", "expire_manual_payments", "process_balances",
+__all__ = ["cancel_intents", "charge_change_difference",
+           "execute_due_refunds", "execute_refund", "expire_manual_payments", "process_balances",
            "process_security_deposits",
            "remind_manual_payments"]
 

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from bookings.search import SearchQuery, search
+from core.replica import reads_from_replica
 from guests.countries import country_name
 from properties.forms import SearchForm, parse_month, stay_from_get, stay_query
 from properties.models import ALL_WEEKDAYS
@@ -39,6 +40,7 @@ def _page_links(current: int, pages: int) -> list[int | None]:
     return links
 
 
+@reads_from_replica  # search results may be a moment old (docs/deployment.md "Read replica")
 def home(request):
     """Search: place, dates, guests, filters, sort and pages; cards with the quote for the dates."""
     now = timezone.now()
@@ -80,6 +82,7 @@ def _reviews_context(request, prop) -> dict:
             "reviews_next": number + 1 if number < pages else None, "reviews_prev": number - 1 if number > 1 else None}
 
 
+@reads_from_replica  # the calendar and quote shown; reserving re-checks on the primary under the lock
 def property_detail(request, slug):
     """A property: gallery, facts, rules, policy, a two-month calendar and the booking widget."""
     prop = property_for_page(slug)

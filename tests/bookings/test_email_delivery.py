@@ -37,6 +37,7 @@ from core.models import OutboxDelivery, OutboxEvent
 from guests.services import GuestInput
 from tests.bookings.test_outbox import _redis_broker, _redis_up
 from tests.factories import OwnerFactory, PropertyFactory, future
+from tests.own_queue import every_task_to
 from tests.parallel import run_in_parallel
 from tests.smtp_sink import DROP, SmtpSink
 
@@ -275,7 +276,7 @@ WORKER = """
 import sys
 from config.celery import app
 queue = sys.argv[1]
-app.conf.update(task_default_queue=queue)
+app.conf.update(task_default_queue=queue, task_routes={"*": {"queue": queue}})  # tests/own_queue.py
 app.worker_main(["worker", "--pool", "solo", "--queues", queue, "--hostname", f"{queue}@%h",
                  "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"])
 """
@@ -326,7 +327,6 @@ def _remove_queue(queue: str) -> None:
 @pytest.mark.skipif(not _redis_up(), reason="needs the Redis broker (REDIS_URL)")
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_between_sending_and_recording_does_not_make_the_email_go_out_twice(sink, tmp_path):
-    from config.celery import app
 
     if connection.vendor != "postgresql":
         pytest.skip("the worker process shares the PostgreSQL test database")
@@ -342,14 +342,14 @@ def test_a_worker_killed_between_sending_and_recording_does_not_make_the_email_g
 
     sink.on_data = kill_the_worker_once
     queue = f"email-test-{time.time_ns()}"  # a queue of our own: nothing else is consumed, nothing left behind
-    saved = {k: app.conf[k] for k in ("task_always_eager", "task_default_queue")}
+    own_queue = every_task_to(queue)
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log_file:
         worker["process"] = subprocess.Popen(
             [sys.executable, "-c", WORKER, queue], cwd=settings.BASE_DIR,
             env=_worker_env(_test_database_url(), sink.port), stdout=log_file,
             stderr=subprocess.STDOUT)
-    app.conf.update(task_always_eager=False, task_default_queue=queue)
+    own_queue.__enter__()
     try:
         prop = PropertyFactory(owner=OwnerFactory(email="owner@example.com"))
         booking = services.reserve(property_id=prop.pk, check_in=future(20), check_out=future(23), adults=2,
@@ -358,7 +358,7 @@ def test_a_worker_killed_between_sending_and_recording_does_not_make_the_email_g
                                           + log_path.read_text(errors="replace")[-3000:])
         _wait_until_other_sessions_are_gone(time.monotonic() + 60)
     finally:
-        app.conf.update(saved)
+        own_queue.__exit__(None, None, None)
         if worker["process"].poll() is None:
             worker["process"].kill()
             worker["process"].wait()

@@ -18,6 +18,7 @@ from core.actor import Actor
 from core.models import OutboxDelivery, OutboxEvent
 from guests.services import GuestInput
 from tests.factories import PropertyFactory, future
+from tests.own_queue import every_task_to
 from tests.parallel import run_in_parallel
 
 SYSTEM = Actor.system("outbox-test")
@@ -350,12 +351,10 @@ def test_a_real_worker_delivers_the_event_after_commit(consumers):
     from config.celery import app
 
     rec = consumers("email")
-    saved = {k: app.conf[k] for k in ("task_always_eager", "task_default_queue")}
     queue = f"outbox-test-{time.time_ns()}"  # a queue of our own: nothing else is consumed, nothing left behind
-    app.conf.update(task_always_eager=False, task_default_queue=queue)
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10,
-                          queues=[queue]):
+        with every_task_to(queue), start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING",
+                                                shutdown_timeout=10, queues=[queue]):
             booking = reserve(PropertyFactory())
             event = OutboxEvent.objects.get(topic="booking.created")
             deadline = time.monotonic() + 20
@@ -365,7 +364,6 @@ def test_a_real_worker_delivers_the_event_after_commit(consumers):
                     break
                 time.sleep(0.05)
     finally:
-        app.conf.update(saved)
         with app.connection_for_write() as conn:
             conn.default_channel.queue_delete(queue)
 

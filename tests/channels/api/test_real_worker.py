@@ -14,13 +14,13 @@ import pytest
 from django.db import connection as db
 
 from bookings import blocks, services
-from config.celery import app
 from core.actor import Actor
 from guests.services import GuestInput
 from tests.bookings.test_email_delivery import WORKER, _remove_queue, _test_database_url
 from tests.bookings.test_outbox import _redis_broker, _redis_up
 from tests.channels.api.conftest import wait_for
 from tests.factories import future
+from tests.own_queue import every_task_to
 
 pytestmark = [pytest.mark.skipif(not _redis_up(), reason="needs the Redis broker (REDIS_URL)"),
               pytest.mark.django_db(transaction=True)]
@@ -39,13 +39,13 @@ def worker(channex, tmp_path, settings):
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen([sys.executable, "-c", WORKER, queue], cwd=settings.BASE_DIR, env=env,
                                    stdout=log_file, stderr=subprocess.STDOUT)
-    saved = {k: app.conf[k] for k in ("task_always_eager", "task_default_queue")}
-    app.conf.update(task_always_eager=False, task_default_queue=queue)
+    own_queue = every_task_to(queue)
+    own_queue.__enter__()
     settings.CELERY_TASK_ALWAYS_EAGER = False  # queue_push honours its countdowns (restored by the fixture)
     try:
         yield log_path
     finally:
-        app.conf.update(saved)
+        own_queue.__exit__(None, None, None)
         process.terminate()
         try:
             process.wait(timeout=15)
