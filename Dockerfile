@@ -55,4 +55,4 @@ USER 10001:10001
 EXPOSE 8000
 VOLUME ["/data"]
 # gunicorn takes its worker count from WEB_CONCURRENCY; the port is fixed inside the container (publish it elsewhere).
-CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi", "--bind", "0.0.0.0:8000"]
+CMD ["gunicorn", "config.wsgi", "--config", "config/gunicorn.py", "--bind", "0.0.0.0:8000"]
