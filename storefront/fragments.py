@@ -20,6 +20,7 @@ a cache never breaks a page.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -31,6 +32,7 @@ import django
 from django.conf import settings
 from django.core.cache import cache
 from django.db import models
+from django.db.models.fields.files import FieldFile
 from django.template.loader import get_template
 from django.urls import get_script_prefix
 from django.utils.safestring import SafeString, mark_safe
@@ -65,9 +67,21 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
+@functools.cache
+def _columns(model: type[models.Model]) -> tuple[str, ...]:
+    return tuple(f.attname for f in model._meta.concrete_fields)
+
+
 def row(instance: models.Model) -> tuple:
-    """Every column of a model instance (``attname`` values), in field order: a change of any column changes it."""
-    return tuple(getattr(instance, f.attname) for f in instance._meta.concrete_fields)
+    """Every column of a model instance (``attname`` values), in field order: a change of any column changes it.
+    Read from the instance's ``__dict__`` (cheaper than the descriptors); a deferred column is loaded as the
+    template would load it; a file is its stored name."""
+    values = instance.__dict__
+    out = []
+    for name in _columns(type(instance)):
+        value = values[name] if name in values else getattr(instance, name)
+        out.append(value.name if isinstance(value, FieldFile) else value)
+    return tuple(out)
 
 
 def photo_row(photo) -> tuple:

@@ -64,6 +64,9 @@ def home(request):
         "query": q, "page": page, "cards": cards, "page_links": _page_links(page.page, page.pages),
         "nights": (q.check_out - q.check_in).days if q.has_dates else None,
         "filters_used": any([q.min_price is not None, q.max_price is not None, q.bedrooms, q.amenities]),
+        # the stay every card's "Add to group booking" link carries: written once, not twice a card
+        "group_add_query": (f"check_in={q.check_in:%Y-%m-%d}&check_out={q.check_out:%Y-%m-%d}&adults={q.guests}"
+                            if q.has_dates else ""),
     })
     if not page.results and page.page == 1 and (q.has_dates or q.text):
         context["empty"] = empty_state(q, at=now)

@@ -3,6 +3,7 @@
 from django import template
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, pgettext
 
 from properties import display
 from properties.forms import input_html
@@ -107,6 +108,32 @@ def calendar_day(cell):
         f'title="{label}"><span aria-hidden="true">{day.day}{hint}</span>'
         f'<span class="visually-hidden">{label}</span></{closing}>'
     )
+
+
+# The weekday columns of the calendar: (full name, its abbreviation with context "weekday"), Monday first.
+WEEKDAY_HEADERS = (("Monday", "Mo"), ("Tuesday", "Tu"), ("Wednesday", "We"), ("Thursday", "Th"), ("Friday", "Fr"),
+                   ("Saturday", "Sa"), ("Sunday", "Su"))
+
+
+@register.simple_tag
+def calendar_weekday_headers():
+    """The ``<th>`` cells of a calendar month, two to a source line as the template spelled them (the same bytes
+    as ``{% translate 'Monday' %}`` / ``{% translate "Mo" context "weekday" %}`` …, without 28 template nodes)."""
+    cells = [f'<th scope="col"><abbr title="{conditional_escape(gettext(name))}">'
+             f'{conditional_escape(pgettext("weekday", short))}</abbr></th>' for name, short in WEEKDAY_HEADERS]
+    return mark_safe(  # noqa: S308 - translations escaped above
+        "\n            ".join("".join(cells[i:i + 2]) for i in range(0, 7, 2)))
+
+
+@register.simple_tag
+def calendar_weeks(month):
+    """The week rows of a calendar month (``storefront.selectors.CalendarMonth``): what the template's two nested
+    loops over weeks and days wrote, built in one function (a month is ~40 cells; ~4 ms a page otherwise)."""
+    rows = []
+    for week in month.weeks:
+        cells = "".join(f"<td>{calendar_day(cell)}</td>" if cell else "<td></td>" for cell in week)
+        rows.append(f"<tr>\n              {cells}\n            </tr>")
+    return mark_safe("".join(rows))  # noqa: S308 - calendar_day escapes every value
 
 
 @register.simple_tag
