@@ -1,9 +1,10 @@
 """Template helpers of the guest pages."""
 
 from django import template
+from django.utils.formats import localize
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext, ngettext, pgettext
 
 from properties import display
 from properties.forms import input_html
@@ -134,6 +135,36 @@ def calendar_weeks(month):
         cells = "".join(f"<td>{calendar_day(cell)}</td>" if cell else "<td></td>" for cell in week)
         rows.append(f"<tr>\n              {cells}\n            </tr>")
     return mark_safe("".join(rows))  # noqa: S308 - calendar_day escapes every value
+
+
+def _translated(message: str, fallback: str, values: dict) -> str:
+    """``message % values`` as ``{% blocktranslate %}`` does it, including its fallback: a translation whose
+    placeholders do not fit is replaced by the English text."""
+    try:
+        return message % values
+    except (KeyError, ValueError):
+        return fallback % values
+
+
+@register.simple_tag
+def card_price(card, nights):
+    """The price lines of a search card (``storefront.selectors.ResultCard``): with a quote the average per night
+    and the total for ``nights``, else "From … / night". The same bytes as the three ``{% blocktranslate %}``
+    blocks it replaces (values escaped and localized as ``{{ }}`` does), about a tenth of their Python calls."""
+    price = {"price": conditional_escape(localize(card.per_night))}
+    if not card.quote:
+        english = "From <strong>%(price)s</strong> / night"
+        return mark_safe(  # noqa: S308 - the values are escaped above, the message is ours
+            "\n                  <p class=\"price\">"
+            f"{_translated(gettext('From <strong>%(price)s</strong> / night'), english, price)}</p>\n                ")
+    per_night = _translated(gettext("<strong>%(price)s</strong> / night"), "<strong>%(price)s</strong> / night", price)
+    values = {"total": conditional_escape(localize(card.total)), "counter": conditional_escape(localize(nights))}
+    singular, plural = "%(total)s total for %(counter)s night", "%(total)s total for %(counter)s nights"
+    total = _translated(ngettext("%(total)s total for %(counter)s night", "%(total)s total for %(counter)s nights",
+                                 nights), singular if nights == 1 else plural, values)
+    return mark_safe(  # noqa: S308 - the values are escaped above, the messages are ours
+        f'\n                  <p class="price">{per_night}</p>'
+        f'\n                  <p class="total">{total}</p>\n                ')
 
 
 @register.simple_tag
