@@ -18,6 +18,7 @@ from properties.pricing import local_today
 from properties.stay_rules import weekdays_phrase
 from reviews.selectors import REVIEWS_PER_PAGE, averages_for, rating_summary, review_page
 
+from .fragments import card_bodies, property_about
 from .selectors import (
     amenity_choices,
     empty_state,
@@ -60,10 +61,14 @@ def home(request):
     ratings = averages_for(card.property.pk for card in cards)  # one grouped query for the page's cards
     for card in cards:
         card.property.review_summary = ratings.get(card.property.pk)  # (average, count) or None, for the card
+    cards = card_bodies(cards)  # what a card shows of the property: cached by content; its price is not in it
     context.update({
         "query": q, "page": page, "cards": cards, "page_links": _page_links(page.page, page.pages),
         "nights": (q.check_out - q.check_in).days if q.has_dates else None,
         "filters_used": any([q.min_price is not None, q.max_price is not None, q.bedrooms, q.amenities]),
+        # the stay every card's "Add to group booking" link carries: written once, not twice a card
+        "group_add_query": (f"check_in={q.check_in:%Y-%m-%d}&check_out={q.check_out:%Y-%m-%d}&adults={q.guests}"
+                            if q.has_dates else ""),
     })
     if not page.results and page.page == 1 and (q.has_dates or q.text):
         context["empty"] = empty_state(q, at=now)
@@ -100,14 +105,17 @@ def property_detail(request, slug):
     guests = form.cleaned_data if form.is_bound and form.is_valid() else {"adults": 2, "children": 0}
     cal = property_calendar(prop, parse_month(request.GET.get("month"), default_month), at=now, stay=stay,
                             adults=guests["adults"], children=guests["children"] or 0)
-    photos = list(prop.photos.all())
     book_query = ""
     if quote_info is not None and quote_info.bookable:
         book_query = stay_query(stay[0], stay[1], form.cleaned_data["adults"], form.cleaned_data["children"])
+    policy = policy_info(prop)
+    reviews = _reviews_context(request, prop)
+    # The top of the page (facts, photos, description, rules, policy, location): cached by content, no price in it.
+    about = property_about(
+        prop=prop, photos=list(prop.photos.all()), amenities=list(prop.amenities.all()), policy=policy,
+        rating=reviews["rating"], country_name=country_name(prop.country),
+        checkin_days=weekdays_phrase(prop.checkin_weekdays) if prop.checkin_weekdays != ALL_WEEKDAYS else "")
     return render(request, "properties/detail.html", {
-        "prop": prop, "photos": photos, "amenities": list(prop.amenities.all()), "form": form,
-        "quote": quote_info, "policy": policy_info(prop), "calendar": cal,
-        "book_query": book_query, "stay": stay, "country_name": country_name(prop.country),
-        "checkin_days": weekdays_phrase(prop.checkin_weekdays) if prop.checkin_weekdays != ALL_WEEKDAYS else "",
-        **_reviews_context(request, prop),
+        "prop": prop, "about": about, "form": form, "quote": quote_info, "policy": policy, "calendar": cal,
+        "book_query": book_query, "stay": stay, **reviews,
     })

@@ -1,10 +1,13 @@
 """Template helpers of the guest pages."""
 
 from django import template
+from django.utils.formats import localize
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, ngettext, pgettext
 
 from properties import display
+from properties.forms import input_html
 from properties.policies import localized_name, localized_summary
 
 register = template.Library()
@@ -108,21 +111,68 @@ def calendar_day(cell):
     )
 
 
+# The weekday columns of the calendar: (full name, its abbreviation with context "weekday"), Monday first.
+WEEKDAY_HEADERS = (("Monday", "Mo"), ("Tuesday", "Tu"), ("Wednesday", "We"), ("Thursday", "Th"), ("Friday", "Fr"),
+                   ("Saturday", "Sa"), ("Sunday", "Su"))
+
+
+@register.simple_tag
+def calendar_weekday_headers():
+    """The ``<th>`` cells of a calendar month, two to a source line as the template spelled them (the same bytes
+    as ``{% translate 'Monday' %}`` / ``{% translate "Mo" context "weekday" %}`` …, without 28 template nodes)."""
+    cells = [f'<th scope="col"><abbr title="{conditional_escape(gettext(name))}">'
+             f'{conditional_escape(pgettext("weekday", short))}</abbr></th>' for name, short in WEEKDAY_HEADERS]
+    return mark_safe(  # noqa: S308 - translations escaped above
+        "\n            ".join("".join(cells[i:i + 2]) for i in range(0, 7, 2)))
+
+
+@register.simple_tag
+def calendar_weeks(month):
+    """The week rows of a calendar month (``storefront.selectors.CalendarMonth``): what the template's two nested
+    loops over weeks and days wrote, built in one function (a month is ~40 cells; ~4 ms a page otherwise)."""
+    rows = []
+    for week in month.weeks:
+        cells = "".join(f"<td>{calendar_day(cell)}</td>" if cell else "<td></td>" for cell in week)
+        rows.append(f"<tr>\n              {cells}\n            </tr>")
+    return mark_safe("".join(rows))  # noqa: S308 - calendar_day escapes every value
+
+
+def _translated(message: str, fallback: str, values: dict) -> str:
+    """``message % values`` as ``{% blocktranslate %}`` does it, including its fallback: a translation whose
+    placeholders do not fit is replaced by the English text."""
+    try:
+        return message % values
+    except (KeyError, ValueError):
+        return fallback % values
+
+
+@register.simple_tag
+def card_price(card, nights):
+    """The price lines of a search card (``storefront.selectors.ResultCard``): with a quote the average per night
+    and the total for ``nights``, else "From … / night". The same bytes as the three ``{% blocktranslate %}``
+    blocks it replaces (values escaped and localized as ``{{ }}`` does), about a tenth of their Python calls."""
+    price = {"price": conditional_escape(localize(card.per_night))}
+    if not card.quote:
+        english = "From <strong>%(price)s</strong> / night"
+        return mark_safe(  # noqa: S308 - the values are escaped above, the message is ours
+            "\n                  <p class=\"price\">"
+            f"{_translated(gettext('From <strong>%(price)s</strong> / night'), english, price)}</p>\n                ")
+    per_night = _translated(gettext("<strong>%(price)s</strong> / night"), "<strong>%(price)s</strong> / night", price)
+    values = {"total": conditional_escape(localize(card.total)), "counter": conditional_escape(localize(nights))}
+    singular, plural = "%(total)s total for %(counter)s night", "%(total)s total for %(counter)s nights"
+    total = _translated(ngettext("%(total)s total for %(counter)s night", "%(total)s total for %(counter)s nights",
+                                 nights), singular if nights == 1 else plural, values)
+    return mark_safe(  # noqa: S308 - the values are escaped above, the messages are ours
+        f'\n                  <p class="price">{per_night}</p>'
+        f'\n                  <p class="total">{total}</p>\n                ')
+
+
 @register.simple_tag
 def option_input(box):
     """``{{ box.tag }}`` of one check box or radio button (a ``BoundWidget``): the same ``<input>`` that
     Django's ``input_option.html`` / ``input.html`` / ``attrs.html`` templates give, built here because the
     search form has 20 amenity boxes and rendering them through three templates each cost ~3 ms a page."""
-    widget = box.data
-    value = "" if widget["value"] is None else f' value="{conditional_escape(str(widget["value"]))}"'
-    attrs = "".join(
-        f" {conditional_escape(name)}" + ("" if val is True else f'="{conditional_escape(str(val))}"')
-        for name, val in widget["attrs"].items()
-        if val is not False
-    )
-    return mark_safe(  # noqa: S308 - every value is escaped above
-        f'<input type="{conditional_escape(widget["type"])}" name="{conditional_escape(widget["name"])}"{value}{attrs}>'
-    )
+    return mark_safe(input_html(box.data))  # noqa: S308 - input_html escapes every value
 
 
 @register.simple_tag
