@@ -87,7 +87,15 @@ class Snapshot:
         return sum(n for (_platform, status), n in self.connections.items() if status == ConnectionStatus.FAILING)
 
 
+_tasks_imported: list[bool] = []
+
+
 def registered_task_names() -> list[str]:
+    """Every task of the project, as a worker knows them (the web process imports the apps' ``tasks`` modules
+    only here: Celery's autodiscovery is lazy outside a worker)."""
+    if not _tasks_imported:
+        current_app.loader.import_default_modules()
+        _tasks_imported.append(True)
     return sorted(name for name in current_app.tasks if not name.startswith("celery."))
 
 
