@@ -276,3 +276,29 @@ def test_values_written_by_other_processes_are_added_up(tmp_path, monkeypatch):
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(web_dir))
     gunicorn_hooks.on_starting(None)
     assert list(web_dir.glob("*.db")) == []
+
+
+@pytest.mark.real_clock
+def test_a_worker_serves_its_own_metrics_behind_the_same_rule(settings):
+    import urllib.error
+    import urllib.request
+
+    from .test_health import free_port
+
+    settings.METRICS_TOKEN = "worker-token"
+    settings.METRICS_ALLOWED_NETWORKS = []
+    port = free_port()
+    server = celery_metrics.serve_worker_metrics(port, "127.0.0.1")
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10)  # noqa: S310
+        assert refused.value.code == 403
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
+                                         headers={"Authorization": "Bearer worker-token"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            text = response.read().decode()
+        assert "celery_task_runtime_seconds" in text
+        assert "outbox_backlog" not in text  # the database gauges are the web's to answer
+    finally:
+        server.shutdown()
+        server.server_close()
