@@ -302,3 +302,12 @@ def test_a_worker_serves_its_own_metrics_behind_the_same_rule(settings):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_bad_allowed_network_is_refused_at_start(settings):
+    from config.checks import metrics_networks_are_networks
+
+    settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8", "prometheus.internal", "0.0.0.0/0"]
+    assert [e.id for e in metrics_networks_are_networks(None)] == ["stayhold.E171", "stayhold.E172"]
+    settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8", "::1"]
+    assert metrics_networks_are_networks(None) == []
