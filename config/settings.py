@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.metrics.RequestMetricsMiddleware",  # api_request_duration_seconds: first, so it times the whole chain
+    "config.health.ProbeMiddleware",  # /healthz, /readyz, /metrics answered by address, before host validation
     "core.middleware.RequestCauseMiddleware",  # X-Request-ID in and out; the cause of the audit rows written
     "django.middleware.security.SecurityMiddleware",
     "config.security.CSPMiddleware",
@@ -293,8 +294,6 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-    # The container health checks and Prometheus talk plain HTTP to the process itself (docs/operations.md).
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=365 * 24 * 3600)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=True)

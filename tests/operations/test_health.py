@@ -148,3 +148,11 @@ def test_database_unreachable():
     assert body["checks"]["database"]["detail"].startswith("the database does not answer")
     assert body["checks"]["migrations"]["detail"] == "not checked: the database check failed"
     assert "stayhold_gone" not in result.stdout  # the database's name and address stay out of the answer
+
+
+def test_the_probes_answer_a_container_health_check_by_address(client, settings, alive):
+    """A health check calls the process by its address (``curl http://127.0.0.1:8000/healthz``), which is not one
+    of the site's host names."""
+    settings.ALLOWED_HOSTS = ["book.example.com"]
+    assert client.get("/healthz", HTTP_HOST="127.0.0.1:8000").status_code == 200
+    assert client.get("/readyz", HTTP_HOST="127.0.0.1:8000").status_code == 200

@@ -311,3 +311,12 @@ def test_a_bad_allowed_network_is_refused_at_start(settings):
     assert [e.id for e in metrics_networks_are_networks(None)] == ["stayhold.E171", "stayhold.E172"]
     settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8", "::1"]
     assert metrics_networks_are_networks(None) == []
+
+
+def test_prometheus_may_scrape_by_address(client, settings, metrics_open):
+    settings.ALLOWED_HOSTS = ["book.example.com"]
+    settings.DEBUG = False
+    response = client.get("/metrics", HTTP_HOST="10.0.3.7:8000", HTTP_AUTHORIZATION=f"Bearer {metrics_open}")
+    assert response.status_code == 200
+    assert client.get("/metrics", HTTP_HOST="10.0.3.7:8000").status_code == 401
+    assert client.get("/", HTTP_HOST="10.0.3.7:8000").status_code == 400  # everything else keeps the host check
