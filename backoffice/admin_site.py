@@ -9,6 +9,8 @@ permission checks (``admin_view``):
 * ``/admin/`` — the owner dashboard (``backoffice.dashboard``)
 * ``/admin/calendar/`` — the multi-property timeline (``backoffice.timeline``)
 * ``/admin/reports/`` — occupancy, ADR, RevPAR, revenue (``backoffice.reports``)
+* ``/admin/operations/`` — outbox, channel sync, stuck payments, task failures; superusers only
+  (``backoffice.operations_view``, docs/operations.md)
 
 Accounts (see ``guests.roles`` for the roles):
 
@@ -116,9 +118,10 @@ class StayholdAdminSite(admin.AdminSite):
         return HttpResponseRedirect(f"{reverse('account_login')}?{urlencode({REDIRECT_FIELD_NAME: next_url})}")
 
     def get_urls(self):
-        from . import reports, timeline
+        from . import operations_view, reports, timeline
 
         return [
+            path("operations/", self.admin_view(operations_view.operations_view), name="operations"),
             path("calendar/", self.admin_view(timeline.calendar_view), name="calendar"),
             path("reports/", self.admin_view(reports.reports_view), name="reports"),
             path("reports.csv", self.admin_view(reports.reports_csv_view), name="reports-csv"),

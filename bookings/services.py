@@ -30,7 +30,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import outbox
+from core import metrics, outbox
 from core.actor import Actor
 from core.money import ZERO, round_money
 from guests.services import GuestInput, find_or_create_guest
@@ -98,6 +98,7 @@ def lock_property(property_id, *, with_overrides: bool = False) -> Property:
         prop = Property.objects.select_for_update().get(pk=property_id)
     except Property.DoesNotExist:
         raise PropertyUnavailable("This property does not exist.") from None
+    metrics.start_lock_clock()  # calendar_lock_duration_seconds: from here to the commit
     if with_overrides:
         prefetch_related_objects([prop], "date_overrides")
     return prop

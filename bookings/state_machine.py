@@ -9,12 +9,13 @@ caller's transaction.
 from __future__ import annotations
 
 from django.utils import timezone
+from prometheus_client import Counter
 
-from core import outbox
+from core import metrics, outbox
 from core.actor import Actor
 
 from .errors import InvalidTransition
-from .models import EXPIRING_STATUSES, Booking, BookingEvent
+from .models import EXPIRING_STATUSES, Booking, BookingEvent, Source
 from .models import BookingStatus as S
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -33,6 +34,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 INITIAL_STATUSES = frozenset({S.INQUIRY, S.HELD, S.RESERVED, S.CONFIRMED})
 ENDING_TOPICS: dict[str, str] = {
     S.CANCELLED: "booking.cancelled", S.EXPIRED: "booking.cancelled", S.RELEASED: "booking.cancelled"}
+# The counters of docs/operations.md ("Metrics"), counted here because every booking is created and every status
+# changed through this module; once committed, and not for history written by a backfill (the demo's past year).
+TRANSITION_COUNTERS: dict[str, Counter] = {S.CANCELLED: metrics.BOOKINGS_CANCELLED, S.EXPIRED: metrics.BOOKINGS_EXPIRED}
+
+
+def _count(counter, booking: Booking) -> None:
+    if not outbox.is_backfill():
+        metrics.count_after_commit(counter, source=metrics.bounded(booking.source, Source.values))
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
@@ -64,6 +73,7 @@ def record_creation(booking: Booking, actor: Actor, reason: str = "", *, at=None
         raise InvalidTransition("", booking.status)
     record_event(booking, "", booking.status, actor, reason, at=at)
     outbox.emit("booking.created", "booking", booking.pk, booking_payload(booking))
+    _count(metrics.BOOKINGS_CREATED, booking)
 
 
 def apply_transition(booking: Booking, to_status: str, actor: Actor, reason: str = "", *, at=None,
@@ -83,4 +93,6 @@ def apply_transition(booking: Booking, to_status: str, actor: Actor, reason: str
     record_event(booking, from_status, to_status, actor, reason, at=now)
     outbox.emit(ENDING_TOPICS.get(to_status, "booking.updated"), "booking", booking.pk,
                 {**booking_payload(booking), "from_status": from_status})
+    if to_status in TRANSITION_COUNTERS:
+        _count(TRANSITION_COUNTERS[to_status], booking)
     return booking

@@ -46,7 +46,7 @@ from django.utils import timezone
 from bookings import services as booking_services
 from bookings.blocks import replace_channel_blocks
 from bookings.errors import BookingError
-from core import outbox
+from core import metrics, outbox
 from core.models import OutboxEvent
 from guests.services import GuestInput
 from properties.models import Property
@@ -56,7 +56,7 @@ from . import ari, limits
 from .adapters import ADAPTERS, AdapterError, adapter_for
 from .adapters.base import RemoteReservation
 from .alerts import alert_owner_of_breaker
-from .models import AriChange, BreakerState, ChannelConnection, ConnectionStatus, InboundMessage, Transport
+from .models import AriChange, BreakerState, ChannelConnection, ConnectionStatus, InboundMessage, Platform, Transport
 from .reconcile import record_overbooking, resolve_gone
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,9 @@ def on_event(event: OutboxEvent) -> None:
     if not connections:
         return
     ranges, kinds = _changed_nights(event)
-    rows = [AriChange(connection=c, start=start, end=end, kinds=kinds) for c in connections for start, end in ranges]
+    # Stamped with the event's time: the push observes sync_latency_seconds from it (docs/operations.md).
+    rows = [AriChange(connection=c, start=start, end=end, kinds=kinds, created_at=event.created_at)
+            for c in connections for start, end in ranges]
     AriChange.objects.bulk_create(rows)
     for connection in connections:
         transaction.on_commit(lambda pk=connection.pk: queue_push(pk))
@@ -201,7 +203,8 @@ def push_connection(connection_id, *, at: datetime | None = None) -> PushOutcome
         connection.breaker_state = BreakerState.HALF_OPEN  # one probe
     try:
         adapter = adapter_for(connection)
-        rows = list(AriChange.objects.filter(connection=connection).values_list("pk", "start", "end", "kinds"))
+        rows = list(AriChange.objects.filter(connection=connection).values_list(
+            "pk", "start", "end", "kinds", "created_at"))
         if not rows:
             _release(connection)
             return PushOutcome("nothing")
@@ -209,10 +212,10 @@ def push_connection(connection_id, *, at: datetime | None = None) -> PushOutcome
         horizon = today + timedelta(days=adapter.horizon_days)
         outcome = PushOutcome("pushed")
         for kind in (AriChange.AVAILABILITY, AriChange.RESTRICTIONS):
-            read = [pk for pk, _s, _e, kinds in rows if kinds & kind]
+            read = [pk for pk, _s, _e, kinds, _c in rows if kinds & kind]
             if not read:
                 continue
-            ranges = ari.merge_ranges([(max(s, today), min(e, horizon)) for _pk, s, e, kinds in rows
+            ranges = ari.merge_ranges([(max(s, today), min(e, horizon)) for _pk, s, e, kinds, _c in rows
                                        if kinds & kind and max(s, today) < min(e, horizon)])
             if ranges and kind & adapter.kinds:
                 wait = limits.acquire(adapter.limits(connection, kind))
@@ -227,11 +230,21 @@ def push_connection(connection_id, *, at: datetime | None = None) -> PushOutcome
             _done(read, kind)
     except AdapterError as exc:
         return _failed(connection, exc, now)
-    full = {"last_full_sync_at": now} if any(start == date.min for _pk, start, _e, _k in rows) else {}
+    full = {"last_full_sync_at": now} if any(start == date.min for _pk, start, _e, _k, _c in rows) else {}
     _release(connection, push_failures=0, push_retry_at=None, breaker_state=BreakerState.CLOSED,
              breaker_opened_at=None, last_push_at=now, status=ConnectionStatus.WARNING if outcome.warnings
              else ConnectionStatus.OK, last_error="; ".join(outcome.warnings)[:2000], **full)
+    _observe_delivered(connection, [created for *_row, created in rows], outcome.status)
     return outcome
+
+
+def _observe_delivered(connection: ChannelConnection, changed_at: list[datetime], status: str) -> None:
+    """sync_latency_seconds: each change the platform has now taken, from its event to now (docs/operations.md)."""
+    platform = metrics.bounded(connection.platform, Platform.values)
+    delivered = timezone.now()
+    for moment in changed_at:
+        metrics.SYNC_LATENCY.labels(platform=platform).observe(max(0.0, (delivered - moment).total_seconds()))
+    metrics.CHANNEL_PUSHES.labels(platform=platform, outcome=status).inc()
 
 
 def _send(adapter, connection, kind: int, ranges, now: datetime) -> tuple[int, int, list[str]]:
@@ -281,7 +294,9 @@ def _failed(connection: ChannelConnection, exc: AdapterError, now: datetime) -> 
         connection.last_error, connection.breaker_opened_at = str(exc), now
         alert_owner_of_breaker(connection)
     queue_push(connection.pk, countdown=wait)
-    return PushOutcome("breaker_open" if opens else "failed", retry_in=wait)
+    status = "breaker_open" if opens else "failed"
+    metrics.CHANNEL_PUSHES.labels(platform=metrics.bounded(connection.platform, Platform.values), outcome=status).inc()
+    return PushOutcome(status, retry_in=wait)
 
 
 def push_due(*, at: datetime | None = None, limit: int = 500) -> int:

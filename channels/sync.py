@@ -54,9 +54,11 @@ from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from core import metrics
+
 from .fetch import FetchError, fetch_feed
 from .ical_parse import FeedError, parse_feed
-from .models import ChannelConnection, ConnectionStatus, SyncRun
+from .models import ChannelConnection, ConnectionStatus, Platform, SyncRun
 from .reconcile import apply_snapshot
 
 logger = logging.getLogger(__name__)
@@ -234,6 +236,7 @@ def _finish(conn: ChannelConnection, run: SyncRun, outcome: _Outcome, now: datet
     with transaction.atomic():
         run.save()
         ChannelConnection.objects.filter(pk=conn.pk).update(**updates)
+    metrics.ICAL_FETCHES.labels(platform=metrics.bounded(conn.platform, Platform.values), outcome=kind).inc()
     for name, value in updates.items():
         if name != "status":
             setattr(conn, name, value)

@@ -20,6 +20,7 @@ from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
+from core import metrics
 from core.crypto import token_digest
 
 from .adapters.base import WEBHOOK_TOKEN_HEADER
@@ -30,6 +31,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 @csrf_exempt
+@metrics.timed_webhook(lambda request, transport: metrics.bounded(transport, Transport.values))
 def webhook(request, transport: str):
     if request.method != "POST":
         return JsonResponse({"code": "method_not_allowed", "detail": "POST only."}, status=405)

@@ -9,4 +9,7 @@ class StayholdAdminConfig(AdminConfig):
 
     def ready(self):
         super().ready()
-        from . import checks  # noqa: F401  (registers the deploy checks; config is the one app that sees every layer)
+        from . import (
+            celery_metrics,  # noqa: F401  (Celery signal handlers: task metrics, heartbeat; docs/operations.md)
+            checks,  # noqa: F401  (registers the deploy checks; config is the one app that sees every layer)
+        )

@@ -83,3 +83,24 @@ def media_storage_is_usable(app_configs, **kwargs):
             errors.append(Error("PRIVATE_MEDIA_ROOT and MEDIA_ROOT overlap: private files (payment proofs) must "
                                 "never be under the publicly served MEDIA_ROOT.", id="stayhold.E012"))
     return errors
+
+
+@register(Tags.security)
+def metrics_networks_are_networks(app_configs, **kwargs):
+    """A bad METRICS_ALLOWED_NETWORKS entry is refused at start, not turned into a 500 on every scrape
+    (docs/operations.md)."""
+    import ipaddress
+
+    errors = []
+    for entry in settings.METRICS_ALLOWED_NETWORKS:
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            errors.append(Error(f"METRICS_ALLOWED_NETWORKS: {entry!r} is not an IP address or network.",
+                                hint="e.g. 10.0.0.0/8,192.168.1.5", id="stayhold.E171"))
+            continue
+        if network.prefixlen == 0:
+            errors.append(Error("METRICS_ALLOWED_NETWORKS lets every address scrape /metrics.",
+                                hint="Name the Prometheus servers' addresses, or use METRICS_TOKEN.",
+                                id="stayhold.E172"))
+    return errors

@@ -17,3 +17,6 @@ logconfig_dict["loggers"].update({
     "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
 })
 accesslog = None
+
+# The server hooks of the multiprocess metrics: empty PROMETHEUS_MULTIPROC_DIR at start, mark exited workers dead.
+from config.gunicorn_hooks import child_exit, on_starting  # noqa: E402, F401

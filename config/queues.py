@@ -55,6 +55,7 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
         DEFAULT_QUEUE: (
             "core.tasks.deliver_outbox_event",
             "core.tasks.redeliver_outbox",
+            "core.tasks.heartbeat",  # /readyz's "a worker ran it": a default-queue worker (docs/operations.md)
             "bookings.tasks.expire_stale_bookings",
             "bookings.tasks.clean_idempotency_keys",
             "channels.tasks.dispatch_due_syncs",  # queues one import per due feed: cheap, must not wait behind them

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.metrics.RequestMetricsMiddleware",  # api_request_duration_seconds: first, so it times the whole chain
+    "config.health.ProbeMiddleware",  # /healthz, /readyz, /metrics answered by address, before host validation
     "core.middleware.RequestCauseMiddleware",  # X-Request-ID in and out; the cause of the audit rows written
     "django.middleware.security.SecurityMiddleware",
     "config.security.CSPMiddleware",
@@ -400,6 +402,26 @@ API_HOLD_MINUTES = env.int("API_HOLD_MINUTES", default=15)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 # Outbox events older than this and still undelivered are picked up by the sweeper.
 OUTBOX_REDELIVER_AFTER_SECONDS = env.int("OUTBOX_REDELIVER_AFTER_SECONDS", default=30)
+
+# --- Operations: metrics, health checks (docs/operations.md) -----------------------------------------------------
+# /metrics answers a request with "Authorization: Bearer <METRICS_TOKEN>" or from an address in
+# METRICS_ALLOWED_NETWORKS (comma-separated IPs/CIDRs, e.g. 10.0.0.0/8). With neither set, only DEBUG serves it:
+# production refuses every scrape (403) until one is configured.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+# A Celery worker serves its own processes' metrics on this port (0: not served). Gunicorn workers and Celery
+# prefork children share their values through PROMETHEUS_MULTIPROC_DIR, an environment variable read by the client
+# library itself (one directory per kind of process; emptied at start: config.gunicorn_hooks, config.celery_metrics).
+METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=0)
+# Card payments still pending or requiring action this long after they started count as stuck (operations page,
+# card_payments_stuck).
+OPS_PAYMENT_STUCK_AFTER_MINUTES = env.int("OPS_PAYMENT_STUCK_AFTER_MINUTES", default=30)
+# /readyz: beat sends a heartbeat every minute and a worker runs it; older than this, beat or the worker is "gone".
+HEALTH_HEARTBEAT_MAX_AGE_SECONDS = env.int("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", default=180)
+# /readyz fails from this many undelivered outbox events (a stuck worker or consumer; the sweeper is every minute).
+HEALTH_OUTBOX_BACKLOG_MAX = env.int("HEALTH_OUTBOX_BACKLOG_MAX", default=1000)
+# /readyz gives the database this long to answer SELECT 1.
+HEALTH_DATABASE_TIMEOUT_SECONDS = env.float("HEALTH_DATABASE_TIMEOUT_SECONDS", default=2.0)
 
 # --- Logs, traces, error reports (docs/logging.md) --------------------------------------------------------------------
 # One line per event on standard error, through structlog for every logger (Django's, Celery's, the libraries'):

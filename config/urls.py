@@ -3,8 +3,10 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from config import health
 from config import views as site_views
 from config.media import media_urlpatterns
+from config.metrics import metrics_view
 from guests import views as guest_views
 from storefront import portal_views
 
@@ -16,6 +18,10 @@ handler500 = "config.views.server_error"
 
 urlpatterns = [
     path("favicon.ico", site_views.favicon, name="favicon"),
+    # Operations (docs/operations.md): container health checks and the Prometheus scrape (token or network)
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -6,9 +6,10 @@ way, tasks → outbox.
 
 from celery import shared_task
 
+from .liveness import heartbeat
 from .outbox import deliver_outbox_event, redeliver_pending
 
-__all__ = ["deliver_outbox_event", "redeliver_outbox"]
+__all__ = ["deliver_outbox_event", "heartbeat", "redeliver_outbox"]
 
 
 @shared_task(acks_late=True)

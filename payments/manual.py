@@ -35,7 +35,7 @@ from bookings import services as booking_services
 from bookings.models import Booking, BookingStatus
 from bookings.notifications import Kind, Planned, absolute, guest_address, queue
 from bookings.tokens import booking_access_token
-from core import uploads
+from core import metrics, uploads
 from core.actor import Actor, ActorType
 from core.errors import DomainError
 from core.money import round_money
@@ -46,6 +46,7 @@ from .errors import PaymentError, PaymentNotAllowed
 from .models import (
     CODE_ALPHABET,
     HostPaymentMethod,
+    ManualMethodKind,
     ManualPayment,
     ManualPaymentEvent,
     Payment,
@@ -118,7 +119,20 @@ def apply_manual_transition(mp: ManualPayment, to_status: str, *, user=None, lab
     mp.status = to_status
     mp.save(update_fields=["status", "updated_at", *extra_fields])
     _record(mp, from_status, to_status, user=user, label=label, ip=ip, note=note, at=at)
+    if to_status in COUNTED_OUTCOMES:  # payments_total (docs/operations.md), once committed
+        transaction.on_commit(lambda: _count_outcome(mp, to_status))
     return mp
+
+
+# The outcomes of a manual payment that payments_total counts, under the method's kind.
+COUNTED_OUTCOMES = frozenset({M.CONFIRMED, M.REJECTED, M.EXPIRED})
+
+
+def _count_outcome(mp: ManualPayment, outcome: str) -> None:
+    # After the commit: reading the method's kind (when not loaded with the payment) is no query of the service.
+    kind = (mp.method.kind if ManualPayment.method.is_cached(mp)
+            else HostPaymentMethod.objects.filter(pk=mp.method_id).values_list("kind", flat=True).first())
+    metrics.PAYMENTS.labels(method=metrics.bounded(kind, ManualMethodKind.values), outcome=outcome).inc()
 
 
 def _lock(mp_id) -> ManualPayment:

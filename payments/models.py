@@ -82,6 +82,10 @@ class Payment(models.Model):
         ordering = ["booking", "attempt"]
         constraints = [models.UniqueConstraint(fields=["booking", "attempt"], name="payment_attempt_unique"),
                        models.UniqueConstraint(fields=["group_intent", "booking"], name="payment_group_intent_once")]
+        # The open payments, oldest first: the "stuck payments" of the operations page and of /metrics, read at
+        # every scrape (backoffice.operations), stay an index read however many payments have been made.
+        indexes = [models.Index(fields=["created_at"], condition=Q(status__in=["pending", "requires_action"]),
+                                name="payment_open_created")]
 
     def __str__(self):
         return f"{self.provider} #{self.attempt} {self.amount} {self.currency} ({self.status})"

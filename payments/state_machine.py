@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from bookings.errors import BookingError
+from core import metrics
 from core.actor import Actor
 
 from .models import Payment, PaymentEvent
@@ -52,6 +53,10 @@ def record_payment_event(payment: Payment, from_status: str, to_status: str, act
                                        created_at=at or timezone.now(), **PaymentEvent.actor_fields(as_actor(actor)))
 
 
+# The outcomes of a card payment that payments_total counts (refunds are counted by their own rows, not here).
+COUNTED_OUTCOMES = frozenset({P.SUCCEEDED, P.FAILED, P.CANCELED})
+
+
 def apply_payment_transition(payment: Payment, to_status: str, actor: Actor | str, reason: str = "", *, at=None,
                              extra_fields: tuple[str, ...] = ()) -> Payment:
     """Move ``payment`` to ``to_status`` (caller holds its row lock, inside a transaction)."""
@@ -66,6 +71,8 @@ def apply_payment_transition(payment: Payment, to_status: str, actor: Actor | st
         fields.append("succeeded_at")
     payment.save(update_fields=fields)
     record_payment_event(payment, from_status, to_status, actor, reason, at=now)
+    if to_status in COUNTED_OUTCOMES:  # payments_total (docs/operations.md), once committed
+        metrics.count_after_commit(metrics.PAYMENTS, method="card", outcome=to_status)
     return payment
 
 

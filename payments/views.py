@@ -66,7 +66,7 @@ from django.views.decorators.http import require_GET, require_POST
 from bookings.links import status_url
 from bookings.models import Booking
 from bookings.tokens import booking_access_token, booking_for_guest_token
-from core import ratelimit
+from core import metrics, ratelimit
 from core.actor import Actor
 from core.client_address import client_key
 from core.errors import DomainError
@@ -209,6 +209,7 @@ def payment_return(request, reference):
 
 @csrf_exempt
 @require_POST
+@metrics.timed_webhook("stripe")
 def stripe_webhook(request):
     secret = webhook_secret()
     if not secret:  # STRIPE_MODE=off, or no STRIPE_WEBHOOK_SECRET: nothing can be verified, so nothing is accepted
