@@ -1,6 +1,6 @@
 """What the Celery processes leave in the cache for ``/readyz`` and the operations page (docs/operations.md).
 
-* **Heartbeats.** Beat sends :func:`heartbeat` every minute (the ``core`` migration 0002 schedules it). When beat
+* **Heartbeats.** Beat sends :func:`heartbeat` every minute (the ``core`` migration 0003 schedules it). When beat
   publishes it, :func:`record_beat_publish` (a ``before_task_publish`` handler, connected by ``config.celery_metrics``)
   stores the send time; when a worker runs it, it stores the run time. ``/readyz`` fails when either is older than
   ``HEALTH_HEARTBEAT_MAX_AGE_SECONDS``: a beat seen but no worker means the workers are gone or stuck behind a

@@ -92,10 +92,10 @@ def test_an_outbox_backlog_over_the_limit(client, alive, settings):
 def test_an_unapplied_migration(client, alive):
     # The database really lacks the record of one migration (rolled back with the test's transaction).
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM django_migrations WHERE app = 'core' AND name = '0002_heartbeat_job'")
+        cursor.execute("DELETE FROM django_migrations WHERE app = 'core' AND name = '0003_heartbeat_job'")
     status, body = ready(client)
     assert status == 503 and body["failing"] == ["migrations"]
-    assert "core.0002_heartbeat_job" in body["checks"]["migrations"]["detail"]
+    assert "core.0003_heartbeat_job" in body["checks"]["migrations"]["detail"]
 
 
 @pytest.mark.real_clock

@@ -24,7 +24,7 @@ def remove_jobs(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("core", "0001_initial"),
+        ("core", "0002_outboxevent_correlation_id"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
     operations = [migrations.RunPython(create_jobs, remove_jobs)]
