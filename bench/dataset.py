@@ -308,6 +308,7 @@ def build(cur, n_properties: int, n_bookings: int, *, today: date | None = None,
     bookings.flush()
     log(f"  bookings: {bid:,}, owner blocks: {blocks.flush():,}, guests: {n_guests:,}")
     t1 = time.perf_counter()
+    cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # run the deferred foreign-key checks now: ALTER TABLE needs none
     cur.execute("ALTER TABLE bookings_booking ENABLE TRIGGER occupancy_booking_insert")
     cur.execute("ALTER TABLE properties_availabilityblock ENABLE TRIGGER occupancy_block_insert")
     cur.execute("SELECT bookings_occupancy_refresh(array(SELECT id FROM properties_property))")
