@@ -1,19 +1,17 @@
-"""Reads: search over all active properties, in a bounded number of queries.
+"""Reads: search over all active properties, in two round trips.
 
-``search`` filters availability in SQL: no bookings or live holds overlapping
-the stay (widened by the property's buffer days), no owner block, guests, stay
-length, check-in/check-out weekdays, lead time and advance window. Properties
-with a ``DateOverride`` on the arrival night are few, so their rules are
-evaluated in Python from one extra query and fed back as an id list. The price
-filter and the price sort use the base nightly price (in the property's own
-currency); each result carries the full quote for the dates.
+On PostgreSQL (``_search_sql``) the page and its exact total are one statement over ``bookings_occupancy``, the
+per-property bit strings of occupied nights that PostgreSQL triggers keep in step with bookings and blocks
+(``bookings.models.Occupancy``, docs/performance-search.md): no night of a booking in the stay widened by the
+property's buffer days, no blocked night, no live hold or unpaid reservation (checked beside the bits: they
+depend on the clock), guests, stay length and check-in/check-out weekdays as in force on the arrival night
+(rule-bearing date overrides included, in SQL), lead time and advance window. Then the page's amenities, photos,
+pricing rules and date overrides, four statements sent as one (``_prefetch_page``). Never one per property.
 
-Queries with dates: 6 — the rule-bearing overrides on the arrival night; the
-page with its total (a window count; on PostgreSQL the largest buffer is computed
-inside it); then amenities, photos, pricing rules and date overrides of the page's
-properties. Never one per property. On PostgreSQL the page's related rows are read
-by ``_prefetch_page`` (plain SQL, same result as ``prefetch_related``), which is
-cheaper in CPU; see "Benchmarks" in README.md.
+Elsewhere (SQLite) ``_search_orm`` filters availability with the ORM: the same definition, the same results
+(tests/properties/test_search.py and tests/bookings/test_occupancy.py check both). The price filter and the price
+sort use the base nightly price (in the property's own currency); each result carries the full quote for the
+dates.
 """
 
 from __future__ import annotations
@@ -396,7 +394,7 @@ def _order_by_sql(model, conn, alias: str = "") -> str:
 
 def _prefetch_page(rows: list[Property], alias: str, *, pricing: bool) -> None:
     """``prefetch_related("amenities", "photos", "pricing_rules", "date_overrides")`` for one page,
-    with one plain SQL read per relation (PostgreSQL).
+    with one plain SQL read per relation, sent in one round trip (PostgreSQL).
 
     The result is what ``prefetch_related`` leaves behind: each property's related managers
     return the loaded rows from ``.all()`` (and query properly on ``.filter()``). It skips
@@ -406,42 +404,53 @@ def _prefetch_page(rows: list[Property], alias: str, *, pricing: bool) -> None:
     if not rows:
         return
     conn = connections[alias]
-    ids = [p.pk for p in rows]
-    loaded: dict[str, dict[int, list]] = {}
+    through = Property.amenities.through._meta
+    amenity_fields = Amenity._meta.concrete_fields
+    reads = [("amenities", Amenity, [f.attname for f in amenity_fields], (
+        "SELECT l.property_id, {cols} FROM {through} l JOIN {amenity} a ON a.id = l.amenity_id "  # noqa: S608
+        "WHERE l.property_id = ANY(%(ids)s) ORDER BY {order}".format(
+            cols=", ".join(f"a.{conn.ops.quote_name(f.column)}" for f in amenity_fields),
+            through=conn.ops.quote_name(through.db_table), amenity=conn.ops.quote_name(Amenity._meta.db_table),
+            order=_order_by_sql(Amenity, conn, "a."),
+        )))]
+    for relation, model in _PAGE_RELATIONS.items():
+        if relation != "photos" and not pricing:
+            continue
+        fields = model._meta.concrete_fields
+        cols = ", ".join(conn.ops.quote_name(f.column) for f in fields)
+        table = conn.ops.quote_name(model._meta.db_table)
+        sql = f"SELECT {cols} FROM {table} WHERE property_id = ANY(%(ids)s) ORDER BY {_order_by_sql(model, conn)}"  # noqa: S608
+        reads.append((relation, model, [f.attname for f in fields], sql))
+    params = {"ids": [p.pk for p in rows]}
     with conn.cursor() as cur:
-        through = Property.amenities.through._meta
-        amenity_fields = Amenity._meta.concrete_fields
-        cur.execute(
-            "SELECT l.property_id, {cols} FROM {through} l JOIN {amenity} a ON a.id = l.amenity_id "  # noqa: S608
-            "WHERE l.property_id = ANY(%s) ORDER BY {order}".format(
-                cols=", ".join(f"a.{conn.ops.quote_name(f.column)}" for f in amenity_fields),
-                through=conn.ops.quote_name(through.db_table), amenity=conn.ops.quote_name(Amenity._meta.db_table),
-                order=_order_by_sql(Amenity, conn, "a."),
-            ),
-            [ids],
-        )
-        names = [f.attname for f in amenity_fields]
-        loaded["amenities"] = by_property = defaultdict(list)
-        for pid, *values in cur.fetchall():
-            by_property[pid].append(Amenity.from_db(alias, names, values))
-        for relation, model in _PAGE_RELATIONS.items():
-            if relation != "photos" and not pricing:
-                continue
-            fields = model._meta.concrete_fields
-            names = [f.attname for f in fields]
-            cols = ", ".join(conn.ops.quote_name(f.column) for f in fields)
-            table = conn.ops.quote_name(model._meta.db_table)
-            order = _order_by_sql(model, conn)
-            cur.execute(f"SELECT {cols} FROM {table} WHERE property_id = ANY(%s) ORDER BY {order}", [ids])  # noqa: S608
-            at = names.index("property_id")
-            # A raw cursor skips the fields' own conversions (a JSONField comes back as its text): apply them.
-            converters = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
-            loaded[relation] = by_property = defaultdict(list)
-            for row in cur.fetchall():
-                values = list(row)
-                for i, convert in converters:
-                    values[i] = convert(values[i], None, conn)
-                by_property[values[at]].append(model.from_db(alias, names, values))
+        # One round trip for all the reads where the driver binds parameters on the client (Django's default
+        # with psycopg 3): the statements go as one string, their results come back one set after the other.
+        if not conn.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
+            cur.execute("; ".join(sql for *_, sql in reads), params)
+            results = [cur.fetchall()]
+            while cur.nextset():
+                results.append(cur.fetchall())
+        else:
+            results = []
+            for *_, sql in reads:
+                cur.execute(sql, params)
+                results.append(cur.fetchall())
+    loaded: dict[str, dict[int, list]] = {}
+    for (relation, model, names, _sql), fetched in zip(reads, results, strict=True):
+        loaded[relation] = by_property = defaultdict(list)
+        if model is Amenity:
+            for pid, *values in fetched:
+                by_property[pid].append(Amenity.from_db(alias, names, values))
+            continue
+        fields = model._meta.concrete_fields
+        at = names.index("property_id")
+        # A raw cursor skips the fields' own conversions (a JSONField comes back as its text): apply them.
+        converters = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
+        for row in fetched:
+            values = list(row)
+            for i, convert in converters:
+                values[i] = convert(values[i], None, conn)
+            by_property[values[at]].append(model.from_db(alias, names, values))
     for prop in rows:
         cache = prop.__dict__.setdefault("_prefetched_objects_cache", {})
         for relation, by_property in loaded.items():

@@ -217,19 +217,35 @@ def test_an_expired_but_unmarked_hold_does_not_block_search():
         buffered.pk]
 
 
-def test_search_reads_the_page_in_two_queries_and_its_relations_in_four():
+def test_search_takes_two_round_trips():
     from django.test.utils import CaptureQueriesContext
 
     for i in range(5):
         reserve(PropertyFactory(name=f"p{i}"), 0, 3 if i % 2 else 1)
     with CaptureQueriesContext(connection) as ctx:
         page = search(SearchQuery(check_in=d(1), check_out=d(4), text="p", amenities=()), at=AT)
-    # One statement for the page and its exact total, then amenities, photos, pricing rules, date overrides.
-    assert len(ctx.captured_queries) == 5, [q["sql"][:80] for q in ctx.captured_queries]
+    # One statement for the page and its exact total; then amenities, photos, pricing rules and date overrides
+    # of the page's properties, four statements sent as one.
+    assert len(ctx.captured_queries) == 2, [q["sql"][:80] for q in ctx.captured_queries]
+    assert ctx.captured_queries[1]["sql"].count("SELECT ") == 4
     assert page.total == 3  # the two reservations over the dates hide theirs
+    assert all(len(r.property.photos.all()) == 0 and r.quote is not None for r in page.results)
     with CaptureQueriesContext(connection) as ctx:
         search(SearchQuery(), at=AT)
-    assert len(ctx.captured_queries) == 3  # no dates: amenities and photos only
+    assert len(ctx.captured_queries) == 2  # no dates: the page, then amenities and photos
+    assert ctx.captured_queries[1]["sql"].count("SELECT ") == 2
+
+
+def test_prefetched_relations_still_filter_per_property():
+    from properties.models import PropertyPhoto
+
+    a, b = PropertyFactory(name="a"), PropertyFactory(name="b")
+    for prop in (a, b):
+        PropertyPhoto.objects.create(property=prop, image=f"properties/{prop.pk}/x.jpg", position=0)
+    page = search(SearchQuery(check_in=d(1), check_out=d(4), sort="name"), at=AT)
+    first = page.results[0].property
+    assert [p.property_id for p in first.photos.all()] == [a.pk]
+    assert list(first.photos.filter(position=0).values_list("property_id", flat=True)) == [a.pk]
 
 
 @pytest.mark.parametrize("seed", [4, 5])
