@@ -477,3 +477,40 @@ class TurnoverTask(models.Model):
 
     def __str__(self):
         return f"Turnover {self.due_date} · {self.property}"
+
+
+# --- occupancy, kept by the database for search ----------------------------------------------------------------
+
+
+class NightBitsField(models.Field):
+    """A bit string, one bit per night from ``Occupancy.origin`` (``varbit`` on PostgreSQL; text elsewhere, unused)."""
+
+    description = "Bit string of nights"
+
+    def db_type(self, connection):
+        return "varbit" if connection.vendor == "postgresql" else "text"
+
+
+class Occupancy(models.Model):
+    """Each property's occupied nights as bit strings, for search (docs/performance-search.md).
+
+    Written only by PostgreSQL triggers on ``bookings_booking`` and ``properties_availabilityblock`` (migration
+    ``bookings.0018_occupancy``), in the same statement as every write that changes occupancy, whatever code path
+    makes it; never by Python. Bit ``i`` of ``booked`` is the night ``origin + i``: set when a booking that occupies
+    for good covers it (an occupying status, and not a hold or reservation with an ``expires_at``: those depend on
+    the clock and are checked beside it); ``blocked`` likewise for availability blocks. Nights outside a string are
+    free. A property without occupied nights has no row. Empty on SQLite (search reads it only on PostgreSQL).
+    """
+
+    property = models.OneToOneField(Property, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                                    related_name="+")
+    origin = models.DateField()
+    booked = NightBitsField()
+    blocked = NightBitsField()
+
+    class Meta:
+        db_table = "bookings_occupancy"
+        default_permissions = ()
+
+    def __str__(self):
+        return f"occupancy of property {self.property_id} from {self.origin}"
