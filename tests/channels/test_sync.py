@@ -111,13 +111,20 @@ def test_an_unchanged_feed_costs_a_304_and_changes_nothing(conn, server, django_
     assert conn.last_success_at == later and conn.status == ConnectionStatus.OK and conn.etag == '"v1"'
 
 
-def test_the_same_feed_without_validators_is_applied_again_with_nothing_changed(conn, server):
+def test_the_same_feed_without_validators_is_unchanged_like_a_304(conn, server):
     server.route("/calendar/ical/1.ics", airbnb_feed(STAYS, BLOCKS))  # no ETag / Last-Modified any more
-    sync_connection(conn.pk)
-    run = sync_connection(conn.pk)
-    assert (run.outcome, run.http_status, run.created, run.changed, run.cancelled) == ("ok", 200, 0, 0, 0)
-    assert run.unchanged == 4
+    first = sync_connection(conn.pk)
+    assert (first.outcome, first.created) == ("ok", 4)
+    conn.refresh_from_db()
+    assert len(conn.content_sha256) == 64
+    run = sync_connection(conn.pk)  # the same body: its digest matches, neither parsed nor reconciled
+    assert (run.outcome, run.http_status, run.created, run.changed, run.cancelled, run.unchanged) == (
+        "not_modified", 200, 0, 0, 0, 0)
     assert imported(conn).count() == 4
+    moved = [("s1@airbnb.com", 11, 3)] + STAYS[1:]  # another body: applied
+    server.route("/calendar/ical/1.ics", airbnb_feed(moved, BLOCKS))
+    run = sync_connection(conn.pk)
+    assert (run.outcome, run.http_status, run.changed, run.unchanged) == ("ok", 200, 1, 3)
 
 
 def test_a_changed_feed_moves_and_cancels_stays(conn, server):
@@ -152,7 +159,7 @@ def test_errors_keep_the_calendar_and_the_connection_fails_after_three(conn, ser
     server.route("/calendar/ical/1.ics", airbnb_feed(STAYS, BLOCKS), etag='"v3"')
     run = sync_connection(conn.pk, at=start + timedelta(minutes=4))
     conn.refresh_from_db()
-    assert run.outcome == SyncRun.Outcome.OK
+    assert run.outcome == SyncRun.Outcome.NOT_MODIFIED  # the body applied before the errors: nothing to do
     assert (conn.status, conn.consecutive_failures, conn.last_error, conn.etag) == ("ok", 0, "", '"v3"')
 
 
