@@ -8,6 +8,7 @@ import pytest
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -378,3 +379,20 @@ def test_the_beat_jobs_are_created_by_the_migration_and_removed_when_it_is_rever
     purge = PeriodicTask.objects.get(task="channels.tasks.purge_sync_runs")
     assert (dispatch.interval.every, dispatch.interval.period, dispatch.enabled) == (1, "minutes", True)
     assert (purge.interval.every, purge.interval.period, purge.enabled) == (1, "days", True)
+
+
+def test_an_unchanged_feed_costs_one_conditional_get_and_two_statements(conn, server):
+    sync_connection(conn.pk)
+    server.requests.clear()
+    with CaptureQueriesContext(db_connection) as queries:
+        run = sync_connection(conn.pk)  # 304 to the ETag
+    assert run.outcome == SyncRun.Outcome.NOT_MODIFIED and len(server.requests) == 1
+    assert len(queries) == 2, [q["sql"][:80] for q in queries]  # the claim and the record, no transaction around
+    server.route("/calendar/ical/1.ics", airbnb_feed(STAYS, BLOCKS))  # the same body, no validators
+    server.requests.clear()
+    with CaptureQueriesContext(db_connection) as queries:
+        run = sync_connection(conn.pk)
+    assert (run.outcome, run.http_status, len(server.requests)) == (SyncRun.Outcome.NOT_MODIFIED, 200, 1)
+    assert len(queries) == 2, [q["sql"][:80] for q in queries]
+    conn.refresh_from_db()
+    assert conn.status == ConnectionStatus.OK and conn.last_success_at == run.started_at
