@@ -22,10 +22,12 @@ and the admin's "sync now" run. Its rules:
   and the log.
 * **ETag/Last-Modified are stored only after a successful apply**, so a snapshot
   that the cancel guard refused is fetched in full again next time instead of
-  being answered 304 and forgotten. So is the SHA-256 of the body applied
-  (``content_sha256``): a platform that sends no validators and the same body
-  again gets the 304 treatment (outcome ``not_modified``, HTTP status 200): not
-  parsed, not reconciled. An unchanged feed costs the conditional GET and two
+  being answered 304 and forgotten. So is the SHA-256 of the body applied with
+  the property's local date (``content_sha256``; cleared by a run whose
+  cancellations were held back): a platform that sends no validators and the
+  same body again on the same day gets the 304 treatment (outcome
+  ``not_modified``, HTTP status 200): not parsed, not reconciled. On a later day
+  the body is applied again (what ended drops out). An unchanged feed costs the conditional GET and two
   statements (the claim and the record, one CTE each: ``_claim``, ``_record``).
 * **Status**: ``ok``; ``warning`` after 1–2 consecutive failures, when the cancel
   guard tripped (nothing changed) or when the parse reported warnings (applied);
@@ -53,11 +55,14 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+
+from properties.models import Property
 
 from .fetch import FetchError, fetch_feed
 from .ical_parse import FeedError, parse_feed
@@ -165,12 +170,14 @@ WITH conn AS (
     WHERE c.id IN (SELECT id FROM claimable)
     RETURNING c.*
 )
-SELECT claimed.*, (SELECT id FROM run) AS claimed_run_id FROM claimed
+SELECT claimed.*, (SELECT id FROM run) AS claimed_run_id, p.timezone AS property_timezone
+FROM claimed JOIN {prop} p ON p.id = claimed.property_id
 """
 
 
 def _claim(connection_id, trigger: str, now: datetime) -> tuple[ChannelConnection, SyncRun] | None:
-    sql = _CLAIM_SQL.format(conn=ChannelConnection._meta.db_table, run=SyncRun._meta.db_table)
+    sql = _CLAIM_SQL.format(conn=ChannelConnection._meta.db_table, run=SyncRun._meta.db_table,
+                            prop=Property._meta.db_table)
     params = {"id": connection_id, "now": now, "lease": now - RUN_LEASE, "trigger": trigger,
               "jitter": random.randint(0, max(0, int(settings.CHANNEL_POLL_JITTER_SECONDS))),
               "ok": SyncRun.Outcome.OK, "error": SyncRun.Outcome.ERROR, "paused": ConnectionStatus.PAUSED,
@@ -194,12 +201,16 @@ def _execute(conn: ChannelConnection, now: datetime) -> _Outcome:
         return _Outcome(SyncRun.Outcome.NOT_MODIFIED, http_status=304, etag=fetched.etag,
                         last_modified=fetched.last_modified)
     size = len(fetched.body)
-    digest = hashlib.sha256(fetched.body).hexdigest()
-    if digest == conn.content_sha256:  # the body last applied, sent again without validators: unchanged, as a 304
+    zone = conn.property_timezone  # type: ignore[attr-defined]  # read by the claim
+    # The body and the property's date: the same body on a later day is applied again (stays and blocks that have
+    # ended drop out), as it would have been before this shortcut.
+    today = timezone.localtime(now, ZoneInfo(zone)).date()
+    digest = hashlib.sha256(fetched.body + b"\n" + today.isoformat().encode()).hexdigest()
+    if digest == conn.content_sha256:  # the body applied today, sent again without validators: unchanged, as a 304
         return _Outcome(SyncRun.Outcome.NOT_MODIFIED, http_status=fetched.status, bytes=size, etag=fetched.etag,
                         last_modified=fetched.last_modified)
     try:
-        snapshot = parse_feed(fetched.body, platform=conn.platform, tz=conn.property.timezone)
+        snapshot = parse_feed(fetched.body, platform=conn.platform, tz=zone)
     except FeedError as exc:
         return _Outcome(SyncRun.Outcome.ERROR, http_status=fetched.status, bytes=size,
                         message=f"{exc.code}: {exc.message}")
@@ -244,6 +255,8 @@ def _finish(conn: ChannelConnection, run: SyncRun, outcome: _Outcome, now: datet
                        last_error="; ".join(conn.last_counts.get("warnings") or []))
     else:
         updates["last_error"] = outcome.message
+    if kind == SyncRun.Outcome.WARNING:  # held-back cancellations: the next body is applied, even the one before
+        updates["content_sha256"] = ""  # (applying it clears what is held; skipping it would keep counting)
     status = _status(conn, outcome, failures, last_success_at, now)
 
     run.finished_at = now + timedelta(milliseconds=duration_ms)
