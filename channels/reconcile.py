@@ -338,6 +338,8 @@ class _Reconciler:
     def fit_set(self, pending: list[FeedEvent]) -> list[FeedEvent]:
         """``fit``, decided and written as a set by ``bookings.external.fit_external_stays`` (the same stays fit,
         in the same order; then each is counted and settled as ``fit`` does)."""
+        if not pending:
+            return []
         stays, live = [], []
         for event in pending:
             booking = self.live_booking(event.uid)
