@@ -59,7 +59,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from properties.models import Property
@@ -176,6 +176,8 @@ FROM claimed JOIN {prop} p ON p.id = claimed.property_id
 
 
 def _claim(connection_id, trigger: str, now: datetime) -> tuple[ChannelConnection, SyncRun] | None:
+    if connections[ChannelConnection.objects.db].vendor != "postgresql":
+        return _claim_portable(connection_id, trigger, now)
     sql = _CLAIM_SQL.format(conn=ChannelConnection._meta.db_table, run=SyncRun._meta.db_table,
                             prop=Property._meta.db_table)
     params = {"id": connection_id, "now": now, "lease": now - RUN_LEASE, "trigger": trigger,
@@ -187,6 +189,32 @@ def _claim(connection_id, trigger: str, now: datetime) -> tuple[ChannelConnectio
     if conn is None:  # gone, export only, paused, locked by another claimer, or a run under way
         return None
     run = SyncRun(pk=conn.claimed_run_id, connection=conn, started_at=now, trigger=trigger)  # type: ignore[attr-defined]
+    return conn, run
+
+
+def _claim_portable(connection_id, trigger: str, now: datetime) -> tuple[ChannelConnection, SyncRun] | None:
+    """The claim of ``_CLAIM_SQL`` as ORM statements in one transaction (SQLite, the embedded default)."""
+    with transaction.atomic():
+        conn = (ChannelConnection.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("property").filter(pk=connection_id).first())
+        if conn is None or not conn.import_url:
+            return None
+        if not conn.sync_enabled:
+            if conn.status != ConnectionStatus.PAUSED:
+                ChannelConnection.objects.filter(pk=conn.pk).update(status=ConnectionStatus.PAUSED)
+            return None
+        unfinished = list(SyncRun.objects.filter(connection=conn, finished_at__isnull=True)
+                          .values_list("pk", "started_at"))
+        if any(started_at > now - RUN_LEASE for _, started_at in unfinished):
+            return None
+        if unfinished:
+            SyncRun.objects.filter(pk__in=[pk for pk, _ in unfinished]).update(
+                finished_at=now, outcome=SyncRun.Outcome.ERROR, error="Interrupted (the worker stopped).")
+        run = SyncRun.objects.create(connection=conn, started_at=now, trigger=trigger)
+        conn.next_poll_at = next_poll_at(conn, now)
+        conn.last_attempt_at = now
+        ChannelConnection.objects.filter(pk=conn.pk).update(next_poll_at=conn.next_poll_at, last_attempt_at=now)
+    conn.property_timezone = conn.property.timezone  # type: ignore[attr-defined]  # as _CLAIM_SQL returns it
     return conn, run
 
 
@@ -287,6 +315,12 @@ def _record(run: SyncRun, conn: ChannelConnection, updates: dict, status: str) -
     """Save the finished run and the connection's bookkeeping in one statement (a CTE). A connection paused while
     the run was under way stays paused."""
     db = connections[ChannelConnection.objects.db]
+    if db.vendor != "postgresql":  # SQLite: the same writes as ORM statements in one transaction
+        with transaction.atomic():
+            run.save()
+            ChannelConnection.objects.filter(pk=conn.pk).update(**updates, status=Case(
+                When(sync_enabled=False, then=Value(ConnectionStatus.PAUSED)), default=Value(status)))
+        return
 
     def assignments(model, values: dict) -> tuple[str, list]:
         sql, params = [], []
