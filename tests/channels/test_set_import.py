@@ -143,3 +143,34 @@ def test_a_first_import_costs_the_same_statements_for_10_or_100_stays():
     assert (small_rows, large_rows) == (10, 100)
     assert small == large  # a constant per snapshot, not per event
     assert large <= 35, large  # lock, reads, one INSERT per table, the channel blocks, savepoints
+
+
+# --- the outbox of a set ---------------------------------------------------------------------------------------
+
+
+def test_emit_many_writes_every_event_and_queues_one_delivery_for_all(monkeypatch, django_capture_on_commit_callbacks):
+    from core import outbox
+
+    queued = []
+    monkeypatch.setattr(outbox.deliver_outbox_events, "delay", lambda ids: queued.append(ids))
+    with django_capture_on_commit_callbacks(execute=True):
+        events = outbox.emit_many([("booking.created", "booking", n, {"n": n}) for n in range(3)])
+    assert [e.payload for e in OutboxEvent.objects.filter(pk__in=[e.pk for e in events]).order_by("aggregate_id")] == [
+        {"n": 0}, {"n": 1}, {"n": 2}]
+    assert queued == [[str(e.pk) for e in events]]  # one task for the three
+    with pytest.raises(ValueError):
+        outbox.emit_many([("no.such.topic", "booking", 1, {})])
+
+
+def test_the_delivery_task_of_a_set_delivers_each_event_to_each_consumer():
+    from core import outbox
+
+    seen = []
+    outbox.consumer("test-set", topics=("booking.created",))(lambda event: seen.append(event.payload["n"]))
+    try:
+        events = outbox.emit_many([("booking.created", "booking", n, {"n": n}) for n in range(3)])
+        assert outbox.deliver_outbox_events.apply(args=[[str(e.pk) for e in events]]).get() is True
+    finally:
+        outbox.unregister("test-set")
+    assert sorted(seen) == [0, 1, 2]
+    assert OutboxEvent.objects.filter(pk__in=[e.pk for e in events], delivered_at__isnull=True).count() == 0
