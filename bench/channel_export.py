@@ -178,10 +178,11 @@ def _measure(quick: bool) -> list[Row]:
     return rows
 
 
-def run(db_url: str = DEFAULT_DB_URL, quick: bool = False) -> list[Row]:
-    """Measure the export feed. Configures Django on its own database unless Django is already set up."""
+def run(db_url: str = DEFAULT_DB_URL, quick: bool = False, *, own_database: bool = True) -> list[Row]:
+    """Measure the export feed. Configures Django on its own database (``stayhold_bench_export`` on the server of
+    ``db_url``; with ``own_database=False``, ``db_url`` as given) unless Django is already set up."""
     if not _django_ready():
-        own = _own_db_url(db_url)
+        own = _own_db_url(db_url) if own_database else db_url
         _ensure_database(own)
         configure_django(own)
         from django.core.management import call_command
@@ -196,7 +197,7 @@ def main(argv=None) -> int:
     parser.add_argument("--db-url", default=os.environ.get("BENCH_EXPORT_DATABASE_URL", DEFAULT_DB_URL))
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    rows = run(args.db_url, quick=args.quick)
+    rows = run(args.db_url, quick=args.quick, own_database=False)  # the database named: runs can share a server
     print_table(rows)
     return 0
 

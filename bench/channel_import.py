@@ -131,34 +131,43 @@ def make_connections(props, url_for) -> list:
 # --- scenarios -----------------------------------------------------------------------------------
 
 
-def bench_big_feed(today) -> list[Row]:
+def bench_big_feed(today, ab: bool = False) -> list[Row]:
+    """``ab``: also import the same feed into a second property through the one-stay path (``import_external`` per
+    stay and pass, ``_Reconciler.set_based = False``): the figure before issue 16, measured in the same run."""
     from channels.ical_parse import parse_feed
-    from channels.reconcile import apply_snapshot
+    from channels.reconcile import _Reconciler, apply_snapshot
 
-    [prop] = make_properties(1, "big")
-    [conn] = make_connections([prop], lambda i: "https://www.airbnb.com/calendar/ical/1.ics?s=bench")
-    conn.sync_enabled = False  # applied directly below, never fetched
-    conn.save(update_fields=["sync_enabled"])
     stays = [(f"big-stay-{i}@airbnb.com", 1 + i, 1) for i in range(BIG_FEED_STAYS)]
     blocks = [(f"big-block-{i}@airbnb.com", 1 + BIG_FEED_STAYS + i, 1) for i in range(BIG_FEED_BLOCKS)]
     data = airbnb_feed(today, stays, blocks)
     events = BIG_FEED_STAYS + BIG_FEED_BLOCKS
     rows = []
-    for label in ("first import (all new)", "same feed again (all unchanged)"):
-        t0 = time.perf_counter()
-        snapshot = parse_feed(data, platform=conn.platform, tz=prop.timezone)
-        t1 = time.perf_counter()
-        with QueryCounter() as counter:
-            result = apply_snapshot(conn, snapshot)
-        t2 = time.perf_counter()
-        total_ms = (t2 - t0) * 1000
-        rows.append(Row(
-            f"import {events:,}-event feed: {label}", [total_ms], ops_per_s=events / (t2 - t0),
-            queries=round(counter.count / events, 2),
-            note=(f"ops = events/s, queries per event ({counter.count:,} in all); "
-                  f"parse {(t1 - t0) * 1000:,.0f} ms + apply {(t2 - t1) * 1000:,.0f} ms; "
-                  f"{len(data) / 1024:,.0f} KB; created {result.created}, unchanged {result.unchanged}, "
-                  f"blocks {result.blocks}{', WARNING ' + result.warning if result.warning else ''}")))
+    for set_based in (True, False) if ab else (True,):
+        [prop] = make_properties(1, "big" if set_based else "big-one-stay")
+        [conn] = make_connections([prop], lambda i: "https://www.airbnb.com/calendar/ical/1.ics?s=bench")
+        conn.sync_enabled = False  # applied directly below, never fetched
+        conn.save(update_fields=["sync_enabled"])
+        path = "" if set_based else ", one stay at a time (before)"
+        _Reconciler.set_based = set_based
+        try:
+            for label in ("first import (all new)", "same feed again (all unchanged)"):
+                t0, c0 = time.perf_counter(), time.process_time()
+                snapshot = parse_feed(data, platform=conn.platform, tz=prop.timezone)
+                t1, c1 = time.perf_counter(), time.process_time()
+                with QueryCounter() as counter:
+                    result = apply_snapshot(conn, snapshot)
+                t2, c2 = time.perf_counter(), time.process_time()
+                total_ms = (t2 - t0) * 1000
+                rows.append(Row(
+                    f"import {events:,}-event feed: {label}{path}", [total_ms], ops_per_s=events / (t2 - t0),
+                    queries=round(counter.count / events, 3),
+                    note=(f"ops = events/s, queries per event ({counter.count:,} in all); "
+                          f"parse {(t1 - t0) * 1000:,.0f} ms ({(c1 - c0) * 1000:,.0f} CPU) + apply "
+                          f"{(t2 - t1) * 1000:,.0f} ms ({(c2 - c1) * 1000:,.0f} CPU); "
+                          f"{len(data) / 1024:,.0f} KB; created {result.created}, unchanged {result.unchanged}, "
+                          f"blocks {result.blocks}{', WARNING ' + result.warning if result.warning else ''}")))
+        finally:
+            _Reconciler.set_based = True
     return rows
 
 
@@ -193,7 +202,7 @@ def bench_sync_cycle(today, n: int) -> list[Row]:
         def cycle(label: str, at) -> Row:
             samples, outcomes = [], {}
             with QueryCounter() as counter:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 due = due_connection_ids(at)
                 for connection_id in due:
                     t = time.perf_counter()
@@ -201,12 +210,14 @@ def bench_sync_cycle(today, n: int) -> list[Row]:
                     samples.append((time.perf_counter() - t) * 1000)
                     key = run.outcome if run else "skipped"
                     outcomes[key] = outcomes.get(key, 0) + 1
-                elapsed = time.perf_counter() - t0
+                elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
             mix = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
             created = sum(SyncRun.objects.filter(started_at=at).values_list("created", flat=True))
             return Row(f"sync cycle, {len(due):,} connections: {label}", samples, ops_per_s=len(due) / elapsed,
-                       queries=round(counter.count / max(1, len(due))),
-                       note=f"ops = connections/s; total {elapsed:,.1f} s; {mix}; {created:,} stays created")
+                       queries=round(counter.count / max(1, len(due)), 1),
+                       note=(f"ops = connections/s; total {elapsed:,.1f} s, "
+                             f"{cpu * 1000 / max(1, len(due)):,.1f} ms CPU per connection (this process: worker "
+                             f"and feed server); {mix}; {created:,} stays created"))
 
         now = timezone.now()
         rows.append(cycle("cold (all imported)", now))
@@ -228,7 +239,7 @@ def bench_sync_cycle(today, n: int) -> list[Row]:
 # --- entry points --------------------------------------------------------------------------------
 
 
-def _run_here(quick: bool) -> list[Row]:
+def _run_here(quick: bool, ab: bool = False) -> list[Row]:
     from django.core.management import call_command
     from django.utils import timezone
 
@@ -238,7 +249,7 @@ def _run_here(quick: bool) -> list[Row]:
     today = timezone.localdate()
     rows = []
     log(f"Measuring the import of a {BIG_FEED_STAYS + BIG_FEED_BLOCKS:,}-event feed …")
-    rows += bench_big_feed(today)
+    rows += bench_big_feed(today, ab)
     n = 200 if quick else 1000
     log(f"Measuring a sync cycle of {n:,} connections over HTTP …")
     rows += bench_sync_cycle(today, n)
@@ -252,21 +263,21 @@ def _run_here(quick: bool) -> list[Row]:
     return rows
 
 
-def run(db_url: str = DEFAULT_DB_URL, quick: bool = False) -> list[Row]:
+def run(db_url: str = DEFAULT_DB_URL, quick: bool = False, ab: bool = False) -> list[Row]:
     """Measure in ``db_url`` (dropped and recreated). If Django is already set up on another database (inside
     ``bench.run``), the measurement runs in a child process and its rows come back as JSON."""
     current = _django_database_name()
     name = db_url.rsplit("/", 1)[-1]
     if current is not None and current != name:
         cmd = [sys.executable, "-m", "bench.channel_import", "--db-url", db_url, "--json"] + (
-            ["--quick"] if quick else [])
+            ["--quick"] if quick else []) + (["--ab"] if ab else [])
         out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
         payload = json.loads(out.strip().splitlines()[-1])
         return [Row(**row) for row in payload]
     _recreate_database(db_url)
     if current is None:
         configure_django(db_url)
-    return _run_here(quick)
+    return _run_here(quick, ab)
 
 
 def main(argv=None) -> int:
@@ -274,9 +285,11 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="200 connections instead of 1,000")
     ap.add_argument("--db-url", default=os.environ.get("BENCH_CHANNELS_DATABASE_URL", DEFAULT_DB_URL))
     ap.add_argument("--json", action="store_true", help="print the rows as JSON (for bench.run)")
+    ap.add_argument("--ab", action="store_true",
+                    help="also import the big feed one stay at a time (the path before issue 16), in the same run")
     args = ap.parse_args(argv)
     started = time.perf_counter()
-    rows = run(args.db_url, args.quick)
+    rows = run(args.db_url, args.quick, args.ab)
     if args.json:
         print(json.dumps([row.__dict__ for row in rows]))
         return 0

@@ -87,6 +87,10 @@ class ChannelConnection(models.Model):
     last_error = models.TextField(blank=True)
     etag = models.CharField(max_length=255, blank=True)
     last_modified = models.CharField(max_length=64, blank=True)
+    # The SHA-256 of the last feed body applied without a warning, with the property's local date: the same body again
+    # that day is an unchanged feed, like a 304 (channels.sync), for platforms that send no validators. Cleared with
+    # the validators and by a run whose cancellations were held back.
+    content_sha256 = models.CharField(max_length=64, blank=True, default="", db_default="")
     last_counts = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=ConnectionStatus.choices, default=ConnectionStatus.OK)
     consecutive_failures = models.PositiveIntegerField(default=0)

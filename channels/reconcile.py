@@ -82,6 +82,7 @@ from django.utils import timezone
 from bookings import services as booking_services
 from bookings.blocks import replace_channel_blocks
 from bookings.errors import ExternalBookingConflict
+from bookings.external import ExternalStay, fit_external_stays
 from bookings.models import CANCELLABLE_STATUSES, OCCUPYING_STATUSES, AvailabilityBlock, Booking, BookingStatus
 from guests.services import GuestInput
 from properties.pricing import local_today
@@ -187,6 +188,10 @@ def apply_snapshot(connection, snapshot: Snapshot, *, at: datetime | None = None
 
 
 class _Reconciler:
+    # The first fit of a snapshot's stays goes through the set-based service (``bookings.external``); False: one
+    # ``import_external`` per stay and pass, the reference the equivalence tests compare it with.
+    set_based = True
+
     def __init__(self, connection, prop, snapshot: Snapshot, now: datetime):
         self.connection, self.prop, self.snapshot, self.now = connection, prop, snapshot, now
         self.today = local_today(prop, now)
@@ -303,7 +308,7 @@ class _Reconciler:
                 continue
             pending.append(event)
 
-        pending = self.fit(pending)
+        pending = self.fit_set(pending) if self.set_based else self.fit(pending)
         overbooked: list[FeedEvent] = []
         while pending:  # what still collides was sold all the same: recorded as an overbooking, one at a time,
             event = pending.pop(0)  # since the nights it leaves may let the others fit (two stays swapping nights)
@@ -329,6 +334,35 @@ class _Reconciler:
                 break
             pending = still
         return pending
+
+    def fit_set(self, pending: list[FeedEvent]) -> list[FeedEvent]:
+        """``fit``, decided and written as a set by ``bookings.external.fit_external_stays`` (the same stays fit,
+        in the same order; then each is counted and settled as ``fit`` does)."""
+        if not pending:
+            return []
+        stays, live = [], []
+        for event in pending:
+            booking = self.live_booking(event.uid)
+            if booking is not None:
+                external_id, adults, children = booking.external_id, booking.adults, booking.children
+            else:
+                previous = len(self.by_uid.get(event.uid, []))
+                external_id = event.uid if not previous else f"{event.uid}{REOPEN_SEPARATOR}{previous + 1}"
+                adults, children = 1, 0
+            stays.append(ExternalStay(external_id, event.start, event.end, guest_for(self.connection, event),
+                                      adults, children))
+            live.append(booking)
+        outcome = fit_external_stays(property_id=self.prop.pk, source=self.source, stays=stays, at=self.now)
+        for index, result in outcome.fitted:
+            event, booking = pending[index], live[index]
+            if booking is None:
+                self.by_uid.setdefault(event.uid, []).append(result.booking)
+            else:
+                booking.check_in, booking.check_out = result.booking.check_in, result.booking.check_out
+                booking.overbooking_lane = result.booking.overbooking_lane
+            self.count(result)
+            self.settle(event, result)
+        return [pending[index] for index in outcome.rest]
 
     def record(self, event: FeedEvent, *, allow_overlap: bool) -> booking_services.ImportResult:
         """Import one reservation (create, move, or settle its lane) through the booking service."""

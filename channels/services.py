@@ -136,6 +136,7 @@ def prepare_connection_save(connection: ChannelConnection, *, changed: set[str],
     now = now or timezone.now()
     if connection.pk is None or {"import_url", "clear_import_url"} & changed:
         connection.etag, connection.last_modified, connection.next_poll_at = "", "", now
+        connection.content_sha256 = ""
     if connection.pk is not None and "sync_enabled" in changed:
         apply_paused(connection, paused=not connection.sync_enabled, now=now)
     elif connection.pk is None and not connection.sync_enabled:

@@ -54,6 +54,7 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
         ),
         DEFAULT_QUEUE: (
             "core.tasks.deliver_outbox_event",
+            "core.tasks.deliver_outbox_events",  # the events of one emit_many (a feed import), each on its own
             "core.tasks.redeliver_outbox",
             "core.tasks.heartbeat",  # /readyz's "a worker ran it": a default-queue worker (docs/operations.md)
             "bookings.tasks.expire_stale_bookings",

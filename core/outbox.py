@@ -23,11 +23,12 @@ queued on the broker, so a backfill leaves no backlog in front of real work.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from celery import shared_task
 from django.conf import settings
@@ -170,3 +171,44 @@ def redeliver_pending(limit: int = 500) -> int:
     for event_id in ids:
         deliver(event_id)
     return len(ids)
+
+
+def emit_many(events: Sequence[tuple[str, str, object, dict]]) -> list[OutboxEvent]:
+    """:func:`emit` for many events of one transaction, given as ``(topic, aggregate_type, aggregate_id, payload)``:
+    one INSERT, and one delivery task queued after commit for all of them (:func:`deliver_outbox_events`; a feed
+    import writes thousands: queued one by one, the broker round trips cost more than the import). Each event is
+    still delivered on its own (:func:`deliver`), so consumers see no difference."""
+    if not events:
+        return []
+    backfilled = is_backfill()
+    correlation_id = current_correlation_id() or ""
+    rows = []
+    for topic, aggregate_type, aggregate_id, payload in events:
+        if topic not in TOPICS:
+            raise ValueError(f"Unknown outbox topic {topic!r}")
+        rows.append(OutboxEvent(topic=topic, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id),
+                                payload={**payload, BACKFILL: True} if backfilled else payload,
+                                correlation_id=correlation_id))
+    created = OutboxEvent.objects.bulk_create(rows)
+    ids = [str(event.pk) for event in created]
+    if backfilled:
+        for event_id in ids:
+            transaction.on_commit(partial(deliver, event_id), robust=True)
+    else:
+        transaction.on_commit(lambda: _queue_deliveries(ids))
+    return created
+
+
+def _queue_deliveries(event_ids: list[str]) -> None:
+    try:
+        deliver_outbox_events.delay(event_ids)
+    except Exception:  # the broker being down must not fail the request: the sweeper delivers later
+        log.warning("Could not queue %d outbox events; the sweeper will deliver them", len(event_ids), exc_info=True)
+
+
+@shared_task(name="core.tasks.deliver_outbox_events", acks_late=True, autoretry_for=(Exception,), retry_backoff=True,
+             max_retries=5)
+def deliver_outbox_events(event_ids: list[str]) -> bool:
+    """Deliver the events one :func:`emit_many` wrote, each on its own; True when all are fully delivered."""
+    delivered = [deliver(event_id) for event_id in event_ids]  # every one, even after a failure
+    return all(delivered)

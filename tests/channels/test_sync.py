@@ -8,6 +8,7 @@ import pytest
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -111,13 +112,20 @@ def test_an_unchanged_feed_costs_a_304_and_changes_nothing(conn, server, django_
     assert conn.last_success_at == later and conn.status == ConnectionStatus.OK and conn.etag == '"v1"'
 
 
-def test_the_same_feed_without_validators_is_applied_again_with_nothing_changed(conn, server):
+def test_the_same_feed_without_validators_is_unchanged_like_a_304(conn, server):
     server.route("/calendar/ical/1.ics", airbnb_feed(STAYS, BLOCKS))  # no ETag / Last-Modified any more
-    sync_connection(conn.pk)
-    run = sync_connection(conn.pk)
-    assert (run.outcome, run.http_status, run.created, run.changed, run.cancelled) == ("ok", 200, 0, 0, 0)
-    assert run.unchanged == 4
+    first = sync_connection(conn.pk)
+    assert (first.outcome, first.created) == ("ok", 4)
+    conn.refresh_from_db()
+    assert len(conn.content_sha256) == 64
+    run = sync_connection(conn.pk)  # the same body: its digest matches, neither parsed nor reconciled
+    assert (run.outcome, run.http_status, run.created, run.changed, run.cancelled, run.unchanged) == (
+        "not_modified", 200, 0, 0, 0, 0)
     assert imported(conn).count() == 4
+    moved = [("s1@airbnb.com", 11, 3)] + STAYS[1:]  # another body: applied
+    server.route("/calendar/ical/1.ics", airbnb_feed(moved, BLOCKS))
+    run = sync_connection(conn.pk)
+    assert (run.outcome, run.http_status, run.changed, run.unchanged) == ("ok", 200, 1, 3)
 
 
 def test_a_changed_feed_moves_and_cancels_stays(conn, server):
@@ -152,7 +160,7 @@ def test_errors_keep_the_calendar_and_the_connection_fails_after_three(conn, ser
     server.route("/calendar/ical/1.ics", airbnb_feed(STAYS, BLOCKS), etag='"v3"')
     run = sync_connection(conn.pk, at=start + timedelta(minutes=4))
     conn.refresh_from_db()
-    assert run.outcome == SyncRun.Outcome.OK
+    assert run.outcome == SyncRun.Outcome.NOT_MODIFIED  # the body applied before the errors: nothing to do
     assert (conn.status, conn.consecutive_failures, conn.last_error, conn.etag) == ("ok", 0, "", '"v3"')
 
 
@@ -371,3 +379,20 @@ def test_the_beat_jobs_are_created_by_the_migration_and_removed_when_it_is_rever
     purge = PeriodicTask.objects.get(task="channels.tasks.purge_sync_runs")
     assert (dispatch.interval.every, dispatch.interval.period, dispatch.enabled) == (1, "minutes", True)
     assert (purge.interval.every, purge.interval.period, purge.enabled) == (1, "days", True)
+
+
+def test_an_unchanged_feed_costs_one_conditional_get_and_two_statements(conn, server):
+    sync_connection(conn.pk)
+    server.requests.clear()
+    with CaptureQueriesContext(db_connection) as queries:
+        run = sync_connection(conn.pk)  # 304 to the ETag
+    assert run.outcome == SyncRun.Outcome.NOT_MODIFIED and len(server.requests) == 1
+    assert len(queries) == 2, [q["sql"][:80] for q in queries]  # the claim and the record, no transaction around
+    server.route("/calendar/ical/1.ics", airbnb_feed(STAYS, BLOCKS))  # the same body, no validators
+    server.requests.clear()
+    with CaptureQueriesContext(db_connection) as queries:
+        run = sync_connection(conn.pk)
+    assert (run.outcome, run.http_status, len(server.requests)) == (SyncRun.Outcome.NOT_MODIFIED, 200, 1)
+    assert len(queries) == 2, [q["sql"][:80] for q in queries]
+    conn.refresh_from_db()
+    assert conn.status == ConnectionStatus.OK and conn.last_success_at == run.started_at
