@@ -6,9 +6,9 @@ way, tasks → outbox.
 
 from celery import shared_task
 
-from .outbox import deliver_outbox_event, redeliver_pending
+from .outbox import deliver_outbox_event, deliver_outbox_events, redeliver_pending
 
-__all__ = ["deliver_outbox_event", "redeliver_outbox"]
+__all__ = ["deliver_outbox_event", "deliver_outbox_events", "redeliver_outbox"]
 
 
 @shared_task(acks_late=True)
