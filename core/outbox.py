@@ -136,8 +136,8 @@ def written(event_id, payload: dict) -> None:
 
 def _queue_delivery(event_id) -> None:
     """After commit: hand the event to the broker. Through :data:`publisher` (a thread of this process that sends
-    the events committed meanwhile as one message), except when tasks run eagerly (tests, ``make run`` without a
-    worker): then it is delivered here and now, as before."""
+    the events committed meanwhile as one message), except when tasks run eagerly (the tests,
+    ``CELERY_TASK_ALWAYS_EAGER``): then it is delivered here and now, as before."""
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         publisher.put(event_id)
         return
