@@ -123,6 +123,14 @@ def test_the_guest_is_found_or_created_as_find_or_create_guest_does(path, second
     assert booking.guest.pk == guest.pk and booking.guest.phone == guest.phone
 
 
+def test_the_statements_stay_within_psycopgs_parse_cache():
+    """psycopg parses a statement once per process when it is at most 4 KB (MAX_CACHED_STATEMENT_LENGTH)."""
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+
+    for sql in (statements._insert_sql("default")[0], statements._read_sql("default")[0]):
+        assert len(sql.encode()) <= MAX_CACHED_STATEMENT_LENGTH
+
+
 def test_guest_columns_are_the_models():
     assert tuple(f.attname for f in Guest._meta.concrete_fields) == GUEST_ATTNAMES
 
