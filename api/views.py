@@ -319,7 +319,7 @@ class BookingCreateView(ApiView):
         (and that hold's ``release_token`` as ``hold_token``, unless the caller
         manages the property) the hold becomes the booking.
         """
-        data, prop = _parse(s.BookingCreateSerializer, request.data, request)
+        data, _ = _parse(s.BookingCreateSerializer, request.data, request)
         hold_id = data.get("hold_id")
         if hold_id is not None:
             held = Booking.objects.filter(pk=hold_id).only("pk", "reference", "property_id").first()
@@ -332,15 +332,16 @@ class BookingCreateView(ApiView):
 
         def handler():
             booking = services.reserve(
-                property_id=prop.pk, check_in=data["check_in"], check_out=data["check_out"], adults=data["adults"],
-                children=data["children"], special_requests=data["special_requests"], hold_id=hold_id,
+                property_id=data["property_id"], check_in=data["check_in"], check_out=data["check_out"],
+                adults=data["adults"], children=data["children"], special_requests=data["special_requests"],
+                hold_id=hold_id,
                 guest=GuestInput(name=guest["name"], email=guest["email"], phone=guest["phone"],
                                  country=guest["country"]),
                 actor=Actor.api(request.user, label=guest["email"]),
                 # the guest's emails in the client's Accept-Language when it sends one, else the property's default
                 language=request.LANGUAGE_CODE if request.headers.get("Accept-Language") else "",
             )
-            return status.HTTP_201_CREATED, dict(s.BookingCreatedSerializer(booking).data)
+            return status.HTTP_201_CREATED, s.booking_created_body(booking)
 
         return _create_response(request, "POST /api/v1/bookings", handler)
 

@@ -75,6 +75,8 @@ def check_availability(
     enforce_rules: bool = True,
     exclude_booking_id=None,
     ignore_channel_blocks: bool = False,
+    nearby: list[tuple[date, date]] | None = None,
+    blocked: bool | None = None,
 ) -> AvailabilityResult:
     """Can ``prop`` be booked from ``check_in`` to ``check_out`` for ``guests`` at ``at``?
 
@@ -84,6 +86,10 @@ def check_availability(
     leaves one booking out (when a hold is converted or a stay is moved). ``ignore_channel_blocks`` (channel
     imports only) leaves out the blocks a platform exported (``connection`` set): they are at most echoes of
     stays, and a stay sold on a platform must not conflict with another platform's "not available".
+
+    ``nearby`` (the (check-in, check-out) of the rows :func:`occupying_bookings` finds within the buffer days
+    around the stay) and ``blocked`` (whether a block covers a night of it) are what this function would read;
+    :func:`bookings.services.reserve` passes them when it has read them in its one statement under the lock.
     """
     at = at or timezone.now()
     reasons: list[Reason] = []
@@ -129,21 +135,24 @@ def check_availability(
                 "days": weekdays_phrase(rules.checkout_weekdays)},
                                   "check_out"))
 
-    buffer = timedelta(days=prop.buffer_days)
-    nearby = list(
-        occupying_bookings(prop, check_in - buffer, check_out + buffer, at, exclude_booking_id)
-        .values_list("check_in", "check_out")
-    )
+    if nearby is None:
+        buffer = timedelta(days=prop.buffer_days)
+        nearby = list(
+            occupying_bookings(prop, check_in - buffer, check_out + buffer, at, exclude_booking_id)
+            .values_list("check_in", "check_out")
+        )
     if any(b_in < check_out and b_out > check_in for b_in, b_out in nearby):
         reasons.append(Reason("overlap", _("These dates are already booked.")))
     elif nearby:
         reasons.append(Reason("buffer", ngettext(
             "The property needs %(count)d day free between stays.",
             "The property needs %(count)d days free between stays.", prop.buffer_days) % {"count": prop.buffer_days}))
-    blocks = AvailabilityBlock.objects.filter(property=prop, start_date__lt=check_out, end_date__gt=check_in)
-    if ignore_channel_blocks:
-        blocks = blocks.filter(connection__isnull=True)
-    if blocks.exists():
+    if blocked is None:
+        blocks = AvailabilityBlock.objects.filter(property=prop, start_date__lt=check_out, end_date__gt=check_in)
+        if ignore_channel_blocks:
+            blocks = blocks.filter(connection__isnull=True)
+        blocked = blocks.exists()
+    if blocked:
         reasons.append(Reason("blocked", _("The property is not available on some of these dates.")))
     return AvailabilityResult(not reasons, reasons)
 

@@ -62,7 +62,7 @@ from .services import (
     lock_property,
     new_reference,
 )
-from .state_machine import booking_payload
+from .state_machine import booking_payload, count_created
 
 S = BookingStatus
 REFERENCE_ATTEMPTS = 5
@@ -190,6 +190,8 @@ def _create(prop, source: str, stays: list[ExternalStay], now: datetime) -> list
         BookingEvent(booking=b, from_status="", to_status=b.status, reason=reason, created_at=now, cause=cause, **who)
         for b in bookings])
     outbox.emit_many([("booking.created", "booking", b.pk, booking_payload(b)) for b in bookings])
+    if bookings:
+        count_created(bookings[0], amount=len(bookings))  # one source: the feed's
     return bookings
 
 

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,6 +38,7 @@ from properties.models import Property
 from properties.policies import policy_snapshot_for, refund_percent
 from properties.pricing import local_today, quote
 
+from . import statements
 from .availability import CONFLICT_CODES, Reason, check_availability, occupying_bookings
 from .changes import ChangeTerms, StayChange, change_terms, check_new_stay, current_stay, new_stay, refusal_to_change
 from .errors import (
@@ -234,9 +235,15 @@ def reserve(*, property_id, check_in: date, check_out: date, adults: int, childr
         raise ValueError(f"Unknown referral {referral!r}.")
     if override_rules and not override_reason.strip():
         raise StayRuleViolation("Overriding the stay rules needs a reason.")
+    expires_at = now + (expires_in or timedelta(minutes=settings.BOOKING_HOLD_MINUTES))
+    if hold_id is None and connection.vendor == "postgresql":
+        return _reserve_in_three_statements(
+            property_id=property_id, check_in=check_in, check_out=check_out, adults=adults, children=children,
+            guest=guest, actor=actor, special_requests=special_requests, source=source, expires_at=expires_at,
+            override_rules=override_rules, override_reason=override_reason, referral=referral, language=language,
+            now=now)
     prop = lock_property(property_id, with_overrides=True)
     guests = adults + children
-    expires_at = now + (expires_in or timedelta(minutes=settings.BOOKING_HOLD_MINUTES))
 
     if hold_id is not None:
         booking = Booking.objects.filter(pk=hold_id, property=prop).first()
@@ -274,9 +281,47 @@ def reserve(*, property_id, check_in: date, check_out: date, adults: int, childr
     )
     _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
     _save_new(booking, now)
-    reason = f"Stay rules overridden: {override_reason}" if override_rules else "Reservation created."
-    record_creation(booking, actor, reason, at=now)
+    record_creation(booking, actor, _reservation_reason(override_rules, override_reason), at=now)
     return booking
+
+
+def _reservation_reason(override_rules: bool, override_reason: str) -> str:
+    return f"Stay rules overridden: {override_reason}" if override_rules else "Reservation created."
+
+
+def _reserve_in_three_statements(*, property_id, check_in: date, check_out: date, adults: int, children: int,
+                                 guest: GuestInput, actor: Actor, special_requests: str, source: str,
+                                 expires_at: datetime, override_rules: bool, override_reason: str, referral: str,
+                                 language: str, now: datetime) -> Booking:
+    """:func:`reserve` of new dates on PostgreSQL: the same steps in three statements (``bookings.statements``):
+    lock; read the property, its overrides and pricing rules, the stale rows, the nearby stays and the blocks;
+    insert the guest, booking, audit row and outbox event. Stale rows, when there are some, are expired as
+    everywhere else (:func:`expire_stale_for_property`)."""
+    read = statements.lock_and_read(property_id, check_in, check_out, now)
+    prop = read.prop
+    if read.stale_ids:
+        expire_stale_for_property(prop, now)
+    guests = adults + children
+    _raise_for(check_availability(prop, check_in, check_out, guests, at=now, enforce_rules=not override_rules,
+                                  nearby=read.nearby, blocked=read.blocked))
+    booking = Booking(
+        property=prop, source=source, check_in=check_in, check_out=check_out,
+        adults=adults, children=children, status=S.RESERVED, reserved_at=now, expires_at=expires_at,
+        special_requests=special_requests, cancellation_policy=policy_snapshot_for(prop),
+        rules_overridden=override_rules, referral=referral, language=_language(language, prop),
+    )
+    _apply_quote(booking, quote(prop, check_in, check_out, guests, at=now))
+    reason = _reservation_reason(override_rules, override_reason)
+    for _attempt in range(5):
+        booking.reference = new_reference(now.year)
+        try:
+            if statements.insert_reservation(booking, guest, actor, reason, now):
+                return booking
+        except IntegrityError as exc:  # the exclusion constraint: only a writer that skipped the lock causes it
+            if _is_violation(exc, EXCLUSION_VIOLATION, "booking_no_overlap"):
+                raise DatesUnavailable() from exc
+            raise
+    raise BookingError("Could not allocate a booking reference; please retry.")
 
 
 # --- group bookings ("book all") -------------------------------------------------------------------
@@ -651,7 +696,6 @@ def _overbooking_note(stays, blocks) -> str:
     return f" Overbooking: it overlaps {', '.join(others)}; both are kept until the owner resolves it."
 
 
-@transaction.atomic
 def _language(language: str, prop) -> str:
     """The booking's language: the one given if the site offers it (its base, "de" for "de-AT"), else the
     property's default."""
@@ -660,6 +704,7 @@ def _language(language: str, prop) -> str:
     return base if base in offered else prop.default_language
 
 
+@transaction.atomic
 def import_external(*, property_id, source: str, external_id: str, check_in: date, check_out: date,
                     guest: GuestInput, adults: int = 1, children: int = 0, cancelled: bool = False,
                     allow_overlap: bool = True, platform_total: Decimal | None = None, language: str = "",

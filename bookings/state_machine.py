@@ -76,6 +76,14 @@ def record_creation(booking: Booking, actor: Actor, reason: str = "", *, at=None
     _count(metrics.BOOKINGS_CREATED, booking)
 
 
+def count_created(booking: Booking, amount: int = 1) -> None:
+    """``bookings_created_total`` once the transaction commits, for bookings inserted by their own statements
+    (``amount`` of them, all of ``booking``'s source)."""
+    if not outbox.is_backfill():
+        metrics.count_after_commit(metrics.BOOKINGS_CREATED, amount=amount,
+                                   source=metrics.bounded(booking.source, Source.values))
+
+
 def apply_transition(booking: Booking, to_status: str, actor: Actor, reason: str = "", *, at=None,
                      extra_fields: tuple[str, ...] = ()) -> Booking:
     """Move ``booking`` to ``to_status`` (caller holds the property lock, inside a transaction)."""

@@ -78,9 +78,9 @@ TASK_FAILURES = Counter("celery_task_failures_total", "Celery tasks that raised,
 TASK_RETRIES = Counter("celery_task_retries_total", "Celery task retries, per task.", ["task"])
 
 
-def count_after_commit(counter: Counter, using: str = DEFAULT_DB_ALIAS, **labels: str) -> None:
-    """Increment ``counter`` once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: counter.labels(**labels).inc(), using=using)
+def count_after_commit(counter: Counter, using: str = DEFAULT_DB_ALIAS, amount: int = 1, **labels: str) -> None:
+    """Increment ``counter`` by ``amount`` once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: counter.labels(**labels).inc(amount), using=using)
 
 
 # --- the property lock ---------------------------------------------------------------------------------------

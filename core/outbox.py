@@ -22,7 +22,13 @@ queued on the broker, so a backfill leaves no backlog in front of real work.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import queue
+import threading
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from contextvars import ContextVar
@@ -106,11 +112,105 @@ def emit(topic: str, aggregate_type: str, aggregate_id, payload: dict) -> Outbox
     return event
 
 
+def table() -> str:
+    """The events' table, for a caller that inserts an event in its own statement (see :func:`prepare`)."""
+    return OutboxEvent._meta.db_table
+
+
+def prepare(topic: str, payload: dict) -> tuple[uuid.UUID, dict]:
+    """For a caller that writes the event row itself, in the statement that writes the change it describes
+    (``bookings.statements``, one round trip): the new event's id and its payload as :func:`emit` would store it
+    (the topic checked, the backfill mark added). Call :func:`written` once the row is inserted."""
+    if topic not in TOPICS:
+        raise ValueError(f"Unknown outbox topic {topic!r}")
+    if is_backfill():
+        payload = {**payload, BACKFILL: True}
+    return uuid.uuid4(), payload
+
+
+def written(event_id, payload: dict) -> None:
+    """Deliver an event inserted by the caller's own statement (see :func:`prepare`) when its transaction
+    commits, exactly as :func:`emit` does for the events it inserts."""
+    if payload.get(BACKFILL):
+        transaction.on_commit(lambda: deliver(event_id), robust=True)
+    else:
+        transaction.on_commit(lambda: _queue_delivery(event_id))
+
+
 def _queue_delivery(event_id) -> None:
+    """After commit: hand the event to the broker. Through :data:`publisher` (a thread of this process that sends
+    the events committed meanwhile as one message), except when tasks run eagerly (the tests,
+    ``CELERY_TASK_ALWAYS_EAGER``): then it is delivered here and now, as before."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        publisher.put(event_id)
+        return
     try:
         deliver_outbox_event.delay(str(event_id))
     except Exception:  # the broker being down must not fail the request: the sweeper delivers later
         log.warning("Could not queue outbox event %s; the sweeper will deliver it", event_id, exc_info=True)
+
+
+class Publisher:
+    """Publishes the ids of committed events from a thread of this process, up to :data:`MAX_BATCH` per Celery
+    message (``deliver_outbox_events``).
+
+    Why: one Celery publish costs about 1.2 ms of CPU (kombu builds the message and a Redis client for it) and a
+    round trip to Redis; in a booking request that was more CPU than all of its SQL (docs/performance-writes.md).
+    Here the request only appends to a queue; the thread waits ``OUTBOX_PUBLISH_LINGER_MS`` after the first id so
+    that what commits meanwhile (other threads, other requests) goes in the same message. An id still queued when
+    the process dies (killed, not stopped: :meth:`flush` runs at exit) is delivered by the sweeper
+    (``redeliver_pending``) like an event whose publish failed: the outbox row is the record, the message is only
+    a wake-up call. A forked child starts its own thread (the parent's does not survive the fork)."""
+
+    MAX_BATCH = 200
+
+    def __init__(self) -> None:
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()
+
+    def put(self, event_id) -> None:
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._queue = queue.SimpleQueue()
+                    threading.Thread(target=self._run, name="outbox-publisher", daemon=True).start()
+                    self._pid = os.getpid()
+        self._queue.put(str(event_id))
+
+    def _take(self, block: bool) -> list[str]:
+        ids: list[str] = []
+        try:
+            if block:
+                ids.append(self._queue.get())
+                time.sleep(settings.OUTBOX_PUBLISH_LINGER_MS / 1000)
+            while len(ids) < self.MAX_BATCH:
+                ids.append(self._queue.get_nowait())
+        except queue.Empty:
+            pass
+        return ids
+
+    def _run(self) -> None:
+        while True:
+            self._publish(self._take(block=True))
+
+    def flush(self) -> None:
+        """Publish what is queued now, in this thread (at exit)."""
+        if self._pid != os.getpid():
+            return
+        while ids := self._take(block=False):
+            self._publish(ids)
+
+    @staticmethod
+    def _publish(ids: list[str]) -> None:
+        try:
+            deliver_outbox_events.delay(ids)
+        except Exception:  # the broker being down must not fail anything: the sweeper delivers later
+            log.warning("Could not queue outbox events %s; the sweeper will deliver them", ids, exc_info=True)
+
+
+publisher = Publisher()
+atexit.register(publisher.flush)
 
 
 def deliver(event_id) -> bool:
@@ -160,6 +260,16 @@ def deliver_outbox_event(event_id: str) -> bool:
     return deliver(event_id)
 
 
+# Queued by :data:`publisher` (the events committed within a few milliseconds of each other in one process) and by
+# :func:`emit_many` (the events of one transaction, e.g. a feed import).
+@shared_task(name="core.tasks.deliver_outbox_events", acks_late=True, autoretry_for=(Exception,), retry_backoff=True,
+             max_retries=5)
+def deliver_outbox_events(event_ids: list[str]) -> int:
+    """Deliver each event (:func:`deliver`, idempotent: a retry of the batch skips what is delivered). Returns how
+    many are fully delivered."""
+    return sum(1 for event_id in event_ids if deliver(event_id))
+
+
 def redeliver_pending(limit: int = 500) -> int:
     """The sweeper: deliver events still undelivered after a grace period. Returns how many it tried."""
     cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_REDELIVER_AFTER_SECONDS)
@@ -204,11 +314,3 @@ def _queue_deliveries(event_ids: list[str]) -> None:
         deliver_outbox_events.delay(event_ids)
     except Exception:  # the broker being down must not fail the request: the sweeper delivers later
         log.warning("Could not queue %d outbox events; the sweeper will deliver them", len(event_ids), exc_info=True)
-
-
-@shared_task(name="core.tasks.deliver_outbox_events", acks_late=True, autoretry_for=(Exception,), retry_backoff=True,
-             max_retries=5)
-def deliver_outbox_events(event_ids: list[str]) -> bool:
-    """Deliver the events one :func:`emit_many` wrote, each on its own; True when all are fully delivered."""
-    delivered = [deliver(event_id) for event_id in event_ids]  # every one, even after a failure
-    return all(delivered)

@@ -7,9 +7,9 @@ way, tasks → outbox.
 from celery import shared_task
 
 from .liveness import heartbeat
-from .outbox import deliver_outbox_event, redeliver_pending
+from .outbox import deliver_outbox_event, deliver_outbox_events, redeliver_pending
 
-__all__ = ["deliver_outbox_event", "heartbeat", "redeliver_outbox"]
+__all__ = ["deliver_outbox_event", "deliver_outbox_events", "heartbeat", "redeliver_outbox"]
 
 
 @shared_task(acks_late=True)

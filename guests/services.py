@@ -33,6 +33,43 @@ def find_or_create_guest(data: GuestInput) -> Guest:
     return guest
 
 
+# The columns of the row the CTEs below end in, in the model's field order (Guest.from_db reads them so).
+GUEST_ATTNAMES = ("id", "name", "email", "phone", "country", "user_id", "created_at", "updated_at")
+
+
+def guest_upsert_cte_sql() -> str:
+    """:func:`find_or_create_guest` as SQL, for a caller that writes the guest in the same statement as what hangs
+    off it (``bookings.statements.insert_reservation``, PostgreSQL): common table expressions (without ``WITH``)
+    ending in ``guest``, one row of :data:`GUEST_ATTNAMES`. Same rules: the newest profile with this email *and*
+    name is reused (its phone and country updated when given and different), else a new one is inserted. Its
+    parameters: :func:`guest_upsert_cte_params`."""
+    table = Guest._meta.db_table
+    cols = ", ".join(GUEST_ATTNAMES)
+    g_cols = ", ".join(f"g.{c}" for c in GUEST_ATTNAMES)
+    return (
+        f"guest_found AS (SELECT {cols} FROM {table} WHERE %(email)s <> '' AND email = %(email)s "  # noqa: S608
+        f"AND name = %(name)s ORDER BY id DESC LIMIT 1), "
+        # "(data.phone and data.phone != guest.phone)": compared with the phone as given, as find_or_create_guest
+        f"guest_updated AS (UPDATE {table} g SET "
+        f"phone = CASE WHEN %(phone)s <> '' THEN %(phone)s ELSE g.phone END, "
+        f"country = CASE WHEN %(country)s <> '' THEN %(country)s ELSE g.country END, updated_at = %(now)s "
+        f"FROM guest_found WHERE g.id = guest_found.id AND ((%(phone_given)s <> '' AND %(phone_given)s <> g.phone) "
+        f"OR (%(country)s <> '' AND %(country)s <> g.country)) RETURNING {g_cols}), "
+        f"guest_new AS (INSERT INTO {table} (name, email, phone, country, created_at, updated_at) "
+        f"SELECT %(name)s, %(email)s, %(phone)s, %(country)s, %(now)s, %(now)s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM guest_found) RETURNING {cols}), "
+        f"guest AS (SELECT * FROM guest_updated UNION ALL "
+        f"SELECT * FROM guest_found WHERE NOT EXISTS (SELECT 1 FROM guest_updated) UNION ALL "
+        f"SELECT * FROM guest_new)"
+    )
+
+
+def guest_upsert_cte_params(data: GuestInput, now) -> dict:
+    email = data.email.strip().lower()
+    return {"email": email, "name": data.name.strip() or email or "Guest", "phone": data.phone.strip(),
+            "phone_given": data.phone, "country": data.country.upper(), "now": now}
+
+
 def invite_staff(*, owner, email: str, full_name: str = "", request=None):
     """Create a staff account working for ``owner`` and email it a link to choose a password.
 

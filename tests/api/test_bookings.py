@@ -438,3 +438,38 @@ def test_booking_detail_is_json_serializable_and_stable(api, owner, prop, create
     first = api.get(f"/api/v1/bookings/{created['reference']}").json()
     assert json.loads(json.dumps(first)) == api.get(f"/api/v1/bookings/{created['reference']}").json()
     assert booking_access_token(Booking.objects.get(reference=created["reference"]))
+
+
+def test_create_booking_statement_budget(api, prop, booking_body):
+    """Issue 16: at most 6 statements per API booking. In a test the transaction is the test's, so reserve()'s own is
+    a SAVEPOINT … RELEASE where production sends BEGIN … COMMIT: the same count."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api.post("/api/v1/bookings", booking_body(prop, start=30), format="json")  # warm: a returning guest next
+    with CaptureQueriesContext(connection) as ctx:
+        response = api.post("/api/v1/bookings", booking_body(prop, start=10), format="json")
+    assert response.status_code == 201
+    limit = 6 if connection.vendor == "postgresql" else 20
+    assert len(ctx.captured_queries) <= limit, "\n".join(q["sql"][:120] for q in ctx.captured_queries)
+
+
+@pytest.mark.parametrize("currency", ["EUR", "JPY"])
+def test_the_created_body_is_the_serializers(api, owner, booking_body, currency):
+    """api.serializers.booking_created_body (no serializer built per request) answers what BookingCreatedSerializer
+    (the schema's) does, with adjustments, fees and taxes in the quote."""
+    from decimal import Decimal
+
+    from api.serializers import BookingCreatedSerializer
+    from tests.factories import PricingRuleFactory
+
+    prop = PropertyFactory(owner=owner, currency=currency, cleaning_fee=Decimal("35"), extra_guest_fee=Decimal("10"),
+                           guests_included=1, tax_rate=Decimal("7.25"))
+    PricingRuleFactory(property=prop, kind="weekend", value=Decimal("15"))
+    PricingRuleFactory(property=prop, kind="length_of_stay", min_nights=2, value=Decimal("-10"))
+    body = api.post("/api/v1/bookings", booking_body(prop, nights=9), format="json").json()
+    booking = Booking.objects.get(reference=body["reference"])
+    expected = json.loads(json.dumps(dict(BookingCreatedSerializer(booking).data)))
+    assert body == expected
+    assert list(body) == list(expected)
+    assert any(n["adjustments"] for n in body["quote"]["nights"]) and len(body["quote"]["fees"]) == 2

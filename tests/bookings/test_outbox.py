@@ -423,3 +423,77 @@ def test_a_backfill_event_delivered_later_by_the_sweeper_outside_the_context_sti
     assert SentEmail.objects.count() == 0
     assert OutboxDelivery.objects.filter(consumer="emails").count() == 2
     assert not outbox.is_backfill()
+
+
+# --- Publishing with a broker: many events per message (core.outbox.Publisher) ------------------------------
+
+
+@pytest.fixture
+def quiet_publisher(monkeypatch, settings):
+    """Tasks not eager (as with a broker), and a publisher whose thread is not started: the test flushes it."""
+    import os
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    publisher = outbox.Publisher()
+    publisher._pid = os.getpid()  # as if its thread ran already: nothing is published until flush()
+    monkeypatch.setattr(outbox, "publisher", publisher)
+    sent: list[list[str]] = []
+    monkeypatch.setattr(outbox.deliver_outbox_events, "delay", lambda ids: sent.append(list(ids)))
+    return publisher, sent
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db(transaction=True)
+def test_events_committed_meanwhile_go_in_one_message_and_each_is_delivered(consumers, quiet_publisher):
+    publisher, sent = quiet_publisher
+    rec = consumers("email")
+    prop = PropertyFactory()
+    first, second = reserve(prop, start=10), reserve(prop, start=20)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        reserve(prop, start=30)
+        raise RuntimeError("rolled back: its event is never published")
+    assert sent == [] and rec.seen == []  # committed, queued, not yet sent
+
+    publisher.flush()
+
+    events = list(OutboxEvent.objects.order_by("created_at"))
+    assert [e.aggregate_id for e in events] == [str(first.pk), str(second.pk)]
+    assert sent == [[str(e.pk) for e in events]]
+    assert outbox.deliver_outbox_events.run(sent[0]) == 2  # what the worker runs for that message
+    assert rec.seen == [e.pk for e in events]
+    assert outbox.deliver_outbox_events.run(sent[0]) == 2 and len(rec.seen) == 2  # a redelivery changes nothing
+
+
+@pytest.mark.sqlite
+def test_a_batch_is_at_most_max_batch_ids(quiet_publisher):
+    publisher, sent = quiet_publisher
+    for i in range(outbox.Publisher.MAX_BATCH + 3):
+        publisher.put(f"id-{i}")
+    publisher.flush()
+    assert [len(batch) for batch in sent] == [outbox.Publisher.MAX_BATCH, 3]
+    assert [i for batch in sent for i in batch] == [f"id-{i}" for i in range(outbox.Publisher.MAX_BATCH + 3)]
+
+
+@pytest.mark.sqlite
+def test_the_publisher_thread_sends_what_is_put(monkeypatch, settings):
+    settings.OUTBOX_PUBLISH_LINGER_MS = 0
+    publisher = outbox.Publisher()
+    got = threading.Event()
+    sent = []
+    monkeypatch.setattr(outbox.deliver_outbox_events, "delay", lambda ids: (sent.extend(ids), got.set()))
+    publisher.put("event-1")
+    assert got.wait(30)  # a wait for the thread, not a measure of speed
+    assert sent == ["event-1"]
+
+
+@pytest.mark.sqlite
+def test_a_broker_failure_in_the_publisher_leaves_the_events_to_the_sweeper(quiet_publisher, monkeypatch, caplog):
+    publisher, _sent = quiet_publisher
+
+    def broker_down(ids):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(outbox.deliver_outbox_events, "delay", broker_down)
+    publisher.put("event-1")
+    publisher.flush()  # does not raise
+    assert "the sweeper will deliver them" in caplog.text

@@ -23,7 +23,7 @@ from config import celery_metrics, gunicorn_hooks
 from core import liveness
 from core.actor import Actor
 from core.models import OutboxEvent
-from tests.factories import PropertyFactory
+from tests.factories import PropertyFactory, future
 
 from .conftest import sample, scraped_value
 
@@ -97,6 +97,23 @@ def test_an_ical_sync_counts_its_outcome(server, settings):
     server.route("/feed.ics", b"gone", status=500)
     sync_connection(conn.pk, trigger="manual")
     assert sample("ical_fetches_total", platform="airbnb", outcome="error") == errors + 1
+
+
+def test_stays_a_feed_imports_as_a_set_count_as_created_under_the_platform(
+        server, settings, django_capture_on_commit_callbacks):
+    """The set-based import (bookings.external) inserts its stays in bulk: they are counted all the same."""
+    events = "".join(
+        f"BEGIN:VEVENT\r\nUID:m{n}@airbnb.com\r\nDTSTART;VALUE=DATE:{future(30 + 5 * n):%Y%m%d}\r\n"
+        f"DTEND;VALUE=DATE:{future(32 + 5 * n):%Y%m%d}\r\nSUMMARY:Reserved\r\nEND:VEVENT\r\n" for n in range(2))
+    server.route("/stays.ics", f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n{events}END:VCALENDAR\r\n"
+                 .encode())
+    conn = ChannelConnection.objects.create(property=PropertyFactory(), platform=Platform.AIRBNB,
+                                            import_url=server.url("/stays.ics"))
+    created = sample("bookings_created_total", source="airbnb")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sync_connection(conn.pk).outcome == SyncRun.Outcome.OK
+    assert Booking.objects.filter(property_id=conn.property_id, source="airbnb").count() == 2
+    assert sample("bookings_created_total", source="airbnb") == created + 2
 
 
 def test_a_push_to_a_platform_observes_the_sync_latency_from_the_event(
