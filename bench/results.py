@@ -1,6 +1,7 @@
 """Machine-readable benchmark results: every figure of a printed table as JSON, and a check of such a file.
 
     python -m bench.results check var/bench-smoke.json [--printed var/bench-smoke.log]
+    python -m bench.results compare var/before.json var/after.json
 
 Every benchmark command (``bench.run``, ``bench.channel_export``, ``bench.channel_import``,
 ``bench.channel_api``) takes ``--json PATH`` and writes, through :func:`write`, one document::
@@ -238,6 +239,32 @@ def check(doc: dict[str, Any], printed: str | None = None) -> list[str]:
     return problems
 
 
+def compare(before: dict[str, Any], after: dict[str, Any]) -> list[list[str]]:
+    """Rows of both documents matched by table position and key: p50, p95, ops/s before -> after, and p95's ratio
+    (a row missing on one side shows "-"). For spotting regressions between two runs of the same command; the
+    figures are only as comparable as the machines and loads in the two ``metadata`` blocks."""
+    def rows_of(doc):
+        return {(t.get("properties"), r["key"]): r for t in doc.get("tables") or [] for r in t.get("rows") or []}
+
+    a, b = rows_of(before), rows_of(after)
+    out = []
+    for ident in list(a) + [k for k in b if k not in a]:
+        x, y = a.get(ident), b.get(ident)
+
+        def fig(row, name):
+            value = None if row is None else row.get(name)
+            return "-" if value is None else f"{value:,.2f}"
+
+        ratio = "-"
+        if x and y and x.get("p95_ms") and y.get("p95_ms"):
+            ratio = f"{y['p95_ms'] / x['p95_ms']:.2f}x"
+        size = "" if ident[0] is None else f"{ident[0]:,}: "
+        out.append([size + ident[1], f"{fig(x, 'p50_ms')} -> {fig(y, 'p50_ms')}",
+                    f"{fig(x, 'p95_ms')} -> {fig(y, 'p95_ms')}", f"{fig(x, 'ops_per_s')} -> {fig(y, 'ops_per_s')}",
+                    ratio])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -246,7 +273,21 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("check", help="validate a --json file (and compare it with the printed output)")
     c.add_argument("path")
     c.add_argument("--printed", help="the command's printed output: every table row must be in the JSON")
+    cmp = sub.add_parser("compare", help="two --json files side by side, row by row (by key)")
+    cmp.add_argument("before")
+    cmp.add_argument("after")
     args = ap.parse_args(argv)
+    if args.command == "compare":
+        from bench.run import print_cells
+
+        docs = [json.loads(Path(x).read_text()) for x in (args.before, args.after)]
+        for label, doc in zip(("before", "after"), docs, strict=True):
+            m = doc["metadata"]
+            print(f"{label}: {m['started_at']}, commit {m['git_commit'][:12]}{' (dirty)' if m['git_dirty'] else ''}, "
+                  f"load {m['machine']['load_average_start']} -> {m['machine']['load_average_end']}")
+        print_cells(["key", "p50 ms", "p95 ms", "ops/s", "p95 after/before"], compare(*docs),
+                    ["<", ">", ">", ">", ">"])
+        return 0
     doc = json.loads(Path(args.path).read_text())
     printed = Path(args.printed).read_text() if args.printed else None
     problems = check(doc, printed)

@@ -112,3 +112,15 @@ def test_the_scaling_table_has_a_column_per_size_and_every_search_floor():
     assert lines["  floor: bit string of occupied nights: p50 / p95 ms"] == ["-", "6.00 / 6.00"]
     assert lines["reserve(), 8 threads, distinct dates: /s"] == ["44", "44"]
     assert lines["POST /api/v1/bookings, 8 clients: /s"] == ["-", "-"]
+
+
+def test_compare_matches_rows_by_key_and_shows_what_is_missing():
+    rows = fake_rows()
+    info = results.RunInfo("bench.run", [])
+    before = json.loads(json.dumps(results.document(info, [results.table_dict("t", rows[:2])])))
+    rows[0].samples_ms = [100.0, 120.0]
+    after = json.loads(json.dumps(results.document(info, [results.table_dict("t", rows[:1] + rows[2:3])])))
+    lines = {line[0]: line[1:] for line in results.compare(before, after)}
+    assert lines["search"] == ["53.00 -> 110.00", "59.10 -> 119.00", "18.52 -> 9.09", "2.01x"]
+    assert lines["search.floor"][0] == "21.00 -> -" and lines["search.floor"][3] == "-"
+    assert lines["reserve"][2] == "- -> 44.40"
