@@ -46,6 +46,10 @@ DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/stayhold_bench"
 # BENCH_REDIS_URL lets two benchmark runs share the machine without flushing each other's queue.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 THREADS = 8
+# How long an HTTP client of the bench waits for an answer. Only a guard against a hung server: on a machine
+# shared with other jobs (load average 15 on 2 cores) the first request, which waits for gunicorn's workers to
+# import Django, took longer than the 30 s this used to be.
+HTTP_TIMEOUT = float(os.environ.get("BENCH_HTTP_TIMEOUT", "120"))
 
 OCCUPYING_SQL = "('held', 'reserved', 'confirmed', 'checked_in', 'checked_out')"
 # The floor: page 1 of the same question, asked as one hand-written query.
@@ -634,7 +638,7 @@ def _server_cpu_ms(pid: int) -> float | None:
 def _post(port: int, path: str, body: dict, conn=None):
     import http.client
 
-    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
     conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
     resp = conn.getresponse()
     data = resp.read()
@@ -795,7 +799,7 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
     """One GET on a new connection (gunicorn's sync workers close it after each response)."""
     import http.client
 
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
     try:
         conn.request("GET", path, headers={"Accept": "text/html", "Accept-Encoding": "identity"})
         resp = conn.getresponse()
