@@ -18,6 +18,10 @@ The data set lives in its own database (``stayhold_bench`` by default;
 ``BENCH_DATABASE_URL`` or ``--db-url`` to change) and is reused when it has the
 requested size. Whatever a run adds (bookings, guests, audit and outbox rows) is
 deleted at the end, so the next run measures the same data.
+
+``--json PATH`` also writes every figure of the printed table as JSON (bench/results.py);
+``--scaling 1000,10000,100000`` runs this once per size, each in its own database (50
+bookings per property), and prints the scaling table (docs/benchmarks.md).
 """
 
 from __future__ import annotations
