@@ -95,6 +95,7 @@ SCALING_SIZES ?= 1000,10000,100000
 bench-scaling: $(STAMP)
 	mkdir -p var
 	$(BIN)/python -m bench.run --scaling $(SCALING_SIZES) --json var/bench-scaling.json $(BENCH_ARGS)
+	$(BIN)/python -m bench.results check var/bench-scaling.json
 
 # iCal export and import, and the channel APIs with a real worker (each in its own database: stayhold_bench_export,
 # stayhold_bench_channels, stayhold_bench_api). BENCH_JSON_PREFIX=var/x also writes var/x-{export,import,api}.json.

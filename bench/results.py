@@ -212,10 +212,26 @@ def check(doc: dict[str, Any], printed: str | None = None) -> list[str]:
     for key in ("cpu_model", "cpu_count", "load_average_start", "load_average_end"):
         if key not in machine:
             problems.append(f"metadata.machine.{key} missing")
-    rows = [row for table in doc.get("tables") or [] for row in table.get("rows") or []]
+    tables = doc.get("tables") or []
+    rows = [row for table in tables for row in table.get("rows") or []]
     if not rows:
         problems.append("no rows")
-    keys = [row.get("key") for row in rows if row.get("key")]
+    for table in tables:  # keys are unique within a table (a scaling run has one table per size)
+        keys = [row.get("key") for row in table.get("rows") or [] if row.get("key")]
+        if len(set(keys)) != len(keys):
+            problems.append(f"duplicate row keys in {table.get('title', '')[:40]!r}: "
+                            f"{sorted(k for k in set(keys) if keys.count(k) > 1)}")
+    for table in tables:
+        keys = [row.get("key") for row in table.get("rows") or []]
+        for row in table.get("rows") or []:
+            if row.get("floor") is not None and row["floor"].get("key") not in keys:
+                problems.append(f"row {row.get('operation')!r} names a floor that is not a row: "
+                                f"{row['floor'].get('key')!r}")
+    scaling = doc.get("scaling")
+    if scaling is not None:
+        width = len(scaling.get("header") or [])
+        if not width or any(len(line) != width for line in scaling.get("rows") or []):
+            problems.append("scaling: every line must have one cell per column of the header")
     for row in rows:
         missing = [k for k in ROW_KEYS if k not in row]
         if missing:
@@ -223,10 +239,6 @@ def check(doc: dict[str, Any], printed: str | None = None) -> list[str]:
             continue
         if not row["skipped"] and (row["p50_ms"] is None or row["p95_ms"] is None or row["ops_per_s"] is None):
             problems.append(f"row {row['operation']!r} has no figures and is not skipped")
-        if row["floor"] is not None and row["floor"]["key"] not in keys:
-            problems.append(f"row {row['operation']!r} names a floor that is not a row: {row['floor']['key']!r}")
-    if len(set(keys)) != len(keys):
-        problems.append(f"duplicate row keys: {sorted(k for k in set(keys) if keys.count(k) > 1)}")
     if printed is not None:
         seen = [row["printed"] for row in rows if "printed" in row]
         shown = printed_rows(printed)

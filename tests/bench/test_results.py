@@ -124,3 +124,15 @@ def test_compare_matches_rows_by_key_and_shows_what_is_missing():
     assert lines["search"] == ["53.00 -> 110.00", "59.10 -> 119.00", "18.52 -> 9.09", "2.01x"]
     assert lines["search.floor"][0] == "21.00 -> -" and lines["search.floor"][3] == "-"
     assert lines["reserve"][2] == "- -> 44.40"
+
+
+def test_keys_repeat_across_the_tables_of_a_scaling_run_but_not_within_one():
+    info = results.RunInfo("bench.run", [])
+    tables = [results.table_dict(f"{n} properties", fake_rows()) for n in (1000, 10_000)]
+    scaling = {"header": ["properties", "1,000", "10,000"], "rows": [["bookings", "50,000", "500,000"]]}
+    assert results.check(results.document(info, tables, scaling=scaling)) == []
+    twice = results.table_dict("t", fake_rows()[:1] * 2)
+    assert results.check(results.document(info, [twice])) == ["duplicate row keys in 't': ['search']"]
+    scaling["rows"] = [["bookings", "50,000"]]
+    assert results.check(results.document(info, tables, scaling=scaling)) == [
+        "scaling: every line must have one cell per column of the header"]
