@@ -7,7 +7,8 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stayhold
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PORT ?= 8000
 
-.PHONY: run test test-clock lint bench bench-small bench-smoke bench-channels install clean messages compilemessages
+.PHONY: run test test-clock lint bench bench-small bench-smoke bench-scaling bench-channels install clean messages \
+	compilemessages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,26 +66,43 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(MAKE) bench-channels
 
 bench-small: $(STAMP)
-	$(BIN)/python -m bench.run --properties 1000 --bookings 50000
+	$(BIN)/python -m bench.run --properties 1000
 	$(MAKE) bench-channels CHANNEL_BENCH_ARGS=--quick
 
 # CI's smoke run (.ci/run): every benchmark's code path at the smallest size, in its own database, so that a
-# schema change can never break `make bench` silently. Its figures mean nothing; only its exit code counts.
+# schema change can never break `make bench` silently. Its figures mean nothing; only its exit code counts, and
+# that every printed row is also in the JSON (var/bench-smoke*.json, checked by bench/results.py).
 bench-smoke: $(STAMP)
-	$(BIN)/python -m bench.run --properties 100 --bookings 1000 --quick --rebuild \
-		--db-url postgres://postgres@127.0.0.1:5432/stayhold_bench_smoke
-	$(MAKE) bench-channels CHANNEL_BENCH_ARGS=--quick
+	mkdir -p var
+	bash -o pipefail -c '$(BIN)/python -m bench.run --properties 100 --bookings 1000 --quick --rebuild \
+		--db-url postgres://postgres@127.0.0.1:5432/stayhold_bench_smoke --json var/bench-smoke.json \
+		| tee var/bench-smoke.log'
+	$(BIN)/python -m bench.results check var/bench-smoke.json --printed var/bench-smoke.log
+	$(MAKE) bench-channels CHANNEL_BENCH_ARGS=--quick BENCH_JSON_PREFIX=var/bench-smoke
+	$(BIN)/python -m bench.results check var/bench-smoke-export.json
+	$(BIN)/python -m bench.results check var/bench-smoke-import.json
+	$(BIN)/python -m bench.results check var/bench-smoke-api.json
+
+# Search, pages and booking writes at 1,000, 10,000 and 100,000 properties (50 bookings each), each size in its
+# own database (stayhold_bench_p1000, ..._p10000, ..._p100000: built on first use, then reused), and the scaling
+# table; every figure also in var/bench-scaling.json. The first build of the 100,000 size takes tens of minutes
+# (docs/benchmarks.md); SCALING_SIZES=1000,10000 for a shorter run.
+SCALING_SIZES ?= 1000,10000,100000
+bench-scaling: $(STAMP)
+	mkdir -p var
+	$(BIN)/python -m bench.run --scaling $(SCALING_SIZES) --json var/bench-scaling.json $(BENCH_ARGS)
+	$(BIN)/python -m bench.results check var/bench-scaling.json
 
 # iCal export and import, and the channel APIs with a real worker (each in its own database: stayhold_bench_export,
-# stayhold_bench_channels, stayhold_bench_api).
+# stayhold_bench_channels, stayhold_bench_api). BENCH_JSON_PREFIX=var/x also writes var/x-{export,import,api}.json.
 bench-channels: $(STAMP)
-	$(BIN)/python -m bench.channel_export $(CHANNEL_BENCH_ARGS)
-	$(BIN)/python -m bench.channel_import $(CHANNEL_BENCH_ARGS)
-	$(BIN)/python -m bench.channel_api $(CHANNEL_BENCH_ARGS)
+	$(BIN)/python -m bench.channel_export $(CHANNEL_BENCH_ARGS) $(if $(BENCH_JSON_PREFIX),--json $(BENCH_JSON_PREFIX)-export.json)
+	$(BIN)/python -m bench.channel_import $(CHANNEL_BENCH_ARGS) $(if $(BENCH_JSON_PREFIX),--json $(BENCH_JSON_PREFIX)-import.json)
+	$(BIN)/python -m bench.channel_api $(CHANNEL_BENCH_ARGS) $(if $(BENCH_JSON_PREFIX),--json $(BENCH_JSON_PREFIX)-api.json)
 
 clean:
 	rm -rf $(VENV) var

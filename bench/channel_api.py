@@ -1,7 +1,7 @@
 """Channel API benchmark: how fast a change reaches a platform and a platform's reservation reaches us, with a real
 Celery worker, a real web server and the Channex emulator over HTTP.
 
-    python -m bench.channel_api [--quick] [--db-url postgres://…/stayhold_bench_api]
+    python -m bench.channel_api [--quick] [--db-url postgres://…/stayhold_bench_api] [--json PATH]
 
 Set-up: a fresh database (``stayhold_bench_api``), N properties (1,000; 40 with ``--quick``), each connected to its
 own property on the Channex emulator (served from this process) with its own API key — a Channex key can be scoped
@@ -306,14 +306,22 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.channel_api", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="40 connections and 20 samples each way")
     ap.add_argument("--db-url", default=os.environ.get("BENCH_API_DATABASE_URL", DEFAULT_DB_URL))
+    ap.add_argument("--json", metavar="PATH", help="also write the table's figures to PATH (bench/results.py)")
     args = ap.parse_args(argv)
+    from bench import results
     from bench.channel_import import _recreate_database
+    from bench.run import _admin_url
 
+    info = results.RunInfo("bench.channel_api", argv)
     _recreate_database(args.db_url)
     started = time.perf_counter()
     rows = run(args.db_url, args.quick)
     log()
     print_table(rows)
+    if args.json:
+        info.dataset = {"database": _admin_url(args.db_url)[1], "quick": args.quick}
+        results.write(args.json, info, [results.table_dict("Channel APIs", rows)])
+        log(f"Wrote {args.json}.")
     log(f"\nTotal time {time.perf_counter() - started:.0f} s.")
     return 0
 

@@ -1,6 +1,6 @@
 """Benchmark of the iCal export feed: one property with 500 bookings, ``GET /ical/<token>.ics``.
 
-    python -m bench.channel_export [--quick] [--db-url postgres://…/stayhold_bench_export]
+    python -m bench.channel_export [--quick] [--db-url postgres://…/stayhold_bench_export] [--json PATH]
 
 Requests go through Django's test ``Client``: the whole stack (middleware, URL
 routing, the view, the queries) in process, without a socket or gunicorn, so the
@@ -18,7 +18,7 @@ few live holds), 20 owner blocks and 10 channel blocks, measured through the
 Booking.com connection (so the Airbnb stays are exported and the Booking.com
 ones suppressed). The rows are written inside a transaction that is rolled back
 at the end: nothing is left behind. Run alone, it uses its own database
-(``stayhold_bench_export``, created and migrated when missing); called from
+(``stayhold_bench_export`` unless ``--db-url`` names another; created and migrated when missing); called from
 ``bench.run`` after Django is configured, it uses that database the same way.
 """
 
@@ -31,7 +31,6 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 if __package__ in (None, ""):  # `python bench/channel_export.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -44,11 +43,6 @@ N_BOOKINGS = 500
 
 class _Rollback(Exception):
     pass
-
-
-def _own_db_url(db_url: str) -> str:
-    parts = urlsplit(db_url)
-    return urlunsplit((parts.scheme, parts.netloc, "/stayhold_bench_export", "", ""))
 
 
 def _ensure_database(db_url: str) -> None:
@@ -155,20 +149,25 @@ def _measure(quick: bool) -> list[Row]:
 
             note = f"{N_BOOKINGS} bookings, {events} events, {size / 1024:.0f} KiB"
             rows.append(Row("ical plain 404 (floor: test client + middleware)", time_calls(get_404, n),
-                            queries=count_queries(get_404), note="no query, no feed"))
+                            queries=count_queries(get_404), note="no query, no feed", key="export.404"))
             rows.append(Row("ical export GET 200 (test client)", time_calls(get_200, n),
-                            queries=count_queries(get_200), note=note))
+                            queries=count_queries(get_200), note=note, key="export.200",
+                            floor="export.404"))
             rows.append(Row("ical export GET 304 If-None-Match", time_calls(get_304_etag, n),
-                            queries=count_queries(get_304_etag), note="version only, no body"))
+                            queries=count_queries(get_304_etag), note="version only, no body",
+                            key="export.304.etag", floor="export.404"))
             rows.append(Row("ical export GET 304 If-Modified-Since", time_calls(get_304_date, n),
-                            queries=count_queries(get_304_date), note="version only, no body"))
+                            queries=count_queries(get_304_date), note="version only, no body",
+                            key="export.304.date", floor="export.404"))
             connection = type(connection).objects.select_related("property").get(pk=connection.pk)
             rows.append(Row("build_feed() (fast renderer)", time_calls(lambda: build_feed(connection), n),
-                            queries=count_queries(lambda: build_feed(connection)), note="no HTTP"))
+                            queries=count_queries(lambda: build_feed(connection)), note="no HTTP",
+                            key="export.build_feed"))
             data = load_feed_data(connection)
             rows.append(Row("render_with_icalendar() (reference)",
                             time_calls(lambda: render_with_icalendar(data), 5 if quick else 20, warmup=1),
-                            queries=0, note="icalendar objects only, rows preloaded"))
+                            queries=0, note="icalendar objects only, rows preloaded",
+                            key="export.render_with_icalendar"))
             raise _Rollback
     except _Rollback:
         pass
@@ -178,13 +177,12 @@ def _measure(quick: bool) -> list[Row]:
     return rows
 
 
-def run(db_url: str = DEFAULT_DB_URL, quick: bool = False, *, own_database: bool = True) -> list[Row]:
-    """Measure the export feed. Configures Django on its own database (``stayhold_bench_export`` on the server of
-    ``db_url``; with ``own_database=False``, ``db_url`` as given) unless Django is already set up."""
+def run(db_url: str = DEFAULT_DB_URL, quick: bool = False) -> list[Row]:
+    """Measure the export feed. Configures Django on the database ``db_url`` names unless Django is already set
+    up."""
     if not _django_ready():
-        own = _own_db_url(db_url) if own_database else db_url
-        _ensure_database(own)
-        configure_django(own)
+        _ensure_database(db_url)  # the database --db-url names (two runs on different names cannot collide)
+        configure_django(db_url)
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0, interactive=False)
@@ -196,9 +194,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db-url", default=os.environ.get("BENCH_EXPORT_DATABASE_URL", DEFAULT_DB_URL))
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", metavar="PATH", help="also write the table's figures to PATH (bench/results.py)")
     args = parser.parse_args(argv)
-    rows = run(args.db_url, quick=args.quick, own_database=False)  # the database named: runs can share a server
+    from bench import results
+    from bench.run import _admin_url
+
+    info = results.RunInfo("bench.channel_export", argv)
+    rows = run(args.db_url, quick=args.quick)
     print_table(rows)
+    if args.json:
+        info.dataset = {"database": _admin_url(args.db_url)[1], "bookings": N_BOOKINGS, "properties": 1}
+        results.write(args.json, info, [results.table_dict("iCal export", rows)])
+        log(f"Wrote {args.json}.")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Channel import benchmark: a big feed, and a full sync cycle of many connections over real HTTP.
 
-    python -m bench.channel_import [--quick] [--db-url postgres://…/stayhold_bench_channels]
+    python -m bench.channel_import [--quick] [--db-url postgres://…/stayhold_bench_channels] [--json PATH]
 
 Rows:
 
@@ -269,7 +269,7 @@ def run(db_url: str = DEFAULT_DB_URL, quick: bool = False, ab: bool = False) -> 
     current = _django_database_name()
     name = db_url.rsplit("/", 1)[-1]
     if current is not None and current != name:
-        cmd = [sys.executable, "-m", "bench.channel_import", "--db-url", db_url, "--json"] + (
+        cmd = [sys.executable, "-m", "bench.channel_import", "--db-url", db_url, "--rows-json"] + (
             ["--quick"] if quick else []) + (["--ab"] if ab else [])
         out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
         payload = json.loads(out.strip().splitlines()[-1])
@@ -284,17 +284,26 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.channel_import", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="200 connections instead of 1,000")
     ap.add_argument("--db-url", default=os.environ.get("BENCH_CHANNELS_DATABASE_URL", DEFAULT_DB_URL))
-    ap.add_argument("--json", action="store_true", help="print the rows as JSON (for bench.run)")
+    ap.add_argument("--rows-json", action="store_true", help="print the rows as JSON (for a parent process)")
+    ap.add_argument("--json", metavar="PATH", help="also write the table's figures to PATH (bench/results.py)")
     ap.add_argument("--ab", action="store_true",
                     help="also import the big feed one stay at a time (the path before issue 16), in the same run")
     args = ap.parse_args(argv)
+    from bench import results
+    from bench.run import _admin_url
+
+    info = results.RunInfo("bench.channel_import", argv)
     started = time.perf_counter()
     rows = run(args.db_url, args.quick, args.ab)
-    if args.json:
+    if args.rows_json:
         print(json.dumps([row.__dict__ for row in rows]))
         return 0
     log()
     print_table(rows)
+    if args.json:
+        info.dataset = {"database": _admin_url(args.db_url)[1], "quick": args.quick}
+        results.write(args.json, info, [results.table_dict("iCal import", rows)])
+        log(f"Wrote {args.json}.")
     log(f"\nTotal time {time.perf_counter() - started:.0f} s.")
     return 0
 

@@ -2,6 +2,7 @@
 
     python -m bench.run [--properties 10000] [--bookings 500000] [--rebuild] [--quick]
                         [--iterations N] [--explain] [--skip-http] [--skip-pages] [--processes] [--keep-data]
+                        [--json PATH] [--scaling 1000,10000,100000] [--build-only]
 
 Rows: search through ``bookings.search.search`` next to one hand-written
 SQL query (the floor); availability and quote for one property; the guest
@@ -17,6 +18,10 @@ The data set lives in its own database (``stayhold_bench`` by default;
 ``BENCH_DATABASE_URL`` or ``--db-url`` to change) and is reused when it has the
 requested size. Whatever a run adds (bookings, guests, audit and outbox rows) is
 deleted at the end, so the next run measures the same data.
+
+``--json PATH`` also writes every figure of the printed table as JSON (bench/results.py);
+``--scaling 1000,10000,100000`` runs this once per size, each in its own database (50
+bookings per property), and prints the scaling table (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/stayhold_bench"
 # BENCH_REDIS_URL lets two benchmark runs share the machine without flushing each other's queue.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 THREADS = 8
+# How long an HTTP client of the bench waits for an answer. Only a guard against a hung server: on a machine
+# shared with other jobs (load average 15 on 2 cores) the first request, which waits for gunicorn's workers to
+# import Django, took longer than the 30 s this used to be.
+HTTP_TIMEOUT = float(os.environ.get("BENCH_HTTP_TIMEOUT", "120"))
 
 OCCUPYING_SQL = "('held', 'reserved', 'confirmed', 'checked_in', 'checked_out')"
 # The floor: page 1 of the same question, asked as one hand-written query.
@@ -191,18 +200,35 @@ def reset_run_data(marker) -> None:
 
 @dataclass
 class Row:
+    """One line of a printed table (and one object of the ``--json`` file, bench/results.py).
+
+    ``key`` names the measure stably across runs and sizes ("search", "page.search", "reserve", …: the JSON
+    and the scaling table find rows by it, not by their printed name, which carries figures); ``floor`` is the
+    key of the row it is compared with in the same run; ``facts`` holds figures that are not latencies (the
+    number of properties a search found, …)."""
+
     name: str
     samples_ms: list[float] = field(default_factory=list)
     ops_per_s: float | None = None
     queries: int | None = None
     note: str = ""
     skipped: str = ""
+    key: str = ""
+    floor: str = ""
+    facts: dict = field(default_factory=dict)
+
+    def figures(self) -> tuple[float | None, float | None, float | None]:
+        """p50 ms, p95 ms, operations per second (None where skipped)."""
+        if self.skipped or not self.samples_ms:
+            return None, None, self.ops_per_s if not self.skipped else None
+        ops = self.ops_per_s if self.ops_per_s is not None else 1000 / statistics.fmean(self.samples_ms)
+        return percentile(self.samples_ms, 50), percentile(self.samples_ms, 95), ops
 
     def cells(self) -> list[str]:
         if self.skipped:
             return [self.name, "n/a", "n/a", "n/a", "n/a", self.skipped]
-        p50, p95 = percentile(self.samples_ms, 50), percentile(self.samples_ms, 95)
-        ops = self.ops_per_s if self.ops_per_s is not None else 1000 / statistics.fmean(self.samples_ms)
+        p50, p95, ops = self.figures()
+        assert p50 is not None and p95 is not None and ops is not None
         return [self.name, f"{p50:.2f}", f"{p95:.2f}", f"{ops:,.0f}",
                 "-" if self.queries is None else str(self.queries), self.note]
 
@@ -258,19 +284,22 @@ def cpu_model() -> str:
     return ""
 
 
-def print_table(rows: list[Row]) -> None:
-    header = ["operation", "p50 ms", "p95 ms", "ops/s", "queries/op", "notes"]
-    table = [header] + [r.cells() for r in rows]
+def print_cells(header: list[str], body: list[list[str]], align: list[str]) -> None:
+    table = [header] + body
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    align = ["<", ">", ">", ">", ">", "<"]
 
     def fmt(r):
         return "  ".join(f"{c:{a}{w}}" for c, a, w in zip(r, align, widths, strict=True)).rstrip()
 
     log(fmt(header))
     log("  ".join("-" * w for w in widths))
-    for r in table[1:]:
+    for r in body:
         log(fmt(r))
+
+
+def print_table(rows: list[Row]) -> None:
+    print_cells(["operation", "p50 ms", "p95 ms", "ops/s", "queries/op", "notes"], [r.cells() for r in rows],
+                ["<", ">", ">", ">", ">", "<"])
 
 
 # --- scenarios -----------------------------------------------------------------------------------
@@ -332,14 +361,18 @@ def bench_search(today: date, iterations: int, explain: bool) -> list[Row]:
             out.append((time.perf_counter() - t) * 1000)
     search_ms, orm_ms, floor_ms, bits_ms = samples
     s = Row(f"search 7 nights, 2 guests (page 1 of {page.total:,})", search_ms,
-            queries=count_queries(lambda: search(q)))
+            queries=count_queries(lambda: search(q)), key="search", floor="search.floor",
+            facts={"total": page.total})
     before = Row(f"  before: the ORM search (page 1 of {_search_orm(q, timezone.now()).total:,})", orm_ms,
                  queries=count_queries(lambda: _search_orm(q, timezone.now())),
-                 note="the same results without the occupancy bit strings (SQLite's path)")
+                 note="the same results without the occupancy bit strings (SQLite's path)", key="search.before",
+                 floor="search.floor")
     f = Row(f"  floor: one hand-written SQL query (page 1 of {floor_total:,})", floor_ms,
-            queries=1, note="overlap + block + guests only; search also applies stay rules")
+            queries=1, note="overlap + block + guests only; search also applies stay rules", key="search.floor",
+            facts={"total": floor_total})
     b = Row(f"  floor: the same over the bit strings (page 1 of {bits_rows[0][2] if bits_rows else 0:,})", bits_ms,
-            queries=1, note="the floor's question from bookings_occupancy: no stay rules, related rows, quotes")
+            queries=1, note="the floor's question from bookings_occupancy: no stay rules, related rows, quotes",
+            key="search.floor.bits", facts={"total": bits_rows[0][2] if bits_rows else 0})
     r50 = percentile(s.samples_ms, 50) / percentile(f.samples_ms, 50)
     r95 = percentile(s.samples_ms, 95) / percentile(f.samples_ms, 95)
     s.note = f"{r50:.1f}x floor at p50, {r95:.1f}x at p95 (goal: p95 <= 10 ms)"
@@ -378,10 +411,12 @@ def bench_quote(today: date, iterations: int) -> list[Row]:
         return check_availability(p, ci, co, 2), quote(p, ci, co, 2)
 
     return [
-        Row("availability, 1 property, 3 nights", time_calls(avail, iterations), queries=count_queries(avail)),
+        Row("availability, 1 property, 3 nights", time_calls(avail, iterations), queries=count_queries(avail),
+            key="availability"),
         Row("quote, 1 property, 3 nights", time_calls(price, iterations), queries=count_queries(price),
-            note="goal <= 5 ms"),
-        Row("load property + availability + quote", time_calls(both, iterations), queries=count_queries(both)),
+            note="goal <= 5 ms", key="quote"),
+        Row("load property + availability + quote", time_calls(both, iterations), queries=count_queries(both),
+            key="property+availability+quote"),
     ]
 
 
@@ -395,7 +430,10 @@ def free_slots(today: date, nights: int = 2) -> list[tuple[int, date, date]]:
             "SELECT id FROM properties_property p WHERE status = 'active' AND max_guests >= 2 AND min_stay <= %s "
             "AND max_stay >= %s AND buffer_days = 0 AND checkin_weekdays = 127 AND checkout_weekdays = 127 "
             "AND min_lead_days <= 14 AND max_advance_days >= 330 "
-            "AND NOT EXISTS (SELECT 1 FROM properties_dateoverride o WHERE o.property_id = p.id)",
+            "AND NOT EXISTS (SELECT 1 FROM properties_dateoverride o WHERE o.property_id = p.id) "
+            # the first 10,000 such properties are plenty (a run books ~3,000 slots); at 100,000 properties
+            # this keeps the candidate list (15 per property) from growing tenfold for nothing
+            "ORDER BY id LIMIT 10000",
             [nights, nights],
         )
         pids = [r[0] for r in cur.fetchall()]
@@ -487,7 +525,8 @@ def bench_raw_floor(db_url: str, slots: list, per_thread: int) -> Row:
     wall, results = run_threads(work, target)
     ok = sum(1 for r in results if r[0] == "ok")
     return Row(f"  floor: raw SQL lock + check + insert, {THREADS} threads", [r[1] for r in results],
-               ops_per_s=ok / wall, queries=3, note=f"{ok}/{len(results)} inserted (no audit row, outbox, quote)")
+               ops_per_s=ok / wall, queries=3, note=f"{ok}/{len(results)} inserted (no audit row, outbox, quote)",
+               key="reserve.floor")
 
 
 def _reserve_in_process(items: list) -> list[tuple[str, float]]:
@@ -529,7 +568,8 @@ def bench_reserve_processes(slots: list, per_client: int) -> Row:
     ok = sum(1 for r in results if r[0] == "ok")
     errors = sorted({r[0] for r in results if r[0] != "ok"})
     return Row(f"  reserve(), {THREADS} processes, distinct dates", [r[1] for r in results], ops_per_s=ok / wall,
-               queries=None, note=f"{ok}/{len(results)} created" + (f", errors: {errors}" if errors else ""))
+               queries=None, note=f"{ok}/{len(results)} created" + (f", errors: {errors}" if errors else ""),
+               key="reserve.processes", floor="reserve.floor")
 
 
 def bench_reserve(slots: list, per_thread: int, contested_rounds: int) -> list[Row]:
@@ -571,7 +611,8 @@ def bench_reserve(slots: list, per_thread: int, contested_rounds: int) -> list[R
     errors = sorted({r[0] for r in results if r[0] != "ok"})
     d = Row(f"reserve(), {THREADS} threads, distinct dates", [r[1] for r in results], ops_per_s=ok / wall,
             queries=queries, note=f"{ok}/{len(results)} created" + (f", errors: {errors}" if errors else "")
-            + f"; {cpu / len(results):.1f} ms Python CPU/op under one GIL (goal >= 500/s)")
+            + f"; {cpu / len(results):.1f} ms Python CPU/op under one GIL (goal >= 500/s)",
+            key="reserve", floor="reserve.floor", facts={"python_cpu_ms_per_op": round(cpu / len(results), 2)})
 
     # contested: all threads try the same property and dates, round after round
     contested = [slots.pop() for _ in range(contested_rounds)]
@@ -604,7 +645,7 @@ def bench_reserve(slots: list, per_thread: int, contested_rounds: int) -> list[R
     c = Row(f"reserve(), {THREADS} threads, SAME dates", [x[3] for x in results_c],
             ops_per_s=len(results_c) / wall_c, queries=None,
             note=f"{exact}/{contested_rounds} contested ranges -> exactly 1 booking each; "
-                 f"{len(results_c) - contested_rounds} clean conflicts (409)")
+                 f"{len(results_c) - contested_rounds} clean conflicts (409)", key="reserve.contested")
     log(f"  contested: {exact} of {contested_rounds} ranges got exactly one booking "
         f"({THREADS} clients each); the other {len(results_c) - contested_rounds} attempts got DatesUnavailable")
     return [d, c]
@@ -645,7 +686,7 @@ def _server_cpu_ms(pid: int) -> float | None:
 def _post(port: int, path: str, body: dict, conn=None):
     import http.client
 
-    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
     conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
     resp = conn.getresponse()
     data = resp.read()
@@ -731,7 +772,7 @@ def gunicorn_server(db_url: str, workers: int, settings: str = "config.settings"
 
 def bench_http(db_url: str, slots: list, per_client: int, workers: int) -> list[Row]:
     if not endpoint_exists():
-        return [Row(f"POST /api/v1/bookings, {THREADS} clients", skipped="n/a (endpoint missing)")]
+        return [Row(f"POST /api/v1/bookings, {THREADS} clients", skipped="n/a (endpoint missing)", key="api")]
     queries = http_queries(slots.pop())
     with gunicorn_server(db_url, workers) as (proc, port):
         # warm every worker up (imports, connections) with bookings that are not timed
@@ -759,13 +800,15 @@ def bench_http(db_url: str, slots: list, per_client: int, workers: int) -> list[
     created = sum(1 for r in results if r[0] == 201)
     bad = [(r[0], r[2]) for r in results if r[0] != 201]
     note = f"{created}/{len(results)} -> 201; gunicorn {workers} sync workers"
+    facts = {}
     if cpu_before is not None and cpu_after is not None and results:
         note += f", {(cpu_after - cpu_before) / len(results):.1f} ms worker CPU/request"
+        facts["worker_cpu_ms_per_request"] = round((cpu_after - cpu_before) / len(results), 2)
     note += " (goal >= 150/s)"
     if bad:
         note += f"; first failure: {bad[0][0]} {bad[0][1]!r}"
     return [Row(f"POST /api/v1/bookings, {THREADS} clients", [r[1] for r in results], ops_per_s=created / wall,
-                queries=queries, note=note)]
+                queries=queries, note=note, key="api", facts=facts)]
 
 
 # --- guest pages over HTTP -----------------------------------------------------------------------
@@ -804,7 +847,7 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
     """One GET on a new connection (gunicorn's sync workers close it after each response)."""
     import http.client
 
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
     try:
         conn.request("GET", path, headers={"Accept": "text/html", "Accept-Encoding": "identity"})
         resp = conn.getresponse()
@@ -901,17 +944,25 @@ def bench_pages(db_url: str, today: date, iterations: int, workers: int, concurr
             verdict = "met" if p95 <= goal else "MISSED"
             note += (f"; {percentile(samples[page.key], 50) / floor_p50:.0f}x floor at p50;"
                      f" goal p95 <= {goal} ms: {verdict}")
-        rows.append(Row(page.name, samples[page.key], queries=queries[page.key], note=note))
+        rows.append(Row(page.name, samples[page.key], queries=queries[page.key], note=note, key=f"page.{page.key}",
+                        floor="" if page.key == "floor" else "page.floor",
+                        facts={"req_per_s_concurrent": round(per_s, 1), "concurrent_clients": workers}
+                        | ({"worker_cpu_ms_per_request": round(cpu, 2)} if cpu is not None else {})))
     return rows
 
 
 # --- main ----------------------------------------------------------------------------------------
 
 
-def main(argv=None) -> int:
+BOOKINGS_PER_PROPERTY = 50  # the default data set's ratio (500,000 / 10,000), kept at every size
+SCALING_PASS_FLAGS = ("--quick", "--rebuild", "--skip-http", "--skip-pages", "--processes", "--keep-data")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     ap.add_argument("--properties", type=int, default=10_000)
-    ap.add_argument("--bookings", type=int, default=500_000)
+    ap.add_argument("--bookings", type=int, default=None,
+                    help=f"default: {BOOKINGS_PER_PROPERTY} per property (500,000 for the default 10,000)")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the data set even if it has the right size")
     ap.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
     ap.add_argument("--iterations", type=int, default=None, help="timed calls per read benchmark (default 200)")
@@ -922,8 +973,34 @@ def main(argv=None) -> int:
                     help="also run reserve() from 8 processes (no shared interpreter lock)")
     ap.add_argument("--workers", type=int, default=4, help="gunicorn workers for the HTTP row")
     ap.add_argument("--keep-data", action="store_true", help="do not delete the bookings this run created")
-    ap.add_argument("--db-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB_URL))
+    ap.add_argument("--db-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB_URL),
+                    help="with --scaling: the name of each size's database is derived from it (see --scaling)")
+    ap.add_argument("--json", metavar="PATH", help="also write every figure of the printed table(s) to PATH "
+                                                   "(bench/results.py describes the format)")
+    ap.add_argument("--scaling", metavar="N,N,...",
+                    help="run at each number of properties (50 bookings each), each size in its own database "
+                         "(the --db-url name + _p<N>, or with {size} in the name: 1k, 10k, 100k), built once and "
+                         "reused; then print the scaling table")
+    ap.add_argument("--build-only", action="store_true", help="build (or find) the data set, measure nothing")
     args = ap.parse_args(argv)
+    if args.scaling and args.bookings is not None:
+        ap.error("--scaling keeps 50 bookings per property: leave out --bookings")
+    if args.bookings is None:
+        args.bookings = BOOKINGS_PER_PROPERTY * args.properties
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.scaling:
+        return run_scaling(args, argv)
+    return run_once(args, argv)
+
+
+def run_once(args: argparse.Namespace, argv=None) -> int:
+    from bench import results
+
+    info = results.RunInfo("bench.run", argv)
     iterations = args.iterations or (30 if args.quick else 200)
     per_thread = 20 if args.quick else 150
     rounds = 10 if args.quick else 50
@@ -934,14 +1011,27 @@ def main(argv=None) -> int:
     log(f"Stayhold benchmark: {args.properties:,} properties, {args.bookings:,} bookings, database {args.db_url}")
     needs_build = prepare_database(args.db_url, args.properties, args.bookings, args.rebuild)
     configure_django(args.db_url)
+    build_wall = None
     if needs_build:
         log("Building the data set …")
+        t_build = time.perf_counter()
         marker = build_dataset(args.properties, args.bookings)
+        build_wall = time.perf_counter() - t_build
+        log(f"  built in {build_wall:.0f} s (migrate + load + VACUUM ANALYZE)")
     else:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0, interactive=False)  # a no-op unless the schema moved on
         marker = load_marker()
+    info.dataset = {"properties": marker.properties, "bookings": marker.bookings,
+                    "database": _admin_url(args.db_url)[1], "built_on": marker.built_on.isoformat(),
+                    "load_seconds": round(marker.seconds, 1), "built_in_this_run": needs_build,
+                    "build_wall_seconds": None if build_wall is None else round(build_wall, 1)}
+    if args.build_only:
+        log(f"Data set ready ({marker.properties:,} properties, {marker.bookings:,} bookings); --build-only.")
+        if args.json:
+            results.write(args.json, info, [])
+        return 0
     reset_run_data(marker)  # in case an earlier run was interrupted
 
     from django.utils import timezone
@@ -954,14 +1044,14 @@ def main(argv=None) -> int:
         log("Measuring availability and quote …")
         rows += bench_quote(today, iterations)
         if args.skip_http or args.skip_pages:
-            rows.append(Row("GET guest pages over HTTP", skipped="skipped (--skip-http / --skip-pages)"))
+            rows.append(Row("GET guest pages over HTTP", skipped="skipped (--skip-http / --skip-pages)", key="pages"))
         else:
             log(f"Measuring the guest pages over HTTP (gunicorn, {args.workers} workers, sequential client) …")
             try:
                 rows += bench_pages(args.db_url, today, iterations, args.workers, 5 if args.quick else 25)
             except Exception as exc:  # noqa: BLE001 - the other rows are still worth printing
                 log(f"  page benchmark failed: {exc!r}")
-                rows.append(Row("GET guest pages over HTTP", skipped=f"failed: {exc!r}"[:100]))
+                rows.append(Row("GET guest pages over HTTP", skipped=f"failed: {exc!r}"[:100], key="pages"))
         slots = free_slots(today)
         need = 3 + (3 if args.processes else 2) * THREADS * per_thread + rounds
         need += 0 if args.skip_http else 1 + 2 * args.workers + THREADS * per_client
@@ -973,14 +1063,15 @@ def main(argv=None) -> int:
             rows.insert(len(rows) - 1, bench_reserve_processes(slots, per_thread))
         rows.insert(len(rows) - 1, bench_raw_floor(args.db_url, slots, per_thread))
         if args.skip_http:
-            rows.append(Row(f"POST /api/v1/bookings, {THREADS} clients", skipped="skipped (--skip-http)"))
+            rows.append(Row(f"POST /api/v1/bookings, {THREADS} clients", skipped="skipped (--skip-http)", key="api"))
         else:
             log(f"Measuring booking creation through the HTTP API ({THREADS} clients, gunicorn) …")
             try:
                 rows += bench_http(args.db_url, slots, per_client, args.workers)
             except Exception as exc:  # noqa: BLE001 - the other rows are still worth printing
                 log(f"  HTTP benchmark failed: {exc!r}")
-                rows.append(Row(f"POST /api/v1/bookings, {THREADS} clients", skipped=f"failed: {exc!r}"[:100]))
+                rows.append(Row(f"POST /api/v1/bookings, {THREADS} clients", skipped=f"failed: {exc!r}"[:100],
+                                key="api"))
     finally:
         if not args.keep_data:
             reset_run_data(marker)
@@ -995,17 +1086,151 @@ def main(argv=None) -> int:
 
     log()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    log(f"Results ({datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {os.cpu_count()} CPUs {cpu_model()}, "
-        f"load average at start {load_at_start}, at end {load}, "
-        f"{platform.python_implementation()} {platform.python_version()}, "
-        f"{marker.properties:,} properties, {marker.bookings:,} bookings):")
+    title = (f"Results ({datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {os.cpu_count()} CPUs {cpu_model()}, "
+             f"load average at start {load_at_start}, at end {load}, "
+             f"{platform.python_implementation()} {platform.python_version()}, "
+             f"{marker.properties:,} properties, {marker.bookings:,} bookings)")
+    log(title + ":")
     print_table(rows)
+    if args.json:
+        results.write(args.json, info, [results.table_dict(title, rows)])
+        log(f"\nWrote {args.json}.")
     log(f"\nTotal time {time.perf_counter() - started:.0f} s.")
     failed = [row.name for row in rows if (row.skipped or "").startswith("failed")]
     if failed:  # the table is still printed, but a broken row fails the run (CI's make bench-smoke)
         log(f"Failed rows: {', '.join(failed)}")
         return 1
     return 0
+
+
+# --- scaling -------------------------------------------------------------------------------------
+
+
+def size_label(n: int) -> str:
+    """1000 -> "1k", 100000 -> "100k", 2500 -> "2500"."""
+    if n >= 1_000_000 and n % 1_000_000 == 0:
+        return f"{n // 1_000_000}m"
+    if n >= 1000 and n % 1000 == 0:
+        return f"{n // 1000}k"
+    return str(n)
+
+
+def scaling_db_url(db_url: str, n: int) -> str:
+    """Each size's own database: ``{size}`` in the name replaced by the size's label, else ``_p<N>`` appended
+    (``stayhold_bench`` -> ``stayhold_bench_p1000``; ``stayhold_bench_s{size}`` -> ``stayhold_bench_s1k``)."""
+    parts = urlsplit(db_url)
+    name = parts.path.lstrip("/")
+    name = name.replace("{size}", size_label(n)) if "{size}" in name else f"{name}_p{n}"
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def _ms(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}" if x >= 10 else f"{x:.2f}"
+
+
+def _ops(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def scaling_table(docs: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """The scaling table: one line per measure, one column per size (rows found by key, see :class:`Row`)."""
+    def row_of(doc: dict, key: str) -> dict | None:
+        return next((r for t in doc["tables"] for r in t["rows"] if r["key"] == key and not r["skipped"]), None)
+
+    def cell(doc: dict, key: str, fmt) -> str:
+        row = row_of(doc, key)
+        return "-" if row is None else fmt(row)
+
+    floor_keys: list[str] = []  # the search floors, in the order of the first run (the search work may add some)
+    for doc in docs:
+        for t in doc["tables"]:
+            for r in t["rows"]:
+                if r["key"].startswith("search.floor") and r["key"] not in floor_keys:
+                    floor_keys.append(r["key"])
+    lines: list[tuple[str, object]] = [
+        ("bookings", lambda d: f"{d['metadata']['dataset']['bookings']:,}"),
+        ("search 7 nights, 2 guests: p50 / p95 ms",
+         lambda d: cell(d, "search", lambda r: f"{_ms(r['p50_ms'])} / {_ms(r['p95_ms'])}")),
+        ("  properties found (exact total)", lambda d: cell(d, "search", lambda r: f"{r['facts'].get('total', 0):,}")),
+        ("  p50 ms per 1,000 found", lambda d: cell(
+            d, "search", lambda r: _ms(r["p50_ms"] * 1000 / r["facts"]["total"]) if r["facts"].get("total") else "-")),
+        ("  queries", lambda d: cell(d, "search", lambda r: str(r["queries_per_op"]))),
+    ]
+    for key in floor_keys:
+        def label_of(key=key):
+            for d in docs:
+                r = row_of(d, key)
+                if r is not None:
+                    return re.sub(r"\s*\(page 1 of [\d,]+\)", "", r["operation"])
+            return key
+        lines.append((f"  {label_of()}: p50 / p95 ms",
+                      lambda d, key=key: cell(d, key, lambda r: f"{_ms(r['p50_ms'])} / {_ms(r['p95_ms'])}")))
+    lines += [
+        ("GET / (search page): p50 / p95 ms",
+         lambda d: cell(d, "page.search", lambda r: f"{_ms(r['p50_ms'])} / {_ms(r['p95_ms'])}")),
+        ("GET /properties/<slug>/: p50 / p95 ms",
+         lambda d: cell(d, "page.property", lambda r: f"{_ms(r['p50_ms'])} / {_ms(r['p95_ms'])}")),
+        ("  floor: Django view, fixed string: p95 ms", lambda d: cell(d, "page.floor", lambda r: _ms(r["p95_ms"]))),
+        ("reserve(), 8 threads, distinct dates: /s", lambda d: cell(d, "reserve", lambda r: _ops(r["ops_per_s"]))),
+        ("  floor: raw SQL lock + check + insert: /s",
+         lambda d: cell(d, "reserve.floor", lambda r: _ops(r["ops_per_s"]))),
+        ("POST /api/v1/bookings, 8 clients: /s", lambda d: cell(d, "api", lambda r: _ops(r["ops_per_s"]))),
+        ("data set load, s (build time)", lambda d: f"{d['metadata']['dataset']['load_seconds']:,.0f}"),
+        ("load average at start / end", lambda d: "{} / {}".format(
+            d["metadata"]["machine"]["load_average_start"][0], d["metadata"]["machine"]["load_average_end"][0])),
+    ]
+    header = ["properties"] + [f"{d['metadata']['dataset']['properties']:,}" for d in docs]
+    body = [[label] + [fn(d) for d in docs] for label, fn in lines]  # type: ignore[operator]
+    return header, body
+
+
+def run_scaling(args: argparse.Namespace, argv=None) -> int:
+    """One child process per size (each configures Django on its own database), then the scaling table."""
+    from bench import results
+
+    info = results.RunInfo("bench.run", argv)
+    sizes = [int(x.replace("_", "")) for x in args.scaling.split(",") if x.strip()]
+    started = time.perf_counter()
+    docs, failed = [], []
+    with tempfile.TemporaryDirectory(prefix="stayhold-bench-scaling-") as tmp:
+        for n in sizes:
+            db_url = scaling_db_url(args.db_url, n)
+            out = Path(tmp) / f"p{n}.json"
+            cmd = [sys.executable, "-m", "bench.run", "--properties", str(n), "--db-url", db_url, "--json", str(out),
+                   "--workers", str(args.workers)]
+            cmd += [flag for flag in SCALING_PASS_FLAGS if getattr(args, flag[2:].replace("-", "_"))]
+            cmd += ["--iterations", str(args.iterations)] if args.iterations else []
+            log(f"\n=== {n:,} properties ({_admin_url(db_url)[1]}) ===")
+            t = time.perf_counter()
+            rc = subprocess.run(cmd, cwd=ROOT).returncode
+            log(f"=== {n:,} properties: {time.perf_counter() - t:.0f} s, exit code {rc}")
+            if rc != 0:
+                failed.append(n)
+            if out.exists():
+                docs.append(json.loads(out.read_text()))
+    if not docs:
+        log("No size produced results.")
+        return 1
+    header, body = scaling_table(docs)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    title = (f"Scaling ({datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {os.cpu_count()} CPUs {cpu_model()}, "
+             f"load average at start {', '.join(str(x) for x in info.load_start)}, at end {load}; "
+             f"{BOOKINGS_PER_PROPERTY} bookings per property; each size measured in its own run)")
+    log("\n" + title + ":")
+    print_cells(header, body, ["<"] + [">"] * len(docs))
+    total = time.perf_counter() - started
+    if args.json:
+        info.dataset = {"sizes": sizes, "bookings_per_property": BOOKINGS_PER_PROPERTY}
+        tables = [dict(t, title=f"{d['metadata']['dataset']['properties']:,} properties: {t['title']}",
+                       properties=d["metadata"]["dataset"]["properties"]) for d in docs for t in d["tables"]]
+        scaling = {"title": title, "header": header, "rows": body, "bookings_per_property": BOOKINGS_PER_PROPERTY,
+                   "sizes": [{"properties": d["metadata"]["dataset"]["properties"], "metadata": d["metadata"]}
+                             for d in docs],
+                   "failed_sizes": failed}
+        results.write(args.json, info, tables, scaling=scaling)
+        log(f"\nWrote {args.json}.")
+    log(f"\nScaling run: {total / 60:.1f} min in all ({', '.join(size_label(n) for n in sizes)}).")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
