@@ -335,6 +335,15 @@ class _Reconciler:
             pending = still
         return pending
 
+    def identity(self, event: FeedEvent) -> tuple[Booking | None, str, int, int]:
+        """The live booking the event is (or None), and the external id, adults and children it imports with: the
+        booking's own, or, for a new stay, the UID (with a suffix when a stay of that UID was cancelled before)."""
+        booking = self.live_booking(event.uid)
+        if booking is not None:
+            return booking, booking.external_id, booking.adults, booking.children
+        previous = len(self.by_uid.get(event.uid, []))
+        return None, event.uid if not previous else f"{event.uid}{REOPEN_SEPARATOR}{previous + 1}", 1, 0
+
     def fit_set(self, pending: list[FeedEvent]) -> list[FeedEvent]:
         """``fit``, decided and written as a set by ``bookings.external.fit_external_stays`` (the same stays fit,
         in the same order; then each is counted and settled as ``fit`` does)."""
@@ -342,13 +351,7 @@ class _Reconciler:
             return []
         stays, live = [], []
         for event in pending:
-            booking = self.live_booking(event.uid)
-            if booking is not None:
-                external_id, adults, children = booking.external_id, booking.adults, booking.children
-            else:
-                previous = len(self.by_uid.get(event.uid, []))
-                external_id = event.uid if not previous else f"{event.uid}{REOPEN_SEPARATOR}{previous + 1}"
-                adults, children = 1, 0
+            booking, external_id, adults, children = self.identity(event)
             stays.append(ExternalStay(external_id, event.start, event.end, guest_for(self.connection, event),
                                       adults, children))
             live.append(booking)
@@ -366,13 +369,7 @@ class _Reconciler:
 
     def record(self, event: FeedEvent, *, allow_overlap: bool) -> booking_services.ImportResult:
         """Import one reservation (create, move, or settle its lane) through the booking service."""
-        booking = self.live_booking(event.uid)
-        if booking is not None:
-            external_id, adults, children = booking.external_id, booking.adults, booking.children
-        else:
-            previous = len(self.by_uid.get(event.uid, []))
-            external_id = event.uid if not previous else f"{event.uid}{REOPEN_SEPARATOR}{previous + 1}"
-            adults, children = 1, 0
+        booking, external_id, adults, children = self.identity(event)
         outcome = booking_services.import_external(
             property_id=self.prop.pk, source=self.source, external_id=external_id, check_in=event.start,
             check_out=event.end, guest=guest_for(self.connection, event), adults=adults, children=children,

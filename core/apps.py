@@ -7,7 +7,7 @@ class CoreConfig(AppConfig):
     name = "core"
 
     def ready(self):
-        from celery.signals import before_task_publish, task_postrun, task_prerun
+        from celery.signals import before_task_publish, task_postrun, task_prerun, task_received
 
         from . import correlation, telemetry
         from .context import task_ended, task_started
@@ -18,6 +18,7 @@ class CoreConfig(AppConfig):
         # The correlation id travels in the task's message headers (docs/logging.md).
         before_task_publish.connect(correlation.stamp_task_headers, weak=False,
                                     dispatch_uid="core.correlation.before_task_publish")
+        task_received.connect(correlation.task_received, weak=False, dispatch_uid="core.correlation.task_received")
         task_prerun.connect(correlation.task_started, weak=False, dispatch_uid="core.correlation.task_prerun")
         task_postrun.connect(correlation.task_ended, weak=False, dispatch_uid="core.correlation.task_postrun")
         configure_structlog()

@@ -19,6 +19,7 @@ the logs) unless it binds one with :func:`correlated`.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from .context import REQUEST_ID
 HEADER = "stayhold_correlation_id"  # the Celery message header (Celery uses "correlation_id" for the task id)
 RESPONSE_HEADER = "X-Request-ID"
 
+log = logging.getLogger(__name__)
 _correlation_id: ContextVar[str | None] = ContextVar("stayhold_correlation_id", default=None)
 _task_tokens: dict[str, list[Token]] = {}  # task id → the tokens to reset when it ends (eager tasks nest)
 
@@ -77,6 +79,17 @@ def _from_task_request(task) -> str | None:
         return None
     value = getattr(request, HEADER, None) or (getattr(request, "headers", None) or {}).get(HEADER)
     return valid_correlation_id(value)
+
+
+def task_received(request=None, **_kwargs) -> None:
+    """Celery ``task_received`` (in the worker, when a message arrives): the "task received" line, under the
+    message's correlation id. It replaces Celery's own "Task … received" line (``celery.worker.strategy``, silenced
+    in ``core.logging.logging_config``), which is written before any hook could give it the id."""
+    if request is None:
+        return
+    headers = getattr(request, "request_dict", None) or {}
+    with correlated(valid_correlation_id(headers.get(HEADER))):
+        log.info("task_received", extra={"task": request.name, "task_id": request.id})
 
 
 def task_started(task_id=None, task=None, **_kwargs) -> None:

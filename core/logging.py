@@ -108,6 +108,9 @@ def logging_config(fmt: str, level: str = "INFO") -> dict:
             # runserver's request lines (`make run`) repeat the middleware's "request" line with the full path
             # and query: only its errors are kept.
             "django.server": {"handlers": [], "level": "ERROR", "propagate": True},
+            # Celery's "Task … received" line is written before any hook can give it the message's correlation
+            # id: core.correlation.task_received writes that line instead, with the id.
+            "celery.worker.strategy": {"level": "WARNING"},
         },
     }
 

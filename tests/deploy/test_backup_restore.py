@@ -9,9 +9,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.db import connections
 
 from bookings.models import Booking
+
+from .scratch import database_url as url
+from .scratch import scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,12 +24,6 @@ pytestmark = [
 ]
 
 
-def url(name: str | None = None) -> str:
-    s = connections["default"].settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{name or s['NAME']}"
-
-
 def run(*args, **env) -> subprocess.CompletedProcess:
     return subprocess.run(["sh", *args], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True,
                           timeout=300)
@@ -35,15 +31,8 @@ def run(*args, **env) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def restored_database():
-    name = connections["default"].settings_dict["NAME"] + "_restored"
-    with psycopg.connect(url("postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with scratch_database("_restored") as name:
         yield name
-    finally:
-        with psycopg.connect(url("postgres"), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_a_backup_restores_with_its_bookings_and_the_exclusion_constraint(prop, book, tmp_path, restored_database):

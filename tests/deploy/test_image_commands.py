@@ -14,21 +14,16 @@ import time
 import urllib.request
 from pathlib import Path
 
-import psycopg
 import pytest
-from django.db import connections
 from django.urls import Resolver404, resolve
+
+from .scratch import database_url as admin_url
+from .scratch import scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "book.example.com"
 
 pytestmark = [pytest.mark.real_clock, pytest.mark.django_db]  # django_db: the test database's server settings
-
-
-def admin_url(name: str) -> str:
-    s = connections["default"].settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{name}"
 
 
 def free_port() -> int:
@@ -54,15 +49,8 @@ def dockerfile_env() -> dict[str, str]:
 
 @pytest.fixture
 def fresh_database():
-    name = connections["default"].settings_dict["NAME"] + "_image"
-    with psycopg.connect(admin_url("postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with scratch_database("_image") as name:
         yield admin_url(name)
-    finally:
-        with psycopg.connect(admin_url("postgres"), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

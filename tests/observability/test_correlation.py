@@ -166,6 +166,12 @@ def test_the_id_goes_from_the_request_through_the_broker_to_the_workers_log_line
         assert wait_for(lambda: any(name == "bookings.tasks.send_email" for name, _ in finished())), capture.text
         assert finished() == {("core.tasks.deliver_outbox_event", "through-the-broker"),
                               ("bookings.tasks.send_email", "through-the-broker")}
+        # The worker's "task received" lines carry it too (Celery's own, written before any hook, is replaced).
+        received = {(line["task"], line["correlation_id"]) for line in capture.lines()
+                    if line["event"] == "task_received"}
+        assert ("core.tasks.deliver_outbox_event", "through-the-broker") in received
+        assert ("bookings.tasks.send_email", "through-the-broker") in received
+        assert not [line for line in capture.lines() if line["logger"] == "celery.worker.strategy"]
     finally:
         import logging
 
