@@ -39,9 +39,9 @@ ENDING_TOPICS: dict[str, str] = {
 TRANSITION_COUNTERS: dict[str, Counter] = {S.CANCELLED: metrics.BOOKINGS_CANCELLED, S.EXPIRED: metrics.BOOKINGS_EXPIRED}
 
 
-def _count(counter, booking: Booking) -> None:
+def _count(counter, booking: Booking, amount: int = 1) -> None:
     if not outbox.is_backfill():
-        metrics.count_after_commit(counter, source=metrics.bounded(booking.source, Source.values))
+        metrics.count_after_commit(counter, amount=amount, source=metrics.bounded(booking.source, Source.values))
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
@@ -79,9 +79,7 @@ def record_creation(booking: Booking, actor: Actor, reason: str = "", *, at=None
 def count_created(booking: Booking, amount: int = 1) -> None:
     """``bookings_created_total`` once the transaction commits, for bookings inserted by their own statements
     (``amount`` of them, all of ``booking``'s source)."""
-    if not outbox.is_backfill():
-        metrics.count_after_commit(metrics.BOOKINGS_CREATED, amount=amount,
-                                   source=metrics.bounded(booking.source, Source.values))
+    _count(metrics.BOOKINGS_CREATED, booking, amount)
 
 
 def apply_transition(booking: Booking, to_status: str, actor: Actor, reason: str = "", *, at=None,

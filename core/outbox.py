@@ -96,19 +96,12 @@ def consumers_for(topic: str) -> list[Consumer]:
 
 
 def emit(topic: str, aggregate_type: str, aggregate_id, payload: dict) -> OutboxEvent:
-    if topic not in TOPICS:
-        raise ValueError(f"Unknown outbox topic {topic!r}")
-    backfilled = is_backfill()
-    if backfilled:
-        payload = {**payload, BACKFILL: True}
+    event_id, payload = prepare(topic, payload)
     event = OutboxEvent.objects.create(
-        topic=topic, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload,
+        id=event_id, topic=topic, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id), payload=payload,
         correlation_id=current_correlation_id() or "",
     )
-    if backfilled:  # delivered here, not queued: a failure leaves it to the sweeper
-        transaction.on_commit(lambda: deliver(event.pk), robust=True)
-    else:
-        transaction.on_commit(lambda: _queue_delivery(event.pk))
+    written(event.pk, payload)
     return event
 
 
@@ -129,9 +122,9 @@ def prepare(topic: str, payload: dict) -> tuple[uuid.UUID, dict]:
 
 
 def written(event_id, payload: dict) -> None:
-    """Deliver an event inserted by the caller's own statement (see :func:`prepare`) when its transaction
-    commits, exactly as :func:`emit` does for the events it inserts."""
-    if payload.get(BACKFILL):
+    """Deliver an event once its transaction commits (:func:`emit`'s events, and those a caller inserted in its own
+    statement, see :func:`prepare`)."""
+    if payload.get(BACKFILL):  # delivered here, not queued: a failure leaves it to the sweeper
         transaction.on_commit(lambda: deliver(event_id), robust=True)
     else:
         transaction.on_commit(lambda: _queue_delivery(event_id))
@@ -290,20 +283,17 @@ def emit_many(events: Sequence[tuple[str, str, object, dict]]) -> list[OutboxEve
     still delivered on its own (:func:`deliver`), so consumers see no difference."""
     if not events:
         return []
-    backfilled = is_backfill()
     correlation_id = current_correlation_id() or ""
     rows = []
     for topic, aggregate_type, aggregate_id, payload in events:
-        if topic not in TOPICS:
-            raise ValueError(f"Unknown outbox topic {topic!r}")
-        rows.append(OutboxEvent(topic=topic, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id),
-                                payload={**payload, BACKFILL: True} if backfilled else payload,
-                                correlation_id=correlation_id))
+        event_id, stored = prepare(topic, payload)
+        rows.append(OutboxEvent(id=event_id, topic=topic, aggregate_type=aggregate_type,
+                                aggregate_id=str(aggregate_id), payload=stored, correlation_id=correlation_id))
     created = OutboxEvent.objects.bulk_create(rows)
     ids = [str(event.pk) for event in created]
-    if backfilled:
-        for event_id in ids:
-            transaction.on_commit(partial(deliver, event_id), robust=True)
+    if is_backfill():
+        for delivered_id in ids:
+            transaction.on_commit(partial(deliver, delivered_id), robust=True)
     else:
         transaction.on_commit(lambda: _queue_deliveries(ids))
     return created
